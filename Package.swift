@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+// quantd: quantize LLM checkpoints into GGUF files. Layers follow ../shared/DESIGN.md;
+// each layer is one target and imports only the layers below it.
+import PackageDescription
+
+let package = Package(
+    name: "quantd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "quantd", targets: ["quantd"]),
+        .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "Safetensors", targets: ["Safetensors"]),
+        .library(name: "Quantization", targets: ["Quantization"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries. Debian package names are given so a missing one is named in the error.
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
+        // libinotifytools ships no pkg-config file; the module map links it by name.
+        .systemLibrary(
+            name: "CInotifyTools",
+            providers: [.apt(["libinotifytools0-dev"])]),
+
+        // Files: memory maps, bounded byte cursors, atomic writes, zstd streams.
+        .target(name: "BinaryIO", dependencies: ["CZstd"]),
+        // Containers.
+        .target(name: "GGUF", dependencies: ["BinaryIO"]),
+        .target(name: "Safetensors", dependencies: ["BinaryIO"]),
+        // ggml block formats; knows the type table from GGUF, nothing of files.
+        .target(name: "Quantization", dependencies: ["GGUF"]),
+        // The command-line interface as a library, so tests can call it without a process.
+        .target(
+            name: "QuantdCLI",
+            dependencies: [
+                "GGUF", "Safetensors", "Quantization", "BinaryIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
+
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+        .testTarget(
+            name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors"],
+            resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

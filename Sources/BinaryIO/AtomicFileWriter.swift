@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file so that readers see either nothing or the whole file.
+///
+/// Bytes go to a hidden temporary file in the destination folder (same file system, so the final
+/// rename is atomic). `commit()` flushes, fsyncs the file, renames it into place and fsyncs the
+/// folder so the rename survives a crash. A writer dropped without `commit()` removes its
+/// temporary file. Output is buffered: callers may append in small pieces.
+public final class AtomicFileWriter {
+    public let destination: String
+    public let temporaryPath: String
+    /// Bytes appended so far (including those still in the buffer).
+    public private(set) var bytesWritten: Int = 0
+
+    private var fd: Int32
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var buffered = 0
+    private var finished = false
+
+    public static let bufferSize = 4 << 20
+
+    public init(destination: String, permissions: mode_t = 0o644) throws {
+        self.destination = destination
+        let (folder, name) = AtomicFileWriter.split(destination)
+        var suffix = UInt64.random(in: 0...UInt64.max)
+        var path = ""
+        var descriptor: Int32 = -1
+        for _ in 0..<8 {
+            path = "\(folder)/.\(name).tmp-\(getpid())-\(String(suffix, radix: 36))"
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+            if descriptor >= 0 || errno != EEXIST { break }
+            suffix &+= 1
+        }
+        guard descriptor >= 0 else { throw FileError(path: path, operation: "create", errno: errno) }
+        fd = descriptor
+        temporaryPath = path
+        buffer = .allocate(byteCount: AtomicFileWriter.bufferSize, alignment: 64)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if !finished {
+            close(fd)
+            unlink(temporaryPath)
+        }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(!finished, "write after commit")
+        var source = bytes
+        while !source.isEmpty {
+            if buffered == 0 && source.count >= buffer.count {
+                try writeFully(source)
+                bytesWritten += source.count
+                return
+            }
+            let n = min(source.count, buffer.count - buffered)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[buffered..<(buffered + n)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
+            buffered += n
+            bytesWritten += n
+            source = UnsafeRawBufferPointer(rebasing: source[n...])
+            if buffered == buffer.count { try flush() }
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in try write(raw) }
+    }
+
+    public func writeZeros(_ count: Int) throws {
+        var left = count
+        let zeros = [UInt8](repeating: 0, count: min(count, 4096))
+        while left > 0 {
+            let n = min(left, zeros.count)
+            try zeros.withUnsafeBytes { raw in
+                try write(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+            }
+            left -= n
+        }
+    }
+
+    /// Flushes, fsyncs, renames into place and fsyncs the folder.
+    public func commit() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
+        guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
+        finished = true
+        guard rename(temporaryPath, destination) == 0 else {
+            let code = errno
+            unlink(temporaryPath)
+            throw FileError(path: destination, operation: "rename into place", errno: code)
+        }
+        try AtomicFileWriter.syncFolder(AtomicFileWriter.split(destination).folder)
+    }
+
+    /// Removes the temporary file; the destination is untouched.
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        close(fd)
+        unlink(temporaryPath)
+    }
+
+    private func flush() throws {
+        guard buffered > 0 else { return }
+        try writeFully(UnsafeRawBufferPointer(rebasing: buffer[0..<buffered]))
+        buffered = 0
+    }
+
+    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: temporaryPath, operation: "write", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// fsyncs a folder so that a rename or creation inside it is durable.
+    public static func syncFolder(_ folder: String) throws {
+        let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { throw FileError(path: folder, operation: "open folder", errno: errno) }
+        defer { close(dfd) }
+        guard fsync(dfd) == 0 else { throw FileError(path: folder, operation: "fsync folder", errno: errno) }
+    }
+
+    static func split(_ path: String) -> (folder: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let folder = String(path[..<slash])
+        return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
+    }
+}

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file.
+///
+/// Readers parse headers straight from the map, so opening a 100 GB model touches only the pages
+/// its header occupies. The map is private and read-only: nothing we do can modify an input.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    /// The mapped bytes; empty for an empty file. Valid for the lifetime of this object.
+    public let bytes: UnsafeRawBufferPointer
+    public var count: Int { bytes.count }
+
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(path: path, operation: "stat", errno: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FileError(path: path, operation: "open", errno: EISDIR, detail: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        if size == 0 {
+            base = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw FileError(path: path, operation: "mmap", errno: errno)
+        }
+        base = mapped
+        bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+    }
+
+    /// Tells the kernel the whole file will be read front to back (for `--verify` and conversion).
+    public func adviseSequential() {
+        if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
+    }
+
+    deinit {
+        if let base { munmap(base, bytes.count) }
+    }
+}
+
+/// A failed system call on a file, with the path and the C error.
+public struct FileError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let operation: String
+    public let errno: Int32
+    public let detail: String?
+
+    public init(path: String, operation: String, errno: Int32, detail: String? = nil) {
+        self.path = path
+        self.operation = operation
+        self.errno = errno
+        self.detail = detail
+    }
+
+    public var description: String {
+        let reason = detail ?? String(cString: strerror(errno))
+        return "\(path): cannot \(operation): \(reason)"
+    }
+
+    /// Errors that may go away on retry (full disk, I/O error) as opposed to a wrong path.
+    public var isTransient: Bool { [ENOSPC, EIO, EDQUOT, EAGAIN, EINTR, ENOMEM].contains(errno) }
+}

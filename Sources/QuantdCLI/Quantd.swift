@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// The `quantd` command: subcommands are small types, one per file.
+public struct Quantd: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "quantd",
+        abstract: "Quantize LLM checkpoints into GGUF files, and inspect GGUF and safetensors files.",
+        version: QuantdVersion.string,
+        subcommands: [])
+
+    public init() {}
+}
+
+public enum QuantdVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,2 @@
+/// Placeholder until the kernels land (issue 4).
+public enum QuantizationPlaceholder {}

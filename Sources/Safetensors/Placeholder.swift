@@ -1,0 +1,2 @@
+/// Placeholder until the safetensors reader lands.
+public enum SafetensorsPlaceholder {}

@@ -1,0 +1,3 @@
+import QuantdCLI
+
+Quantd.main()
