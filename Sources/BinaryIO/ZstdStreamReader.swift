@@ -16,6 +16,8 @@ public final class ZstdStreamReader {
 
     private let source: MappedFile
     private var inputOffset = 0
+    /// zstd's hint after the last call: 0 when a frame has just been completed.
+    private var lastHint = 1
     private let stream: OpaquePointer
 
     public init(path: String) throws {
@@ -42,11 +44,10 @@ public final class ZstdStreamReader {
     /// Decompresses until at least `count` bytes are in `output` or the stream ends.
     public func fill(upTo count: Int) throws {
         let chunk = 1 << 20
-        var lastResult = 1
         while output.count < count && !isAtEnd {
             if inputOffset >= source.count {
                 // No compressed bytes left: a stream that ends inside a frame is truncated.
-                if lastResult != 0 && !output.isEmpty || source.count == 0 {
+                if lastHint != 0 {
                     throw ZstdError(path: path, message: "the compressed stream ends inside a frame (truncated .zst)")
                 }
                 isAtEnd = true
@@ -69,7 +70,7 @@ public final class ZstdStreamReader {
                 let name = String(cString: ZSTD_getErrorName(result))
                 throw ZstdError(path: path, message: "not a valid zstd stream at compressed byte \(inputOffset): \(name)")
             }
-            lastResult = result
+            lastHint = result
         }
     }
 }
