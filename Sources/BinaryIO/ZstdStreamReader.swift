@@ -7,8 +7,10 @@ import CZstd
 /// the tensor data behind it.
 public final class ZstdStreamReader {
     public let path: String
-    /// The decompressed bytes produced so far.
+    /// The decompressed bytes produced and not yet discarded; `output[0]` is stream byte `outputStart`.
     public private(set) var output: [UInt8] = []
+    /// Stream offset of `output[0]` (non-zero once a caller discards what it has consumed).
+    public private(set) var outputStart = 0
     /// True once the compressed input is exhausted and every frame is complete.
     public private(set) var isAtEnd = false
     /// The size the first frame declares for its content, when it declares one.
@@ -41,10 +43,10 @@ public final class ZstdStreamReader {
 
     public var compressedSize: Int { source.count }
 
-    /// Decompresses until at least `count` bytes are in `output` or the stream ends.
+    /// Decompresses until the stream's first `count` bytes have been produced or the stream ends.
     public func fill(upTo count: Int) throws {
         let chunk = 1 << 20
-        while output.count < count && !isAtEnd {
+        while outputStart + output.count < count && !isAtEnd {
             if inputOffset >= source.count {
                 // No compressed bytes left: a stream that ends inside a frame is truncated.
                 if lastHint != 0 {
@@ -72,6 +74,16 @@ public final class ZstdStreamReader {
             }
             lastHint = result
         }
+    }
+}
+
+extension ZstdStreamReader {
+    /// Drops decompressed bytes before stream offset `offset`, so a long stream can be read in
+    /// bounded memory.
+    public func discard(before offset: Int) {
+        let n = min(max(0, offset - outputStart), output.count)
+        output.removeFirst(n)
+        outputStart += n
     }
 }
 

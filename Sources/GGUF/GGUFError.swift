@@ -45,7 +45,7 @@ public struct GGUFError: Error, Sendable, CustomStringConvertible {
         return "\(prefix)\(message) (\(field), byte \(offset)) — \(hint)"
     }
 
-    func at(path: String) -> GGUFError {
+    public func at(path: String) -> GGUFError {
         var copy = self
         copy.path = path
         return copy

@@ -6,7 +6,7 @@ public struct Quantd: ParsableCommand {
         commandName: "quantd",
         abstract: "Quantize LLM checkpoints into GGUF files, and inspect GGUF and safetensors files.",
         version: QuantdVersion.string,
-        subcommands: [])
+        subcommands: [InspectCommand.self])
 
     public init() {}
 }

@@ -1,0 +1,54 @@
+import BinaryIO
+import Crypto
+import GGUF
+import Quantization
+
+/// `--verify` for a `.gguf.zst`: decompresses the whole stream once, in bounded memory (about
+/// one tensor), hashing the file and each tensor as their bytes go by.
+enum CompressedVerification {
+    static func run(path: String, report: inout InspectionReport, header: GGUFHeader) throws {
+        let stream = try ZstdStreamReader(path: path)
+        var fileHasher = SHA256()
+        var hashed = 0
+
+        func consume(upTo end: Int) {
+            let from = hashed - stream.outputStart
+            let to = end - stream.outputStart
+            if to > from {
+                stream.output.withUnsafeBytes { fileHasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[from..<to])) }
+                hashed = end
+            }
+            stream.discard(before: end)
+        }
+
+        for (index, tensor) in header.tensors.enumerated() {
+            let range = tensor.byteRange
+            try stream.fill(upTo: range.upperBound)
+            guard stream.outputStart + stream.output.count >= range.upperBound else {
+                throw GGUFError(.truncated, .tensorDataBeyondEnd, field: "tensor '\(tensor.name)' data",
+                                offset: range.lowerBound,
+                                message: "the decompressed stream ends at byte \(stream.outputStart + stream.output.count), inside tensor '\(tensor.name)' (ends at \(range.upperBound))",
+                                hint: "the file is truncated; was the copy finished?").at(path: path)
+            }
+            let verification = stream.output.withUnsafeBytes { all in
+                let slice = UnsafeRawBufferPointer(rebasing: all[(range.lowerBound - stream.outputStart)..<(range.upperBound - stream.outputStart)])
+                let encoding = ElementEncoding(ggml: tensor.type)
+                var v = TensorVerification(sha256: Verification.sha256(slice), nonFiniteValues: 0, nonFiniteScales: 0)
+                if case .blocks(let type) = encoding {
+                    v.nonFiniteScales = Quantization.BlockScaleLayout.countNonFiniteScales(type, slice)
+                } else {
+                    v.nonFiniteValues = Verification.countNonFinite(encoding, slice)
+                }
+                return v
+            }
+            report.tensors[index].verification = verification
+            consume(upTo: range.upperBound)
+        }
+        while !stream.isAtEnd {
+            try stream.fill(upTo: hashed + (4 << 20))
+            consume(upTo: stream.outputStart + stream.output.count)
+        }
+        report.fileSize = hashed
+        report.fileSHA256 = fileHasher.finalize().map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import BinaryIO
+import GGUF
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `quantd inspect PATH`: what a GGUF, `.gguf.zst`, safetensors file or model folder holds.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what a GGUF, .gguf.zst, .safetensors file or Hugging Face model folder holds.",
+        discussion: """
+            Reads only the header unless --verify is given. Exit status: 0 for a valid file; \
+            65 malformed or unsupported; 66 cannot open; 75 truncated (the file may still be \
+            arriving); 3 when --verify finds non-finite values or block scales.
+            """)
+
+    @Argument(help: "A .gguf, .gguf.zst or .safetensors file, or a Hugging Face model folder.")
+    var path: String
+
+    @Flag(name: .long, help: "Print one JSON object with every metadata value and every tensor.")
+    var json = false
+
+    @Flag(name: .long, help: "Print the tensor table (name, type, shape, bytes, offset).")
+    var tensors = false
+
+    @Flag(name: .long, help: "Read every tensor: SHA-256 per tensor and for the file, non-finite values and scales.")
+    var verify = false
+
+    func run() throws {
+        let report: InspectionReport
+        do {
+            report = try Inspector(verify: verify).inspect(path: path)
+        } catch {
+            throw CLIFailure.from(error)
+        }
+        print(json ? report.json().json() : HumanReport(report: report).render(tensors: tensors))
+        if verify && report.nonFiniteTotal > 0 {
+            throw QuantdExit.nonFiniteData
+        }
+    }
+}
+
+/// Opens whatever `inspect` is pointed at and builds its report.
+struct Inspector {
+    var verify: Bool
+
+    func inspect(path: String) throws -> InspectionReport {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            return try ModelFolderInspection.report(path: path, verify: verify)
+        }
+        if path.hasSuffix(".zst") {
+            return try inspectCompressed(path: path)
+        }
+        if path.hasSuffix(".safetensors") {
+            return try SafetensorsInspection.report(path: path, verify: verify)
+        }
+        if path.hasSuffix(".bin") || path.hasSuffix(".pt") || path.hasSuffix(".pth") || path.hasSuffix(".ckpt") {
+            throw CLIFailure(message: "\(path): PyTorch pickle checkpoints are never opened: unpickling runs arbitrary code",
+                             hint: "convert it to safetensors first (transformers: model.save_pretrained(dir, safe_serialization=True))",
+                             exit: QuantdExit.badInput)
+        }
+        return try inspectGGUF(path: path)
+    }
+
+    private func inspectGGUF(path: String) throws -> InspectionReport {
+        let file = try GGUFFile(path: path)
+        var report = GGUFInspection.report(path: path, header: file.header, fileSize: file.fileSize)
+        if verify {
+            file.adviseSequential()
+            let jobs = file.tensors.map { Verification.Job(range: $0.byteRange, encoding: ElementEncoding(ggml: $0.type)) }
+            let result = Verification.run(bytes: file.bytes, jobs: jobs)
+            report.fileSHA256 = result.file
+            for i in report.tensors.indices { report.tensors[i].verification = result.tensors[i] }
+        }
+        return report
+    }
+
+    private func inspectCompressed(path: String) throws -> InspectionReport {
+        let compressed = try CompressedGGUFHeader.read(path: path)
+        var report = GGUFInspection.report(path: path, header: compressed.header,
+                                           fileSize: compressed.declaredSize ?? compressed.header.requiredFileSize,
+                                           compressedSize: compressed.compressedSize)
+        if verify {
+            try CompressedVerification.run(path: path, report: &report, header: compressed.header)
+        }
+        return report
+    }
+}
