@@ -13,6 +13,9 @@ public struct GGUFHeaderParser {
     public static let maximumArrayCount = 1 << 30
     public static let maximumNameLength = 63
     public static let maximumDimensions = 4
+    /// Our cap on tensors and on metadata entries (ggml's is SIZE_MAX / entry size). The largest
+    /// models have about 10^5 tensors; the cap turns a corrupt count into an error at once.
+    public static let maximumEntryCount = 1 << 24
     static let magic: UInt32 = 0x4655_4747  // "GGUF" read little-endian
 
     private var cursor: ByteCursor
@@ -41,8 +44,8 @@ public struct GGUFHeaderParser {
         let version: UInt32 = try read("version")
         try checkVersion(version)
 
-        let tensorCount = try readCount("tensor count", minimumEntrySize: 24)
-        let keyCount = try readCount("metadata count", minimumEntrySize: 12)
+        let tensorCount = try readCount("tensor count")
+        let keyCount = try readCount("metadata count")
 
         var entries: [GGUFKeyValue] = []
         entries.reserveCapacity(min(keyCount, cursor.remaining / 12))
@@ -157,18 +160,18 @@ public struct GGUFHeaderParser {
         }
     }
 
-    /// Reads a u64 count and checks it could fit in the bytes that follow.
-    private mutating func readCount(_ field: String, minimumEntrySize: Int) throws(GGUFError) -> Int {
+    /// Reads a u64 count of tensors or metadata entries. More than `maximumEntryCount` is
+    /// malformed (no real model comes near); a count whose entries run past the end of the
+    /// bytes is found while reading them and reported as truncated, since the file may still be
+    /// arriving. Callers reserve memory only for what the remaining bytes can hold.
+    private mutating func readCount(_ field: String) throws(GGUFError) -> Int {
         let at = cursor.offset
         let raw: UInt64 = try read(field)
-        guard raw <= UInt64(Int64.max), let count = Int(exactly: raw) else {
-            throw malformed(.countTooLarge, field, at, "\(field) is \(raw), more than ggml allows")
-        }
-        if let fileSize, count > (fileSize - cursor.offset) / minimumEntrySize {
+        guard raw <= UInt64(GGUFHeaderParser.maximumEntryCount) else {
             throw malformed(.countTooLarge, field, at,
-                            "\(field) is \(count), but the file's \(fileSize) bytes cannot hold that many entries")
+                            "\(field) is \(raw); no GGUF holds more than \(GGUFHeaderParser.maximumEntryCount)")
         }
-        return count
+        return Int(raw)
     }
 
     private mutating func read<T: FixedWidthInteger>(_ field: String) throws(GGUFError) -> T {
@@ -212,16 +215,10 @@ public struct GGUFHeaderParser {
             throw malformed(.arrayTooLong, field, at, "\(field) claims \(raw) elements; ggml allows at most 2^30")
         }
         let count = Int(raw)
-        // Allocate only what the remaining bytes could possibly hold.
-        guard count <= cursor.remaining / elementType.minimumSize else {
-            if let fileSize, count > (fileSize - cursor.offset) / elementType.minimumSize {
-                throw malformed(.arrayTooLong, field, at,
-                                "\(field) claims \(count) elements, more than the file's \(fileSize) bytes can hold")
-            }
-            throw endOfData("\(field) elements", needed: count * elementType.minimumSize)
-        }
+        // Reserve only what the remaining bytes can hold; a count that runs past the end is
+        // reported as truncated when the reads run out.
         var values: [GGUFValue] = []
-        values.reserveCapacity(count)
+        values.reserveCapacity(min(count, cursor.remaining / elementType.minimumSize))
         for index in 0..<count {
             values.append(try readScalar(elementType, field: "\(field)[\(index)]"))
         }
