@@ -63,9 +63,14 @@ public final class ModelFolder: Sendable {
         }
         config = try Self.readConfig(join(path, "config.json"))
 
+        // transformers looks for the single file first, then the index; a folder holding both
+        // (a re-save over an old download) loads the same weights here as there.
         let indexName = "model.safetensors.index.json"
         let weightNames: [String]
-        if names.contains(indexName) {
+        if names.contains("model.safetensors") {
+            index = nil
+            weightNames = ["model.safetensors"]
+        } else if names.contains(indexName) {
             let indexPath = join(path, indexName)
             let parsed = try Self.withMapped(indexPath) { (bytes) throws(ModelFolderError) in
                 try SafetensorsShardIndex.parse(bytes, path: indexPath)
@@ -75,9 +80,6 @@ public final class ModelFolder: Sendable {
             }
             index = parsed
             weightNames = parsed.shardNames
-        } else if names.contains("model.safetensors") {
-            index = nil
-            weightNames = ["model.safetensors"]
         } else {
             let pickles = files.filter { name in Self.pickleExtensions.contains { name.hasSuffix($0) } }
             if !pickles.isEmpty { throw .pickleOnly(path: path, files: pickles) }

@@ -88,6 +88,16 @@ private func folderError(_ path: String) -> ModelFolderError? {
         try folder.validateIndex()
     }
 
+    @Test func singleFileWinsOverIndexAsInTransformers() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("config.json", text: llamaConfig)
+        try directory.write("model.safetensors", tinySafetensors([("a", .u8, [1])]))
+        try directory.write("model.safetensors.index.json", text: indexJSON([("a", "gone.safetensors")]))
+        let folder = try ModelFolder(path: directory.path)
+        #expect(folder.index == nil)
+        #expect(folder.safetensorsFileNames == ["model.safetensors"])
+    }
+
     @Test func indexShardNamesMustBePlainFileNames() throws {
         for bad in ["../outside.safetensors", "sub/x.safetensors", "/etc/passwd", "", "x.bin", "a..b.safetensors"] {
             let directory = try TemporaryDirectory()
