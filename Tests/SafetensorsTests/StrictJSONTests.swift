@@ -149,3 +149,28 @@ private func parseError(_ bytes: [UInt8], maxDepth: Int = StrictJSON.defaultMaxD
         #expect(error.description.hasPrefix("invalid JSON at byte 11"))
     }
 }
+
+@Suite struct JSONWriterTests {
+    @Test func compactOutputRoundTripsExactly() throws {
+        let text = #"{"z":[1,-2.5e3,9007199254740993,true,null],"a":{"k":"v\"\\\n\u0001é😀"},"e":[],"o":{}}"#
+        let value = try StrictJSON.parse(text)
+        #expect(value.serialized() == text)
+        #expect(try StrictJSON.parse(value.serialized()) == value)
+    }
+
+    @Test func prettyOutputIsStable() throws {
+        let value: JSONValue = ["name": "q4", "sizes": [1, 2], "empty": [:], "none": []]
+        #expect(value.serialized(pretty: true) == """
+            {
+              "name": "q4",
+              "sizes": [
+                1,
+                2
+              ],
+              "empty": {},
+              "none": []
+            }
+
+            """)
+    }
+}
