@@ -151,3 +151,24 @@ import Testing
         }
     }
 }
+
+@Suite struct SafetensorsScaleTests {
+    /// A header the size of a large model's (tens of thousands of tensors, megabytes of JSON)
+    /// opens without trouble; data order is restored from a reversed header.
+    @Test func manyTensors() throws {
+        let count = 20_000
+        var entries: [String] = []
+        entries.reserveCapacity(count)
+        for k in (0..<count).reversed() {
+            entries.append(#""model.layers.\#(k).self_attn.q_proj.weight":{"dtype":"BF16","shape":[2,2],"data_offsets":[\#(k * 8),\#(k * 8 + 8)]}"#)
+        }
+        let header = "{" + entries.joined(separator: ",") + "}"
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("big.safetensors",
+                                       safetensorsBytes(header: header, data: Array(repeating: 0, count: count * 8)))
+        let file = try SafetensorsFile(path: path)
+        #expect(file.tensors.count == count)
+        #expect(file.tensors.first?.name == "model.layers.0.self_attn.q_proj.weight")
+        #expect(file.tensors.last?.byteRange == (count * 8 - 8)..<(count * 8))
+    }
+}
