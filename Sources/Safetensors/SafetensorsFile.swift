@@ -35,7 +35,7 @@ public final class SafetensorsFile: Sendable {
         } catch {
             throw .io(FileError(path: path, operation: "open", errno: EIO, detail: "\(error)"))
         }
-        let header = try Self.validate(file.bytes, path: path)
+        let header = try Self.header(from: file.bytes, path: path)
         let actual = file.count - header.dataOffset
         if header.dataLength > actual {
             // The first tensor past the end names the problem; the data is sorted by offset.
@@ -113,11 +113,13 @@ public final class SafetensorsFile: Sendable {
     /// `declaredSize(path:)` for bytes already in memory: the start of a file (at least its
     /// header) or all of it.
     public static func peekDeclaredSize(_ prefix: UnsafeRawBufferPointer, path: String) throws(SafetensorsError) -> Int {
-        try validate(prefix, path: path).declaredFileSize
+        try header(from: prefix, path: path).declaredFileSize
     }
 
-    /// Reads and validates the header found at the start of `bytes`.
-    static func validate(_ bytes: UnsafeRawBufferPointer, path: String) throws(SafetensorsError) -> SafetensorsHeader {
+    /// Reads and validates the header at the start of `bytes` (the first 8 + N bytes of a file,
+    /// or more) without looking at the data: `inspect` can show a file that is still arriving.
+    /// Throws `.truncated` when `bytes` ends before the header does.
+    public static func header(from bytes: UnsafeRawBufferPointer, path: String) throws(SafetensorsError) -> SafetensorsHeader {
         let headerLength = try SafetensorsHeader.readHeaderLength(bytes, path: path)
         // headerLength ≤ 100 MB, so 8 + headerLength cannot overflow.
         let headerEnd = 8 + headerLength

@@ -102,6 +102,19 @@ import Testing
         #expect(detail.message.contains("not a whole number of bytes"))
     }
 
+    @Test func dtypeTableMatchesReference() {
+        // The reference's list, in its order (safetensors 0.8 `Dtype`).
+        #expect(SafetensorsDType.allCases.map(\.rawValue) == [
+            "BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
+            "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64",
+        ])
+        #expect(SafetensorsDType.bf16.byteSize == 2)
+        #expect(SafetensorsDType.f4.byteSize == nil)
+        #expect(SafetensorsDType.f6E2M3.byteCount(forElements: 4) == 3)
+        #expect(SafetensorsDType.f6E2M3.byteCount(forElements: 3) == nil)
+        #expect(SafetensorsDType.f64.byteCount(forElements: Int.max / 8) == nil)
+    }
+
     @Test func dataForForeignInfoIsEmpty() throws {
         let directory = try TemporaryDirectory()
         let header = #"{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#
