@@ -49,10 +49,11 @@ public final class SafetensorsFile: Sendable {
                 requiredSize: header.declaredFileSize, actualSize: file.count)
         }
         if header.dataLength < actual {
+            let extra = actual - header.dataLength
             throw .malformed(
                 SafetensorsErrorDetail(
                     path: path, field: "data_offsets", offset: header.declaredFileSize,
-                    message: "the file has \(actual - header.dataLength) bytes after the last tensor's data "
+                    message: "the file has \(extra) byte\(extra == 1 ? "" : "s") after the last tensor's data "
                         + "(the header accounts for \(header.declaredFileSize) bytes, the file has \(file.count))",
                     hint: "trailing bytes are not allowed; the file may be two files joined or damaged — re-export it"))
         }

@@ -67,7 +67,7 @@ public struct SafetensorsHeader: Sendable {
             root = try StrictJSON.parse(headerBytes, baseOffset: 8)
         } catch {
             throw check.malformed(field: "header", offset: error.offset,
-                                  "the header is not valid JSON: \(error.message)", hint: SafetensorsHint.corrupt)
+                                  "the header is not valid JSON at byte \(error.offset): \(error.message)", hint: SafetensorsHint.corrupt)
         }
         guard case let .object(members) = root else {
             throw check.malformed(field: "header", offset: 8,

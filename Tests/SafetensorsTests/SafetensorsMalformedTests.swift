@@ -59,6 +59,7 @@ import Testing
         let header = first + #""w":{\#(f32x2),"data_offsets":[8,16]}}"#
         let detail = try malformed(header: header, data: Array(repeating: 0, count: 16))
         #expect(detail.message.contains("duplicate key 'w'"))
+        #expect(detail.message.contains("at byte \(8 + first.utf8.count)"))
         #expect(detail.offset == 8 + first.utf8.count)
     }
 
@@ -146,7 +147,7 @@ import Testing
     @Test func trailingBytesAfterData() throws {
         let header = #"{"a":{\#(f32x2),"data_offsets":[0,8]}}"#
         let detail = try malformed(header: header, data: Array(repeating: 0, count: 9))
-        #expect(detail.message.contains("1 bytes after the last tensor"))
+        #expect(detail.message.contains("1 byte after the last tensor"))
         #expect(detail.offset == 8 + header.utf8.count + 8)
         #expect(try openError(safetensorsBytes(header: "{}") + [0x00])?.isMalformed == true)
     }
