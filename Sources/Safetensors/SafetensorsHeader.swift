@@ -63,8 +63,9 @@ public struct SafetensorsHeader: Sendable {
     static func parse(headerBytes: UnsafeRawBufferPointer, path: String) throws(SafetensorsError) -> SafetensorsHeader {
         let check = HeaderChecker(path: path, dataOffset: 8 + headerBytes.count)
         let root: JSONValue
+        let keyOffsets: [Int]
         do {
-            root = try StrictJSON.parse(headerBytes, baseOffset: 8)
+            (root, keyOffsets) = try StrictJSON.parseWithTopLevelKeyOffsets(headerBytes, baseOffset: 8)
         } catch {
             throw check.malformed(field: "header", offset: error.offset,
                                   "the header is not valid JSON at byte \(error.offset): \(error.message)", hint: SafetensorsHint.corrupt)
@@ -75,11 +76,13 @@ public struct SafetensorsHeader: Sendable {
         }
         var metadata: [(key: String, value: String)] = []
         var tensors: [SafetensorsTensorInfo] = []
-        for member in members {
+        for (member, keyOffset) in zip(members, keyOffsets) {
+            // Field errors point at the entry's key: the JSON value keeps no positions.
+            let entry = HeaderChecker(path: path, dataOffset: check.dataOffset, entryOffset: keyOffset)
             if member.key == "__metadata__" {
-                metadata = try check.metadata(member.value)
+                metadata = try entry.metadata(member.value)
             } else {
-                tensors.append(try check.tensor(named: member.key, member.value))
+                tensors.append(try entry.tensor(named: member.key, member.value))
             }
         }
         let ordered = try check.tiling(tensors)
@@ -93,10 +96,13 @@ public struct SafetensorsHeader: Sendable {
 private struct HeaderChecker {
     let path: String
     let dataOffset: Int
+    /// File offset of the header entry being checked (its key), for errors without a data offset.
+    var entryOffset: Int?
 
+    /// An error at `offset` (a data position) or, failing that, at the entry's key.
     func malformed(tensor: String? = nil, field: String?, offset: Int? = nil, _ message: String,
                    hint: String = SafetensorsHint.reExport) -> SafetensorsError {
-        .malformed(SafetensorsErrorDetail(path: path, tensor: tensor, field: field, offset: offset,
+        .malformed(SafetensorsErrorDetail(path: path, tensor: tensor, field: field, offset: offset ?? entryOffset,
                                           message: message, hint: hint))
     }
 

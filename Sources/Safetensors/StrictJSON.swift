@@ -20,6 +20,18 @@ public enum StrictJSON {
         return try parser.parseDocument()
     }
 
+    /// Like `parse(_:maxDepth:baseOffset:)`, also returning the byte offset (plus `baseOffset`)
+    /// of each key of the top-level object, in member order, so a caller validating the members
+    /// afterwards can still say where in the file a bad member is.
+    public static func parseWithTopLevelKeyOffsets(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth, baseOffset: Int = 0
+    ) throws(JSONError) -> (value: JSONValue, keyOffsets: [Int]) {
+        var parser = Parser(bytes: bytes, maxDepth: maxDepth, baseOffset: baseOffset)
+        parser.recordsTopLevelKeys = true
+        let value = try parser.parseDocument()
+        return (value, parser.topLevelKeyOffsets)
+    }
+
     public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONError) -> JSONValue {
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBytes { buffer in
             Result { () throws(JSONError) -> JSONValue in try parse(buffer, maxDepth: maxDepth) }
@@ -54,6 +66,8 @@ private struct Parser {
     let maxDepth: Int
     let baseOffset: Int
     var index = 0
+    var recordsTopLevelKeys = false
+    var topLevelKeyOffsets: [Int] = []
 
     init(bytes: UnsafeRawBufferPointer, maxDepth: Int, baseOffset: Int) {
         self.bytes = bytes
@@ -160,6 +174,7 @@ private struct Parser {
                     "duplicate key '\(key)' (first at byte \(baseOffset + first))", at: keyOffset, key: key)
             }
             firstSeen[key] = keyOffset
+            if recordsTopLevelKeys && depth == 1 { topLevelKeyOffsets.append(baseOffset + keyOffset) }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 throw error("expected ':' after key '\(key)'")

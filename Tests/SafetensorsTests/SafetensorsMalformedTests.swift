@@ -77,6 +77,7 @@ import Testing
         #expect(detail.tensor == "t")
         #expect(detail.field == "dtype")
         #expect(detail.message.contains("unknown dtype 'F128'"))
+        #expect(detail.offset == 8 + 1)
         #expect(try malformed(header: #"{"t":{"dtype":"f32","shape":[],"data_offsets":[0,4]}}"#,
                               data: [0, 0, 0, 0]).field == "dtype")
         #expect(try malformed(header: #"{"t":{"dtype":4,"shape":[],"data_offsets":[0,4]}}"#,
@@ -175,6 +176,7 @@ import Testing
         #expect(nonString.tensor == "__metadata__")
         #expect(nonString.field == "n")
         #expect(nonString.message.contains("must be strings"))
+        #expect(nonString.offset == 8 + 1)
         #expect(try malformed(header: #"{"__metadata__":["pt"]}"#).message.contains("not an object"))
         #expect(try malformed(header: #"{"__metadata__":{"a":{"b":"c"}}}"#).field == "a")
         #expect(try malformed(header: #"{"__metadata__":null}"#).tensor == "__metadata__")
@@ -186,6 +188,7 @@ import Testing
         #expect(detail.tensor == "t")
         #expect(detail.field == "offsets")
         #expect(detail.message.contains("unknown key 'offsets'"))
+        #expect(detail.offset == 8 + 1)  // the entry's key, just after the '{'
     }
 
     @Test func hugeOffsetsDoNotTrap() throws {

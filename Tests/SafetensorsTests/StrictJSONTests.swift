@@ -150,6 +150,18 @@ private func parseError(_ bytes: [UInt8], maxDepth: Int = StrictJSON.defaultMaxD
     }
 }
 
+@Suite struct TopLevelKeyOffsetTests {
+    @Test func reportsEachTopLevelKeyOffset() throws {
+        let bytes = Array(#"{"a": {"x": 1}, "bb": [2],"c":3}"#.utf8)
+        let result = try bytes.withUnsafeBytes { buffer in
+            try StrictJSON.parseWithTopLevelKeyOffsets(buffer, baseOffset: 100)
+        }
+        #expect(result.value.objectValue?.map(\.key) == ["a", "bb", "c"])
+        // Nested keys ("x") are not top-level and are not reported.
+        #expect(result.keyOffsets == [101, 116, 126])
+    }
+}
+
 @Suite struct JSONWriterTests {
     @Test func compactOutputRoundTripsExactly() throws {
         let text = #"{"z":[1,-2.5e3,9007199254740993,true,null],"a":{"k":"v\"\\\n\u0001é😀"},"e":[],"o":{}}"#
