@@ -1,2 +1,0 @@
-/// Placeholder until the safetensors reader lands.
-public enum SafetensorsPlaceholder {}
