@@ -28,6 +28,7 @@ struct HumanReport {
         }
         if let c = s.contextLength { rows.append(("context length", "\(c)")) }
         var layout = "\(r.tensors.count), data at byte \(r.dataOffset)"
+        if r.format == "hf-folder" { layout = "\(r.tensors.count), in \(Set(r.tensors.compactMap(\.file)).count) safetensors files" }
         if let alignment = r.alignment { layout += ", alignment \(alignment)" }
         rows.append(("tensors", layout))
         for (key, value) in r.extra { rows.append((key.replacingOccurrences(of: "_", with: " "), Self.inline(value))) }

@@ -10,8 +10,10 @@ struct InspectionReport {
         var offset: Int
         var bytes: Int
         var elements: Int
+        /// The shard holding the tensor, for a model folder.
+        var file: String? = nil
         /// Filled by `--verify`.
-        var verification: TensorVerification?
+        var verification: TensorVerification? = nil
     }
 
     /// "gguf", "safetensors" or "hf-folder".
@@ -73,6 +75,7 @@ struct InspectionReport {
                 ("shape", .array(tensor.shape.map { .int(Int64($0)) })),
                 ("offset", .int(Int64(tensor.offset))), ("bytes", .int(Int64(tensor.bytes))),
             ]
+            if let file = tensor.file { t.append(("file", .string(file))) }
             if let v = tensor.verification {
                 t.append(("sha256", .string(v.sha256)))
                 t.append(("non_finite_values", .int(Int64(v.nonFiniteValues))))

@@ -1,0 +1,61 @@
+import Safetensors
+
+/// Builds an `InspectionReport` for a Hugging Face model folder: the config summary, the
+/// safetensors shards (cross-checked against the index), and every tensor with its shard.
+enum ModelFolderInspection {
+    static func report(path: String, verify: Bool) throws -> InspectionReport {
+        let folder = try ModelFolder(path: path)
+        try folder.validateIndex()
+        var tensors: [InspectionReport.Tensor] = []
+        var shards: [ReportValue] = []
+        var infos: [SafetensorsTensorInfo] = []
+        for file in folder.weights {
+            let name = String(file.path.split(separator: "/").last ?? Substring(file.path))
+            var shard: [(String, ReportValue)] = [("file", .string(name)), ("bytes", .int(Int64(file.fileSize))),
+                                                   ("tensors", .int(Int64(file.tensors.count)))]
+            var rows = file.tensors.map { SafetensorsInspection.tensor(of: $0, in: name) }
+            if verify {
+                let hashes = try SafetensorsInspection.verifyFile(path: file.path, tensors: file.tensors)
+                shard.append(("sha256", .string(hashes.file)))
+                for i in rows.indices { rows[i].verification = hashes.tensors[i] }
+            }
+            tensors += rows
+            infos += file.tensors
+            shards.append(.object(shard))
+        }
+        var summary = SafetensorsInspection.summary(tensors: infos)
+        summary.architecture = folder.architectures.first
+        summary.vocabularySize = folder.vocabSize
+        summary.contextLength = folder.maxPositionEmbeddings
+        var report = InspectionReport(
+            format: "hf-folder", path: path, version: nil, alignment: nil, fileSize: folder.totalSafetensorsBytes,
+            dataOffset: 0, compressedSize: nil, metadata: reportValue(folder.config).objectFields,
+            tensors: tensors, summary: summary)
+        if let type = folder.modelType { report.extra.append(("model_type", .string(type))) }
+        if let dtype = folder.torchDtype { report.extra.append(("torch_dtype", .string(dtype))) }
+        if let hidden = folder.hiddenSize { report.extra.append(("hidden_size", .int(Int64(hidden)))) }
+        if let layers = folder.numHiddenLayers { report.extra.append(("layers", .int(Int64(layers)))) }
+        report.extra.append(("shards", .array(shards)))
+        report.extra.append(("tokenizer_files", .array(folder.tokenizerFiles.map { .string($0) })))
+        return report
+    }
+
+    static func reportValue(_ value: JSONValue) -> ReportValue {
+        switch value {
+        case .null: .null
+        case .bool(let b): .bool(b)
+        case .number(let n):
+            if let i = n.int64Value { .int(i) } else if let u = n.uint64Value { .uint(u) } else { .double(n.doubleValue) }
+        case .string(let s): .string(s)
+        case .array(let items): .array(items.map(reportValue))
+        case .object(let fields): .object(fields.map { ($0.key, reportValue($0.value)) })
+        }
+    }
+}
+
+extension ReportValue {
+    var objectFields: [(String, ReportValue)] {
+        if case .object(let fields) = self { return fields }
+        return []
+    }
+}
