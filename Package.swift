@@ -14,20 +14,23 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries. Debian package names are given so a missing one is named in the error.
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        // SHA-256 for hashes in manifests and `inspect --verify`.
+        .systemLibrary(
+            name: "COpenSSLCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // libinotifytools ships no pkg-config file; the module map links it by name.
         .systemLibrary(
             name: "CInotifyTools",
             providers: [.apt(["libinotifytools0-dev"])]),
 
-        // Files: memory maps, bounded byte cursors, atomic writes, zstd streams.
-        .target(name: "BinaryIO", dependencies: ["CZstd"]),
+        // Files: memory maps, bounded byte cursors, atomic writes, zstd streams, SHA-256.
+        .target(name: "BinaryIO", dependencies: ["CZstd", "COpenSSLCrypto"]),
         // Containers.
         .target(name: "GGUF", dependencies: ["BinaryIO"]),
         .target(name: "Safetensors", dependencies: ["BinaryIO"]),
@@ -39,7 +42,6 @@ let package = Package(
             dependencies: [
                 "GGUF", "Safetensors", "Quantization", "BinaryIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing quantd needs on Debian/Ubuntu, skipping what is present:
-# the C libraries quantd links (libzstd, libinotifytools), pkg-config, the zstd tool, and a
+# the C libraries quantd links (libzstd, libinotifytools, libcrypto), pkg-config, the zstd tool, and a
 # Python venv (.ci-venv) with gguf-py, numpy and safetensors for the interop tests.
 #   scripts/install-deps.sh          # system packages only
 #   scripts/install-deps.sh --python # also the Python venv
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 need=()
 dpkg -s libzstd-dev >/dev/null 2>&1 || need+=(libzstd-dev)
 dpkg -s libinotifytools0-dev >/dev/null 2>&1 || need+=(libinotifytools0-dev)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 if [ "${1:-}" = "--python" ]; then

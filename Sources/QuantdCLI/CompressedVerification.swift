@@ -1,5 +1,4 @@
 import BinaryIO
-import Crypto
 import GGUF
 import Quantization
 
@@ -8,14 +7,14 @@ import Quantization
 enum CompressedVerification {
     static func run(path: String, report: inout InspectionReport, header: GGUFHeader) throws {
         let stream = try ZstdStreamReader(path: path)
-        var fileHasher = SHA256()
+        let fileHasher = SHA256Digest()
         var hashed = 0
 
         func consume(upTo end: Int) {
             let from = hashed - stream.outputStart
             let to = end - stream.outputStart
             if to > from {
-                stream.output.withUnsafeBytes { fileHasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[from..<to])) }
+                stream.output.withUnsafeBytes { fileHasher.update(UnsafeRawBufferPointer(rebasing: $0[from..<to])) }
                 hashed = end
             }
             stream.discard(before: end)
@@ -49,6 +48,6 @@ enum CompressedVerification {
             consume(upTo: stream.outputStart + stream.output.count)
         }
         report.fileSize = hashed
-        report.fileSHA256 = fileHasher.finalize().map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        report.fileSHA256 = fileHasher.finalizeHex()
     }
 }

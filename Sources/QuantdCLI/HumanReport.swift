@@ -31,7 +31,7 @@ struct HumanReport {
         if r.format == "hf-folder" { layout = "\(r.tensors.count), in \(Set(r.tensors.compactMap(\.file)).count) safetensors files" }
         if let alignment = r.alignment { layout += ", alignment \(alignment)" }
         rows.append(("tensors", layout))
-        for (key, value) in r.extra { rows.append((key.replacingOccurrences(of: "_", with: " "), Self.inline(value))) }
+        for (key, value) in r.extra { rows.append((String(key.map { $0 == "_" ? " " : $0 }), Self.inline(value))) }
         if let sha = r.fileSHA256 { rows.append(("sha256", sha)) }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows { lines.append("  " + Self.pad(label, width) + "  " + value) }

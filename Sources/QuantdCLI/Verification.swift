@@ -1,4 +1,4 @@
-import Crypto
+import BinaryIO
 import Dispatch
 import GGUF
 import Quantization
@@ -66,21 +66,7 @@ enum Verification {
         return (fileDigest, Array(results))
     }
 
-    static func sha256(_ data: UnsafeRawBufferPointer) -> String {
-        var hasher = SHA256()
-        // Feed in slices so the kernel can read ahead while we hash.
-        let step = 8 << 20
-        var start = 0
-        while start < data.count {
-            let end = min(start + step, data.count)
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: data[start..<end]))
-            start = end
-        }
-        return hasher.finalize().map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
-    }
+    static func sha256(_ data: UnsafeRawBufferPointer) -> String { SHA256Digest.hex(of: data) }
 
     /// Counts NaN and infinite values by their exponent bits (all ones means non-finite).
     static func countNonFinite(_ encoding: ElementEncoding, _ data: UnsafeRawBufferPointer) -> Int {
