@@ -33,20 +33,23 @@ let package = Package(
         .target(name: "BinaryIO", dependencies: ["CZstd", "COpenSSLCrypto"]),
         // Containers.
         .target(name: "GGUF", dependencies: ["BinaryIO"]),
-        .target(name: "Safetensors", dependencies: ["BinaryIO"]),
+        // Strict JSON (duplicate keys rejected, exact integers) and deterministic output.
+        .target(name: "JSON"),
+        .target(name: "Safetensors", dependencies: ["BinaryIO", "JSON"]),
         // ggml block formats; knows the type table from GGUF, nothing of files.
         .target(name: "Quantization", dependencies: ["GGUF"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO",
+                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
-        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
             resources: [.copy("Fixtures")]),

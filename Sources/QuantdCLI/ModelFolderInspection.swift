@@ -1,3 +1,4 @@
+import JSON
 import Safetensors
 
 /// Builds an `InspectionReport` for a Hugging Face model folder: the config summary, the

@@ -1,4 +1,9 @@
+import JSON
+
 /// A JSON-shaped value: what `inspect` reports, rendered either as JSON or as text.
+///
+/// Unlike `JSONValue` it remembers that a number was a 32-bit float, so text output can show the
+/// float's shortest form (`1e-05`) while JSON output writes its exact value.
 ///
 /// Object keys keep their order, so output is deterministic and follows the file.
 public enum ReportValue: Equatable, Sendable {
@@ -71,25 +76,6 @@ public enum ReportValue: Equatable, Sendable {
         }
     }
 
-    static func appendQuoted(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + hex4(scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
+    static func appendQuoted(_ s: String, to out: inout String) { JSONValue.writeString(s, to: &out) }
 
-    static func hex4(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - s.count)) + s
-    }
 }

@@ -1,3 +1,4 @@
+import JSON
 import BinaryIO
 
 #if canImport(Glibc)

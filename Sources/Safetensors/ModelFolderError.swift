@@ -1,3 +1,4 @@
+import JSON
 import BinaryIO
 
 /// Why a Hugging Face model folder cannot be used, with what to do about it.

@@ -1,3 +1,4 @@
+import JSON
 /// One tensor of a safetensors file: what it is and where its bytes are.
 public struct SafetensorsTensorInfo: Sendable, Equatable {
     public let name: String

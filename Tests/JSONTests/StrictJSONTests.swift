@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Safetensors
+@testable import JSON
 
 /// The parser error for `text`, or nil when it parses.
 private func parseError(_ text: String, maxDepth: Int = StrictJSON.defaultMaxDepth) -> JSONError? {

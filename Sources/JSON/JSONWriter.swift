@@ -58,7 +58,7 @@ extension JSONValue {
 
     /// Escapes only what JSON requires (quote, backslash, control characters); everything else,
     /// including non-ASCII, is written as UTF-8 so names stay readable in manifests.
-    private static func writeString(_ text: String, to output: inout String) {
+    public static func writeString(_ text: String, to output: inout String) {
         output += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
