@@ -38,17 +38,22 @@ let package = Package(
         .target(name: "Safetensors", dependencies: ["BinaryIO", "JSON"]),
         // ggml block formats; knows the type table from GGUF, nothing of files.
         .target(name: "Quantization", dependencies: ["GGUF"]),
+        // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
+        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON",
+                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
