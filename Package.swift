@@ -42,6 +42,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
+        // Quantization throughput (MB/s of f32 input per type and thread count); build with -c release.
+        .executableTarget(
+            name: "quantd-bench", dependencies: ["Quantization", "GGUF"], path: "Benchmarks/quantd-bench"),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
