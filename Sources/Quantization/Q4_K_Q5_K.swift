@@ -38,29 +38,44 @@ enum QK45 {
     ) {
         let blockBytes = bits == 4 ? 144 : 176
         let nmax = Int32((1 << bits) - 1)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32 + 16) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 8 * 3) { fb in
-                let L = lb.baseAddress!, Laux = L + 256, Ls = L + 288, Lm = L + 296
-                let weights = fb.baseAddress!, scales = weights + 32, mins = scales + 8, sw = mins + 8
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 64) { lanesI in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16) { lb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * 3) { fb in
+                let L = lb.baseAddress!, Ls = L + 256, Lm = L + 264
+                let scales = fb.baseAddress!, mins = scales + 8, sw = mins + 8
+                // Sub-block j of the super-block is lane j; xT[i] is element i of every sub-block.
+                let xT = lanesF.baseAddress!, wT = xT + 32
+                let LT = lanesI.baseAddress!, LauxT = LT + 32
                 for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
                     let s = yb + scalesOffset
+                    for i in 0..<32 {
+                        xT[i] = F8(xb[i], xb[32 + i], xb[64 + i], xb[96 + i],
+                                   xb[128 + i], xb[160 + i], xb[192 + i], xb[224 + i])
+                    }
+                    let found: (scale: F8, theMin: F8)
                     if let qw {
                         // imatrix path (quantize_row_q{4,5}_K_impl)
                         var sumX2: Float = 0
                         for l in 0..<256 { sumX2 += xb[l] * xb[l] }
-                        let sigma2 = 2 * sumX2 / 256
+                        let sigma2 = F8(repeating: 2 * sumX2 / 256)
+                        let q = qw + 256 * ib
+                        var sumw = F8(repeating: 0)
+                        for i in 0..<32 {
+                            let qwT = F8(q[i], q[32 + i], q[64 + i], q[96 + i],
+                                         q[128 + i], q[160 + i], q[192 + i], q[224 + i])
+                            wT[i] = qwT * (sigma2 + xT[i] * xT[i]).squareRoot()
+                            sumw += wT[i]
+                        }
+                        found = Lanes.makeQKX(
+                            n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
+                            rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false, variant3: true)
                         for j in 0..<8 {
-                            let xs = xb + 32 * j
-                            let ws = qw + 256 * ib + 32 * j
-                            for l in 0..<32 { weights[l] = ws[l] * Numerics.sqrtf(sigma2 + xs[l] * xs[l]) }
-                            var sumw: Float = 0
-                            for l in 0..<32 { sumw += weights[l] }
-                            sw[j] = sumw
-                            scales[j] = ScaleSearch.makeQKX3(
-                                n: 32, nmax: nmax, x: xs, weights: weights, L: L + 32 * j, theMin: &mins[j],
-                                Laux: Laux, rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false)
+                            scales[j] = found.scale[j]
+                            mins[j] = found.theMin[j]
+                            sw[j] = sumw[j]
                         }
                         let dBlock = ScaleSearch.makeQP(n: 8, nmax: 63, x: scales, L: Ls, weights: sw)
                         let mBlock = ScaleSearch.makeQP(n: 8, nmax: 63, x: mins, L: Lm, weights: sw)
@@ -74,17 +89,18 @@ enum QK45 {
                         yb.storeU16(FP16.fromFloat(mBlock), at: 2)
                     } else {
                         // reference path (quantize_row_q{4,5}_K_ref)
+                        var sumX2 = F8(repeating: 0)
+                        for i in 0..<32 { sumX2 += xT[i] * xT[i] }
+                        let avX = (sumX2 / F8(repeating: 32)).squareRoot()
+                        for i in 0..<32 { wT[i] = avX + Lanes.abs(xT[i]) }
+                        found = Lanes.makeQKX(
+                            n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
+                            rmin: bits == 4 ? -1 : -0.5, rdelta: 0.1, nstep: bits == 4 ? 20 : 15,
+                            useMad: false, variant3: false)
                         var maxScale: Float = 0, maxMin: Float = 0
                         for j in 0..<8 {
-                            let xs = xb + 32 * j
-                            var sumX2: Float = 0
-                            for l in 0..<32 { sumX2 += xs[l] * xs[l] }
-                            let avX = Numerics.sqrtf(sumX2 / 32)
-                            for l in 0..<32 { weights[l] = avX + abs(xs[l]) }
-                            scales[j] = ScaleSearch.makeQKX2(
-                                n: 32, nmax: nmax, x: xs, weights: weights, L: L + 32 * j, theMin: &mins[j],
-                                Laux: Laux, rmin: bits == 4 ? -1 : -0.5, rdelta: 0.1, nstep: bits == 4 ? 20 : 15,
-                                useMad: false)
+                            scales[j] = found.scale[j]
+                            mins[j] = found.theMin[j]
                             if scales[j] > maxScale { maxScale = scales[j] }
                             if mins[j] > maxMin { maxMin = mins[j] }
                         }
@@ -97,6 +113,10 @@ enum QK45 {
                         }
                         yb.storeU16(FP16.fromFloat(maxScale / 63), at: 0)
                         yb.storeU16(FP16.fromFloat(maxMin / 63), at: 2)
+                    }
+                    for i in 0..<32 {
+                        let l = LT[i]
+                        for j in 0..<8 { L[32 * j + i] = UInt8(truncatingIfNeeded: l[j]) }
                     }
                     // Requantize every weight against the stored (rounded) scales and mins.
                     let d = UnsafeRawPointer(yb).half(0), dmin = UnsafeRawPointer(yb).half(2)
@@ -132,6 +152,8 @@ enum QK45 {
                     }
                 }
             }
+        }
+        }
         }
     }
 
