@@ -109,3 +109,71 @@ enum Lanes {
         return (scale, -min)
     }
 }
+
+extension Lanes {
+    /// Exact Int32 -> Float for |i| < 2^22 (the signed levels of make_qx_quants).
+    @inline(__always)
+    static func floatSigned(_ i: I8) -> F8 {
+        unsafeBitCast(I8(repeating: 0x4B40_0000) &+ i, to: F8.self) - F8(repeating: 12582912.0)
+    }
+
+    /// `make_qx_quants` (rmse_type 1) for eight sub-blocks of n elements with weights `w`
+    /// (pass x^2 for the unweighted variant). L receives the biased levels l + nmax.
+    @inline(__always)
+    static func makeQX(
+        n: Int, nmax: Int32, x: UnsafePointer<F8>, w: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>
+    ) -> F8 {
+        let zero = F8(repeating: 0)
+        var max = zero, amax = zero
+        for i in 0..<n {
+            let ax = abs(x[i])
+            let bigger = ax .> amax
+            amax.replace(with: ax, where: bigger)
+            max.replace(with: x[i], where: bigger)
+        }
+        let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
+        let fnmax = F8(repeating: Float(nmax))
+        let bias = I8(repeating: nmax)
+        var iscale = -fnmax / max
+        var sumlx = zero, suml2 = zero
+        for i in 0..<n {
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            L[i] = l &+ bias
+            let fl = floatSigned(l)
+            sumlx += w[i] * x[i] * fl
+            suml2 += w[i] * fl * fl
+        }
+        var scale = (sumlx / suml2).replacing(with: 0, where: suml2 .== zero)
+        var best = scale * sumlx
+        for step in -9...9 where step != 0 {
+            iscale = -(fnmax + F8(repeating: 0.1 * Float(step))) / max
+            sumlx = zero
+            suml2 = zero
+            for i in 0..<n {
+                let fl = floatSigned(clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1))
+                sumlx += w[i] * x[i] * fl
+                suml2 += w[i] * fl * fl
+            }
+            let better = (suml2 .> zero) .& (sumlx * sumlx .> best * suml2)
+            if any(better) {
+                for i in 0..<n {
+                    L[i].replace(with: clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1) &+ bias, where: better)
+                }
+                scale.replace(with: sumlx / suml2, where: better)
+                best.replace(with: scale * sumlx, where: better)
+            }
+        }
+        if any(degenerate) {
+            for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
+            scale.replace(with: zero, where: degenerate)
+        }
+        return scale
+    }
+
+    /// Gathers element i of eight consecutive sub-blocks of `stride` values.
+    @inline(__always)
+    static func gather(_ p: UnsafePointer<Float>, _ i: Int, stride: Int) -> F8 {
+        F8(p[i], p[stride + i], p[2 * stride + i], p[3 * stride + i],
+           p[4 * stride + i], p[5 * stride + i], p[6 * stride + i], p[7 * stride + i])
+    }
+}

@@ -8,22 +8,36 @@ enum Q6_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 16) { lanesI in
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { Lbuf in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { scales in
                 let L = Lbuf.baseAddress!
+                let xT = lanesF.baseAddress!, wT = xT + 16, LT = lanesI.baseAddress!
                 for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
-                    var maxScale: Float = 0, maxAbsScale: Float = 0
-                    for j in 0..<16 {
-                        let s = ScaleSearch.makeQX(
-                            n: 16, nmax: 32, x: xb + 16 * j, L: L + 16 * j,
-                            weights: qw.map { $0 + 256 * ib + 16 * j })
-                        scales[j] = s
-                        if abs(s) > maxAbsScale {
-                            maxAbsScale = abs(s)
-                            maxScale = s
+                    // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
+                    for g in 0..<2 {
+                        let xg = xb + 128 * g
+                        for i in 0..<16 {
+                            xT[i] = Lanes.gather(xg, i, stride: 16)
+                            if let qw {
+                                wT[i] = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
+                            } else {
+                                wT[i] = xT[i] * xT[i]
+                            }
                         }
+                        let found = Lanes.makeQX(n: 16, nmax: 32, x: xT, w: wT, L: LT)
+                        for j in 0..<8 {
+                            scales[8 * g + j] = found[j]
+                            for i in 0..<16 { L[128 * g + 16 * j + i] = Int8(truncatingIfNeeded: LT[i][j]) }
+                        }
+                    }
+                    var maxScale: Float = 0, maxAbsScale: Float = 0
+                    for j in 0..<16 where abs(scales[j]) > maxAbsScale {
+                        maxAbsScale = abs(scales[j])
+                        maxScale = scales[j]
                     }
                     if maxAbsScale < Numerics.groupMaxEps {
                         yb.zero(0, blockBytes)
@@ -47,6 +61,8 @@ enum Q6_K {
                     pack(L, yb)
                 }
             }
+        }
+        }
         }
     }
 
