@@ -7,28 +7,51 @@ enum Q2_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16 * 3) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 4) { fb in
-                let L = lb.baseAddress!, Laux = L + 256, Ls = Laux + 16, Lm = Ls + 16
-                let weight = fb.baseAddress!, scales = weight + 16, mins = scales + 16, sw = mins + 16
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { lanesI in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16 * 2) { lb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 3) { fb in
+                let L = lb.baseAddress!, Ls = L + 256, Lm = Ls + 16
+                let scales = fb.baseAddress!, mins = scales + 16, sw = mins + 16
+                let xT = lanesF.baseAddress!, wT = xT + 16
+                let LT = lanesI.baseAddress!, LauxT = LT + 16
                 for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
-                    if let qw {
-                        // imatrix path (quantize_row_q2_K_impl)
+                    var sigma2 = F8(repeating: 0)
+                    if qw != nil {
                         var sumX2: Float = 0
                         for j in 0..<256 { sumX2 += xb[j] * xb[j] }
-                        let sigma2 = sumX2 / 256
-                        for j in 0..<16 {
-                            let xs = xb + 16 * j, ws = qw + 256 * ib + 16 * j
-                            for l in 0..<16 { weight[l] = ws[l] * Numerics.sqrtf(sigma2 + xs[l] * xs[l]) }
-                            var sumw: Float = 0
-                            for l in 0..<16 { sumw += weight[l] }
-                            sw[j] = sumw
-                            scales[j] = ScaleSearch.makeQKX3(
-                                n: 16, nmax: 3, x: xs, weights: weight, L: L + 16 * j, theMin: &mins[j],
-                                Laux: Laux, rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false)
+                        sigma2 = F8(repeating: sumX2 / 256)
+                    }
+                    // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
+                    for g in 0..<2 {
+                        let xg = xb + 128 * g
+                        var sumw = F8(repeating: 0)
+                        for i in 0..<16 {
+                            xT[i] = Lanes.gather(xg, i, stride: 16)
+                            if let qw {
+                                let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
+                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                sumw += wT[i]
+                            } else {
+                                wT[i] = Lanes.abs(xT[i])
+                            }
                         }
+                        let found = qw != nil
+                            ? Lanes.makeQKX(n: 16, nmax: 3, x: xT, w: wT, L: LT, Laux: LauxT,
+                                            rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false, variant3: true)
+                            : Lanes.makeQKX(n: 16, nmax: 3, x: xT, w: wT, L: LT, Laux: LauxT,
+                                            rmin: -0.5, rdelta: 0.1, nstep: 15, useMad: true, variant3: false)
+                        for j in 0..<8 {
+                            scales[8 * g + j] = found.scale[j]
+                            mins[8 * g + j] = found.theMin[j]
+                            sw[8 * g + j] = sumw[j]
+                            for i in 0..<16 { L[128 * g + 16 * j + i] = UInt8(truncatingIfNeeded: LT[i][j]) }
+                        }
+                    }
+                    if qw != nil {
+                        // imatrix path (quantize_row_q2_K_impl)
                         let dm = ScaleSearch.makeQP(n: 16, nmax: 15, x: scales, L: Ls, weights: sw)
                         let mm = ScaleSearch.makeQP(n: 16, nmax: 15, x: mins, L: Lm, weights: sw)
                         yb.storeU16(FP16.fromFloat(dm), at: 80)
@@ -38,11 +61,6 @@ enum Q2_K {
                         // reference path (quantize_row_q2_K_ref)
                         var maxScale: Float = 0, maxMin: Float = 0
                         for j in 0..<16 {
-                            let xs = xb + 16 * j
-                            for l in 0..<16 { weight[l] = abs(xs[l]) }
-                            scales[j] = ScaleSearch.makeQKX2(
-                                n: 16, nmax: 3, x: xs, weights: weight, L: L + 16 * j, theMin: &mins[j],
-                                Laux: Laux, rmin: -0.5, rdelta: 0.1, nstep: 15, useMad: true)
                             if scales[j] > maxScale { maxScale = scales[j] }
                             if mins[j] > maxMin { maxMin = mins[j] }
                         }
@@ -87,6 +105,8 @@ enum Q2_K {
                     }
                 }
             }
+        }
+        }
         }
     }
 
