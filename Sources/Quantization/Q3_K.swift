@@ -7,38 +7,57 @@ enum Q3_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 16) { lanesI in
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 3) { fb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 2) { fb in
                 let L = lb.baseAddress!, Ls = L + 256
-                let scales = fb.baseAddress!, weight = scales + 16, sw = weight + 16
+                let scales = fb.baseAddress!, sw = scales + 16
+                let xT = lanesF.baseAddress!, wT = xT + 16, LT = lanesI.baseAddress!
                 for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
                     let s = yb + 96
                     s.zero(0, 12)
-                    if let qw {
-                        // imatrix path (quantize_row_q3_K_impl)
+                    var sigma2 = F8(repeating: 0)
+                    if qw != nil {
                         var sumX2: Float = 0
                         for j in 0..<256 { sumX2 += xb[j] * xb[j] }
-                        let sigma2 = 2 * sumX2 / 256
-                        for j in 0..<16 {
-                            let xs = xb + 16 * j, ws = qw + 256 * ib + 16 * j
-                            for l in 0..<16 { weight[l] = ws[l] * Numerics.sqrtf(sigma2 + xs[l] * xs[l]) }
-                            var sumw: Float = 0
-                            for l in 0..<16 { sumw += weight[l] }
-                            sw[j] = sumw
-                            scales[j] = ScaleSearch.makeQX(n: 16, nmax: 4, x: xs, L: L + 16 * j, weights: weight)
+                        sigma2 = F8(repeating: 2 * sumX2 / 256)
+                    }
+                    // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
+                    for g in 0..<2 {
+                        let xg = xb + 128 * g
+                        for i in 0..<16 { xT[i] = Lanes.gather(xg, i, stride: 16) }
+                        let found: F8
+                        if let qw {
+                            var sumw = F8(repeating: 0)
+                            for i in 0..<16 {
+                                let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
+                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                sumw += wT[i]
+                            }
+                            found = Lanes.makeQX(n: 16, nmax: 4, x: xT, w: wT, L: LT)
+                            for j in 0..<8 { sw[8 * g + j] = sumw[j] }
+                        } else {
+                            found = Lanes.makeQ3(n: 16, nmax: 4, x: xT, L: LT)
                         }
+                        for j in 0..<8 {
+                            scales[8 * g + j] = found[j]
+                            for i in 0..<16 { L[128 * g + 16 * j + i] = Int8(truncatingIfNeeded: LT[i][j]) }
+                        }
+                    }
+                    if qw != nil {
+                        // imatrix path (quantize_row_q3_K_impl)
                         let dBlock = ScaleSearch.makeQX(n: 16, nmax: 32, x: scales, L: Ls, weights: sw)
                         for j in 0..<16 { packScale(j, Int32(Ls[j]), s) }
                         yb.storeU16(FP16.fromFloat(dBlock), at: 108)
                     } else {
                         // reference path (quantize_row_q3_K_ref)
                         var maxScale: Float = 0, amax: Float = 0
-                        for j in 0..<16 {
-                            scales[j] = ScaleSearch.makeQ3(n: 16, nmax: 4, x: xb + 16 * j, L: L + 16 * j)
-                            let a = abs(scales[j])
-                            if a > amax { amax = a; maxScale = scales[j] }
+                        for j in 0..<16 where abs(scales[j]) > amax {
+                            amax = abs(scales[j])
+                            maxScale = scales[j]
                         }
                         if maxScale != 0 {
                             let iscale = -32 / maxScale
@@ -78,6 +97,8 @@ enum Q3_K {
                     }
                 }
             }
+        }
+        }
         }
     }
 
