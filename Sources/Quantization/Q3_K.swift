@@ -81,17 +81,18 @@ enum Q3_K {
                         }
                     }
                     // High bit of level j goes to hmask[j % 32], bit j / 32.
-                    yb.zero(0, 32)
-                    for j in 0..<256 where L[j] > 3 {
-                        yb.orU8(UInt8(1) << UInt8(j / 32), at: j % 32)
-                        L[j] -= 4
-                    }
+                    // (Branch-free: levels are 0...7, so "> 3" is bit 2 and "-= 4" is "& 3".)
                     let lu = UnsafeRawPointer(L)
+                    for m in 0..<32 {
+                        var h: UInt8 = 0
+                        for k in 0..<8 { h |= ((lu.u8(32 * k + m) >> 2) & 1) << UInt8(k) }
+                        yb.storeU8(h, at: m)
+                    }
                     for h in 0..<2 {
                         let j = h * 128
                         for l in 0..<32 {
-                            let v = lu.u8(j + l) | (lu.u8(j + l + 32) << 2) | (lu.u8(j + l + 64) << 4)
-                                | (lu.u8(j + l + 96) << 6)
+                            let v = (lu.u8(j + l) & 3) | ((lu.u8(j + l + 32) & 3) << 2)
+                                | ((lu.u8(j + l + 64) & 3) << 4) | ((lu.u8(j + l + 96) & 3) << 6)
                             yb.storeU8(v, at: 32 + h * 32 + l)
                         }
                     }
