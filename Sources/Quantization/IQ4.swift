@@ -33,7 +33,8 @@ enum IQ4 {
     static func quantizeSuperBlock(
         superBlock: Int, _ x: UnsafePointer<Float>, qw: UnsafePointer<Float>?,
         d dOffset: Int, qs qsOffset: Int, into y: UnsafeMutableRawPointer,
-        scales: UnsafeMutablePointer<Float>, weight: UnsafeMutablePointer<Float>, L: UnsafeMutablePointer<UInt8>
+        scales: UnsafeMutablePointer<Float>, weight: UnsafeMutablePointer<Float>, L: UnsafeMutablePointer<UInt8>,
+        lanes: UnsafeMutablePointer<F8>? = nil
     ) {
         let ntry = 7
         var sigma2: Float = 0
@@ -44,7 +45,29 @@ enum IQ4 {
         let v0 = Float(value(0))
         var maxScale: Float = 0, amaxScale: Float = 0
         let nb = superBlock / 32
-        for ib in 0..<nb {
+        if nb == 8, let lanes {
+            // IQ4_XS: the eight sub-blocks are the eight lanes of one search.
+            let xT = lanes, wT = lanes + 32
+            let s2 = F8(repeating: sigma2)
+            for j in 0..<32 {
+                xT[j] = Lanes.gather(x, j, stride: 32)
+                if let qw {
+                    wT[j] = Lanes.gather(qw, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                } else {
+                    wT[j] = xT[j] * xT[j]
+                }
+            }
+            let found = IQ4Lanes.search(x: xT, w: wT)
+            for ib in 0..<8 {
+                let d = found[ib]
+                scales[ib] = d
+                if abs(d) > amaxScale {
+                    amaxScale = abs(d)
+                    maxScale = d
+                }
+            }
+        }
+        for ib in 0..<nb where !(nb == 8 && lanes != nil) {
             let xb = x + 32 * ib
             let Lb = L + 32 * ib
             if let qw {
@@ -136,8 +159,42 @@ enum IQ4 {
     static func quantizeNL(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
+        let nb = count / 32
+        let grouped = nb / 8 * 8
+        // Groups of eight blocks run as the eight lanes of one search; the tail goes one by one.
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lanes in
+            let xT = lanes.baseAddress!, wT = xT + 32
+            for g in stride(from: 0, to: grouped, by: 8) {
+                let xg = x + 32 * g
+                var sigma2 = F8(repeating: 0)
+                for j in 0..<32 {
+                    xT[j] = Lanes.gather(xg, j, stride: 32)
+                    sigma2 += xT[j] * xT[j]
+                }
+                sigma2 *= F8(repeating: 2 / Float(32))
+                for j in 0..<32 {
+                    if let qw {
+                        wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (sigma2 + xT[j] * xT[j]).squareRoot()
+                    } else {
+                        wT[j] = xT[j] * xT[j]
+                    }
+                }
+                let found = IQ4Lanes.search(x: xT, w: wT)
+                for k in 0..<8 {
+                    let d = found[k]
+                    let xb = xg + 32 * k
+                    let yb = y + 18 * (g + k)
+                    yb.storeU16(FP16.fromFloat(d), at: 0)
+                    let id: Float = d != 0 ? 1 / d : 0
+                    for j in 0..<16 {
+                        let l0 = UInt8(bestIndex(id * xb[j])), l1 = UInt8(bestIndex(id * xb[j + 16]))
+                        yb.storeU8(l0 | (l1 << 4), at: 2 + j)
+                    }
+                }
+            }
+        }
         withScratch { scales, weight, L in
-            for ib in 0..<(count / 32) {
+            for ib in grouped..<nb {
                 quantizeSuperBlock(
                     superBlock: 32, x + 32 * ib, qw: qw.map { $0 + 32 * ib }, d: 0, qs: 2, into: y + 18 * ib,
                     scales: scales, weight: weight, L: L)
@@ -149,10 +206,12 @@ enum IQ4 {
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withScratch { scales, weight, L in
-            for ib in 0..<(count / 256) {
-                quantizeSuperBlock(
-                    superBlock: 256, x + 256 * ib, qw: qw.map { $0 + 256 * ib }, d: 0, qs: 8, into: y + 136 * ib,
-                    scales: scales, weight: weight, L: L)
+            withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lanes in
+                for ib in 0..<(count / 256) {
+                    quantizeSuperBlock(
+                        superBlock: 256, x + 256 * ib, qw: qw.map { $0 + 256 * ib }, d: 0, qs: 8, into: y + 136 * ib,
+                        scales: scales, weight: weight, L: L, lanes: lanes.baseAddress!)
+                }
             }
         }
     }
