@@ -126,13 +126,18 @@ enum IQ4 {
             y.storeU16(FP16.fromFloat(d), at: dOffset)
             let id: Float = d != 0 ? 1 / d : 0
             var scalesH: UInt16 = 0
+            var idlT = F8(repeating: 0)
             for ib in 0..<nb {
                 var l = Numerics.nearestInt(id * scales[ib])
                 l = Swift.max(-32, Swift.min(31, l))
                 let dl = d * Float(l)
                 let idl: Float = dl != 0 ? 1 / dl : 0
-                let xb = x + 32 * ib
-                for j in 0..<32 { L[32 * ib + j] = UInt8(bestIndex(idl * xb[j])) }
+                if lanes != nil {
+                    idlT[ib] = idl
+                } else {
+                    let xb = x + 32 * ib
+                    for j in 0..<32 { L[32 * ib + j] = UInt8(bestIndex(idl * xb[j])) }
+                }
                 l += 32
                 let lLow = UInt8(truncatingIfNeeded: l & 0xF)
                 let lHigh = UInt16(truncatingIfNeeded: l >> 4)
@@ -144,6 +149,12 @@ enum IQ4 {
                 scalesH |= lHigh << UInt16(2 * (ib % 8))
             }
             y.storeU16(scalesH, at: 2)
+            if let xT = lanes {
+                for j in 0..<32 {
+                    let idx = IQ4Lanes.nearest(idlT * xT[j]).index
+                    for ib in 0..<8 { L[32 * ib + j] = UInt8(truncatingIfNeeded: idx[ib]) }
+                }
+            }
         } else {
             y.storeU16(FP16.fromFloat(scales[0]), at: dOffset)
             let id: Float = scales[0] != 0 ? 1 / scales[0] : 0
@@ -180,15 +191,18 @@ enum IQ4 {
                     }
                 }
                 let found = IQ4Lanes.search(x: xT, w: wT)
+                var idT = F8(repeating: 0)
                 for k in 0..<8 {
                     let d = found[k]
-                    let xb = xg + 32 * k
-                    let yb = y + 18 * (g + k)
-                    yb.storeU16(FP16.fromFloat(d), at: 0)
-                    let id: Float = d != 0 ? 1 / d : 0
-                    for j in 0..<16 {
-                        let l0 = UInt8(bestIndex(id * xb[j])), l1 = UInt8(bestIndex(id * xb[j + 16]))
-                        yb.storeU8(l0 | (l1 << 4), at: 2 + j)
+                    (y + 18 * (g + k)).storeU16(FP16.fromFloat(d), at: 0)
+                    idT[k] = d != 0 ? 1 / d : 0
+                }
+                for j in 0..<16 {
+                    let l0 = IQ4Lanes.nearest(idT * xT[j]).index
+                    let l1 = IQ4Lanes.nearest(idT * xT[j + 16]).index
+                    for k in 0..<8 {
+                        let q = UInt8(truncatingIfNeeded: l0[k]) | (UInt8(truncatingIfNeeded: l1[k]) << 4)
+                        (y + 18 * (g + k)).storeU8(q, at: 2 + j)
                     }
                 }
             }
