@@ -108,7 +108,7 @@ enum IQ4Lanes {
             max.replace(with: x[j], where: bigger)
         }
         let v0 = Float(IQ4.value(0))
-        var d = -max / F8(repeating: v0)
+        var d = Lanes.negate(max) / F8(repeating: v0)
         var id = F8(repeating: 1) / d
         var sumqx = zero, sumq2 = zero
         for j in 0..<32 {

@@ -28,6 +28,13 @@ enum Lanes {
         unsafeBitCast(unsafeBitCast(f, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: F8.self)
     }
 
+    /// IEEE negation (flips the sign bit). The SIMD prefix minus computes 0 - x, which turns
+    /// -0 into +0 where C's unary minus gives -0; a stored fp16 zero would then differ.
+    @inline(__always)
+    static func negate(_ f: F8) -> F8 {
+        unsafeBitCast(unsafeBitCast(f, to: SIMD8<UInt32>.self) ^ 0x8000_0000, to: F8.self)
+    }
+
     @inline(__always)
     static func clamp(_ l: I8, _ lo: Int32, _ hi: Int32) -> I8 {
         pointwiseMax(I8(repeating: lo), pointwiseMin(I8(repeating: hi), l))
@@ -106,7 +113,7 @@ enum Lanes {
             scale.replace(with: zero, where: degenerate)
             min.replace(with: min0, where: degenerate)
         }
-        return (scale, -min)
+        return (scale, negate(min))
     }
 }
 
@@ -134,7 +141,7 @@ extension Lanes {
         let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
         let fnmax = F8(repeating: Float(nmax))
         let bias = I8(repeating: nmax)
-        var iscale = -fnmax / max
+        var iscale = negate(fnmax) / max
         var sumlx = zero, suml2 = zero
         for i in 0..<n {
             let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
@@ -146,7 +153,7 @@ extension Lanes {
         var scale = (sumlx / suml2).replacing(with: 0, where: suml2 .== zero)
         var best = scale * sumlx
         for step in -9...9 where step != 0 {
-            iscale = -(fnmax + F8(repeating: 0.1 * Float(step))) / max
+            iscale = negate(fnmax + F8(repeating: 0.1 * Float(step))) / max
             sumlx = zero
             suml2 = zero
             for i in 0..<n {
@@ -193,7 +200,7 @@ extension Lanes {
             max.replace(with: x[i], where: bigger)
         }
         let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
-        let iscale = -F8(repeating: Float(nmax)) / max
+        let iscale = negate(F8(repeating: Float(nmax))) / max
         var sumlx = zero, suml2 = zero
         for i in 0..<n {
             let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)

@@ -18,9 +18,36 @@ enum LegacyQuants {
         let nb = count / 32
         if let qw {
             let sigma2 = rowSigma2(x, count)
+            let grouped = nb / 8 * 8
+            // Groups of eight blocks run as the eight lanes of one search; the tail one by one.
+            withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lf in
+                withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { li in
+                    let xT = lf.baseAddress!, wT = xT + 32, LT = li.baseAddress!
+                    let s2 = F8(repeating: sigma2)
+                    for g in stride(from: 0, to: grouped, by: 8) {
+                        for j in 0..<32 {
+                            xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
+                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                        }
+                        let d = Lanes.makeQX(n: 32, nmax: Int32(half), x: xT, w: wT, L: LT)
+                        for k in 0..<8 {
+                            let yb = y + (g + k) * blockBytes
+                            yb.storeU16(FP16.fromFloat(d[k]), at: 0)
+                            var qh: UInt32 = 0
+                            for j in 0..<16 {
+                                let l0 = UInt8(truncatingIfNeeded: LT[j][k]), l1 = UInt8(truncatingIfNeeded: LT[j + 16][k])
+                                yb.storeU8((l0 & 0x0F) | ((l1 & 0x0F) << 4), at: qsOffset + j)
+                                qh |= UInt32((l0 & 0x10) >> 4) << UInt32(j)
+                                qh |= UInt32((l1 & 0x10) >> 4) << UInt32(j + 16)
+                            }
+                            if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self) }
+                        }
+                    }
+                }
+            }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
                 withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
-                    for ib in 0..<nb {
+                    for ib in grouped..<nb {
                         let xb = x + 32 * ib
                         let wb = qw + 32 * ib
                         for j in 0..<32 { weight[j] = wb[j] * Numerics.sqrtf(sigma2 + xb[j] * xb[j]) }
@@ -85,10 +112,37 @@ enum LegacyQuants {
         let nb = count / 32
         if let qw {
             let sigma2 = rowSigma2(x, count)
+            let grouped = nb / 8 * 8
+            // Groups of eight blocks run as the eight lanes of one search; the tail one by one.
+            withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lf in
+                withUnsafeTemporaryAllocation(of: I8.self, capacity: 64) { li in
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { lb in
+                        let xT = lf.baseAddress!, wT = xT + 32, LT = li.baseAddress!, LauxT = LT + 32
+                        let L = lb.baseAddress!
+                        let s2 = F8(repeating: sigma2)
+                        for g in stride(from: 0, to: grouped, by: 8) {
+                            for j in 0..<32 {
+                                xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
+                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                            }
+                            let found = Lanes.makeQKX(
+                                n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
+                                rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false, variant3: true)
+                            for k in 0..<8 {
+                                let yb = y + (g + k) * blockBytes
+                                yb.storeU16(FP16.fromFloat(found.scale[k]), at: 0)
+                                yb.storeU16(FP16.fromFloat(-found.theMin[k]), at: 2)
+                                for j in 0..<32 { L[j] = UInt8(truncatingIfNeeded: LT[j][k]) }
+                                packAffine(bits: bits, L, yb, qsOffset)
+                            }
+                        }
+                    }
+                }
+            }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { L in
                     let l = L.baseAddress!
-                    for ib in 0..<nb {
+                    for ib in grouped..<nb {
                         let xb = x + 32 * ib
                         let wb = qw + 32 * ib
                         for j in 0..<32 { weight[j] = wb[j] * Numerics.sqrtf(sigma2 + xb[j] * xb[j]) }
