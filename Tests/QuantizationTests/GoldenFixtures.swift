@@ -29,7 +29,14 @@ struct Golden {
     var quantCases: [QuantCase] = []
     var dequantCases: [DequantCase] = []
 
+    /// The committed fixture, or the file named by QUANTD_GOLDEN (a larger set made locally
+    /// with make_golden.py --scale N, for deeper checks when the oracle is installed).
     static let shared: Golden = {
+        if let path = ProcessInfo.processInfo.environment["QUANTD_GOLDEN"],
+            let data = FileManager.default.contents(atPath: path)
+        {
+            return Golden(data: [UInt8](data))
+        }
         guard let url = Bundle.module.url(forResource: "golden", withExtension: "bin", subdirectory: "Fixtures"),
             let data = try? Data(contentsOf: url)
         else { return Golden() }

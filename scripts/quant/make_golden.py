@@ -118,6 +118,9 @@ def inputs(rng):
     cases.append(("ties", t))
     cases.append(("uniform_positive", rng.uniform(0.0, 1.0, size=(1, n))))
     cases.append(("mixed_scales", rng.standard_normal((1, n)) * np.repeat(10.0 ** rng.uniform(-4, 1, n // 16), 16)))
+    # 9 blocks of 32 per row: exercises the non-multiple-of-8 tails of the lane-parallel paths
+    # (only the 32-block types apply).
+    cases.append(("odd_block_count", rng.standard_normal((2, 288)) * 0.02))
     out = []
     for name, src in cases:
         src = np.asarray(src, dtype=np.float32)
@@ -159,10 +162,12 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=20261124)
+    ap.add_argument("--scale", type=int, default=1,
+                    help="repeat the input cases this many times with fresh random data (local deep checks)")
     a = ap.parse_args()
     g = GGML(a.lib)
     rng = np.random.default_rng(a.seed)
-    ins = inputs(rng)
+    ins = [inp for _ in range(a.scale) for inp in inputs(rng)]
     quant = []
     for ii, (name, src, imat) in enumerate(ins):
         for tn in QUANTIZE:
