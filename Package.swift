@@ -48,6 +48,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
+        // Quantization throughput (MB/s of f32 input per type and thread count); build with -c release.
+        .executableTarget(
+            name: "quantd-bench", dependencies: ["Quantization", "GGUF"], path: "Benchmarks/quantd-bench"),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),

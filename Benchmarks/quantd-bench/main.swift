@@ -1,0 +1,86 @@
+// quantd-bench: quantization throughput in MB/s of f32 input, per type and thread count.
+//
+//   swift build -c release --product quantd-bench
+//   .build/release/quantd-bench [--types Q4_K,Q8_0] [--threads 1,2] [--rows 1536] [--cols 2048]
+//                               [--imatrix] [--min-seconds 1.0]
+//
+// Input: seeded Gaussian-like weights (deterministic), so runs are comparable.
+import Dispatch
+import Foundation
+import GGUF
+import Quantization
+
+struct Options {
+    var types = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+                 "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4"]
+    var threads = [1, 2]
+    var rows = 1536
+    var cols = 2048
+    var imatrix = false
+    var minSeconds = 1.0
+}
+
+func parse() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst().makeIterator()
+    while let a = args.next() {
+        switch a {
+        case "--types": o.types = (args.next() ?? "").split(separator: ",").map(String.init)
+        case "--threads": o.threads = (args.next() ?? "").split(separator: ",").compactMap { Int($0) }
+        case "--rows": o.rows = Int(args.next() ?? "") ?? o.rows
+        case "--cols": o.cols = Int(args.next() ?? "") ?? o.cols
+        case "--imatrix": o.imatrix = true
+        case "--min-seconds": o.minSeconds = Double(args.next() ?? "") ?? o.minSeconds
+        default:
+            FileHandle.standardError.write("unknown argument \(a)\n".data(using: .utf8)!)
+            exit(2)
+        }
+    }
+    return o
+}
+
+let opts = parse()
+struct XorShift {
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    mutating func next() -> Float {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return Float(state % 1_000_000) / 1_000_000 - 0.5
+    }
+}
+var rng = XorShift()
+var data = [Float](repeating: 0, count: opts.rows * opts.cols)
+for i in data.indices { data[i] = (rng.next() + rng.next() + rng.next() + rng.next()) * 0.03 }
+var imatrix = [Float](repeating: 0, count: opts.cols)
+for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
+let mb = Double(data.count * 4) / 1_000_000
+
+print("quantd-bench: \(opts.rows) x \(opts.cols) f32 (\(String(format: "%.1f", mb)) MB), imatrix: \(opts.imatrix)")
+print("type     threads   MB/s    ms/pass")
+for name in opts.types {
+    guard let type = GGMLType(name: name), Quantizer.supportsQuantize(type) else {
+        print("\(name): not supported"); continue
+    }
+    guard let bytes = try? Quantizer.byteCount(type, rows: opts.rows, rowLength: opts.cols) else {
+        print("\(name): row length \(opts.cols) not a multiple of \(type.blockSize)"); continue
+    }
+    var out = [UInt8](repeating: 0, count: bytes)
+    for t in opts.threads {
+        var passes = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            data.withUnsafeBufferPointer { x in
+                imatrix.withUnsafeBufferPointer { w in
+                    out.withUnsafeMutableBytes { y in
+                        _ = try? Quantizer.quantize(type, rows: x, rowLength: opts.cols,
+                                                    importance: opts.imatrix ? w : nil, into: y, threads: t)
+                    }
+                }
+            }
+            passes += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < opts.minSeconds
+        let perPass = elapsed / Double(passes)
+        print(String(format: "%-8@ %7d %8.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000))
+    }
+}

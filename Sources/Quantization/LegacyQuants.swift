@@ -1,0 +1,252 @@
+/// The original ggml 4- and 5-bit formats (32 weights per block): Q4_0, Q4_1, Q5_0, Q5_1.
+///
+/// Without importance weights ggml uses the simple `quantize_row_*_ref` rounding; with them
+/// it searches the scale (Q4_0/Q5_0: `make_qx_quants`, Q4_1/Q5_1: `make_qkx3_quants`) with
+/// weights qw[j] * sqrt(sigma2 + x[j]^2), where sigma2 is the mean square of the whole ROW.
+enum LegacyQuants {
+    // MARK: symmetric (Q4_0, Q5_0)
+
+    /// `bits` is 4 or 5. Block layout: d (fp16) [qh (4 bytes) for 5 bits] qs (16 bytes).
+    static func quantizeSymmetric(
+        bits: Int, _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?,
+        into y: UnsafeMutableRawPointer
+    ) {
+        let blockBytes = bits == 4 ? 18 : 22
+        let qsOffset = bits == 4 ? 2 : 6
+        let half = Float(1 << (bits - 1))  // 8 or 16
+        let maxQ = Int32((1 << bits) - 1)  // 15 or 31
+        let nb = count / 32
+        if let qw {
+            let sigma2 = rowSigma2(x, count)
+            let grouped = nb / 8 * 8
+            // Groups of eight blocks run as the eight lanes of one search; the tail one by one.
+            withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lf in
+                withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { li in
+                    let xT = lf.baseAddress!, wT = xT + 32, LT = li.baseAddress!
+                    let s2 = F8(repeating: sigma2)
+                    for g in stride(from: 0, to: grouped, by: 8) {
+                        for j in 0..<32 {
+                            xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
+                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                        }
+                        let d = Lanes.makeQX(n: 32, nmax: Int32(half), x: xT, w: wT, L: LT)
+                        for k in 0..<8 {
+                            let yb = y + (g + k) * blockBytes
+                            yb.storeU16(FP16.fromFloat(d[k]), at: 0)
+                            var qh: UInt32 = 0
+                            for j in 0..<16 {
+                                let l0 = UInt8(truncatingIfNeeded: LT[j][k]), l1 = UInt8(truncatingIfNeeded: LT[j + 16][k])
+                                yb.storeU8((l0 & 0x0F) | ((l1 & 0x0F) << 4), at: qsOffset + j)
+                                qh |= UInt32((l0 & 0x10) >> 4) << UInt32(j)
+                                qh |= UInt32((l1 & 0x10) >> 4) << UInt32(j + 16)
+                            }
+                            if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self) }
+                        }
+                    }
+                }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
+                withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
+                    for ib in grouped..<nb {
+                        let xb = x + 32 * ib
+                        let wb = qw + 32 * ib
+                        for j in 0..<32 { weight[j] = wb[j] * Numerics.sqrtf(sigma2 + xb[j] * xb[j]) }
+                        let d = ScaleSearch.makeQX(
+                            n: 32, nmax: Int32(half), x: xb, L: L.baseAddress!, weights: weight.baseAddress!)
+                        let yb = y + ib * blockBytes
+                        yb.storeU16(FP16.fromFloat(d), at: 0)
+                        var qh: UInt32 = 0
+                        for j in 0..<16 {
+                            let l0 = UInt8(bitPattern: L[j]), l1 = UInt8(bitPattern: L[j + 16])
+                            yb.storeU8((l0 & 0x0F) | ((l1 & 0x0F) << 4), at: qsOffset + j)
+                            qh |= UInt32((l0 & 0x10) >> 4) << UInt32(j)
+                            qh |= UInt32((l1 & 0x10) >> 4) << UInt32(j + 16)
+                        }
+                        if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self) }
+                    }
+                }
+            }
+            return
+        }
+        for ib in 0..<nb {
+            let xb = x + 32 * ib
+            var amax: Float = 0, max: Float = 0
+            for j in 0..<32 where amax < abs(xb[j]) {
+                amax = abs(xb[j])
+                max = xb[j]
+            }
+            let d = max / -half
+            let id: Float = d != 0 ? 1 / d : 0
+            let yb = y + ib * blockBytes
+            yb.storeU16(FP16.fromFloat(d), at: 0)
+            var qh: UInt32 = 0
+            let offset = half + 0.5
+            for j in 0..<16 {
+                // C: MIN(maxQ, (int8_t)(x*id + offset)) stored into a uint8_t.
+                let q0 = Int32(Int8(bitPattern: Numerics.truncToByte(xb[j] * id + offset)))
+                let q1 = Int32(Int8(bitPattern: Numerics.truncToByte(xb[j + 16] * id + offset)))
+                let l0 = UInt8(truncatingIfNeeded: Swift.min(maxQ, q0))
+                let l1 = UInt8(truncatingIfNeeded: Swift.min(maxQ, q1))
+                if bits == 4 {
+                    yb.storeU8(l0 | (l1 << 4), at: qsOffset + j)
+                } else {
+                    yb.storeU8((l0 & 0x0F) | ((l1 & 0x0F) << 4), at: qsOffset + j)
+                    qh |= UInt32((l0 & 0x10) >> 4) << UInt32(j)
+                    qh |= UInt32((l1 & 0x10) >> 4) << UInt32(j + 16)
+                }
+            }
+            if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self) }
+        }
+    }
+
+    // MARK: with minimum (Q4_1, Q5_1)
+
+    /// Block layout: d, m (fp16) [qh (4 bytes) for 5 bits] qs (16 bytes).
+    static func quantizeAffine(
+        bits: Int, _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?,
+        into y: UnsafeMutableRawPointer
+    ) {
+        let blockBytes = bits == 4 ? 20 : 24
+        let qsOffset = bits == 4 ? 4 : 8
+        let nmax = Int32((1 << bits) - 1)
+        let nb = count / 32
+        if let qw {
+            let sigma2 = rowSigma2(x, count)
+            let grouped = nb / 8 * 8
+            // Groups of eight blocks run as the eight lanes of one search; the tail one by one.
+            withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lf in
+                withUnsafeTemporaryAllocation(of: I8.self, capacity: 64) { li in
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { lb in
+                        let xT = lf.baseAddress!, wT = xT + 32, LT = li.baseAddress!, LauxT = LT + 32
+                        let L = lb.baseAddress!
+                        let s2 = F8(repeating: sigma2)
+                        for g in stride(from: 0, to: grouped, by: 8) {
+                            for j in 0..<32 {
+                                xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
+                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                            }
+                            let found = Lanes.makeQKX(
+                                n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
+                                rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false, variant3: true)
+                            for k in 0..<8 {
+                                let yb = y + (g + k) * blockBytes
+                                yb.storeU16(FP16.fromFloat(found.scale[k]), at: 0)
+                                yb.storeU16(FP16.fromFloat(-found.theMin[k]), at: 2)
+                                for j in 0..<32 { L[j] = UInt8(truncatingIfNeeded: LT[j][k]) }
+                                packAffine(bits: bits, L, yb, qsOffset)
+                            }
+                        }
+                    }
+                }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { L in
+                    let l = L.baseAddress!
+                    for ib in grouped..<nb {
+                        let xb = x + 32 * ib
+                        let wb = qw + 32 * ib
+                        for j in 0..<32 { weight[j] = wb[j] * Numerics.sqrtf(sigma2 + xb[j] * xb[j]) }
+                        var min: Float = 0
+                        let d = ScaleSearch.makeQKX3(
+                            n: 32, nmax: nmax, x: xb, weights: weight.baseAddress!, L: l, theMin: &min,
+                            Laux: l + 32, rmin: -0.9, rdelta: 0.05, nstep: 36, useMad: false)
+                        let yb = y + ib * blockBytes
+                        yb.storeU16(FP16.fromFloat(d), at: 0)
+                        yb.storeU16(FP16.fromFloat(-min), at: 2)
+                        packAffine(bits: bits, l, yb, qsOffset)
+                    }
+                }
+            }
+            return
+        }
+        for ib in 0..<nb {
+            let xb = x + 32 * ib
+            var min = Float.greatestFiniteMagnitude
+            var max = -Float.greatestFiniteMagnitude
+            for j in 0..<32 {
+                let v = xb[j]
+                if v < min { min = v }
+                if v > max { max = v }
+            }
+            let d = (max - min) / Float(nmax)
+            let id: Float = d != 0 ? 1 / d : 0
+            let yb = y + ib * blockBytes
+            yb.storeU16(FP16.fromFloat(d), at: 0)
+            yb.storeU16(FP16.fromFloat(min), at: 2)
+            var qh: UInt32 = 0
+            for j in 0..<16 {
+                let b0 = Numerics.truncToByte((xb[j] - min) * id + 0.5)
+                let b1 = Numerics.truncToByte((xb[j + 16] - min) * id + 0.5)
+                if bits == 4 {
+                    // C: MIN(15, (int8_t)v) into uint8_t.
+                    let l0 = UInt8(truncatingIfNeeded: Swift.min(15, Int32(Int8(bitPattern: b0))))
+                    let l1 = UInt8(truncatingIfNeeded: Swift.min(15, Int32(Int8(bitPattern: b1))))
+                    yb.storeU8(l0 | (l1 << 4), at: qsOffset + j)
+                } else {
+                    // Q5_1 has no clamp: (uint8_t)v.
+                    yb.storeU8((b0 & 0x0F) | ((b1 & 0x0F) << 4), at: qsOffset + j)
+                    qh |= UInt32((b0 & 0x10) >> 4) << UInt32(j)
+                    qh |= UInt32((b1 & 0x10) >> 4) << UInt32(j + 16)
+                }
+            }
+            if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
+        }
+    }
+
+    @inline(__always)
+    private static func packAffine(bits: Int, _ L: UnsafePointer<UInt8>, _ yb: UnsafeMutableRawPointer, _ qsOffset: Int) {
+        var qh: UInt32 = 0
+        for j in 0..<16 {
+            let l0 = L[j], l1 = L[j + 16]
+            if bits == 4 {
+                yb.storeU8(l0 | (l1 << 4), at: qsOffset + j)
+            } else {
+                yb.storeU8((l0 & 0x0F) | ((l1 & 0x0F) << 4), at: qsOffset + j)
+                qh |= UInt32((l0 & 0x10) >> 4) << UInt32(j)
+                qh |= UInt32((l1 & 0x10) >> 4) << UInt32(j + 16)
+            }
+        }
+        if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
+    }
+
+    /// Mean square of the whole row, summed in order.
+    @inline(__always)
+    static func rowSigma2(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var s: Float = 0
+        for j in 0..<n { s += x[j] * x[j] }
+        return s / Float(n)
+    }
+
+    // MARK: dequantize
+
+    static func dequantize(
+        bits: Int, affine: Bool, _ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>
+    ) {
+        let blockBytes = 18 + (affine ? 2 : 0) + (bits == 5 ? 4 : 0)
+        let qhOffset = affine ? 4 : 2
+        let qsOffset = qhOffset + (bits == 5 ? 4 : 0)
+        let bias: Int32 = affine ? 0 : Int32(1 << (bits - 1))
+        for ib in 0..<(count / 32) {
+            let yb = y + ib * blockBytes
+            let d = yb.half(0)
+            let m: Float = affine ? yb.half(2) : 0
+            let qh: UInt32 = bits == 5 ? yb.u32(qhOffset) : 0
+            let out = x + ib * 32
+            for j in 0..<16 {
+                let q = yb.u8(qsOffset + j)
+                var x0 = Int32(q & 0x0F), x1 = Int32(q >> 4)
+                if bits == 5 {
+                    x0 |= Int32(((qh >> UInt32(j)) << 4) & 0x10)
+                    x1 |= Int32((qh >> UInt32(j + 12)) & 0x10)
+                }
+                if affine {
+                    out[j] = Float(x0) * d + m
+                    out[j + 16] = Float(x1) * d + m
+                } else {
+                    out[j] = Float(x0 - bias) * d
+                    out[j + 16] = Float(x1 - bias) * d
+                }
+            }
+        }
+    }
+}

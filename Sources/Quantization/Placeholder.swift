@@ -1,2 +1,0 @@
-/// Placeholder until the kernels land (issue 4).
-public enum QuantizationPlaceholder {}

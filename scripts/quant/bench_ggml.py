@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Single-thread throughput of ggml's own quantizers (ggml_quantize_chunk via ctypes), in MB/s of
+f32 input, for comparison with quantd-bench on the same shape.
+
+    ~/.cache/gguf-oracle/venv/bin/python scripts/quant/bench_ggml.py \
+        --lib ~/.cache/gguf-oracle/venv/lib/python3.11/site-packages/llama_cpp/lib/libggml-base.so \
+        [--rows 512] [--cols 2048] [--imatrix] [--types Q4_K,Q8_0]
+"""
+import argparse
+import time
+
+import numpy as np
+
+from make_golden import GGML, TYPES
+
+DEFAULT = "F16,BF16,Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--rows", type=int, default=512)
+    ap.add_argument("--cols", type=int, default=2048)
+    ap.add_argument("--imatrix", action="store_true")
+    ap.add_argument("--types", default=DEFAULT)
+    ap.add_argument("--min-seconds", type=float, default=0.5)
+    a = ap.parse_args()
+    g = GGML(a.lib)
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
+    w = (np.abs(rng.standard_normal(a.cols)) * 4 + 0.01).astype(np.float32)
+    mb = x.nbytes / 1e6
+    print(f"ggml: {a.rows} x {a.cols} f32 ({mb:.1f} MB), imatrix: {a.imatrix}")
+    for tn in a.types.split(","):
+        t = TYPES[tn]
+        passes, start = 0, time.perf_counter()
+        while True:
+            g.quantize(t, x, w if a.imatrix else None)
+            passes += 1
+            el = time.perf_counter() - start
+            if el >= a.min_seconds:
+                break
+        print(f"{tn:8s} {mb / (el / passes):9.1f} MB/s {el / passes * 1000:9.1f} ms/pass")
+
+
+if __name__ == "__main__":
+    main()
