@@ -39,7 +39,7 @@ let package = Package(
         // ggml block formats; knows the type table from GGUF, nothing of files.
         .target(name: "Quantization", dependencies: ["GGUF"]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
-        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON"]),
+        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",

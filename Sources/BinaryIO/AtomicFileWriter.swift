@@ -16,6 +16,12 @@ public final class AtomicFileWriter {
     /// Bytes appended so far (including those still in the buffer).
     public private(set) var bytesWritten: Int = 0
 
+    /// SHA-256 of everything written, when asked for at creation: manifests need the hash of
+    /// every artifact, and hashing as the bytes go out saves reading the file again.
+    private let digest: SHA256Digest?
+    /// The hex SHA-256 of the file, available after `commit()` when hashing was asked for.
+    public private(set) var sha256: String?
+
     private var fd: Int32
     private var buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
@@ -23,8 +29,9 @@ public final class AtomicFileWriter {
 
     public static let bufferSize = 4 << 20
 
-    public init(destination: String, permissions: mode_t = 0o644) throws {
+    public init(destination: String, permissions: mode_t = 0o644, hashing: Bool = false) throws {
         self.destination = destination
+        digest = hashing ? SHA256Digest() : nil
         let (folder, name) = AtomicFileWriter.split(destination)
         var suffix = UInt64.random(in: 0...UInt64.max)
         var path = ""
@@ -51,6 +58,7 @@ public final class AtomicFileWriter {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         precondition(!finished, "write after commit")
+        digest?.update(bytes)
         var source = bytes
         while !source.isEmpty {
             if buffered == 0 && source.count >= buffer.count {
@@ -87,6 +95,7 @@ public final class AtomicFileWriter {
     /// Flushes, fsyncs, renames into place and fsyncs the folder.
     public func commit() throws {
         try flush()
+        sha256 = digest?.finalizeHex()
         guard fsync(fd) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
         guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
         finished = true

@@ -34,7 +34,7 @@ public final class GGUFWriter {
     private let output: AtomicFileWriter
 
     /// Validates the plan, then creates the temporary file and writes the header.
-    public init(destination: String, metadata: GGUFMetadata, tensors: [GGUFTensorPlan]) throws {
+    public init(destination: String, metadata: GGUFMetadata, tensors: [GGUFTensorPlan], hashing: Bool = false) throws {
         let header = try GGUFWriter.layOut(metadata: metadata, tensors: tensors)
         var encoder = GGUFEncoder()
         encoder.append(GGUFHeaderParser.magic)
@@ -56,10 +56,16 @@ public final class GGUFWriter {
         encoder.padZeros(to: header.alignment)
 
         self.header = header
-        output = try AtomicFileWriter(destination: destination)
+        output = try AtomicFileWriter(destination: destination, hashing: hashing)
         try output.write(encoder.bytes)
-        state = header.tensors.isEmpty ? .writingTensor(index: 0, written: 0) : .writingTensor(index: 0, written: 0)
+        state = .writingTensor(index: 0, written: 0)
     }
+
+    /// SHA-256 of the finished file, when the writer was created with `hashing`.
+    public var sha256: String? { output.sha256 }
+
+    /// Bytes written so far (the file's size once finished).
+    public var bytesWritten: Int { output.bytesWritten }
 
     /// The tensor the next bytes belong to, or nil when all have been written.
     public var currentTensor: GGUFTensorInfo? {

@@ -1,0 +1,74 @@
+import GGUF
+import Quantization
+
+/// What a job records for one tensor of one artifact.
+public struct TensorRecord: Sendable {
+    public var name: String
+    public var type: GGMLType
+    public var bytes: Int
+    public var elements: Int
+    /// Error of the artifact's values against the f32 source; nil when copied unchanged.
+    public var error: ErrorAccumulator?
+}
+
+/// One artifact being written: its plan (a type per tensor), its GGUF writer, and what it
+/// records. The runner feeds it every tensor in order, a slab of rows at a time.
+final class ArtifactWriter {
+    let scheme: PipelineConfig.Scheme
+    let path: String
+    let types: [GGMLType]
+    let writer: GGUFWriter
+    private(set) var records: [TensorRecord] = []
+    private var current: TensorRecord?
+
+    init(scheme: PipelineConfig.Scheme, path: String, source: TensorSource, model: ModelHyperparameters,
+         importance: ImportanceMatrix?) throws {
+        self.scheme = scheme
+        self.path = path
+        types = try TensorTypePlanner.plan(source.tensors, model: model, options: scheme.options)
+        let plans = zip(source.tensors, types).map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $1) }
+        writer = try GGUFWriter(destination: path, metadata: ArtifactWriter.metadata(source.metadata, scheme: scheme, importance: importance),
+                                tensors: plans, hashing: true)
+    }
+
+    /// llama-quantize's output metadata: the input's keys in order; `general.quantization_version`
+    /// and `general.file_type` set (moved to the end, as gguf's set does); split keys removed;
+    /// then the imatrix provenance keys.
+    static func metadata(_ input: GGUFMetadata, scheme: PipelineConfig.Scheme, importance: ImportanceMatrix?) -> GGUFMetadata {
+        var metadata = input
+        metadata["general.quantization_version"] = nil
+        metadata["general.quantization_version"] = .uint32(2)
+        metadata["general.file_type"] = nil
+        metadata["general.file_type"] = .uint32(scheme.options.mix.fileType)
+        for key in ["split.no", "split.count", "split.tensors.count"] { metadata[key] = nil }
+        if let importance {
+            for entry in importance.provenance {
+                metadata[entry.key] = nil
+                metadata[entry.key] = entry.value
+            }
+        }
+        return metadata
+    }
+
+    func beginTensor(_ index: Int, tensor: PlannedTensorSource) {
+        current = TensorRecord(name: tensor.name, type: types[index], bytes: 0, elements: tensor.elementCount, error: nil)
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer, error: ErrorAccumulator?) throws {
+        try writer.append(bytes)
+        current?.bytes += bytes.count
+        if let error {
+            var total = current?.error ?? ErrorAccumulator()
+            total.merge(error)
+            current?.error = total
+        }
+    }
+
+    func endTensor() {
+        if let current { records.append(current) }
+        current = nil
+    }
+
+    func finish() throws { try writer.finish() }
+    func abort() { writer.abort() }
+}

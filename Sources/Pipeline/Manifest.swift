@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BinaryIO
+import GGUF
+import JSON
+import Quantization
+
+/// `manifest.json`: what a job did and what it cost, written last and atomically — the job's
+/// commit record. Schema version 1 (documented in the README). It is the only output that holds
+/// a timestamp, so artifacts stay byte-identical across runs.
+public enum Manifest {
+    public static let schemaVersion = 1
+    public static let fileName = "manifest.json"
+
+    public static func build(result: JobResult, config: PipelineConfig, sources: [(file: String, bytes: Int, sha256: String)],
+                             importance: ImportanceMatrix?, quantdVersion: String, createdAt: Double) -> JSONValue {
+        var root: [(key: String, value: JSONValue)] = [
+            ("manifest_version", .number(JSONNumber(schemaVersion))),
+            ("quantd_version", .string(quantdVersion)),
+            ("created", .string(iso8601(createdAt))),
+        ]
+        let pipelineJSON = config.sourceJSON ?? config.synthesizedJSON
+        root.append(("pipeline", .object([
+            ("sha256", .string(config.sourceSHA256 ?? Array(pipelineJSON.serialized().utf8).withUnsafeBytes { SHA256Digest.hex(of: $0) })),
+            ("config", pipelineJSON),
+        ])))
+        root.append(("sources", .array(sources.map { s in
+            .object([("file", .string(s.file)), ("bytes", .number(JSONNumber(s.bytes))), ("sha256", .string(s.sha256))])
+        })))
+        var calibration: [(key: String, value: JSONValue)] = []
+        if let importance {
+            calibration.append(("imatrix", .object([
+                ("file", .string(importance.file)),
+                ("entries", .number(JSONNumber(importance.entries.count))),
+                ("chunks", .number(JSONNumber(importance.chunkCount))),
+                ("datasets", .array(importance.datasets.map { .string($0) })),
+            ])))
+        }
+        if !result.weightStats.isEmpty {
+            calibration.append(("weight_stats", .object(result.weightStats.map { entry in
+                (entry.name, .object([
+                    ("absmax", number(entry.stats.absMax)), ("std", number(entry.stats.standardDeviation)),
+                    ("kurtosis", number(entry.stats.excessKurtosis)),
+                    ("outlier_fraction", number(Double(entry.outliers) / Double(max(1, entry.stats.count)))),
+                ]))
+            })))
+        }
+        root.append(("calibration", .object(calibration)))
+        root.append(("artifacts", .array(result.artifacts.map(artifact))))
+        root.append(("timings", .object(result.timings.map { ($0.stage, number($0.seconds)) })))
+        return .object(root)
+    }
+
+    static func artifact(_ a: JobResult.Artifact) -> JSONValue {
+        let weights = a.tensors.reduce(0) { $0 + $1.bytes }
+        var histogram: [(key: String, value: JSONValue)] = []
+        for record in a.tensors {
+            if let i = histogram.firstIndex(where: { $0.key == record.type.name }) {
+                histogram[i].value = .number(JSONNumber((histogram[i].value.intValue ?? 0) + 1))
+            } else {
+                histogram.append((record.type.name, .number(JSONNumber(1))))
+            }
+        }
+        let elements = a.tensors.reduce(0) { $0 + $1.elements }
+        var fields: [(key: String, value: JSONValue)] = [
+            ("scheme", .string(a.scheme)), ("mix", .string(a.mix.rawValue)),
+            ("file", .string(lastComponent(a.path))), ("bytes", .number(JSONNumber(a.bytes))), ("sha256", .string(a.sha256)),
+            ("bits_per_weight", number(elements > 0 ? Double(weights) * 8 / Double(elements) : 0)),
+            ("types", .object(histogram)),
+        ]
+        if let zpath = a.compressedPath, let zbytes = a.compressedBytes {
+            fields.append(("zstd", .object([
+                ("file", .string(lastComponent(zpath))), ("bytes", .number(JSONNumber(zbytes))),
+                ("sha256", .string(a.compressedSHA256 ?? "")),
+                ("ratio", number(Double(a.bytes) / Double(max(1, zbytes)))),
+            ])))
+        }
+        fields.append(("tensors", .array(a.tensors.map { t in
+            var entry: [(key: String, value: JSONValue)] = [
+                ("name", .string(t.name)), ("type", .string(t.type.name)), ("bytes", .number(JSONNumber(t.bytes))),
+            ]
+            if let e = t.error {
+                entry += [("rmse", number(e.rmse)), ("relative_rmse", number(e.relativeRMSE)), ("cosine", number(e.cosineSimilarity)),
+                          ("max_abs_error", number(e.maxAbsError)), ("snr_db", number(e.snrDB))]
+            }
+            return .object(entry)
+        })))
+        return .object(fields)
+    }
+
+    /// Finite numbers as JSON numbers; NaN and infinities (e.g. the SNR of an exact copy) as null.
+    static func number(_ x: Double) -> JSONValue { x.isFinite ? .number(JSONNumber(x)) : .null }
+
+    static func lastComponent(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
+
+    static func iso8601(_ seconds: Double) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+
+    public static func write(_ manifest: JSONValue, folder: String) throws {
+        let writer = try AtomicFileWriter(destination: "\(folder)/\(fileName)")
+        try writer.write(Array(manifest.serialized(pretty: true).utf8))
+        try writer.commit()
+    }
+}

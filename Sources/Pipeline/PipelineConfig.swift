@@ -1,0 +1,194 @@
+import BinaryIO
+import GGUF
+import JSON
+
+/// A parsed, validated `pipeline.json` (schema version 1; documented in the README).
+///
+/// Calibration stages run first and produce side data (importance weights, statistics); each
+/// scheme stage plans one artifact; output stages act on the artifacts (compression, manifest).
+public struct PipelineConfig: Sendable {
+    public static let schemaVersion = 1
+
+    public struct Scheme: Sendable {
+        /// Names the artifact: `<model>-<name>.gguf`.
+        public var name: String
+        public var options: SchemeOptions
+    }
+
+    public enum CalibrationStage: Sendable, Equatable {
+        /// Import a llama.cpp importance matrix (GGUF or legacy .dat).
+        case importImatrix(file: String)
+        /// Per-tensor weight statistics into the manifest.
+        case weightStats
+    }
+
+    public struct ZstdStage: Sendable, Equatable {
+        public var level = 19
+        /// libzstd worker threads (0: compress on the calling thread).
+        public var workers = 2
+        /// Keep the plain `.gguf` next to the `.gguf.zst`.
+        public var keepPlain = true
+    }
+
+    public var calibration: [CalibrationStage] = []
+    public var schemes: [Scheme] = []
+    public var zstd: ZstdStage?
+    public var manifest = true
+    /// Threads for quantizing (0: all cores).
+    public var threads = 0
+    /// Requantize tensors that are already quantized (llama-quantize's `--allow-requantize`).
+    public var allowRequantize = false
+    /// The `daemon` object, left to the daemon's own parser.
+    public var daemon: JSONValue?
+    /// The file's JSON and SHA-256, when parsed from a file (for the manifest).
+    public var sourceJSON: JSONValue?
+    public var sourceSHA256: String?
+
+    /// The JSON that describes a pipeline made on the command line (`--type MIX`).
+    public var synthesizedJSON: JSONValue {
+        var root: [(key: String, value: JSONValue)] = [("version", .number(JSONNumber(PipelineConfig.schemaVersion)))]
+        if let file = importanceMatrixFile {
+            root.append(("calibration", .array([.object([("stage", .string("imatrix")), ("file", .string(file))])])))
+        }
+        root.append(("schemes", .array(schemes.map { .object([("name", .string($0.name)), ("mix", .string($0.options.mix.rawValue))]) })))
+        return .object(root)
+    }
+
+    public init() {}
+
+    public var importanceMatrixFile: String? {
+        for stage in calibration { if case .importImatrix(let file) = stage { return file } }
+        return nil
+    }
+
+    public var collectsWeightStats: Bool { calibration.contains(.weightStats) }
+
+    /// A one-scheme pipeline for `--type MIX` on the command line.
+    public static func single(mix: QuantMix) -> PipelineConfig {
+        var config = PipelineConfig()
+        config.schemes = [Scheme(name: mix.rawValue, options: SchemeOptions(mix: mix))]
+        return config
+    }
+
+    public static func parse(_ text: [UInt8], file: String? = nil) throws(ConfigError) -> PipelineConfig {
+        let json: JSONValue
+        do {
+            json = try StrictJSON.parse(text)
+        } catch {
+            throw ConfigError(path: "$", message: "is not valid JSON: \(error)", file: file)
+        }
+        do {
+            var config = try parse(json)
+            config.sourceJSON = json
+            config.sourceSHA256 = text.withUnsafeBytes { SHA256Digest.hex(of: $0) }
+            return config
+        } catch {
+            var located = error
+            located.file = file
+            throw located
+        }
+    }
+
+    static func parse(_ json: JSONValue) throws(ConfigError) -> PipelineConfig {
+        var root = try ConfigReader(json, path: "$")
+        let version = try root.int("version", in: 1...Int.max)
+        guard version == schemaVersion else {
+            throw ConfigError(path: "$.version", message: version == nil
+                ? "is required (this quantd reads pipeline schema version \(schemaVersion))"
+                : "is \(version ?? 0); this quantd reads schema version \(schemaVersion)")
+        }
+        var config = PipelineConfig()
+        config.threads = try root.int("threads", in: 0...4096) ?? 0
+        config.allowRequantize = try root.bool("allow_requantize") ?? false
+        config.daemon = root.raw("daemon")
+        for (i, stage) in (try root.array("calibration") ?? []).enumerated() {
+            config.calibration.append(try parseCalibration(stage, path: "$.calibration[\(i)]"))
+        }
+        let schemes = try root.array("schemes") ?? []
+        guard !schemes.isEmpty else { throw ConfigError(path: "$.schemes", message: "must list at least one scheme") }
+        for (i, stage) in schemes.enumerated() {
+            let scheme = try parseScheme(stage, path: "$.schemes[\(i)]", hasImatrix: config.importanceMatrixFile != nil)
+            if config.schemes.contains(where: { $0.name == scheme.name }) {
+                throw ConfigError(path: "$.schemes[\(i)].name", message: "'\(scheme.name)' names two schemes; each artifact needs its own name")
+            }
+            config.schemes.append(scheme)
+        }
+        for (i, stage) in (try root.array("outputs") ?? []).enumerated() {
+            try parseOutput(stage, path: "$.outputs[\(i)]", into: &config)
+        }
+        try root.rejectUnknownKeys()
+        return config
+    }
+
+    private static func parseCalibration(_ json: JSONValue, path: String) throws(ConfigError) -> CalibrationStage {
+        var reader = try ConfigReader(json, path: path)
+        let kind = try reader.requiredString("stage")
+        let stage: CalibrationStage
+        switch kind {
+        case "imatrix": stage = .importImatrix(file: try reader.requiredString("file"))
+        case "weight-stats": stage = .weightStats
+        default:
+            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not a calibration stage (imatrix, weight-stats)")
+        }
+        try reader.rejectUnknownKeys()
+        return stage
+    }
+
+    private static func parseScheme(_ json: JSONValue, path: String, hasImatrix: Bool) throws(ConfigError) -> Scheme {
+        var reader = try ConfigReader(json, path: path)
+        let mixName = try reader.requiredString("mix")
+        guard let mix = QuantMix(name: mixName) else {
+            throw ConfigError(path: "\(path).mix", message: "'\(mixName)' is not a mix llama-quantize knows (e.g. Q4_K_M, Q6_K, Q8_0, IQ4_XS, F16)")
+        }
+        var options = SchemeOptions(mix: mix)
+        options.hasImportanceMatrix = hasImatrix
+        options.pure = try reader.bool("pure") ?? false
+        options.outputTensorType = try type(&reader, "output_tensor_type", path: path)
+        options.tokenEmbeddingType = try type(&reader, "token_embedding_type", path: path)
+        for (i, rule) in (try reader.array("rules") ?? []).enumerated() {
+            var r = try ConfigReader(rule, path: "\(path).rules[\(i)]")
+            let pattern = try r.requiredString("match")
+            guard let ruleType = try type(&r, "type", path: r.path) else {
+                throw ConfigError(path: "\(r.path).type", message: "is required")
+            }
+            try r.rejectUnknownKeys()
+            do {
+                options.rules.append(try TensorTypeRule(pattern: pattern, type: ruleType))
+            } catch {
+                throw ConfigError(path: "\(r.path).match", message: "\(error)")
+            }
+        }
+        let name = try reader.string("name") ?? mix.rawValue
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw ConfigError(path: "\(path).name", message: "'\(name)' cannot be part of a file name")
+        }
+        try reader.rejectUnknownKeys()
+        return Scheme(name: name, options: options)
+    }
+
+    private static func type(_ reader: inout ConfigReader, _ key: String, path: String) throws(ConfigError) -> GGMLType? {
+        guard let name = try reader.string(key) else { return nil }
+        guard let type = GGMLType(name: name), Quantizable.types.contains(type) else {
+            throw ConfigError(path: "\(path).\(key)", message: "'\(name)' is not a type quantd can write (\(Quantizable.types.map(\.name).joined(separator: ", ")))")
+        }
+        return type
+    }
+
+    private static func parseOutput(_ json: JSONValue, path: String, into config: inout PipelineConfig) throws(ConfigError) {
+        var reader = try ConfigReader(json, path: path)
+        let kind = try reader.requiredString("stage")
+        switch kind {
+        case "zstd":
+            var zstd = ZstdStage()
+            zstd.level = try reader.int("level", in: 1...22) ?? zstd.level
+            zstd.workers = try reader.int("workers", in: 0...256) ?? zstd.workers
+            zstd.keepPlain = try reader.bool("keep_plain") ?? zstd.keepPlain
+            config.zstd = zstd
+        case "manifest":
+            config.manifest = try reader.bool("enabled") ?? true
+        default:
+            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not an output stage (zstd, manifest)")
+        }
+        try reader.rejectUnknownKeys()
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BinaryIO
+import GGUF
+
+/// One whole job: quantize every scheme in one pass, then the output stages (zstd), then hash
+/// the sources and write the manifest last. What `quantd convert` runs, and what the daemon runs
+/// for each input it claims.
+public final class PipelineJob {
+    public let config: PipelineConfig
+    public let source: TensorSource
+    public let outputFolder: String
+    public let baseName: String
+    public let threads: Int
+    public var progress: (@Sendable (JobProgress) -> Void)?
+    public var quantdVersion = "0.1.0"
+
+    public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
+        self.config = config
+        self.source = source
+        self.outputFolder = outputFolder
+        self.baseName = baseName
+        self.threads = threads
+    }
+
+    /// The artifacts' base name: the input file's name without `.gguf` and without a trailing
+    /// 16/32-bit type tag (`SmolLM2-135M-F16.gguf` -> `SmolLM2-135M`).
+    public static func baseName(forInput path: String) -> String {
+        var name = String(path.split(separator: "/").last ?? Substring(path))
+        for suffix in [".gguf.zst", ".gguf", ".safetensors"] where name.hasSuffix(suffix) {
+            name = String(name.dropLast(suffix.count))
+            break
+        }
+        for tag in ["-f16", "-bf16", "-f32", "-F16", "-BF16", "-F32", ".f16", ".bf16", ".f32"] where name.hasSuffix(tag) {
+            return String(name.dropLast(tag.count))
+        }
+        return name.isEmpty ? "model" : name
+    }
+
+    public func run() throws -> JobResult {
+        let started = Stopwatch.now()
+        var wallClock = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallClock)
+        let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
+        runner.progress = progress
+        var result = try runner.run()
+        var clock = Stopwatch()
+
+        if let zstd = config.zstd {
+            for i in result.artifacts.indices {
+                let plain = result.artifacts[i].path
+                let compressed = try ZstdFileCompressor.compress(source: plain, destination: plain + ".zst",
+                                                                 level: zstd.level, workers: zstd.workers)
+                result.artifacts[i].compressedPath = plain + ".zst"
+                result.artifacts[i].compressedBytes = compressed.bytes
+                result.artifacts[i].compressedSHA256 = compressed.sha256
+                if !zstd.keepPlain { unlink(plain) }
+            }
+            result.timings.append(("zstd", clock.lap()))
+        }
+        if config.manifest {
+            let sources = try source.files.map { file -> (String, Int, String) in
+                let mapped = try MappedFile(path: file)
+                mapped.adviseSequential()
+                return (file, mapped.count, SHA256Digest.hex(of: mapped.bytes))
+            }
+            result.timings.append(("hash_sources", clock.lap()))
+            result.timings.append(("total", Stopwatch.now() - started))
+            let importance = try config.importanceMatrixFile.map { try ImportanceMatrix.load(path: $0) }
+            let manifest = Manifest.build(result: result, config: config, sources: sources, importance: importance,
+                                          quantdVersion: quantdVersion, createdAt: Double(wallClock.tv_sec))
+            try Manifest.write(manifest, folder: outputFolder)
+        }
+        return result
+    }
+}

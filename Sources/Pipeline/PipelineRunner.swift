@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GGUF
+import Quantization
+
+/// Progress of a job, reported after each slab of rows.
+public struct JobProgress: Sendable {
+    public var tensorIndex: Int
+    public var tensorCount: Int
+    public var tensorName: String
+    public var bytesRead: Int
+    public var bytesTotal: Int
+}
+
+/// The result of one job: the artifacts written and what was measured on the way.
+public struct JobResult: Sendable {
+    public struct Artifact: Sendable {
+        public var scheme: String
+        public var mix: QuantMix
+        public var path: String
+        public var bytes: Int
+        public var sha256: String
+        public var tensors: [TensorRecord]
+        public var seconds: Double
+        /// Set by the zstd stage.
+        public var compressedPath: String?
+        public var compressedBytes: Int?
+        public var compressedSHA256: String?
+    }
+
+    public var artifacts: [Artifact]
+    public var weightStats: [(name: String, stats: WeightStatistics, outliers: Int)]
+    public var timings: [(stage: String, seconds: Double)]
+}
+
+/// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
+/// of rows at a time, converted to f32 once, and quantized for every artifact, which are all
+/// written side by side. Memory stays at a few slabs whatever the model's size.
+public final class PipelineRunner {
+    public let config: PipelineConfig
+    public let source: TensorSource
+    public let outputFolder: String
+    public let baseName: String
+    public var threads: Int
+    public var progress: (@Sendable (JobProgress) -> Void)?
+    /// Floats per slab: 4 Mi values (16 MiB) keeps every buffer small and every thread busy.
+    public var slabElements = 1 << 22
+
+    public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
+        self.config = config
+        self.source = source
+        self.outputFolder = outputFolder
+        self.baseName = baseName
+        self.threads = threads
+    }
+
+    public func artifactPath(for scheme: PipelineConfig.Scheme) -> String {
+        "\(outputFolder)/\(baseName)-\(scheme.name).gguf"
+    }
+
+    public func run() throws -> JobResult {
+        var clock = Stopwatch()
+        var timings: [(String, Double)] = []
+        let importance = try config.importanceMatrixFile.map { try ImportanceMatrix.load(path: $0) }
+        if importance != nil { timings.append(("imatrix", clock.lap())) }
+        let model = try ModelHyperparameters(metadata: source.metadata)
+        let artifacts = try config.schemes.map {
+            try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), source: source, model: model, importance: importance)
+        }
+        var stats: [(String, WeightStatistics, Int)] = []
+        do {
+            try streamTensors(into: artifacts, model: model, importance: importance, stats: &stats)
+            for artifact in artifacts { try artifact.finish() }
+        } catch {
+            for artifact in artifacts { artifact.abort() }
+            throw error
+        }
+        let quantizeSeconds = clock.lap()
+        timings.append(("quantize", quantizeSeconds))
+        let results = artifacts.map { a in
+            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.writer.bytesWritten,
+                               sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds)
+        }
+        return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings)
+    }
+
+    private func streamTensors(into artifacts: [ArtifactWriter], model: ModelHyperparameters, importance: ImportanceMatrix?,
+                               stats: inout [(String, WeightStatistics, Int)]) throws {
+        let tensors = source.tensors
+        let maxRowLength = tensors.map(\.rowLength).max() ?? 1
+        let slabCapacity = max(slabElements, maxRowLength)
+        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: slabCapacity)
+        defer { floats.deallocate() }
+        // The widest type is F32 at 4 bytes a value; any quantized slab fits in the same size.
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: slabCapacity * 4, alignment: 64)
+        defer { output.deallocate() }
+        let totalBytes = tensors.reduce(0) { $0 + $1.rowCount * $1.rowBytes($1.type) }
+        var bytesRead = 0
+
+        for (index, tensor) in tensors.enumerated() {
+            let targets = artifacts.map { $0.types[index] }
+            let converts = targets.contains { $0 != tensor.type }
+            if converts && tensor.type.isQuantized && !config.allowRequantize {
+                throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
+            }
+            let weights = try importanceWeights(for: tensor, importance: importance, targets: targets)
+            for artifact in artifacts { artifact.beginTensor(index, tensor: tensor) }
+            let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
+            var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
+            var row = 0
+            while row < tensor.rowCount {
+                let rows = row..<min(tensor.rowCount, row + rowsPerSlab)
+                let count = rows.count * tensor.rowLength
+                let slab = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
+                if converts || statistics != nil {
+                    try source.floatRows(index, rows: rows, into: slab)
+                    statistics?.add(UnsafeBufferPointer(slab))
+                }
+                for (artifact, target) in zip(artifacts, targets) {
+                    if target == tensor.type {
+                        try artifact.append(try source.rawRows(index, rows: rows), error: nil)
+                    } else {
+                        let bytes = rows.count * tensor.rowBytes(target)
+                        let out = UnsafeMutableRawBufferPointer(rebasing: output[0..<bytes])
+                        let error = try weights.withOptionalBuffer(for: target) { importanceBuffer in
+                            try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
+                                                   importance: importanceBuffer, into: out, threads: threads, measure: true)
+                        }
+                        try artifact.append(UnsafeRawBufferPointer(out), error: error)
+                    }
+                }
+                bytesRead += rows.count * tensor.rowBytes(tensor.type)
+                row = rows.upperBound
+                progress?(JobProgress(tensorIndex: index, tensorCount: tensors.count, tensorName: tensor.name,
+                                      bytesRead: bytesRead, bytesTotal: totalBytes))
+            }
+            for artifact in artifacts { artifact.endTensor() }
+            if let statistics {
+                var counter = OutlierCounter(statistics: statistics)
+                try countOutliers(index, tensor, into: &counter, buffer: floats)
+                stats.append((tensor.name, statistics, counter.outliers))
+            }
+        }
+    }
+
+    private func countOutliers(_ index: Int, _ tensor: PlannedTensorSource, into counter: inout OutlierCounter,
+                               buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let rowsPerSlab = max(1, buffer.count / max(1, tensor.rowLength))
+        var row = 0
+        while row < tensor.rowCount {
+            let rows = row..<min(tensor.rowCount, row + rowsPerSlab)
+            let slab = UnsafeMutableBufferPointer(rebasing: buffer[0..<(rows.count * tensor.rowLength)])
+            try source.floatRows(index, rows: rows, into: slab)
+            counter.add(UnsafeBufferPointer(slab))
+            row = rows.upperBound
+        }
+    }
+
+    /// The imatrix row for a tensor, checked against its size; an error when a type that cannot
+    /// do without one (the 1-2 bit IQ types) is asked for and there is none.
+    private func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
+                                   targets: [GGMLType]) throws -> ImportanceWeights {
+        let experts = tensor.dimensions.count > 2 ? tensor.dimensions[2] : 1
+        let weights = try importance?.weights(for: tensor.name, rowLength: tensor.rowLength, experts: experts)
+        if weights == nil, tensor.name != "token_embd.weight", tensor.name != "output.weight",
+           let needy = targets.first(where: { [.iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS].contains($0) }) {
+            throw PipelineError.importanceMatrixRequired(tensor: tensor.name, type: needy.name)
+        }
+        return ImportanceWeights(values: weights, experts: experts)
+    }
+}
+
+/// Importance weights for one tensor (one row of `rowLength` per expert).
+struct ImportanceWeights {
+    var values: [Float]?
+    var experts: Int
+
+    func withOptionalBuffer<R>(for type: GGMLType, _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        // Expert tensors (3-D) take their expert's slice; quantd quantizes them whole today, so
+        // only the common 2-D case passes weights through. TODO(issue 6): per-expert slices.
+        guard let values, experts == 1, Quantizer.usesImportanceWeights(type) else { return try body(nil) }
+        return try values.withUnsafeBufferPointer { try body($0) }
+    }
+}
+
+public enum PipelineError: Error, CustomStringConvertible, Equatable {
+    case requantizeRefused(tensor: String, type: String)
+    case importanceMatrixRequired(tensor: String, type: String)
+
+    public var description: String {
+        switch self {
+        case .requantizeRefused(let tensor, let type):
+            "tensor '\(tensor)' is already quantized (\(type)); requantizing loses quality — set \"allow_requantize\": true (or --allow-requantize) if you mean it"
+        case .importanceMatrixRequired(let tensor, let type):
+            "tensor '\(tensor)' would be \(type), which needs an importance matrix — add an imatrix calibration stage"
+        }
+    }
+}
+
+/// Wall-clock laps for stage timings.
+struct Stopwatch {
+    private var last = Stopwatch.now()
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+    mutating func lap() -> Double {
+        let t = Stopwatch.now()
+        defer { last = t }
+        return t - last
+    }
+}

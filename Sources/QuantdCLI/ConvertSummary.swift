@@ -1,0 +1,56 @@
+import Pipeline
+
+/// The table `quantd convert` prints when done: one row per artifact.
+enum ConvertSummary {
+    static func render(_ result: JobResult, folder: String) -> String {
+        var lines = ["artifact                                   size        bpw    rel. RMSE   cosine      sha256"]
+        for a in result.artifacts {
+            let elements = a.tensors.reduce(0) { $0 + $1.elements }
+            let bytes = a.tensors.reduce(0) { $0 + $1.bytes }
+            var reference = 0.0, squaredError = 0.0, dot = 0.0, a2 = 0.0, b2 = 0.0
+            for t in a.tensors {
+                guard let e = t.error else { continue }
+                reference += e.sumSquaredReference
+                squaredError += e.sumSquaredError
+                dot += e.dot
+                a2 += e.sumSquaredReference
+                b2 += e.sumSquaredReconstructed
+            }
+            let relative = reference > 0 ? (squaredError / reference).squareRoot() : 0
+            let cosine = a2 > 0 && b2 > 0 ? dot / (a2.squareRoot() * b2.squareRoot()) : 1
+            let name = String(a.path.split(separator: "/").last ?? "")
+            lines.append(pad(name, 42) + " " + pad(HumanReport.bytes(a.bytes), 11) + " "
+                         + pad(String(format2: Double(bytes) * 8 / Double(max(1, elements))), 6) + " "
+                         + pad(sci(relative), 11) + " " + pad(String(format: cosine), 11) + " " + a.sha256.prefix(16) + "…")
+            if let z = a.compressedPath, let zb = a.compressedBytes {
+                lines.append("  + " + pad(String(z.split(separator: "/").last ?? ""), 38) + " " + HumanReport.bytes(zb)
+                             + " (ratio " + String(format2: Double(a.bytes) / Double(max(1, zb))) + ")")
+            }
+        }
+        lines.append("manifest: \(folder)/manifest.json")
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { HumanReport.pad(s, n) }
+
+    /// Three significant digits in scientific notation, without Foundation.
+    static func sci(_ x: Double) -> String {
+        guard x > 0, x.isFinite else { return "0" }
+        var exponent = 0
+        var m = x
+        while m >= 10 { m /= 10; exponent += 1 }
+        while m < 1 { m *= 10; exponent -= 1 }
+        return String(format2: m) + "e" + (exponent < 0 ? "-" : "+") + (abs(exponent) < 10 ? "0" : "") + "\(abs(exponent))"
+    }
+}
+
+extension String {
+    /// Six decimals.
+    init(format value: Double) {
+        let scaled = (value * 1_000_000).rounded()
+        let whole = Int(scaled / 1_000_000)
+        let frac = Int(abs(scaled).truncatingRemainder(dividingBy: 1_000_000))
+        let digits = String(frac)
+        self = "\(whole)." + String(repeating: "0", count: 6 - digits.count) + digits
+    }
+}
