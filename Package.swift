@@ -37,7 +37,13 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Safetensors", dependencies: ["BinaryIO", "JSON"]),
         // ggml block formats; knows the type table from GGUF, nothing of files.
-        .target(name: "Quantization", dependencies: ["GGUF"]),
+        .target(
+            name: "Quantization", dependencies: ["GGUF"],
+            // Optimized even in debug builds: the kernels' SIMD lanes are ~50x slower and their
+            // frames overflow Dispatch workers' 512 KiB stacks when unoptimized, and the golden
+            // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
+            // so -O keeps the bytes ggml's.)
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
         // The command-line interface as a library, so tests can call it without a process.

@@ -10,7 +10,9 @@ import Darwin
 /// its header occupies. The map is private and read-only: nothing we do can modify an input.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
-    /// The mapped bytes; empty for an empty file. Valid for the lifetime of this object.
+    /// The mapped bytes; empty for an empty file. Valid only while this object is alive — and
+    /// Swift may release an object right after its last use, so code that reads `bytes` after
+    /// its last use of the object must use `withUnsafeBytes` (or `withExtendedLifetime`).
     public let bytes: UnsafeRawBufferPointer
     public var count: Int { bytes.count }
 
@@ -39,9 +41,29 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
     }
 
+    /// Runs `body` with the mapped bytes, keeping the map alive until it returns.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// A copy of the whole file (for small files such as configurations).
+    public static func contents(of path: String) throws -> [UInt8] {
+        try MappedFile(path: path).withUnsafeBytes { Array($0) }
+    }
+
     /// Tells the kernel the whole file will be read front to back (for `--verify` and conversion).
     public func adviseSequential() {
         if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
+    }
+
+    /// Drops the pages of `range` from this process's memory (the page cache keeps them), so a
+    /// pass over a large file does not accumulate it all in the process's resident set.
+    public func release(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = min(range.upperBound, bytes.count) / page * page
+        if end > start { _ = madvise(base + start, end - start, MADV_DONTNEED) }
     }
 
     deinit {

@@ -22,6 +22,8 @@ public enum ZstdFileCompressor {
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), path)
         try check(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(input.count)), path)
 
+        // The loop below reads the map only through `inBuffer`; keep the map alive for it.
+        defer { withExtendedLifetime(input) {} }
         let output = try AtomicFileWriter(destination: destination, hashing: true)
         let chunk = ZSTD_CStreamOutSize()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)

@@ -25,7 +25,8 @@ public final class GGUFFile: Sendable {
     public var metadata: GGUFMetadata { header.metadata }
     public var tensors: [GGUFTensorInfo] { header.tensors }
 
-    /// The bytes of one tensor, straight from the map (valid while this object lives).
+    /// The bytes of one tensor, straight from the map. Valid only while this object is alive:
+    /// use it within `withExtendedLifetime(file)` where the file is not used afterwards.
     public func data(for tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapped.bytes[tensor.byteRange])
     }
@@ -34,4 +35,7 @@ public final class GGUFFile: Sendable {
     public var bytes: UnsafeRawBufferPointer { mapped.bytes }
 
     public func adviseSequential() { mapped.adviseSequential() }
+
+    /// Lets the kernel drop a tensor's pages from this process once it has been read.
+    public func release(_ tensor: GGUFTensorInfo) { mapped.release(tensor.byteRange) }
 }

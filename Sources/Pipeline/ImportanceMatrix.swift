@@ -8,6 +8,7 @@ import GGUF
 /// Reads both formats: the GGUF one `llama-imatrix` writes today (`NAME.in_sum2` sums and
 /// `NAME.counts` per expert, `imatrix.*` keys), and the legacy `.dat` (name, ncall, values).
 public struct ImportanceMatrix: Sendable {
+    /// The file as the user named it; recorded in `quantize.imatrix.file` as llama-quantize does.
     public let file: String
     /// Normalised weights by tensor name (`ne0 × experts` values each).
     public let entries: [String: [Float]]
@@ -21,13 +22,17 @@ public struct ImportanceMatrix: Sendable {
         self.chunkCount = chunkCount
     }
 
-    public static func load(path: String) throws -> ImportanceMatrix {
+    /// Loads `path`; `recordedName` (default: `path`) is the name written into artifacts.
+    public static func load(path: String, recordedName: String? = nil) throws -> ImportanceMatrix {
         let mapped = try MappedFile(path: path)
-        let matrix: ImportanceMatrix
+        var matrix: ImportanceMatrix
         if mapped.count >= 4 && mapped.bytes.loadUnaligned(as: UInt32.self) == 0x4655_4747 {
             matrix = try loadGGUF(path: path)
         } else {
-            matrix = try loadLegacy(path: path, bytes: mapped.bytes)
+            matrix = try mapped.withUnsafeBytes { try loadLegacy(path: path, bytes: $0) }
+        }
+        if let recordedName {
+            matrix = ImportanceMatrix(file: recordedName, entries: matrix.entries, datasets: matrix.datasets, chunkCount: matrix.chunkCount)
         }
         for (name, values) in matrix.entries where values.contains(where: { !$0.isFinite }) {
             throw ImportanceMatrixError(file: path, message: "entry '\(name)' holds a non-finite value; llama-quantize refuses such a matrix too")

@@ -13,6 +13,11 @@ public struct PipelineConfig: Sendable {
         /// Names the artifact: `<model>-<name>.gguf`.
         public var name: String
         public var options: SchemeOptions
+
+        public init(name: String, options: SchemeOptions) {
+            self.name = name
+            self.options = options
+        }
     }
 
     public enum CalibrationStage: Sendable, Equatable {
@@ -28,6 +33,12 @@ public struct PipelineConfig: Sendable {
         public var workers = 2
         /// Keep the plain `.gguf` next to the `.gguf.zst`.
         public var keepPlain = true
+
+        public init(level: Int = 19, workers: Int = 2, keepPlain: Bool = true) {
+            self.level = level
+            self.workers = workers
+            self.keepPlain = keepPlain
+        }
     }
 
     public var calibration: [CalibrationStage] = []
@@ -56,9 +67,26 @@ public struct PipelineConfig: Sendable {
 
     public init() {}
 
+    /// Where relative paths in the pipeline resolve: the pipeline file's folder (nil: the
+    /// current directory, as for paths typed on the command line).
+    public var baseDirectory: String?
+
+    /// The imatrix file as written in the pipeline (and recorded in artifacts).
     public var importanceMatrixFile: String? {
         for stage in calibration { if case .importImatrix(let file) = stage { return file } }
         return nil
+    }
+
+    /// The imatrix file's path to open.
+    public var importanceMatrixPath: String? {
+        guard let file = importanceMatrixFile else { return nil }
+        guard !file.hasPrefix("/"), let baseDirectory else { return file }
+        return "\(baseDirectory)/\(file)"
+    }
+
+    public func loadImportanceMatrix() throws -> ImportanceMatrix? {
+        guard let path = importanceMatrixPath, let file = importanceMatrixFile else { return nil }
+        return try ImportanceMatrix.load(path: path, recordedName: file)
     }
 
     public var collectsWeightStats: Bool { calibration.contains(.weightStats) }
@@ -79,6 +107,7 @@ public struct PipelineConfig: Sendable {
         }
         do {
             var config = try parse(json)
+            if let file, let slash = file.lastIndex(of: "/") { config.baseDirectory = String(file[..<slash]) }
             config.sourceJSON = json
             config.sourceSHA256 = text.withUnsafeBytes { SHA256Digest.hex(of: $0) }
             return config

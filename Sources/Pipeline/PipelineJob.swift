@@ -63,12 +63,11 @@ public final class PipelineJob {
             let sources = try source.files.map { file -> (String, Int, String) in
                 let mapped = try MappedFile(path: file)
                 mapped.adviseSequential()
-                return (file, mapped.count, SHA256Digest.hex(of: mapped.bytes))
+                return (file, mapped.count, mapped.withUnsafeBytes { SHA256Digest.hex(of: $0) })
             }
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))
-            let importance = try config.importanceMatrixFile.map { try ImportanceMatrix.load(path: $0) }
-            let manifest = Manifest.build(result: result, config: config, sources: sources, importance: importance,
+            let manifest = Manifest.build(result: result, config: config, sources: sources, importance: result.importance,
                                           quantdVersion: quantdVersion, createdAt: Double(wallClock.tv_sec))
             try Manifest.write(manifest, folder: outputFolder)
         }

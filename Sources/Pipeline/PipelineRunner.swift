@@ -32,6 +32,8 @@ public struct JobResult: Sendable {
     public var artifacts: [Artifact]
     public var weightStats: [(name: String, stats: WeightStatistics, outliers: Int)]
     public var timings: [(stage: String, seconds: Double)]
+    /// The importance matrix the schemes used, for the manifest.
+    public var importance: ImportanceMatrix?
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
@@ -62,7 +64,7 @@ public final class PipelineRunner {
     public func run() throws -> JobResult {
         var clock = Stopwatch()
         var timings: [(String, Double)] = []
-        let importance = try config.importanceMatrixFile.map { try ImportanceMatrix.load(path: $0) }
+        let importance = try config.loadImportanceMatrix()
         if importance != nil { timings.append(("imatrix", clock.lap())) }
         let model = try ModelHyperparameters(metadata: source.metadata)
         let artifacts = try config.schemes.map {
@@ -82,7 +84,7 @@ public final class PipelineRunner {
             JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.writer.bytesWritten,
                                sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds)
         }
-        return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings)
+        return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
     }
 
     private func streamTensors(into artifacts: [ArtifactWriter], model: ModelHyperparameters, importance: ImportanceMatrix?,
@@ -141,6 +143,7 @@ public final class PipelineRunner {
                 try countOutliers(index, tensor, into: &counter, buffer: floats)
                 stats.append((tensor.name, statistics, counter.outliers))
             }
+            source.finished(index)
         }
     }
 

@@ -15,6 +15,8 @@ public protocol TensorSource: AnyObject {
     func rawRows(_ index: Int, rows: Range<Int>) throws -> UnsafeRawBufferPointer
     /// Rows `rows` of tensor `index` as f32 values.
     func floatRows(_ index: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// Tensor `index` will not be read again: its memory may be given back.
+    func finished(_ index: Int)
 }
 
 extension PlannedTensorSource {
@@ -46,6 +48,8 @@ public final class GGUFTensorSource: TensorSource {
         let all = file.data(for: info)
         return UnsafeRawBufferPointer(rebasing: all[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)])
     }
+
+    public func finished(_ index: Int) { file.release(infos[index]) }
 
     public func floatRows(_ index: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         let tensor = tensors[index]

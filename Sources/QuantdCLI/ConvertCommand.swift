@@ -87,8 +87,7 @@ struct ConvertCommand: ParsableCommand {
     private func loadConfig() throws -> PipelineConfig {
         if let type, let mix = QuantMix(name: type) { return .single(mix: mix) }
         guard let pipeline else { return PipelineConfig() }
-        let mapped = try MappedFile(path: pipeline)
-        return try PipelineConfig.parse(Array(mapped.bytes), file: pipeline)
+        return try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
     }
 }
 

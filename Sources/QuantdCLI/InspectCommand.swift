@@ -73,7 +73,7 @@ struct Inspector {
         if verify {
             file.adviseSequential()
             let jobs = file.tensors.map { Verification.Job(range: $0.byteRange, encoding: ElementEncoding(ggml: $0.type)) }
-            let result = Verification.run(bytes: file.bytes, jobs: jobs)
+            let result = withExtendedLifetime(file) { Verification.run(bytes: file.bytes, jobs: jobs) }
             report.fileSHA256 = result.file
             for i in report.tensors.indices { report.tensors[i].verification = result.tensors[i] }
         }

@@ -41,7 +41,7 @@ enum SafetensorsInspection {
         mapped.adviseSequential()
         let jobs = tensors.map { Verification.Job(range: $0.absoluteOffset..<($0.absoluteOffset + $0.byteCount),
                                                   encoding: encoding($0.dtype)) }
-        return Verification.run(bytes: mapped.bytes, jobs: jobs)
+        return mapped.withUnsafeBytes { Verification.run(bytes: $0, jobs: jobs) }
     }
 
     static func encoding(_ dtype: SafetensorsDType) -> ElementEncoding {

@@ -150,6 +150,8 @@ public final class ModelFolder: Sendable {
         } catch {
             throw .config(path: filePath, message: "cannot read: \(error)")
         }
+        // Swift may release `file` after its last use; keep the map alive while body reads it.
+        defer { withExtendedLifetime(file) {} }
         return try body(file.bytes)
     }
 

@@ -109,6 +109,7 @@ public final class SafetensorsFile: Sendable {
         } catch {
             throw .io(FileError(path: path, operation: "open", errno: EIO, detail: "\(error)"))
         }
+        defer { withExtendedLifetime(file) {} }
         return try peekDeclaredSize(file.bytes, path: path)
     }
 

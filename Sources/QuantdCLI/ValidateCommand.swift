@@ -1,0 +1,48 @@
+import ArgumentParser
+import BinaryIO
+import Pipeline
+
+/// `quantd validate PIPELINE`: checks a pipeline.json without running it.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a pipeline.json without running it.",
+        discussion: "Exit status 0 when valid; 65 with the JSON path of the first problem otherwise.")
+
+    @Argument(help: "The pipeline file.")
+    var pipeline: String
+
+    func run() throws {
+        do {
+            let config = try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
+            print(Self.describe(config, file: pipeline))
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description, hint: "see the README's pipeline.json reference", exit: QuantdExit.badInput).report()
+        } catch {
+            throw CLIFailure.from(error)
+        }
+    }
+
+    static func describe(_ config: PipelineConfig, file: String) -> String {
+        var lines = ["\(file): valid (schema version \(PipelineConfig.schemaVersion))"]
+        for stage in config.calibration {
+            switch stage {
+            case .importImatrix(let path): lines.append("  calibration  imatrix from \(path)")
+            case .weightStats: lines.append("  calibration  weight statistics")
+            }
+        }
+        for scheme in config.schemes {
+            var detail = "mix \(scheme.options.mix.rawValue)"
+            if scheme.options.pure { detail += ", pure" }
+            if let t = scheme.options.outputTensorType { detail += ", output \(t.name)" }
+            if let t = scheme.options.tokenEmbeddingType { detail += ", token embedding \(t.name)" }
+            if !scheme.options.rules.isEmpty { detail += ", \(scheme.options.rules.count) rules" }
+            lines.append("  scheme       \(scheme.name): \(detail)")
+        }
+        if let zstd = config.zstd {
+            lines.append("  output       zstd level \(zstd.level), \(zstd.workers) workers\(zstd.keepPlain ? ", keeps the plain file" : ", plain file dropped")")
+        }
+        lines.append("  output       manifest \(config.manifest ? "on" : "off")")
+        return lines.joined(separator: "\n")
+    }
+}

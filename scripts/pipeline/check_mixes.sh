@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Byte-identity of quantd against llama.cpp for every named mix: quantd writes all mixes of a
+# model in ONE pass (one pipeline with a scheme per mix); the oracle's quantize_ref.py
+# (llama_model_quantize, i.e. llama-quantize) writes each separately; every pair is compared
+# with cmp (whole file) and, on a difference, compare_gguf.py (per tensor).
+#   scripts/pipeline/check_mixes.sh MODEL.gguf OUTDIR [IMATRIX.gguf]
+set -euo pipefail
+ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
+MODEL=$1; OUT=$2; IMATRIX=${3:-}
+MIXES="F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0"
+QUANTD=$(cd "$(dirname "$0")/../.." && pwd)/.build/release/quantd
+mkdir -p "$OUT/quantd" "$OUT/ref"
+{
+  echo '{"version": 1,'
+  [ -n "$IMATRIX" ] && echo "\"calibration\": [{\"stage\": \"imatrix\", \"file\": \"$IMATRIX\"}],"
+  echo '"schemes": ['
+  first=1; for m in $MIXES; do [ $first = 1 ] || echo ','; first=0; echo "{\"mix\": \"$m\"}"; done
+  echo '], "outputs": [{"stage": "manifest"}]}'
+} > "$OUT/pipeline.json"
+/usr/bin/time -f "quantd: all mixes in one pass: %e s, peak RSS %M KiB" "$QUANTD" convert "$MODEL" -o "$OUT/quantd" --pipeline "$OUT/pipeline.json" > /dev/null
+base=$(basename "$MODEL" .gguf); base=${base%-f16}; base=${base%-F16}
+same=0; diff=0
+for m in $MIXES; do
+  ref="$OUT/ref/$m.gguf"
+  (cd "$ORACLE" && venv/bin/python quantize_ref.py "$MODEL" "$ref" "$m" --nthread 2 ${IMATRIX:+--imatrix "$IMATRIX"} > /dev/null 2>&1)
+  if cmp -s "$ref" "$OUT/quantd/$base-$m.gguf"; then
+    same=$((same+1)); echo "IDENTICAL $m"
+  else
+    diff=$((diff+1)); echo "DIFFERENT $m"
+    "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4
+  fi
+done
+echo "$same identical, $diff different"
+[ "$diff" = 0 ]
