@@ -110,9 +110,14 @@ public final class PipelineRunner {
             for artifact in artifacts { artifact.beginTensor(index, tensor: tensor) }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
             var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
+            // Expert tensors (3-D) are quantized expert by expert, each with its own slice of the
+            // importance matrix, so a slab never crosses from one expert into the next.
+            let rowsPerExpert = tensor.dimensions.count > 1 ? max(1, tensor.dimensions[1]) : 1
             var row = 0
             while row < tensor.rowCount {
-                let rows = row..<min(tensor.rowCount, row + rowsPerSlab)
+                let expertEnd = (row / rowsPerExpert + 1) * rowsPerExpert
+                let rows = row..<min(tensor.rowCount, row + rowsPerSlab, expertEnd)
+                let expert = row / rowsPerExpert
                 let count = rows.count * tensor.rowLength
                 let slab = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
                 if converts || statistics != nil {
@@ -125,7 +130,7 @@ public final class PipelineRunner {
                     } else {
                         let bytes = rows.count * tensor.rowBytes(target)
                         let out = UnsafeMutableRawBufferPointer(rebasing: output[0..<bytes])
-                        let error = try weights.withOptionalBuffer(for: target) { importanceBuffer in
+                        let error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
                             try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
                                                    importance: importanceBuffer, into: out, threads: threads, measure: true)
                         }
@@ -179,11 +184,13 @@ struct ImportanceWeights {
     var values: [Float]?
     var experts: Int
 
-    func withOptionalBuffer<R>(for type: GGMLType, _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
-        // Expert tensors (3-D) take their expert's slice; quantd quantizes them whole today, so
-        // only the common 2-D case passes weights through. TODO(issue 6): per-expert slices.
-        guard let values, experts == 1, Quantizer.usesImportanceWeights(type) else { return try body(nil) }
-        return try values.withUnsafeBufferPointer { try body($0) }
+    /// Runs `body` with the weights of one expert, or nil for types that take none.
+    func withOptionalBuffer<R>(for type: GGMLType, expert: Int, rowLength: Int,
+                               _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        guard let values, Quantizer.usesImportanceWeights(type) else { return try body(nil) }
+        return try values.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[(expert * rowLength)..<((expert + 1) * rowLength)]))
+        }
     }
 }
 
