@@ -106,7 +106,8 @@ public final class PipelineRunner {
             if converts && tensor.type.isQuantized && !config.allowRequantize {
                 throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
             }
-            let weights = try importanceWeights(for: tensor, importance: importance, targets: targets)
+            let weights = try importanceWeights(for: tensor, importance: importance, targets: targets,
+                                                mixes: artifacts.map(\.scheme.options.mix))
             for artifact in artifacts { artifact.beginTensor(index, tensor: tensor) }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
             var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
@@ -165,15 +166,19 @@ public final class PipelineRunner {
         }
     }
 
-    /// The imatrix row for a tensor, checked against its size; an error when a type that cannot
-    /// do without one (the 1-2 bit IQ types) is asked for and there is none.
+    /// The imatrix row for a tensor, checked against its size; an error when a scheme asks for
+    /// a type that cannot do without one (`tensor_requires_imatrix`: the 1-2 bit IQ types, and
+    /// Q2_K inside a Q2_K_S mix), as llama-quantize refuses to make garbage.
     private func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
-                                   targets: [GGMLType]) throws -> ImportanceWeights {
+                                   targets: [GGMLType], mixes: [QuantMix]) throws -> ImportanceWeights {
         let experts = tensor.dimensions.count > 2 ? tensor.dimensions[2] : 1
         let weights = try importance?.weights(for: tensor.name, rowLength: tensor.rowLength, experts: experts)
-        if weights == nil, tensor.name != "token_embd.weight", tensor.name != "output.weight",
-           let needy = targets.first(where: { [.iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS].contains($0) }) {
-            throw PipelineError.importanceMatrixRequired(tensor: tensor.name, type: needy.name)
+        let exempt = ["token_embd.weight", "per_layer_token_embd.weight", "output.weight"].contains(tensor.name)
+        if weights == nil && !exempt {
+            for (target, mix) in zip(targets, mixes) where target != tensor.type {
+                let needs = [.iq1_S, .iq1_M, .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS].contains(target) || (target == .q2_K && mix == .q2_K_S)
+                if needs { throw PipelineError.importanceMatrixRequired(tensor: tensor.name, type: target.name) }
+            }
         }
         return ImportanceWeights(values: weights, experts: experts)
     }

@@ -63,7 +63,7 @@ struct PipelineRunTests {
     }
 
     @Test func imatrixMixesAreByteIdenticalToLlamaQuantize() throws {
-        #expect(Self.expected.withImatrix.count == 10)
+        #expect(Self.expected.withImatrix.count == 11)
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run(config(mixes: Self.expected.withImatrix.map(\.0), imatrix: "tiny-llama.imatrix.gguf"), into: folder)
@@ -74,6 +74,14 @@ struct PipelineRunTests {
         #expect(file.metadata["quantize.imatrix.file"] == .string("tiny-llama.imatrix.gguf"))
         #expect(file.metadata["quantize.imatrix.entries_count"] == .uint32(8))
         #expect(file.metadata["quantize.imatrix.chunks_count"] == .uint32(3))
+    }
+
+    @Test func q2KSWithoutAnImatrixIsRefusedAsLlamaQuantizeRefusesIt() throws {
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(throws: PipelineError.importanceMatrixRequired(tensor: "blk.0.attn_k.weight", type: "Q2_K")) {
+            _ = try run(config(mixes: ["Q2_K_S"]), into: folder)
+        }
     }
 
     @Test func legacyAndGGUFImatrixNormaliseAlike() throws {
