@@ -40,11 +40,16 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["GGUF"]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON"]),
+        // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. It runs
+        // jobs through its own `JobExecutor` protocol, so it does not depend on Pipeline.
+        .target(
+            name: "Daemon",
+            dependencies: ["CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "JSON"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline",
+                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
@@ -54,6 +59,8 @@ let package = Package(
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(
+            name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
             resources: [.copy("Fixtures")]),
