@@ -21,10 +21,12 @@ enum Clock {
 
     /// `2026-11-24T15:20:00.123Z`.
     static func iso8601(_ seconds: Double) -> String {
-        var whole = time_t(seconds.rounded(.down))
+        // Whole milliseconds first, so 0.123 never prints as .122 through float error.
+        let total = Int64((seconds * 1000).rounded())
+        var whole = time_t(total >= 0 ? total / 1000 : (total - 999) / 1000)
+        let millis = Int(total - Int64(whole) * 1000)
         var parts = tm()
         gmtime_r(&whole, &parts)
-        let millis = Int((seconds - seconds.rounded(.down)) * 1000)
         func pad(_ value: Int32, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text

@@ -100,6 +100,7 @@ extension ControlLoop {
         case .transient where record.attempts >= settings.maxAttempts:
             var final = failure
             final.message = "after \(record.attempts) attempts: " + failure.message
+            final.hint = "gave up after \(record.attempts) attempts; fix the cause (free space, the disk) and drop the input again"
             moveToFailed(id, final)
         case .transient:
             scheduleRetry(id, because: failure.description)
