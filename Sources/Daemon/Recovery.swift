@@ -89,7 +89,8 @@ extension ControlLoop {
         }
         save(record)
         queue.append((id, 0))
-        log.warning("recover", "\(input): job \(id) was interrupted after \(record.attempts) attempt(s); redoing it from the start",
-                    [("job", .string(id))])
+        let what = record.attempts == 0 ? "was queued when the last run ended; running it now"
+            : "was interrupted during attempt \(record.attempts); redoing it from the start"
+        log.warning("recover", "\(input): job \(id) \(what)", [("job", .string(id))])
     }
 }

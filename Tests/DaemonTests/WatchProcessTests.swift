@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import Daemon
+
+/// The real `quantd watch` binary as a subprocess: signals, exit statuses, kill -9 recovery.
+@Suite(.serialized)
+struct WatchProcessTests {
+    /// The built `quantd` executable, next to the test bundle in the build folder.
+    static var quantdBinary: String {
+        if let explicit = ProcessInfo.processInfo.environment["QUANTD_BIN"] { return explicit }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("quantd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return DaemonHarness.repositoryRoot.appendingPathComponent(".build/debug/quantd").path
+    }
+
+    /// A running `quantd watch` with its stderr in a file.
+    final class Watch {
+        let process = Process()
+        let logPath: String
+
+        init(harness: DaemonHarness, pipeline: String, tag: String) throws {
+            logPath = harness.root + "/watch-\(tag).log"
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            process.executableURL = URL(fileURLWithPath: WatchProcessTests.quantdBinary)
+            process.arguments = ["watch", "--root", harness.root, "--pipeline", pipeline]
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        func waitForExit(_ harness: DaemonHarness, timeout: Double = 10) throws -> Int32 {
+            try harness.waitFor("quantd watch to exit", timeout: timeout) { !process.isRunning }
+            return process.terminationStatus
+        }
+    }
+
+    static func pipeline(_ harness: DaemonHarness, _ daemon: String) throws -> String {
+        let path = harness.root + "/pipeline-\(UUID().uuidString.prefix(6)).json"
+        try Data("{\"daemon\": \(daemon)}".utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func sigtermExitsCleanlyAndSighupReloads() throws {
+        let harness = DaemonHarness()
+        let metrics = harness.root + "/quantd.prom"
+        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.3, "rescan_seconds": 2, "metrics_file": "\#(metrics)"}"#)
+        let watch = try Watch(harness: harness, pipeline: pipeline, tag: "a")
+        defer { if watch.process.isRunning { watch.process.terminate() } }
+        try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+
+        // A second daemon on the same ROOT is refused, naming the owner.
+        let second = try Watch(harness: harness, pipeline: pipeline, tag: "b")
+        #expect(try second.waitForExit(harness) == 69)
+        #expect(second.log.contains("owned by quantd pid \(watch.process.processIdentifier)"))
+
+        try harness.dropSample(as: "sample.gguf")
+        try harness.waitFor("out/sample/manifest.json") { FileManager.default.fileExists(atPath: harness.folder.out + "/sample/manifest.json") }
+        try harness.waitFor("metrics") {
+            ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").contains("quantd_jobs_finished_total{outcome=\"done\"} 1")
+        }
+
+        // SIGHUP with an invalid file keeps the old settings; with a valid one applies them.
+        try Data(#"{"daemon": {"concurency": 2}}"#.utf8).write(to: URL(fileURLWithPath: pipeline))
+        kill(watch.process.processIdentifier, SIGHUP)
+        try harness.waitFor("the rejected reload") { watch.log.contains("$.daemon.concurency: unknown setting") }
+        try Data(#"{"daemon": {"concurrency": 2}}"#.utf8).write(to: URL(fileURLWithPath: pipeline))
+        kill(watch.process.processIdentifier, SIGHUP)
+        try harness.waitFor("the reload") { watch.log.contains("reload: settings reloaded") && watch.log.contains("\"concurrency\":2") }
+
+        kill(watch.process.processIdentifier, SIGTERM)
+        #expect(try watch.waitForExit(harness) == 0)
+        #expect(watch.log.contains("stop: SIGTERM"))
+        #expect(watch.log.contains("stop: stopped cleanly"))
+        #expect(RootLock.owner(of: harness.folder) == nil)
+    }
+
+    @Test func killNineAtAnyMomentLosesNothing() throws {
+        let harness = DaemonHarness()
+        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.2, "rescan_seconds": 1, "concurrency": 2}"#)
+        try harness.folder.create()
+        let staging = harness.root + "/staging"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        var good: [String] = []
+        var bad: [String] = []
+        for index in 0..<24 {
+            let name = "in\(index).gguf"
+            if index % 6 == 5 {
+                try Data("not a gguf \(index)".utf8).write(to: URL(fileURLWithPath: staging + "/" + name))
+                bad.append("in\(index)")
+            } else {
+                try FileManager.default.copyItem(atPath: DaemonHarness.samplePath, toPath: staging + "/" + name)
+                good.append("in\(index)")
+            }
+        }
+        // Kill at three different points of the run, then let a last daemon finish.
+        for (round, claims) in [1, 5, 12].enumerated() {
+            let watch = try Watch(harness: harness, pipeline: pipeline, tag: "\(round)")
+            try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+            if round == 0 {
+                for name in try FileManager.default.contentsOfDirectory(atPath: staging) {
+                    try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: harness.folder.inbox + "/" + name)
+                }
+            }
+            try harness.waitFor("\(claims) claims", timeout: 15) {
+                watch.log.components(separatedBy: " claim: ").count > claims || harness.list(harness.folder.inbox).isEmpty
+            }
+            kill(watch.process.processIdentifier, SIGKILL)
+            _ = try watch.waitForExit(harness)
+            // Never a partial artifact in out/: each folder there is complete.
+            for name in harness.list(harness.folder.out) {
+                #expect(harness.list(harness.folder.out + "/" + name) == ["manifest.json"], "out/\(name)")
+            }
+        }
+        let last = try Watch(harness: harness, pipeline: pipeline, tag: "last")
+        defer { if last.process.isRunning { last.process.terminate() } }
+        try harness.waitFor("every input accounted for", timeout: 20) {
+            harness.list(harness.folder.out).count + harness.list(harness.folder.failed).count == 24
+                && harness.list(harness.folder.work).isEmpty
+        }
+        kill(last.process.processIdentifier, SIGTERM)
+        #expect(try last.waitForExit(harness) == 0)
+        #expect(Set(harness.list(harness.folder.out)) == Set(good))
+        #expect(Set(harness.list(harness.folder.failed)) == Set(bad))
+        #expect(harness.list(harness.folder.inbox).isEmpty)
+        for area in [harness.folder.out, harness.folder.failed, harness.folder.done, harness.folder.state] {
+            #expect(harness.list(area).filter { $0.hasPrefix(".") }.isEmpty, "temporary files left in \(area)")
+        }
+        for name in bad {
+            #expect(FileManager.default.fileExists(atPath: harness.folder.failed + "/\(name)/error.json"))
+        }
+    }
+}
