@@ -29,6 +29,8 @@ final class ControlLoop {
     var nextProgressWrite = 0.0
     var metricsDirty = true
     var lastStatus = ""
+    /// So a metrics file that cannot be written is reported once, not at every job change.
+    var metricsFailing = false
 
     init(daemon: Daemon) {
         self.daemon = daemon
@@ -235,7 +237,8 @@ final class ControlLoop {
     func statusLine() -> String {
         if stopping { return "stopping: \(running.count) job(s) finishing" }
         let names = running.sorted().compactMap { records[$0]?.input }
-        if names.isEmpty { return "idle; \(scanner.candidates.count) inbox entr(ies) settling" }
+        let pending = scanner.candidates.count
+        if names.isEmpty { return "idle; \(pending) inbox \(pending == 1 ? "entry" : "entries") not claimed yet" }
         return "running \(names.joined(separator: ", ")); \(queue.count) queued"
     }
 
@@ -265,8 +268,10 @@ final class ControlLoop {
                                   retrying: states.filter { $0 == .retrying }.count, pending: scanner.candidates.count)
         do {
             try FileSystem.writeAtomically(path, text)
+            metricsFailing = false
         } catch {
-            log.warning("metrics", "cannot write \(path): \(error)")
+            if !metricsFailing { log.warning("metrics", "cannot write \(path): \(error) (reported once until it works again)") }
+            metricsFailing = true
         }
     }
 }
