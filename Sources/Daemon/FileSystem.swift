@@ -55,14 +55,23 @@ enum FileSystem {
     }
 
     /// Renames `from` into `folder` under `name`, or `name-2`, `name-3`, ... when taken, never
-    /// replacing anything. A placeholder (empty folder or file) is created exclusively first and
-    /// the rename then replaces it, which rename(2) does atomically for an empty folder or a file.
-    /// Returns the name used.
+    /// replacing anything, and returns the name used. rename(2) would silently replace an empty
+    /// folder or a file, so this uses renameat2(RENAME_NOREPLACE); on a file system without it,
+    /// an exclusively created placeholder that the rename then replaces.
     static func moveWithoutReplacing(_ from: String, into folder: String, name: String) throws -> String {
         guard let source = info(from) else { throw FileError(path: from, operation: "move", errno: ENOENT) }
+        var noReplaceWorks = renameNoReplace != nil
         for attempt in 1...10_000 {
             let candidate = DropFolder.suffixed(name, attempt)
             let target = folder + "/" + candidate
+            if noReplaceWorks, let renameNoReplace {
+                if renameNoReplace(AT_FDCWD, from, AT_FDCWD, target, 1 /* RENAME_NOREPLACE */) == 0 { return candidate }
+                if errno == EEXIST { continue }
+                guard errno == EINVAL || errno == ENOSYS else {
+                    throw FileError(path: from, operation: "rename to \(target)", errno: errno)
+                }
+                noReplaceWorks = false
+            }
             let created: Bool
             if source.isDirectory {
                 created = mkdir(target, 0o755) == 0
@@ -85,6 +94,12 @@ enum FileSystem {
         }
         throw FileError(path: folder + "/" + name, operation: "find a free name", errno: EEXIST)
     }
+
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+
+    /// glibc's renameat2 (2.28+), looked up at run time: Swift's Glibc module does not export it.
+    private static let renameNoReplace: RenameAt2? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
     /// Removes a file or a folder tree. Missing paths are fine (a retry after a crash may find
     /// half of it gone already).

@@ -17,7 +17,8 @@ struct JobMoves {
     func claim(_ name: String, now: Double) throws -> String? {
         var id = ""
         for _ in 0..<100 {
-            id = Clock.compactStamp(now) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
+            let random = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+            id = Clock.compactStamp(now) + "-" + String(repeating: "0", count: 4 - random.count) + random
             if mkdir(folder.work + "/" + id, 0o755) == 0 { break }
             guard errno == EEXIST else { throw FileError(path: folder.work + "/" + id, operation: "create", errno: errno) }
         }

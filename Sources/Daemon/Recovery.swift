@@ -1,4 +1,7 @@
 import JSON
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Start-up: finish or redo whatever a previous run left in work/.
 ///
@@ -46,6 +49,15 @@ extension ControlLoop {
                 log.error("recover", "work/\(id): cannot finish clean-up: \(error)")
             }
             return
+        }
+
+        if FileSystem.exists(job.publishedMarker) {
+            // Publishing had started but out/ was not renamed yet. Only the placeholder fallback
+            // (file systems without RENAME_NOREPLACE) can have left an empty folder in out/.
+            let stem = DropFolder.stem(record.input)
+            for name in (try? FileSystem.list(folder.out)) ?? [] where name == stem || name.hasPrefix(stem + "-") {
+                if (try? FileSystem.list(folder.out + "/" + name))?.isEmpty == true { rmdir(folder.out + "/" + name) }
+            }
         }
 
         let failing = ((try? FileSystem.list(job.failing)) ?? []).filter { $0 != "error.json" && !$0.hasPrefix(".") }

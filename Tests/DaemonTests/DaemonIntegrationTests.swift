@@ -18,7 +18,9 @@ struct DaemonIntegrationTests {
                 try Data("{}".utf8).write(to: URL(fileURLWithPath: path + "/config.json"))
                 try Data("x".utf8).write(to: URL(fileURLWithPath: path + "/sub/file"))
             }
-            try harness.waitFor("round \(round) published") { harness.list(harness.folder.out).count == round }
+            try harness.waitFor("round \(round) published and retired") {
+                harness.list(harness.folder.out).count == round && harness.list(harness.folder.done).count == round
+            }
         }
         #expect(harness.list(harness.folder.out) == ["model", "model-2"])
         #expect(harness.list(harness.folder.out + "/model-2/copy-of-model") == ["config.json", "sub"])

@@ -190,3 +190,19 @@ import Testing
         }
     }
 }
+
+@Suite struct FileSystemTests {
+    @Test func moveWithoutReplacingNeverOverwrites() throws {
+        let root = NSTemporaryDirectory() + "quantd-move-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/to/m", withIntermediateDirectories: true)  // empty: rename(2) would replace it
+        try Data("first".utf8).write(to: URL(fileURLWithPath: root + "/to/a.gguf"))
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/m", withIntermediateDirectories: true)
+        try Data("second".utf8).write(to: URL(fileURLWithPath: root + "/a.gguf"))
+        #expect(try FileSystem.moveWithoutReplacing(root + "/m", into: root + "/to", name: "m") == "m-2")
+        #expect(try FileSystem.moveWithoutReplacing(root + "/a.gguf", into: root + "/to", name: "a.gguf") == "a-2.gguf")
+        #expect(try String(contentsOfFile: root + "/to/a.gguf", encoding: .utf8) == "first")
+        #expect(try String(contentsOfFile: root + "/to/a-2.gguf", encoding: .utf8) == "second")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["to"])
+    }
+}

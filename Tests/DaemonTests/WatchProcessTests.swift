@@ -24,7 +24,7 @@ struct WatchProcessTests {
 
         init(harness: DaemonHarness, pipeline: String, tag: String) throws {
             logPath = harness.root + "/watch-\(tag).log"
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: WatchProcessTests.quantdBinary)
             process.arguments = ["watch", "--root", harness.root, "--pipeline", pipeline]
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
