@@ -113,7 +113,7 @@ extension ControlLoop {
                 try moves.remove(id)
                 records[id] = nil
                 metrics.finished["deferred", default: 0] += 1
-                scanner.touch(name, movedIn: false, now: Clock.monotonic())
+                scanner.hold(name, seconds: max(settings.settleSeconds, 1), now: Clock.monotonic())
                 log.info("defer", "\(record.input): still arriving (\(failure.message)); back in the inbox as \(name)",
                          [("job", .string(id))])
             } catch {

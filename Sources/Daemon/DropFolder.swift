@@ -32,7 +32,12 @@ public struct DropFolder: Sendable {
 
     /// Creates whatever is missing; existing folders and their contents are left alone.
     public func create() throws {
-        try FileSystem.makeDirectory(root)
+        // Like mkdir -p for ROOT itself: `quantd watch --root ~/drop/models` just works.
+        var prefix = root.hasPrefix("/") ? "" : "."
+        for component in root.split(separator: "/") {
+            prefix += "/" + component
+            try FileSystem.makeDirectory(prefix)
+        }
         for folder in [inbox, work, out, failed, done, state] { try FileSystem.makeDirectory(folder) }
         try FileSystem.sync(root)
     }

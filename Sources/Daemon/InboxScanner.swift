@@ -20,6 +20,8 @@ struct InboxScanner {
         var nextCheck: Double
         /// The last reason it was deferred, so the log says it once, not every check.
         var deferredReason: String?
+        /// Not looked at before this time, whatever inotify says (see `hold`).
+        var heldUntil: Double = 0
     }
 
     enum Decision: Equatable {
@@ -49,14 +51,23 @@ struct InboxScanner {
     /// inotify named `name`: look at it now.
     mutating func touch(_ name: String, movedIn: Bool, now: Double) {
         if var candidate = candidates[name] {
-            candidate.nextCheck = now
-            candidate.movedIn = candidate.movedIn || movedIn
+            candidate.nextCheck = max(now, candidate.heldUntil)
+            candidate.movedIn = candidate.movedIn || (movedIn && now >= candidate.heldUntil)
             candidates[name] = candidate
         } else {
             counter += 1
             candidates[name] = Candidate(order: counter, fingerprint: nil, stableSince: now, movedIn: movedIn,
                                          nextCheck: now)
         }
+    }
+
+    /// An entry the daemon itself put back (the executor found it still arriving): the rename
+    /// back is not a user's "complete" signal, so it must settle again, and not before `seconds`.
+    mutating func hold(_ name: String, seconds: Double, now: Double) {
+        counter += 1
+        let until = now + seconds
+        candidates[name] = Candidate(order: counter, fingerprint: nil, stableSince: now, movedIn: false,
+                                     nextCheck: until, heldUntil: until)
     }
 
     /// Forgets an entry (claimed, or it vanished).

@@ -103,6 +103,11 @@ public struct DefaultJobFailureClassifier: JobFailureClassifier {
                               message: folder.description, file: folder.path)
         case let file as FileError:
             return classify(file)
+        case let zstd as ZstdError:
+            // The zstd reader says "truncated" when the stream ends early: a copy in progress.
+            let truncated = zstd.message.contains("truncated")
+            return JobFailure(kind: truncated ? .stillArriving : .badInput, type: "ZstdError", message: zstd.message,
+                              file: zstd.path, hint: truncated ? nil : "check that the file is a complete zstd stream")
         case let json as JSONError:
             return JobFailure(kind: .badInput, type: "JSONError", message: json.description, offset: json.offset)
         default:

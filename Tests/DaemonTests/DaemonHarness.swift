@@ -144,3 +144,15 @@ final class FlakyExecutor: JobExecutor, @unchecked Sendable {
     }
 }
 
+
+/// Says the first attempt's input is still arriving (as a reader finding it truncated would).
+final class ArrivingOnceExecutor: JobExecutor, @unchecked Sendable {
+    let calls = Atomic<Int>(0)
+
+    func run(_ request: JobRequest) throws -> JobOutcome {
+        if calls.add(1, ordering: .relaxed).newValue == 1 {
+            throw JobFailure(kind: .stillArriving, type: "Test", message: "not all there yet")
+        }
+        return try CopyExecutor().run(request)
+    }
+}

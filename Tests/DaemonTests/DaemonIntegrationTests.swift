@@ -74,6 +74,19 @@ struct DaemonIntegrationTests {
         #expect(harness.list(harness.folder.failed).isEmpty)
     }
 
+    @Test func inputTheExecutorFindsStillArrivingGoesBackToTheInboxThenFinishes() throws {
+        let harness = DaemonHarness()
+        let executor = ArrivingOnceExecutor()
+        try harness.start(executor)
+        defer { try? harness.stop() }
+        try harness.dropSample(as: "late.gguf")
+        try harness.waitFor("late.gguf published on the second claim") { harness.ledger().last?.state == .done }
+        #expect(harness.list(harness.folder.out) == ["late"])
+        #expect(executor.calls.load(ordering: .relaxed) == 2)
+        #expect(harness.ledger().map(\.state) == [.deferred, .done])
+        #expect(harness.list(harness.folder.failed).isEmpty)
+    }
+
     @Test func twentyDropsAtOnceAllFinish() throws {
         let harness = DaemonHarness()
         try harness.start(CopyExecutor(), settings: DaemonHarness.settings(concurrency: 2))
