@@ -36,12 +36,17 @@ struct JobAttempt: Sendable {
         }
     }
 
+    static func mebibytes(_ bytes: Int) -> String {
+        "\((Double(bytes) / 1_048_576 * 10).rounded() / 10) MiB"
+    }
+
     private func checkFreeSpace(_ planned: Int) throws {
         guard let free = FileSystem.freeBytes(request.outputFolder) else { return }
         let (needed, overflow) = planned.addingReportingOverflow(Self.reserveBytes)
         guard overflow || needed > free else { return }
         throw JobFailure(kind: .transient, type: "InsufficientSpace", code: "ENOSPC",
-                         message: "the job needs \(planned) bytes for its output but only \(free) are free under \(moves.folder.root)",
+                         message: "the job needs \(Self.mebibytes(planned)) for its output plus a \(Self.mebibytes(Self.reserveBytes)) reserve, "
+                            + "but only \(Self.mebibytes(free)) are free under \(moves.folder.root)",
                          file: request.inputName,
                          hint: "free space on that file system; the job is retried with backoff")
     }

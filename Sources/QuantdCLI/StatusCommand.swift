@@ -41,15 +41,24 @@ struct StatusCommand: ParsableCommand {
         let owner = status.ownerPid.map { "daemon running (pid \($0))" } ?? "no daemon running"
         lines.append("\(status.root): \(owner)")
         lines.append("")
-        lines.append("in progress (\(status.inProgress.count)):")
-        for live in status.inProgress {
+        let active = status.inProgress.filter { $0.record.state != .claimed }
+        let queued = status.inProgress.filter { $0.record.state == .claimed }
+        lines.append("in progress (\(active.count) running or retrying, \(queued.count) queued):")
+        for live in active {
             let record = live.record
-            var where_ = record.state.rawValue
-            if let stage = live.stage {
-                where_ += ", \(stage)" + (live.fraction.map { " \(Int(($0 * 100).rounded()))%" } ?? "")
-                if let detail = live.detail { where_ += " (\(detail))" }
+            var line = "  \(record.id)  \(record.input)  \(record.state.rawValue)"
+            if record.state == .running, let stage = live.stage {
+                line += ": \(stage)" + (live.fraction.map { " \(Int(($0 * 100).rounded()))%" } ?? "")
+                if let detail = live.detail { line += " (\(detail))" }
             }
-            lines.append("  \(record.id)  \(record.input)  \(where_)  attempt \(record.attempts)")
+            if record.state == .retrying, let message = record.error?["message"]?.stringValue {
+                line += " after: \(message)"
+            }
+            lines.append(line + "  attempt \(record.attempts)")
+        }
+        if !queued.isEmpty {
+            let names = queued.prefix(10).map(\.record.input).joined(separator: ", ")
+            lines.append("  queued: \(names)\(queued.count > 10 ? " (+\(queued.count - 10) more)" : "")")
         }
         lines.append("")
         lines.append("finished (last \(status.finished.count)):")
