@@ -198,6 +198,14 @@ struct DaemonIntegrationTests {
         try harness.start(executor, settings: DaemonHarness.settings(grace: 0.3))
         try harness.dropSample(as: "long.gguf")
         try harness.waitFor("the job to start") { executor.started.load(ordering: .relaxed) == 1 }
+        // quantd status sees the running job and the stage its executor reported.
+        try harness.waitFor("progress in state/progress.json") {
+            DaemonStatus.load(root: harness.root).inProgress.first?.stage == "blocked"
+        }
+        let status = DaemonStatus.load(root: harness.root)
+        #expect(status.ownerPid == getpid())
+        #expect(status.inProgress.first?.record.state == .running)
+        #expect(status.inProgress.first?.detail == "waiting for the test")
         try harness.stop()
         // Grace expired: nothing published, the job is still in work/ with its attempt given back.
         #expect(harness.list(harness.folder.out).isEmpty)

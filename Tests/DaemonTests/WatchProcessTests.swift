@@ -22,11 +22,11 @@ struct WatchProcessTests {
         let process = Process()
         let logPath: String
 
-        init(harness: DaemonHarness, pipeline: String, tag: String) throws {
+        init(harness: DaemonHarness, pipeline: String, tag: String, json: Bool = false) throws {
             logPath = harness.root + "/watch-\(tag).log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: WatchProcessTests.quantdBinary)
-            process.arguments = ["watch", "--root", harness.root, "--pipeline", pipeline]
+            process.arguments = ["watch", "--root", harness.root, "--pipeline", pipeline] + (json ? ["--log-format", "json"] : [])
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             process.standardOutput = FileHandle.nullDevice
             try process.run()
@@ -50,9 +50,9 @@ struct WatchProcessTests {
         let harness = DaemonHarness()
         let metrics = harness.root + "/quantd.prom"
         let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.3, "rescan_seconds": 2, "metrics_file": "\#(metrics)"}"#)
-        let watch = try Watch(harness: harness, pipeline: pipeline, tag: "a")
+        let watch = try Watch(harness: harness, pipeline: pipeline, tag: "a", json: true)
         defer { if watch.process.isRunning { watch.process.terminate() } }
-        try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+        try harness.waitFor("ready") { watch.log.contains(#""event":"ready""#) }
 
         // A second daemon on the same ROOT is refused, naming the owner.
         let second = try Watch(harness: harness, pipeline: pipeline, tag: "b")
@@ -69,15 +69,40 @@ struct WatchProcessTests {
         try Data(#"{"daemon": {"concurency": 2}}"#.utf8).write(to: URL(fileURLWithPath: pipeline))
         kill(watch.process.processIdentifier, SIGHUP)
         try harness.waitFor("the rejected reload") { watch.log.contains("$.daemon.concurency: unknown setting") }
+        // quantd status, human and JSON, from another process.
+        let status = try Self.run(["status", "--root", harness.root, "--json"])
+        #expect(status.status == 0)
+        let document = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+        #expect(document?["daemon_pid"] as? Int == Int(watch.process.processIdentifier))
+        #expect((document?["finished"] as? [[String: Any]])?.first?["destination"] as? String == "out/sample")
+        let human = try Self.run(["status", "--root", harness.root])
+        #expect(human.output.contains("done  sample.gguf → out/sample"))
         try Data(#"{"daemon": {"concurrency": 2}}"#.utf8).write(to: URL(fileURLWithPath: pipeline))
         kill(watch.process.processIdentifier, SIGHUP)
-        try harness.waitFor("the reload") { watch.log.contains("reload: settings reloaded") && watch.log.contains("\"concurrency\":2") }
+        try harness.waitFor("the reload") { watch.log.contains("settings reloaded") && watch.log.contains("\"concurrency\":2") }
 
         kill(watch.process.processIdentifier, SIGTERM)
         #expect(try watch.waitForExit(harness) == 0)
-        #expect(watch.log.contains("stop: SIGTERM"))
-        #expect(watch.log.contains("stop: stopped cleanly"))
+        #expect(watch.log.contains("SIGTERM: no new claims"))
+        #expect(watch.log.contains("stopped cleanly"))
+        // --log-format json: every line is one JSON object with time, level, event, message.
+        for line in watch.log.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["event"] is String && object?["time"] is String, "\(line)")
+        }
         #expect(RootLock.owner(of: harness.folder) == nil)
+    }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: quantdBinary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test func killNineAtAnyMomentLosesNothing() throws {
