@@ -121,6 +121,23 @@ import Testing
         #expect(JobLedger.read(path: path) == records)
     }
 
+    @Test func ledgerCompactsWhileRunning() throws {
+        let path = NSTemporaryDirectory() + "quantd-ledger-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let ledger = try JobLedger(path: path, keepFinished: 3, compactEvery: 10)
+        for index in 0..<12 {
+            var record = JobRecord(id: "j\(index)", input: "i\(index)", state: .claimed, claimedAt: Double(index))
+            try ledger.append(record)
+            record.state = index == 0 ? .running : .done
+            try ledger.append(record)
+        }
+        // 24 appends: compacted at 10 and 20 (keeping j0, still running, and the newest done
+        // jobs), then 4 more lines.
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 8)
+        #expect(JobLedger.read(path: path).map(\.id) == ["j0", "j7", "j8", "j9", "j10", "j11"])
+    }
+
     @Test func completenessOfSafetensorsAndShardedFolders() throws {
         let folder = NSTemporaryDirectory() + "quantd-complete-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
