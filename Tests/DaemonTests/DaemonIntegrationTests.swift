@@ -58,7 +58,9 @@ struct DaemonIntegrationTests {
 
     @Test func partialSafetensorsIsDeferredNotFailed() throws {
         let harness = DaemonHarness()
-        try harness.start(InspectOnlyExecutor(version: "test"), settings: DaemonHarness.settings(settle: 0.2))
+        var settings = DaemonHarness.settings(settle: 0.2)
+        settings.keepInput = false
+        try harness.start(InspectOnlyExecutor(version: "test"), settings: settings)
         defer { try? harness.stop() }
         let whole = TestFiles.safetensors(floats: 64)
         let path = harness.folder.inbox + "/w.safetensors"
@@ -70,8 +72,11 @@ struct DaemonIntegrationTests {
         try handle.seekToEnd()
         try handle.write(contentsOf: whole.suffix(100))
         try handle.close()
-        try harness.waitFor("w published") { harness.list(harness.folder.out) == ["w"] }
+        try harness.waitFor("w published") { harness.ledger().last?.state == .done }
+        #expect(harness.list(harness.folder.out) == ["w"])
         #expect(harness.list(harness.folder.failed).isEmpty)
+        #expect(harness.list(harness.folder.done).isEmpty, "keep_input false removes the input")
+        #expect(harness.list(harness.folder.inbox).isEmpty)
     }
 
     @Test func inputTheExecutorFindsStillArrivingGoesBackToTheInboxThenFinishes() throws {
@@ -173,19 +178,35 @@ struct DaemonIntegrationTests {
         let published = try #require(try moves.claim("pub.gguf", now: 0))
         try moves.prepareAttempt(published)
         _ = try moves.publish(published, input: "pub.gguf")
-        // 3. A claim cut short: an empty job folder.
+        // 3. Crashed while moving to failed/: error.json written, input moved beside it.
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: harness.folder.inbox + "/junk.gguf"))
+        let failing = try #require(try moves.claim("junk.gguf", now: 0))
+        try FileManager.default.createDirectory(atPath: harness.folder.job(failing).failing, withIntermediateDirectories: true)
+        try Data(#"{"error": {"type": "GGUFError"}}"#.utf8).write(to: URL(fileURLWithPath: harness.folder.job(failing).failing + "/error.json"))
+        try FileManager.default.moveItem(atPath: harness.folder.job(failing).input + "/junk.gguf",
+                                         toPath: harness.folder.job(failing).failing + "/junk.gguf")
+        // 4. Crashed between the published marker and the rename: redone, and out/ gets no "-2".
+        try FileManager.default.copyItem(atPath: DaemonHarness.samplePath, toPath: harness.folder.inbox + "/half.gguf")
+        let half = try #require(try moves.claim("half.gguf", now: 0))
+        try moves.prepareAttempt(half)
+        try Data("half\n".utf8).write(to: URL(fileURLWithPath: harness.folder.job(half).publishedMarker))
+        // 5. A claim cut short: an empty job folder.
         try FileManager.default.createDirectory(atPath: harness.folder.work + "/empty-job/input", withIntermediateDirectories: true)
 
         let executor = BlockingExecutor()
         executor.release(10)
         try harness.start(executor)
         defer { try? harness.stop() }
-        try harness.waitFor("redo.gguf redone") { harness.list(harness.folder.out).contains("redo") }
+        try harness.waitFor("redo.gguf and half.gguf redone") {
+            harness.list(harness.folder.out).contains("redo") && harness.list(harness.folder.out).contains("half")
+        }
         try harness.waitFor("work/ emptied") { harness.list(harness.folder.work).isEmpty }
-        #expect(harness.list(harness.folder.out) == ["pub", "redo"])
+        #expect(harness.list(harness.folder.out) == ["half", "pub", "redo"])
         #expect(harness.list(harness.folder.out + "/redo") == ["copy-of-redo.gguf"])
-        #expect(harness.list(harness.folder.done) == ["pub.gguf", "redo.gguf"])
-        #expect(executor.started.load(ordering: .relaxed) == 1)
+        #expect(harness.list(harness.folder.done) == ["half.gguf", "pub.gguf", "redo.gguf"])
+        #expect(harness.list(harness.folder.failed) == ["junk"])
+        #expect(harness.list(harness.folder.failed + "/junk") == ["error.json", "junk.gguf"])
+        #expect(executor.started.load(ordering: .relaxed) == 2)
         let records = Dictionary(uniqueKeysWithValues: harness.ledger().map { ($0.id, $0) })
         #expect(records[redo]?.state == .done)
         #expect(records[redo]?.attempts == 2)
