@@ -153,15 +153,20 @@ enum FileSystem {
         return overflow ? Int.max : bytes
     }
 
-    /// Every regular file under `path` with its path relative to `path`, depth first, sorted.
-    /// Depth is capped: a model folder is shallow, and a symlink loop must not hang a scan.
+    /// Every file under `path` with its path relative to `path`, depth first, sorted.
+    /// Symlinked files count with their target's size and mtime (Hugging Face downloads link
+    /// shards to a blob cache), but symlinked folders are not entered, so a link loop cannot make
+    /// a scan explode; depth is capped as well.
     static func walk(_ path: String, depth: Int = 16) -> [(relative: String, info: Info)] {
         var result: [(relative: String, info: Info)] = []
         func visit(_ folder: String, _ prefix: String, _ level: Int) {
             guard level < depth, let names = try? list(folder) else { return }
             for name in names {
                 let full = folder + "/" + name
-                guard let entry = info(full) else { continue }
+                var link = stat()
+                guard lstat(full, &link) == 0, let entry = info(full) else { continue }
+                let isLink = (link.st_mode & S_IFMT) == S_IFLNK
+                if entry.isDirectory && isLink { continue }
                 if entry.isDirectory {
                     visit(full, prefix + name + "/", level + 1)
                 } else {
