@@ -1,4 +1,8 @@
+import BinaryIO
 import JSON
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A job's life on the control thread: claim, start an attempt, and act on how it ended.
 extension ControlLoop {
@@ -12,7 +16,11 @@ extension ControlLoop {
             }
             id = claimed
         } catch {
-            log.error("claim", "\(name): \(error); will try again at the next rescan")
+            // Moving a folder to another parent rewrites its "..", which needs write permission on
+            // the folder itself: the usual cause when someone else's folder cannot be claimed.
+            let hint = (error as? FileError)?.errno == EACCES
+                ? " (the daemon's user needs write permission on a dropped folder and on the inbox: chmod -R g+w, setgid group)" : ""
+            log.error("claim", "\(name): \(error)\(hint); will try again at the next rescan")
             return
         }
         var record = JobRecord(id: id, input: name, state: .claimed, claimedAt: wall)
