@@ -52,7 +52,7 @@ final class ControlLoop {
         log.info("start", "watching \(folder.inbox)", [
             ("pid", .number(JSONNumber(Int(getpid())))), ("settings", settings.json()),
         ])
-        moves.removeStrayTemporaries()
+        moves.removeStrayTemporaries(metricsFile: settings.metricsFile)
         recover(previous: previous)
 
         let watcher = InotifyWatcher(inbox: folder.inbox) { [mailbox = daemon.mailbox] event in

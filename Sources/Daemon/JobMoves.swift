@@ -115,10 +115,18 @@ struct JobMoves {
     }
 
     /// Removes temporaries a crash may have left where users look: hidden `.NAME.tmp-*` files of
-    /// AtomicFileWriter, and placeholders are never left (they are replaced in the same step).
-    func removeStrayTemporaries() {
+    /// AtomicFileWriter (the ledger's, progress.json's, error.json's and the metrics file's).
+    func removeStrayTemporaries(metricsFile: String?) {
         for area in [folder.out, folder.failed, folder.done, folder.state] {
             for name in (try? FileSystem.list(area)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileSystem.removeTree(area + "/" + name)
+            }
+        }
+        // The metrics file may live outside ROOT (a node_exporter folder): only its own temporaries.
+        if let metricsFile, let slash = metricsFile.lastIndex(of: "/") {
+            let area = String(metricsFile[..<slash])
+            let prefix = "." + metricsFile[metricsFile.index(after: slash)...] + ".tmp-"
+            for name in (try? FileSystem.list(area)) ?? [] where name.hasPrefix(prefix) {
                 try? FileSystem.removeTree(area + "/" + name)
             }
         }
