@@ -43,7 +43,11 @@ struct StatusCommand: ParsableCommand {
         lines.append("")
         let active = status.inProgress.filter { $0.record.state != .claimed }
         let queued = status.inProgress.filter { $0.record.state == .claimed }
-        lines.append("in progress (\(active.count) running or retrying, \(queued.count) queued):")
+        if status.ownerPid == nil && !status.inProgress.isEmpty {
+            lines.append("in work/, to be redone when the daemon starts (\(status.inProgress.count)):")
+        } else {
+            lines.append("in progress (\(active.count) running or retrying, \(queued.count) queued):")
+        }
         for live in active {
             let record = live.record
             var line = "  \(record.id)  \(record.input)  \(record.state.rawValue)"
