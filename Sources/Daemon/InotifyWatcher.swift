@@ -70,7 +70,13 @@ final class InotifyWatcher: Sendable {
         handler(.watching)
         while !stopRequested.load(ordering: .relaxed) {
             // The timeout is whole seconds; it bounds how long stop() waits.
-            guard let event = inotifytools_next_event(1) else { continue }
+            let asked = Clock.monotonic()
+            guard let event = inotifytools_next_event(1) else {
+                // NULL well before the timeout is an error (select failed), not silence: pause
+                // instead of spinning; the daemon's rescans cover the gap.
+                if Clock.monotonic() - asked < 0.5 { usleep(100_000) }
+                continue
+            }
             handle(event)
         }
     }
