@@ -46,11 +46,16 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
+        // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
+        // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
+        .target(
+            name: "Daemon",
+            dependencies: ["CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "JSON", "Pipeline"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline",
+                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
@@ -60,6 +65,8 @@ let package = Package(
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(
+            name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
             resources: [.copy("Fixtures")]),

@@ -91,11 +91,23 @@ public struct PipelineConfig: Sendable {
 
     public var collectsWeightStats: Bool { calibration.contains(.weightStats) }
 
+    /// What `quantd watch` runs without `--pipeline`: the default pipeline.json's schemes.
+    public static var defaultDaemonPipeline: PipelineConfig {
+        var config = PipelineConfig()
+        config.schemes = [QuantMix.q4_K_M, .q6_K, .q8_0].map { Scheme(name: $0.rawValue, options: SchemeOptions(mix: $0)) }
+        return config
+    }
+
     /// A one-scheme pipeline for `--type MIX` on the command line.
     public static func single(mix: QuantMix) -> PipelineConfig {
         var config = PipelineConfig()
         config.schemes = [Scheme(name: mix.rawValue, options: SchemeOptions(mix: mix))]
         return config
+    }
+
+    /// Reads and parses a pipeline file.
+    public static func load(file: String) throws -> PipelineConfig {
+        try parse(MappedFile.contents(of: file), file: file)
     }
 
     public static func parse(_ text: [UInt8], file: String? = nil) throws(ConfigError) -> PipelineConfig {

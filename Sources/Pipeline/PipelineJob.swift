@@ -13,7 +13,9 @@ public final class PipelineJob {
     public let outputFolder: String
     public let baseName: String
     public let threads: Int
-    public var progress: (@Sendable (JobProgress) -> Void)?
+    public var progress: (@Sendable (PipelineProgress) -> Void)?
+    /// Polled between tensors; when it turns true the job stops with `PipelineError.cancelled`.
+    public var isCancelled: (@Sendable () -> Bool)?
     public var quantdVersion = "0.1.0"
 
     public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
@@ -44,6 +46,7 @@ public final class PipelineJob {
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.progress = progress
+        runner.isCancelled = isCancelled
         var result = try runner.run()
         var clock = Stopwatch()
 

@@ -5,7 +5,7 @@ import GGUF
 import Quantization
 
 /// Progress of a job, reported after each slab of rows.
-public struct JobProgress: Sendable {
+public struct PipelineProgress: Sendable {
     public var tensorIndex: Int
     public var tensorCount: Int
     public var tensorName: String
@@ -45,7 +45,8 @@ public final class PipelineRunner {
     public let outputFolder: String
     public let baseName: String
     public var threads: Int
-    public var progress: (@Sendable (JobProgress) -> Void)?
+    public var progress: (@Sendable (PipelineProgress) -> Void)?
+    public var isCancelled: (@Sendable () -> Bool)?
     /// Floats per slab: 4 Mi values (16 MiB) keeps every buffer small and every thread busy.
     public var slabElements = 1 << 22
 
@@ -101,6 +102,7 @@ public final class PipelineRunner {
         var bytesRead = 0
 
         for (index, tensor) in tensors.enumerated() {
+            if isCancelled?() == true { throw PipelineError.cancelled }
             let targets = artifacts.map { $0.types[index] }
             let converts = targets.contains { $0 != tensor.type }
             if converts && tensor.type.isQuantized && !config.allowRequantize {
@@ -140,7 +142,7 @@ public final class PipelineRunner {
                 }
                 bytesRead += rows.count * tensor.rowBytes(tensor.type)
                 row = rows.upperBound
-                progress?(JobProgress(tensorIndex: index, tensorCount: tensors.count, tensorName: tensor.name,
+                progress?(PipelineProgress(tensorIndex: index, tensorCount: tensors.count, tensorName: tensor.name,
                                       bytesRead: bytesRead, bytesTotal: totalBytes))
             }
             for artifact in artifacts { artifact.endTensor() }
@@ -202,6 +204,7 @@ struct ImportanceWeights {
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case requantizeRefused(tensor: String, type: String)
     case importanceMatrixRequired(tensor: String, type: String)
+    case cancelled
 
     public var description: String {
         switch self {
@@ -209,6 +212,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             "tensor '\(tensor)' is already quantized (\(type)); requantizing loses quality — set \"allow_requantize\": true (or --allow-requantize) if you mean it"
         case .importanceMatrixRequired(let tensor, let type):
             "tensor '\(tensor)' would be \(type), which needs an importance matrix — add an imatrix calibration stage"
+        case .cancelled:
+            "the job was stopped before it finished; nothing was written"
         }
     }
 }

@@ -27,6 +27,17 @@ public enum PlanReport {
         return lines.joined(separator: "\n")
     }
 
+    /// Bytes of tensor data all the pipeline's artifacts will hold (for a free-space check).
+    public static func plannedBytes(config: PipelineConfig, source: TensorSource) throws -> Int {
+        let model = try ModelHyperparameters(metadata: source.metadata)
+        var total = 0
+        for scheme in config.schemes {
+            let types = try TensorTypePlanner.plan(source.tensors, model: model, options: scheme.options)
+            total += zip(source.tensors, types).reduce(0) { $0 + $1.0.rowCount * $1.0.rowBytes($1.1) }
+        }
+        return total
+    }
+
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     static func mebibytes(_ n: Int) -> String { format(Double(n) / 1_048_576) + " MiB" }
     static func format(_ x: Double) -> String {

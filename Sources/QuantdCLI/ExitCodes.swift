@@ -10,4 +10,10 @@ public enum QuantdExit {
     public static let truncated = ExitCode(75)
     /// `--verify` found non-finite values or scales in a file that is otherwise well formed.
     public static let nonFiniteData = ExitCode(3)
+    /// `watch`: ROOT is owned by another running quantd (EX_UNAVAILABLE).
+    public static let rootBusy = ExitCode(69)
+    /// `watch`: ROOT's folders cannot be created or its ledger opened (EX_CANTCREAT).
+    public static let cannotSetUp = ExitCode(73)
+    /// `watch`: the daemon settings are invalid (EX_CONFIG); systemd should not restart on it.
+    public static let badSettings = ExitCode(78)
 }

@@ -13,7 +13,7 @@ final class ProgressLine: @unchecked Sendable {
 
     init(enabled: Bool) { self.enabled = enabled }
 
-    func update(_ p: JobProgress) {
+    func update(_ p: PipelineProgress) {
         guard enabled else { return }
         lock.locked {
             let now = ProgressLine.now()

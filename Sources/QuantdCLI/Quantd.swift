@@ -4,9 +4,12 @@ import ArgumentParser
 public struct Quantd: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quantd",
-        abstract: "Quantize LLM checkpoints into GGUF files, and inspect GGUF and safetensors files.",
+        abstract: "Quantize LLM checkpoints into GGUF files, inspect GGUF and safetensors files, and watch a drop folder.",
         version: QuantdVersion.string,
-        subcommands: [InspectCommand.self, ConvertCommand.self, DiffCommand.self, ValidateCommand.self])
+        subcommands: [
+            InspectCommand.self, ConvertCommand.self, WatchCommand.self, StatusCommand.self,
+            ValidateCommand.self, DiffCommand.self,
+        ])
 
     public init() {}
 }

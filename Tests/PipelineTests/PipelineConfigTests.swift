@@ -68,7 +68,7 @@ struct PipelineConfigTests {
 
     @Test func theShippedPipelinesAreValid() throws {
         let root = TestPaths.repositoryRoot
-        for file in ["pipeline.json", "examples/imatrix-q4_k_m.json", "examples/k-quants-zstd.json", "examples/custom-rules.json"] {
+        for file in ["pipeline.json", "examples/imatrix-q4_k_m.json", "examples/k-quants-zstd.json", "examples/custom-rules.json", "examples/daemon-pipeline.json"] {
             let path = root + "/" + file
             let text = try String(contentsOfFile: path, encoding: .utf8)
             do { _ = try PipelineConfig.parse(Array(text.utf8), file: path) } catch { Issue.record("\(file): \(error)") }

@@ -1,0 +1,150 @@
+import BinaryIO
+import JSON
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the daemon runs, from the `"daemon": {...}` object of a pipeline JSON file.
+///
+/// This part of pipeline.json is self-contained: the daemon reads only its own object and ignores
+/// the rest of the file, whose schema belongs to the Pipeline target. Parsing is strict (unknown
+/// keys and wrong types are errors naming the JSON path) because a misspelt `concurency` silently
+/// falling back to a default is the kind of mistake nobody notices until a disk fills up.
+public struct DaemonSettings: Sendable, Equatable {
+    /// A file or folder written in place is claimed once unchanged (size, mtime) this long.
+    public var settleSeconds: Double = 5
+    /// Full listing of the inbox at this interval, whatever inotify said.
+    public var rescanSeconds: Double = 60
+    /// Jobs running at the same time.
+    public var concurrency: Int = 1
+    /// Threads each job may use.
+    public var threads: Int = DaemonSettings.onlineProcessors
+    /// Attempts before a job with transient errors (ENOSPC, EIO) goes to failed/.
+    public var maxAttempts: Int = 3
+    /// Wait before the second attempt; doubled for each further attempt, capped at 10 minutes.
+    public var retryBackoffSeconds: Double = 10
+    /// Prometheus textfile to write metrics to (node_exporter's textfile collector), or nil.
+    public var metricsFile: String? = nil
+    /// On SIGTERM, how long a running job may take to finish before it is left in work/ to be redone.
+    public var graceSeconds: Double = 30
+    /// Keep processed inputs in done/ (true) or remove them (false).
+    public var keepInput: Bool = true
+
+    public init() {}
+
+    public static let onlineProcessors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// The JSON keys, in the order they are documented.
+    public static let keys = [
+        "settle_seconds", "rescan_seconds", "concurrency", "threads", "max_attempts",
+        "retry_backoff_seconds", "metrics_file", "grace_seconds", "keep_input",
+    ]
+
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1).
+    public func backoff(afterAttempt attempt: Int) -> Double {
+        let factor = Double(1 << min(max(attempt - 1, 0), 16))
+        return min(retryBackoffSeconds * factor, 600)
+    }
+
+    // MARK: Parsing
+
+    /// Parses a `"daemon"` object; `path` is its JSON path, for errors.
+    public static func parse(_ value: JSONValue, path: String = "$.daemon") throws(DaemonSettingsError) -> DaemonSettings {
+        guard let members = value.objectValue else {
+            throw DaemonSettingsError(path: path, message: "expected an object, found \(value.kindName)")
+        }
+        var settings = DaemonSettings()
+        for (key, member) in members {
+            let at = path + "." + key
+            switch key {
+            case "settle_seconds": settings.settleSeconds = try seconds(member, at, minimum: 0)
+            case "rescan_seconds": settings.rescanSeconds = try seconds(member, at, minimum: 0.1)
+            case "concurrency": settings.concurrency = try integer(member, at, 1...64)
+            case "threads": settings.threads = try integer(member, at, 1...4096)
+            case "max_attempts": settings.maxAttempts = try integer(member, at, 1...1000)
+            case "retry_backoff_seconds": settings.retryBackoffSeconds = try seconds(member, at, minimum: 0)
+            case "grace_seconds": settings.graceSeconds = try seconds(member, at, minimum: 0)
+            case "keep_input":
+                guard let flag = member.boolValue else {
+                    throw DaemonSettingsError(path: at, message: "expected true or false, found \(member.kindName)")
+                }
+                settings.keepInput = flag
+            case "metrics_file":
+                if member.isNull {
+                    settings.metricsFile = nil
+                } else if let file = member.stringValue, file.hasPrefix("/") {
+                    settings.metricsFile = file
+                } else {
+                    throw DaemonSettingsError(path: at, message: "expected an absolute path or null, found \(member.kindName == "a string" ? "a relative path" : member.kindName)")
+                }
+            default:
+                throw DaemonSettingsError(path: at, message: "unknown setting (known: \(keys.joined(separator: ", ")))")
+            }
+        }
+        return settings
+    }
+
+    /// The settings of a pipeline file: its `"daemon"` object, or the defaults when it has none.
+    public static func load(pipelineFile: String) throws(DaemonSettingsError) -> DaemonSettings {
+        guard let bytes = FileSystem.read(pipelineFile, limit: 16 << 20) else {
+            throw DaemonSettingsError(path: "$", message: "cannot read \(pipelineFile): \(String(cString: strerror(errno)))")
+        }
+        let document: JSONValue
+        do {
+            document = try StrictJSON.parse(bytes)
+        } catch {
+            throw DaemonSettingsError(path: "$", message: "\(pipelineFile): \(error)")
+        }
+        guard document.objectValue != nil else {
+            throw DaemonSettingsError(path: "$", message: "\(pipelineFile): expected a JSON object, found \(document.kindName)")
+        }
+        guard let daemon = document["daemon"] else { return DaemonSettings() }
+        return try parse(daemon)
+    }
+
+    /// The settings as a `"daemon"` object (every key, defaults included), for logs and docs.
+    public func json() -> JSONValue {
+        jsonObject([
+            ("settle_seconds", .number(JSONNumber(settleSeconds))),
+            ("rescan_seconds", .number(JSONNumber(rescanSeconds))),
+            ("concurrency", .number(JSONNumber(concurrency))),
+            ("threads", .number(JSONNumber(threads))),
+            ("max_attempts", .number(JSONNumber(maxAttempts))),
+            ("retry_backoff_seconds", .number(JSONNumber(retryBackoffSeconds))),
+            ("metrics_file", metricsFile.map { .string($0) } ?? .null),
+            ("grace_seconds", .number(JSONNumber(graceSeconds))),
+            ("keep_input", .bool(keepInput)),
+        ])
+    }
+
+    private static func seconds(_ value: JSONValue, _ path: String, minimum: Double) throws(DaemonSettingsError) -> Double {
+        guard let number = value.doubleValue, number.isFinite else {
+            throw DaemonSettingsError(path: path, message: "expected a number of seconds, found \(value.kindName)")
+        }
+        guard number >= minimum, number <= 86_400 * 7 else {
+            throw DaemonSettingsError(path: path, message: "\(number) is out of range (\(minimum) to 604800 seconds)")
+        }
+        return number
+    }
+
+    private static func integer(_ value: JSONValue, _ path: String, _ range: ClosedRange<Int>) throws(DaemonSettingsError) -> Int {
+        guard let number = value.intValue else {
+            throw DaemonSettingsError(path: path, message: "expected an integer, found \(value.numberValue.map { "\($0)" } ?? value.kindName)")
+        }
+        guard range.contains(number) else {
+            throw DaemonSettingsError(path: path, message: "\(number) is out of range (\(range.lowerBound) to \(range.upperBound))")
+        }
+        return number
+    }
+}
+
+/// A bad daemon setting, with the JSON path of the offending value (`$.daemon.concurrency`).
+public struct DaemonSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}

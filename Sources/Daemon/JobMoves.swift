@@ -1,0 +1,134 @@
+import BinaryIO
+import JSON
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The renames that move a job through the drop folder, each made durable with folder fsyncs.
+///
+/// Order matters for crash safety. An input is always in exactly one place: inbox/, work/ID/input/,
+/// work/ID/failed/, out/'s neighbour done/, or failed/. Artifacts reach out/ by one rename of a
+/// complete folder, after `work/ID/published` records that the rename is under way. Whatever the
+/// moment of a kill -9, `Recovery` can tell from the folders alone what is left to do.
+struct JobMoves {
+    let folder: DropFolder
+
+    /// Renames `inbox/NAME` to `work/ID/input/NAME` and returns ID, or nil when the entry vanished.
+    func claim(_ name: String, now: Double) throws -> String? {
+        var id = ""
+        for _ in 0..<100 {
+            let random = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+            id = Clock.compactStamp(now) + "-" + String(repeating: "0", count: 4 - random.count) + random
+            if mkdir(folder.work + "/" + id, 0o755) == 0 { break }
+            guard errno == EEXIST else { throw FileError(path: folder.work + "/" + id, operation: "create", errno: errno) }
+        }
+        let job = folder.job(id)
+        try FileSystem.makeDirectory(job.input)
+        guard Glibc.rename(folder.inbox + "/" + name, job.input + "/" + name) == 0 else {
+            let code = errno
+            try? FileSystem.removeTree(job.path)
+            if code == ENOENT { return nil }
+            throw FileError(path: folder.inbox + "/" + name, operation: "claim (rename into \(job.input))", errno: code)
+        }
+        try FileSystem.sync(job.input, folder.inbox, job.path, folder.work)
+        return id
+    }
+
+    /// Empties the job's output and scratch folders before an attempt, so every attempt (and every
+    /// redo after a crash) starts from the same state.
+    func prepareAttempt(_ id: String) throws {
+        let job = folder.job(id)
+        for path in [job.out, job.scratch, job.publishedMarker, job.failing] { try FileSystem.removeTree(path) }
+        try FileSystem.makeDirectory(job.out)
+        try FileSystem.makeDirectory(job.scratch)
+        try FileSystem.sync(job.path)
+    }
+
+    /// Renames the finished `work/ID/out` to `out/STEM` (or `STEM-2`, ...) and returns that name.
+    func publish(_ id: String, input: String) throws -> String {
+        let job = folder.job(id)
+        try FileSystem.sync(job.out)
+        try FileSystem.writeAtomically(job.publishedMarker, DropFolder.stem(input) + "\n")
+        let name = try FileSystem.moveWithoutReplacing(job.out, into: folder.out, name: DropFolder.stem(input))
+        try FileSystem.sync(folder.out, job.path)
+        return name
+    }
+
+    /// Moves the processed input to `done/` (returning its name there) or removes it.
+    func retireInput(_ id: String, input: String, keep: Bool) throws -> String? {
+        let path = folder.job(id).input + "/" + input
+        guard FileSystem.exists(path) else { return nil }
+        if keep {
+            let name = try FileSystem.moveWithoutReplacing(path, into: folder.done, name: input)
+            try FileSystem.sync(folder.done, folder.job(id).input)
+            return name
+        }
+        try FileSystem.removeTree(path)
+        return nil
+    }
+
+    /// Moves the untouched input with its error.json to `failed/STEM/` and returns STEM (suffixed
+    /// when taken). error.json is written first, so a failed/ folder is never without it.
+    func fail(_ id: String, input: String, report: JSONValue) throws -> String {
+        let job = folder.job(id)
+        try FileSystem.makeDirectory(job.failing)
+        try FileSystem.writeAtomically(job.failing + "/error.json", report.serialized(pretty: true))
+        let source = job.input + "/" + input
+        if FileSystem.exists(source) {
+            try FileSystem.rename(source, job.failing + "/" + input)
+            try FileSystem.sync(job.failing, job.input)
+        }
+        let name = try FileSystem.moveWithoutReplacing(job.failing, into: folder.failed, name: DropFolder.stem(input))
+        try FileSystem.sync(folder.failed, job.path)
+        return name
+    }
+
+    /// Puts an input that turned out to be still arriving back into the inbox, under its name
+    /// (suffixed if a new entry took that name meanwhile), and returns the name.
+    func returnToInbox(_ id: String, input: String) throws -> String {
+        let name = try FileSystem.moveWithoutReplacing(folder.job(id).input + "/" + input, into: folder.inbox, name: input)
+        try FileSystem.sync(folder.inbox, folder.job(id).input)
+        return name
+    }
+
+    /// Removes `work/ID` once nothing in it is needed.
+    func remove(_ id: String) throws {
+        try FileSystem.removeTree(folder.job(id).path)
+        try FileSystem.sync(folder.work)
+    }
+
+    /// The input's name inside `work/ID/input/` (one entry, placed there by `claim`).
+    func inputName(_ id: String) -> String? {
+        (try? FileSystem.list(folder.job(id).input))?.first
+    }
+
+    /// The error.json document: the typed error plus what a person needs to find the job again.
+    func errorReport(_ failure: JobFailure, record: JobRecord, version: String, now: Double) -> JSONValue {
+        jsonObject([
+            ("error", failure.json()),
+            ("input", .string(record.input)),
+            ("job", .string(record.id)),
+            ("attempts", .number(JSONNumber(record.attempts))),
+            ("failed_at", .string(Clock.iso8601(now))),
+            ("quantd_version", .string(version)),
+        ])
+    }
+
+    /// Removes temporaries a crash may have left where users look: hidden `.NAME.tmp-*` files of
+    /// AtomicFileWriter (the ledger's, progress.json's, error.json's and the metrics file's).
+    func removeStrayTemporaries(metricsFile: String?) {
+        for area in [folder.out, folder.failed, folder.done, folder.state] {
+            for name in (try? FileSystem.list(area)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileSystem.removeTree(area + "/" + name)
+            }
+        }
+        // The metrics file may live outside ROOT (a node_exporter folder): only its own temporaries.
+        if let metricsFile, let slash = metricsFile.lastIndex(of: "/") {
+            let area = String(metricsFile[..<slash])
+            let prefix = "." + metricsFile[metricsFile.index(after: slash)...] + ".tmp-"
+            for name in (try? FileSystem.list(area)) ?? [] where name.hasPrefix(prefix) {
+                try? FileSystem.removeTree(area + "/" + name)
+            }
+        }
+    }
+}

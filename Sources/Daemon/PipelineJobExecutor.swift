@@ -1,0 +1,58 @@
+import Pipeline
+import Synchronization
+
+/// Runs the quantization pipeline for each claimed input: the real executor behind `quantd watch`.
+///
+/// The pipeline (pipeline.json) is parsed once at start-up and again on SIGHUP; an invalid file
+/// at reload keeps the old pipeline. Each job reads the input once and writes every scheme's
+/// artifact, the zstd copies and `manifest.json` into the job's output folder, which the daemon
+/// publishes as `out/NAME/` in one rename.
+public final class PipelineJobExecutor: JobExecutor {
+    private let config: Mutex<PipelineConfig>
+    private let version: String
+
+    public init(config: PipelineConfig, version: String) {
+        self.config = Mutex(config)
+        self.version = version
+    }
+
+    public func reload(pipelineFile: String) throws {
+        let next = try PipelineConfig.load(file: pipelineFile)
+        config.withLock { $0 = next }
+    }
+
+    public func plannedOutputBytes(for request: JobRequest) throws -> Int? {
+        let source = try Self.source(for: request.inputPath)
+        return try PlanReport.plannedBytes(config: config.withLock { $0 }, source: source)
+    }
+
+    public func run(_ request: JobRequest) throws -> JobOutcome {
+        let current = config.withLock { $0 }
+        let source = try Self.source(for: request.inputPath)
+        let job = PipelineJob(config: current, source: source, outputFolder: request.outputFolder,
+                              baseName: PipelineJob.baseName(forInput: request.inputName), threads: request.threads)
+        job.quantdVersion = version
+        let progress = request.progress
+        let cancelled = request.isCancelled
+        job.progress = { p in
+            progress(JobProgress(stage: "quantize", fraction: p.bytesTotal > 0 ? Double(p.bytesRead) / Double(p.bytesTotal) : nil,
+                                 detail: "tensor \(p.tensorIndex + 1)/\(p.tensorCount)"))
+        }
+        job.isCancelled = cancelled
+        let result = try job.run()
+        var files: [String] = []
+        for artifact in result.artifacts {
+            if current.zstd?.keepPlain ?? true { files.append(Self.name(artifact.path)) }
+            if let compressed = artifact.compressedPath { files.append(Self.name(compressed)) }
+        }
+        if current.manifest { files.append(Manifest.fileName) }
+        return JobOutcome(files: files)
+    }
+
+    /// The input as a tensor source. A GGUF today; Hugging Face folders arrive with the converter.
+    static func source(for path: String) throws -> TensorSource {
+        try GGUFTensorSource(path: path)
+    }
+
+    static func name(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import BinaryIO
+import Daemon
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `quantd watch --root DIR`: the drop-folder daemon (see README-DAEMON.md).
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Watch ROOT/inbox and process every model dropped there (the quantd daemon).",
+        discussion: """
+            Creates ROOT/{inbox,work,out,failed,done,state} when missing. Settings come from the \
+            "daemon" object of --pipeline FILE. SIGTERM/SIGINT stop after running jobs finish \
+            (within grace_seconds); SIGHUP reloads the settings. Until the quantization pipeline \
+            is integrated, each job validates its input and writes out/NAME/manifest.json. \
+            Exit status: 0 stopped by a signal; 69 ROOT is owned by another quantd; 73 ROOT cannot \
+            be set up; 78 invalid settings.
+            """)
+
+    @Option(name: .long, help: "The drop folder (created when missing).")
+    var root: String
+
+    @Option(name: .long, help: "Pipeline JSON file; its \"daemon\" object holds the daemon settings.")
+    var pipeline: String?
+
+    @Option(name: .customLong("log-format"), help: "Log lines on stderr: human or json.")
+    var logFormat: DaemonLog.Format = .human
+
+    func run() throws {
+        var settings = DaemonSettings()
+        var pipelineConfig = PipelineConfig.defaultDaemonPipeline
+        if let pipeline {
+            do {
+                pipelineConfig = try PipelineConfig.load(file: pipeline)
+            } catch {
+                throw CLIFailure(message: "\(error)", hint: "check it with `quantd validate \(pipeline)`", exit: QuantdExit.badSettings).report()
+            }
+            do {
+                settings = try DaemonSettings.load(pipelineFile: pipeline)
+            } catch {
+                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (README-DAEMON.md lists them)",
+                                 exit: QuantdExit.badSettings).report()
+            }
+        }
+        let options = Daemon.Options(
+            root: Self.absolute(root), settings: settings, pipelineFile: pipeline.map(Self.absolute),
+            version: QuantdVersion.string, notifier: SystemdNotifier())
+        let executor = PipelineJobExecutor(config: pipelineConfig, version: QuantdVersion.string)
+        let daemon = Daemon(options: options, executor: executor,
+                            log: DaemonLog(format: logFormat))
+        daemon.handleSignals()
+        do {
+            try daemon.run()
+        } catch let held as RootLock.Held {
+            throw CLIFailure(message: held.description, hint: nil, exit: QuantdExit.rootBusy).report()
+        } catch {
+            throw CLIFailure(message: "cannot start: \(error)", hint: "check that ROOT is writable by this user",
+                             exit: QuantdExit.cannotSetUp).report()
+        }
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (cwd == "/" ? "" : cwd) + "/" + (path == "." ? "" : path)
+    }
+}
+
+extension DaemonLog.Format: ExpressibleByArgument {}

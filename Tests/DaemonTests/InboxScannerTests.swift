@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import Daemon
+
+/// The settle rules with the clock passed in: no waiting.
+@Suite struct InboxScannerTests {
+    final class Inbox {
+        let path = NSTemporaryDirectory() + "quantd-inbox-\(UUID().uuidString)"
+        init() { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+        func write(_ name: String, _ text: String) throws {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path + "/" + name))
+        }
+    }
+
+    @Test func anEntryWrittenInPlaceIsReadyOnlyAfterStayingUnchanged() throws {
+        let inbox = Inbox()
+        var scanner = InboxScanner(inbox: inbox.path, settle: 5)
+        try inbox.write("a.bin", "one")
+        try inbox.write(".hidden", "x")
+        try inbox.write("b.part", "x")
+        try scanner.rescan(now: 100)
+        #expect(Array(scanner.candidates.keys) == ["a.bin"])
+        #expect(scanner.examine(now: 100).isEmpty)
+        #expect(scanner.nextCheck == 105)
+        #expect(scanner.examine(now: 104).isEmpty)
+        // Changed at 104: the window starts again.
+        try inbox.write("a.bin", "one two")
+        scanner.touch("a.bin", movedIn: false, now: 104)
+        #expect(scanner.examine(now: 104).isEmpty)
+        #expect(scanner.examine(now: 108.9).isEmpty)
+        #expect(scanner.examine(now: 109) == [.ready("a.bin")])
+        #expect(scanner.candidates.isEmpty)
+    }
+
+    @Test func anEntryRenamedInIsReadyAtOnceUnlessTheDaemonPutItBack() throws {
+        let inbox = Inbox()
+        var scanner = InboxScanner(inbox: inbox.path, settle: 60)
+        try inbox.write("m.bin", "x")
+        scanner.touch("m.bin", movedIn: true, now: 0)
+        #expect(scanner.examine(now: 0) == [.ready("m.bin")])
+
+        scanner.hold("m.bin", seconds: 2, now: 10)
+        scanner.touch("m.bin", movedIn: true, now: 10)  // the event of our own rename back
+        #expect(scanner.examine(now: 10).isEmpty)
+        #expect(scanner.examine(now: 12).isEmpty)  // held, and now it must settle like any copy
+        #expect(scanner.examine(now: 72) == [.ready("m.bin")])
+    }
+
+    @Test func aStillArrivingEntryIsDeferredAndSaidOnce() throws {
+        let inbox = Inbox()
+        var scanner = InboxScanner(inbox: inbox.path, settle: 1)
+        let whole = TestFiles.safetensors(floats: 32)
+        try whole.prefix(whole.count - 8).write(to: URL(fileURLWithPath: inbox.path + "/w.safetensors"))
+        scanner.touch("w.safetensors", movedIn: true, now: 0)
+        guard case .deferred(name: "w.safetensors", reason: _)? = scanner.examine(now: 0).first else {
+            Issue.record("not deferred")
+            return
+        }
+        #expect(scanner.examine(now: 1).isEmpty)  // same reason: not logged again
+        #expect(scanner.examine(now: 2).isEmpty)
+        try whole.write(to: URL(fileURLWithPath: inbox.path + "/w.safetensors"))
+        #expect(scanner.examine(now: 3).isEmpty)  // changed: settles again
+        #expect(scanner.examine(now: 4) == [.ready("w.safetensors")])
+    }
+
+    @Test func vanishedEntriesAreForgotten() throws {
+        let inbox = Inbox()
+        var scanner = InboxScanner(inbox: inbox.path, settle: 1)
+        try inbox.write("gone.bin", "x")
+        try scanner.rescan(now: 0)
+        try FileManager.default.removeItem(atPath: inbox.path + "/gone.bin")
+        #expect(scanner.examine(now: 5).isEmpty)
+        #expect(scanner.candidates.isEmpty)
+    }
+}
