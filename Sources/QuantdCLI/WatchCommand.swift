@@ -7,7 +7,7 @@ import Pipeline
 import Glibc
 #endif
 
-/// `quantd watch --root DIR`: the drop-folder daemon (see README-DAEMON.md).
+/// `quantd watch --root DIR`: the drop-folder daemon (see README.md).
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
@@ -15,8 +15,8 @@ struct WatchCommand: ParsableCommand {
         discussion: """
             Creates ROOT/{inbox,work,out,failed,done,state} when missing. Settings come from the \
             "daemon" object of --pipeline FILE. SIGTERM/SIGINT stop after running jobs finish \
-            (within grace_seconds); SIGHUP reloads the settings. Until the quantization pipeline \
-            is integrated, each job validates its input and writes out/NAME/manifest.json. \
+            (within grace_seconds); SIGHUP reloads the pipeline. Each job runs the pipeline \
+            (default: Q4_K_M, Q6_K, Q8_0) and publishes out/NAME/ with the artifacts and manifest.json. \
             Exit status: 0 stopped by a signal; 69 ROOT is owned by another quantd; 73 ROOT cannot \
             be set up; 78 invalid settings.
             """)
@@ -42,7 +42,7 @@ struct WatchCommand: ParsableCommand {
             do {
                 settings = try DaemonSettings.load(pipelineFile: pipeline)
             } catch {
-                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (README-DAEMON.md lists them)",
+                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (README.md lists them)",
                                  exit: QuantdExit.badSettings).report()
             }
         }
