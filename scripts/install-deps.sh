@@ -16,6 +16,8 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 if [ "${1:-}" = "--python" ]; then
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+  # systemd-analyze checks the unit file in the tests (no systemd needs to run).
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
