@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "GGUF", targets: ["GGUF"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "ModelConversion", targets: ["ModelConversion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,11 +37,14 @@ let package = Package(
         .target(name: "Safetensors", dependencies: ["BinaryIO"]),
         // ggml block formats; knows the type table from GGUF, nothing of files.
         .target(name: "Quantization", dependencies: ["GGUF"]),
+        // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template. Element
+        // conversions (F16/BF16/Q8_0) live in ElementConversion.swift until Quantization has them.
+        .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO",
+                "GGUF", "Safetensors", "Quantization", "ModelConversion", "BinaryIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
@@ -49,6 +53,9 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ModelConversionTests", dependencies: ["ModelConversion", "GGUF", "Safetensors", "BinaryIO"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors"],

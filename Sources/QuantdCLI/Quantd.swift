@@ -6,7 +6,7 @@ public struct Quantd: ParsableCommand {
         commandName: "quantd",
         abstract: "Quantize LLM checkpoints into GGUF files, and inspect GGUF and safetensors files.",
         version: QuantdVersion.string,
-        subcommands: [InspectCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self])
 
     public init() {}
 }

@@ -1,0 +1,149 @@
+import Dispatch
+import GGUF
+import Safetensors
+
+/// Where a running conversion is, for progress reports.
+public struct ConversionProgress: Sendable {
+    public let tensorIndex: Int
+    public let tensorCount: Int
+    public let tensorName: String
+    public let bytesWritten: Int
+    public let totalBytes: Int
+}
+
+/// Runs a `ConversionPlan`: each tensor is read from the mapped safetensors, converted in pieces of
+/// whole rows and appended to the GGUF writer, so memory stays near one piece (a few MiB) plus the
+/// writer's buffer whatever the model's size. Rows of a piece are converted on `threads` threads;
+/// each row's bytes depend only on that row, so the output does not depend on the thread count.
+public struct Converter: Sendable {
+    public var threads: Int
+    /// Target size of one piece of output, in bytes.
+    public var pieceBytes: Int
+
+    public init(threads: Int = 1, pieceBytes: Int = 4 << 20) {
+        self.threads = max(1, threads)
+        self.pieceBytes = max(1, pieceBytes)
+    }
+
+    /// Writes the plan's GGUF to `destination` (temporary file, fsync, rename: the destination
+    /// appears only when complete). `progress` is called after each piece.
+    public func run(_ plan: ConversionPlan, destination: String,
+                    progress: ((ConversionProgress) -> Void)? = nil) throws {
+        let writer = try GGUFWriter(destination: destination, metadata: plan.metadata,
+                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
+        do {
+            let total = plan.tensorBytes
+            var written = 0
+            for (index, tensor) in plan.tensors.enumerated() {
+                try convert(tensor) { bytes in
+                    try writer.append(bytes)
+                    written += bytes.count
+                    progress?(ConversionProgress(tensorIndex: index, tensorCount: plan.tensors.count,
+                                                 tensorName: tensor.name, bytesWritten: written, totalBytes: total))
+                }
+            }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Converts one tensor, handing its output bytes to `emit` piece by piece.
+    func convert(_ tensor: PlannedTensor, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let rows = RowReader(tensor)
+        guard rows.rowCount > 0, let outRowBytes = ElementConversion.rowBytes(tensor.type, count: rows.rowLength) else { return }
+
+        let rowsPerPiece = max(1, pieceBytes / max(outRowBytes, 1))
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerPiece * outRowBytes, alignment: 16)
+        defer { piece.deallocate() }
+        guard let base = piece.baseAddress else { return }
+        let output = PieceBuffer(base: base)
+
+        var first = 0
+        while first < rows.rowCount {
+            let count = min(rowsPerPiece, rows.rowCount - first)
+            let start = first
+            let type = tensor.type
+            // Rows are independent and each lane writes only its own rows of the piece.
+            let work: @Sendable (Int, Int) -> Void = { lo, hi in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows.rowLength)
+                defer { scratch.deallocate() }
+                for r in lo..<hi {
+                    rows.write(row: start + r, type: type, into: output.base + r * outRowBytes,
+                               byteCount: outRowBytes, scratch: scratch)
+                }
+            }
+            let lanes = min(threads, count)
+            if lanes > 1 {
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    work(count * lane / lanes, count * (lane + 1) / lanes)
+                }
+            } else {
+                work(0, count)
+            }
+            try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
+            first += count
+        }
+    }
+}
+
+/// The output piece, shared by the lanes of one `concurrentPerform`, each writing disjoint rows.
+private struct PieceBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+}
+
+/// Reads the rows of one planned tensor in output order. A "row" is the unit that moves: for
+/// permuted q/k tensors an HF row (`shape[0]` of them), otherwise a GGUF row of `ne0` elements.
+/// The mapped source stays alive for the conversion (the plan holds its file).
+private struct RowReader: @unchecked Sendable {
+    let rowLength: Int
+    let rowCount: Int
+    private let data: UnsafeRawBufferPointer
+    private let element: ElementConversion.SourceType
+    private let values: [Float]
+    private let permuteGroups: Int?
+    /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
+    private let sameEncoding: Bool
+
+    init(_ tensor: PlannedTensor) {
+        switch tensor.source {
+        case .generated(let values):
+            self.values = values
+            data = UnsafeRawBufferPointer(start: nil, count: 0)
+            element = .f32
+            permuteGroups = nil
+            sameEncoding = false
+            rowLength = max(values.count, 1)
+            rowCount = values.isEmpty ? 0 : 1
+        case .stored(let file, let info, let element, let groups):
+            values = []
+            data = file.data(for: info)
+            self.element = element
+            permuteGroups = groups
+            let rows = groups != nil ? (info.shape.first ?? 1) : tensor.elementCount / max(tensor.dimensions.first ?? 1, 1)
+            rowCount = tensor.elementCount == 0 ? 0 : max(rows, 1)
+            rowLength = rowCount == 0 ? 0 : tensor.elementCount / rowCount
+            sameEncoding = (element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
+                || (element == .bf16 && tensor.type == .bf16)
+        }
+    }
+
+    func write(row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,
+               scratch: UnsafeMutablePointer<Float>) {
+        if !values.isEmpty {
+            for (i, v) in values.enumerated() { scratch[i] = v }
+            ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+            return
+        }
+        let source = permuteGroups.map { TensorRules.permutedSourceRow(row, rows: rowCount, groups: $0) } ?? row
+        let rowBytes = rowLength * element.byteSize
+        let bytes = UnsafeRawBufferPointer(rebasing: data[(source * rowBytes)..<((source + 1) * rowBytes)])
+        if sameEncoding, let from = bytes.baseAddress {
+            out.copyMemory(from: from, byteCount: byteCount)
+        } else {
+            ElementConversion.decode(bytes, type: element, count: rowLength, into: scratch)
+            ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+        }
+    }
+}
