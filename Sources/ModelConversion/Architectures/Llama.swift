@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GGUF
 import Safetensors
 
@@ -66,20 +68,21 @@ enum LlamaRopeFrequencies {
         let lowFreqWavelen = oldContext / lowFreqFactor
         let highFreqWavelen = oldContext / highFreqFactor
 
+        // The reference computes in float32 torch tensors throughout: `freqs` is a float32 tensor,
+        // so `2 * math.pi / freq` and everything after it are float32 operations with the Python
+        // scalars rounded to float32 first. Reproduced here with Float and powf.
         var factors: [Float] = []
         for i in stride(from: 0, to: dim, by: 2) {
-            // torch: base ** (arange(0, dim, 2, float32) / dim) in float32, then 1.0 / that in float32.
             let exponent = Float(i) / Float(dim)
-            let freq = Float(1.0) / Float(pow(Double(Float(base)), Double(exponent)))
-            // Python then works in double: 2 * math.pi / float(freq).
-            let wavelen = 2 * Double.pi / Double(freq)
-            if wavelen < highFreqWavelen {
+            let freq = Float(1) / powf(Float(base), exponent)
+            let wavelen = Float(2 * Double.pi) / freq
+            if wavelen < Float(highFreqWavelen) {
                 factors.append(1)
-            } else if wavelen > lowFreqWavelen {
+            } else if wavelen > Float(lowFreqWavelen) {
                 factors.append(Float(factor))
             } else {
-                let smooth = (oldContext / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor)
-                factors.append(Float(1 / ((1 - smooth) / factor + smooth)))
+                let smooth = (Float(oldContext) / wavelen - Float(lowFreqFactor)) / Float(highFreqFactor - lowFreqFactor)
+                factors.append(1 / ((1 - smooth) / Float(factor) + smooth))
             }
         }
         return GeneratedTensor(name: "rope_freqs.weight", values: factors)
