@@ -12,6 +12,16 @@ public enum ModelNaming {
         public var finetune: String?
         public var version: String?
         public var sizeLabel: String?
+
+        public init(fullName: String? = nil, organization: String? = nil, basename: String? = nil,
+                    finetune: String? = nil, version: String? = nil, sizeLabel: String? = nil) {
+            self.fullName = fullName
+            self.organization = organization
+            self.basename = basename
+            self.finetune = finetune
+            self.version = version
+            self.sizeLabel = sizeLabel
+        }
     }
 
     private enum Tag: Hashable { case basename, sizeLabel, finetune, version, type }
