@@ -26,9 +26,10 @@ public struct Converter: Sendable {
     }
 
     /// Writes the plan's GGUF to `destination` (temporary file, fsync, rename: the destination
-    /// appears only when complete). `progress` is called after each piece.
+    /// appears only when complete). `progress` is called after each piece; an error it throws
+    /// stops the conversion and leaves no output, which is how a caller cancels.
     public func run(_ plan: ConversionPlan, destination: String,
-                    progress: ((ConversionProgress) -> Void)? = nil) throws {
+                    progress: ((ConversionProgress) throws -> Void)? = nil) throws {
         let writer = try GGUFWriter(destination: destination, metadata: plan.metadata,
                                     tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
         do {
@@ -38,7 +39,7 @@ public struct Converter: Sendable {
                 try convert(tensor) { bytes in
                     try writer.append(bytes)
                     written += bytes.count
-                    progress?(ConversionProgress(tensorIndex: index, tensorCount: plan.tensors.count,
+                    try progress?(ConversionProgress(tensorIndex: index, tensorCount: plan.tensors.count,
                                                  tensorName: tensor.name, bytesWritten: written, totalBytes: total))
                 }
             }
