@@ -2,6 +2,10 @@ import Dispatch
 import GGUF
 import Safetensors
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where a running conversion is, for progress reports.
 public struct ConversionProgress: Sendable {
     public let tensorIndex: Int
@@ -86,6 +90,22 @@ public struct Converter: Sendable {
             try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
             first += count
         }
+        if case .stored(let file, let info, _, _) = tensor.source {
+            Self.releasePages(file.data(for: info))
+        }
+    }
+
+    /// Drops the source tensor's pages from this process's resident set once it is converted, so
+    /// peak RSS follows the largest tensor rather than the model (they stay in the page cache; the
+    /// mapping is private and read-only, so a later read just faults them in again). Only whole
+    /// pages inside the tensor are released: neighbours may share its first and last page.
+    static func releasePages(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        let page = UInt(max(sysconf(Int32(_SC_PAGESIZE)), 1))
+        let start = (UInt(bitPattern: base) + page - 1) / page * page
+        let end = (UInt(bitPattern: base) + UInt(bytes.count)) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, Int(end - start), MADV_DONTNEED)
     }
 }
 
