@@ -63,9 +63,10 @@ enum Vocabulary {
             m.set("tokenizer.ggml.add_space_prefix", .bool(prefix))
         }
         if files.hasSentencePieceModel {
-            throw .tokenizer(path: files.path + "/tokenizer.model",
-                             message: "SentencePiece tokenizers (tokenizer.model) are not supported yet",
-                             hint: "convert this model with llama.cpp's convert_hf_to_gguf.py")
+            // Both Llama and Qwen2 try SentencePiece first.
+            try SentencePieceVocabulary.write(files: files, hparams: hparams, into: &m)
+            try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
+            return
         }
         guard let tokenizer = files.tokenizerJSON else {
             throw .tokenizer(path: files.path, message: "no tokenizer.json",
@@ -93,7 +94,12 @@ enum Vocabulary {
         }
         let special = try SpecialVocabulary(files: files, loadMerges: true, vocabularySize: nil)
         special.write(into: &m)
-        // LlamaModel.set_vocab: "Apply to granite small models only" — any Llama with 49152 tokens.
+        try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
+    }
+
+    /// LlamaModel.set_vocab: "Apply to granite small models only" — in fact any Llama whose
+    /// config says 49152 tokens (SmolLM2 included) gets add_bos_token = false.
+    static func applyLlamaQuirk(style: VocabularyStyle, hparams: HyperParameters, into m: inout MetadataBuilder) throws(ConversionError) {
         if style == .llama, (try hparams.int(["vocab_size"])) == 49152 {
             m.set("tokenizer.ggml.add_bos_token", .bool(false))
         }

@@ -12,7 +12,7 @@ import Testing
     }
 
     /// The folder-output name is gguf-py's naming_convention of the reference's general.* values.
-    @Test(arguments: ["tiny-llama3", "tiny-qwen2", "tiny-qwen3"])
+    @Test(arguments: ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-llama2-spm"])
     func defaultFileName(model: String) throws {
         let expected = try Fixtures.json("expected/\(model).json")["metadata"]
         let name = try #require(expected?["general.name"]?["value"]?.stringValue)

@@ -15,6 +15,9 @@ Made, each from a real model's config shape scaled down (hidden 64, 2 layers), s
     tiny-qwen2    Qwen2ForCausalLM   F16   q/k/v biases, tied embeddings, merges as pairs,
                                            a non-special added token and padded vocab_size
     tiny-qwen3    Qwen3ForCausalLM   F32   q_norm/k_norm, head_dim 32 != hidden/heads
+    tiny-llama2-spm  LlamaForCausalLM F16  Llama 2's shape (MHA), a SentencePiece tokenizer.model trained
+                                           on --spm-text (BPE, byte fallback, a user-defined piece),
+                                           added_tokens.json, padded vocab_size
 Everything is deterministic: the same command gives the same bytes.
 """
 import argparse, json, os, shutil
@@ -68,6 +71,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("smollm2"); ap.add_argument("outdir")
     ap.add_argument("--vocab", type=int, default=None, help="cut the tokenizer to its first N ids")
+    ap.add_argument("--spm-text", default=None, help="text to train the SentencePiece model on (skipped without it)")
     args = ap.parse_args()
     n = args.vocab
     vocab = n if n is not None else 49152
@@ -114,6 +118,38 @@ def main():
             layer.self_attn.k_norm.weight.normal_(1, 0.1)
     save(model, d, torch.float32)
     write_tokenizer(args.smollm2, d, n)
+
+    if args.spm_text:
+        make_spm_llama(os.path.join(args.outdir, "tiny-llama2-spm"), args.spm_text)
+
+
+def make_spm_llama(d, text):
+    """Llama 2 7B's shape scaled down, with a small SentencePiece BPE tokenizer.model."""
+    import sentencepiece as spm
+    os.makedirs(d, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        input=text, model_prefix=os.path.join(d, "tokenizer"), vocab_size=400, model_type="bpe",
+        byte_fallback=True, user_defined_symbols=["<tool_call>"], num_threads=1, seed_sentencepiece_size=10000,
+        character_coverage=1.0, normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    os.remove(os.path.join(d, "tokenizer.vocab"))
+    torch.manual_seed(4)
+    cfg = LlamaConfig(vocab_size=404, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+                      bos_token_id=1, eos_token_id=2)
+    save(LlamaForCausalLM(cfg), d, torch.float16)
+    special = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+    config = {
+        "add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+        "unk_token": "<unk>", "pad_token": None, "legacy": False, "tokenizer_class": "LlamaTokenizer",
+        "added_tokens_decoder": {"0": {"content": "<unk>", **special}, "1": {"content": "<s>", **special},
+                                 "2": {"content": "</s>", **special}},
+        "chat_template": "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}",
+    }
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(d, "added_tokens.json"), "w", encoding="utf-8") as f:
+        json.dump({"<extra_0>": 401}, f)
 
 
 if __name__ == "__main__":
