@@ -46,6 +46,7 @@ struct ConvertCommand: ParsableCommand {
             let choice = OutputTypeChoice(argument: type) ?? .auto
             let plan = try ConversionPlan(input: input, outputType: choice)
             let destination = Self.destination(output, defaultName: plan.defaultFileName)
+            try Self.refuseWritingInto(input: input, destination: destination)
             let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             let converter = Converter(threads: threads ?? max(1, cores))
             let meter = isatty(2) != 0 ? ProgressMeter() : nil
@@ -69,6 +70,18 @@ struct ConvertCommand: ParsableCommand {
             return output.hasSuffix("/") ? output + defaultName : output + "/" + defaultName
         }
         return output
+    }
+
+    /// The input folder is never modified, so the output may not go inside it.
+    static func refuseWritingInto(input: String, destination: String) throws {
+        let parent = destination.contains("/") ? String(destination[..<(destination.lastIndex(of: "/") ?? destination.endIndex)]) : "."
+        guard let inputPath = realpath(input, nil), let parentPath = realpath(parent.isEmpty ? "/" : parent, nil) else { return }
+        defer { free(inputPath); free(parentPath) }
+        if String(cString: inputPath) == String(cString: parentPath) {
+            throw CLIFailure(message: "\(destination): the output would be written into the model folder \(input)",
+                             hint: "quantd never modifies its input; write the GGUF somewhere else (-o OTHER_FOLDER)",
+                             exit: QuantdExit.badInput).report()
+        }
     }
 
     static func isCannotOpen(_ error: ConversionError) -> Bool {
