@@ -55,6 +55,7 @@ public struct ConversionPlan: Sendable {
             }
         }
         let outputType = try Self.resolve(choice, stored.map(\.info))
+        let scales = try FP8Scales(stored: &stored, hparams: hparams)
 
         var planned: [PlannedTensor] = []
         for generated in try architecture.generatedTensors(hparams) {
@@ -90,7 +91,8 @@ public struct ConversionPlan: Sendable {
             let shape = tensor.shape.isEmpty ? [1] : tensor.shape
             let type = TensorRules.type(ggufName: ggufName, numpyShape: shape, outputType: outputType)
             planned.append(PlannedTensor(name: ggufName, dimensions: shape.reversed(), type: type,
-                                         source: .stored(file: file, info: tensor, element: element, permuteGroups: groups)))
+                                         source: .stored(file: file, info: tensor, element: element, permuteGroups: groups,
+                                                         scale: try scales.scale(for: hfName, weight: tensor, path: file.path))))
         }
         var seen = Set<String>()
         for tensor in planned where !seen.insert(tensor.name).inserted {

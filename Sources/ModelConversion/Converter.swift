@@ -90,7 +90,7 @@ public struct Converter: Sendable {
             try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
             first += count
         }
-        if case .stored(let file, let info, _, _) = tensor.source {
+        if case .stored(let file, let info, _, _, _) = tensor.source {
             Self.releasePages(file.data(for: info))
         }
     }
@@ -124,6 +124,8 @@ private struct RowReader: @unchecked Sendable {
     private let element: ElementConversion.SourceType
     private let values: [Float]
     private let permuteGroups: Int?
+    private let scale: DequantizationScale?
+    private let scaleData: UnsafeRawBufferPointer
     /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
     private let sameEncoding: Bool
 
@@ -134,19 +136,24 @@ private struct RowReader: @unchecked Sendable {
             data = UnsafeRawBufferPointer(start: nil, count: 0)
             element = .f32
             permuteGroups = nil
+            scale = nil
+            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
             sameEncoding = false
             rowLength = max(values.count, 1)
             rowCount = values.isEmpty ? 0 : 1
-        case .stored(let file, let info, let element, let groups):
+        case .stored(let file, let info, let element, let groups, let scale):
             values = []
             data = file.data(for: info)
             self.element = element
             permuteGroups = groups
+            self.scale = scale
+            scaleData = scale.map { $0.file.data(for: $0.info) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
             let rows = groups != nil ? (info.shape.first ?? 1) : tensor.elementCount / max(tensor.dimensions.first ?? 1, 1)
             rowCount = tensor.elementCount == 0 ? 0 : max(rows, 1)
             rowLength = rowCount == 0 ? 0 : tensor.elementCount / rowCount
-            sameEncoding = (element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
-                || (element == .bf16 && tensor.type == .bf16)
+            sameEncoding = scale == nil
+                && ((element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
+                    || (element == .bf16 && tensor.type == .bf16))
         }
     }
 
@@ -164,7 +171,33 @@ private struct RowReader: @unchecked Sendable {
             out.copyMemory(from: from, byteCount: byteCount)
         } else {
             ElementConversion.decode(bytes, type: element, count: rowLength, into: scratch)
+            if let scale { applyScale(scale, row: source, to: scratch) }
             ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+        }
+    }
+
+    /// `weight.float() * scale` for one (source) row, in single precision as torch does it.
+    private func applyScale(_ scale: DequantizationScale, row: Int, to values: UnsafeMutablePointer<Float>) {
+        let size = scale.element.byteSize
+        func value(_ index: Int) -> Float {
+            var out: Float = 0
+            let bytes = UnsafeRawBufferPointer(rebasing: scaleData[(index * size)..<((index + 1) * size)])
+            ElementConversion.decode(bytes, type: scale.element, count: 1, into: &out)
+            return out
+        }
+        if let block = scale.blockSize, block.count == 2, let columns = scale.info.shape.last {
+            let base = (row / block[0]) * columns
+            var cached = -1
+            var s: Float = 0
+            for c in 0..<rowLength {
+                let index = base + c / block[1]
+                if index != cached { s = value(index); cached = index }
+                values[c] *= s
+            }
+        } else {
+            // No block size: one scale for the tensor, or one per row (unsqueezed to [rows, 1]).
+            let s = value(scale.info.elementCount == 1 ? 0 : row)
+            for c in 0..<rowLength { values[c] *= s }
         }
     }
 }

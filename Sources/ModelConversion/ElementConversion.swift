@@ -11,17 +11,27 @@ public enum ElementConversion {
     /// Source element types the converter reads. Integer and FP8 tensors are handled elsewhere.
     public enum SourceType: Sendable, Equatable {
         case f32, f16, bf16
+        /// FP8 weights of block-scaled checkpoints (`quant_method: fp8`), torch's float8_e4m3fn / float8_e5m2.
+        case f8E4M3, f8E5M2
 
         public init?(_ dtype: SafetensorsDType) {
             switch dtype {
             case .f32: self = .f32
             case .f16: self = .f16
             case .bf16: self = .bf16
+            case .f8E4M3: self = .f8E4M3
+            case .f8E5M2: self = .f8E5M2
             default: return nil
             }
         }
 
-        public var byteSize: Int { self == .f32 ? 4 : 2 }
+        public var byteSize: Int {
+            switch self {
+            case .f32: 4
+            case .f16, .bf16: 2
+            case .f8E4M3, .f8E5M2: 1
+            }
+        }
     }
 
     /// Decodes `count` little-endian elements of `type` starting at `source` into `output`.
@@ -46,7 +56,23 @@ public enum ElementConversion {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 output[i] = Float(bitPattern: UInt32(bits) << 16)
             }
+        case .f8E4M3:
+            for i in 0..<count { output[i] = f8E4M3ToFloat[Int(source[i])] }
+        case .f8E5M2:
+            // E5M2 is the top byte of an F16.
+            for i in 0..<count { output[i] = f16ToFloat[Int(source[i]) << 8] }
         }
+    }
+
+    /// float8_e4m3fn widened exactly: bias 7, subnormals below exponent 1, no infinities, and
+    /// S.1111.111 is NaN (torch's `.float()` of the same bits).
+    static let f8E4M3ToFloat: [Float] = (0...255).map { (byte: Int) -> Float in
+        let sign: Float = byte & 0x80 != 0 ? -1 : 1
+        let exponent = (byte >> 3) & 0xf
+        let mantissa = byte & 7
+        if exponent == 0xf && mantissa == 7 { return .nan }
+        if exponent == 0 { return sign * Float(mantissa) / 8 * Float(sign: .plus, exponent: -6, significand: 1) }
+        return sign * (1 + Float(mantissa) / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
     }
 
     /// Every half-precision value widened (exactly) to single precision; built once, on first use.

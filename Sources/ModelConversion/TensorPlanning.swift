@@ -12,10 +12,21 @@ public struct PlannedTensor: Sendable {
 }
 
 enum TensorSource: Sendable {
-    /// A safetensors tensor; `permuteGroups` is Llama's head count for the q/k row permutation.
+    /// A safetensors tensor; `permuteGroups` is Llama's head count for the q/k row permutation;
+    /// `scale` the dequantization scale of an FP8 weight.
     case stored(file: SafetensorsFile, info: SafetensorsTensorInfo, element: ElementConversion.SourceType,
-                permuteGroups: Int?)
+                permuteGroups: Int?, scale: DequantizationScale?)
     case generated([Float])
+}
+
+/// `weight_scale_inv` (or `weight_scale`) of an FP8 checkpoint: the reference's `dequant_simple`
+/// multiplies `weight.float()` by it, each scale covering a `blockSize` block of the weight
+/// (`weight_block_size` in config.json), or broadcast (one value, or one per row) without one.
+struct DequantizationScale: Sendable {
+    let file: SafetensorsFile
+    let info: SafetensorsTensorInfo
+    let element: ElementConversion.SourceType
+    let blockSize: [Int]?
 }
 
 /// The per-tensor rules of the reference's `prepare_tensors`, as pure functions.

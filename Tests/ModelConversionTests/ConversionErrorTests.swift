@@ -57,6 +57,18 @@ import Testing
         }
     }
 
+    @Test func unsupportedQuantizationMethod() throws {
+        let temp = TemporaryFolder()
+        let folder = try temp.copy(fixture: "tiny-llama-fp8")
+        let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
+        try config.replacingOccurrences(of: "\"quant_method\": \"fp8\"", with: "\"quant_method\": \"gptq\"")
+            .write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        let error = try #require(Self.error(folder))
+        guard case .config(_, let key, _) = error else { Issue.record("got \(error)"); return }
+        #expect(key == "quantization_config.quant_method")
+        #expect(error.description.contains("'gptq'"))
+    }
+
     @Test func missingTokenizer() throws {
         let temp = TemporaryFolder()
         let folder = try temp.copy(fixture: "tiny-llama3")

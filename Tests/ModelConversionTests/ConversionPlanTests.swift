@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ConversionPlanTests {
     /// `--outtype auto`: BF16 weights stay BF16, F16 stay F16, F32 become F16 (the reference's rule).
-    @Test(arguments: [("tiny-llama3", OutputType.bf16), ("tiny-qwen2", .f16), ("tiny-qwen3", .f16)])
+    @Test(arguments: [("tiny-llama3", OutputType.bf16), ("tiny-qwen2", .f16), ("tiny-qwen3", .f16), ("tiny-llama-fp8", .bf16)])
     func autoType(model: String, expected: OutputType) throws {
         let plan = try ConversionPlan(input: try Fixtures.path("models/\(model)"), outputType: .auto)
         #expect(plan.outputType == expected)

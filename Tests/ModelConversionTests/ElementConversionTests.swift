@@ -51,6 +51,22 @@ import Testing
         #expect(out == [1.0, -1.5])
     }
 
+    @Test func fp8WidensLikeTorch() {
+        // torch.tensor([...], dtype=torch.uint8).view(torch.float8_e4m3fn).float()
+        let e4m3: [UInt8] = [0x7e, 0x01, 0xb8, 0x38, 0x08, 0x00, 0x80]
+        var out = [Float](repeating: 0, count: e4m3.count)
+        e4m3.withUnsafeBytes { src in out.withUnsafeMutableBufferPointer { ElementConversion.decode(src, type: .f8E4M3, count: e4m3.count, into: $0.baseAddress!) } }
+        #expect(out == [448, 0.001953125, -1, 1, 0.015625, 0, -0.0])
+        let nan: [UInt8] = [0x7f, 0xff]
+        var nans = [Float](repeating: 0, count: 2)
+        nan.withUnsafeBytes { src in nans.withUnsafeMutableBufferPointer { ElementConversion.decode(src, type: .f8E4M3, count: 2, into: $0.baseAddress!) } }
+        #expect(nans.allSatisfy { $0.isNaN })
+        let e5m2: [UInt8] = [0x3c, 0x7b, 0x7c]  // 1.0, 57344, inf
+        var wide = [Float](repeating: 0, count: 3)
+        e5m2.withUnsafeBytes { src in wide.withUnsafeMutableBufferPointer { ElementConversion.decode(src, type: .f8E5M2, count: 3, into: $0.baseAddress!) } }
+        #expect(wide == [1, 57344, .infinity])
+    }
+
     @Test func rowBytesNeedWholeBlocks() {
         #expect(ElementConversion.rowBytes(.q8_0, count: 64) == 68)
         #expect(ElementConversion.rowBytes(.q8_0, count: 48) == nil)

@@ -18,6 +18,8 @@ Made, each from a real model's config shape scaled down (hidden 64, 2 layers), s
     tiny-llama2-spm  LlamaForCausalLM F16  Llama 2's shape (MHA), a SentencePiece tokenizer.model trained
                                            on --spm-text (BPE, byte fallback, a user-defined piece),
                                            added_tokens.json, padded vocab_size
+    tiny-llama-fp8   LlamaForCausalLM FP8  layer matrices float8_e4m3fn with 32x32 weight_scale_inv blocks
+                                           (quant_method fp8, as DeepSeek/Qwen FP8 releases), the rest BF16
 Everything is deterministic: the same command gives the same bytes.
 """
 import argparse, json, os, shutil
@@ -121,6 +123,39 @@ def main():
 
     if args.spm_text:
         make_spm_llama(os.path.join(args.outdir, "tiny-llama2-spm"), args.spm_text)
+
+    make_fp8_llama(os.path.join(args.outdir, "tiny-llama-fp8"), args.smollm2, n, vocab)
+
+
+def make_fp8_llama(d, smollm2, n, vocab, block=32):
+    """A Llama whose layer matrices are stored as FP8 E4M3 with per-block inverse scales."""
+    from safetensors.torch import save_file
+    torch.manual_seed(5)
+    os.makedirs(d, exist_ok=True)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(d, safe_serialization=True)
+    tensors = {}
+    for name, t in model.state_dict().items():
+        if ".layers." in name and name.endswith("proj.weight"):
+            rows, cols = t.shape
+            w = t.float().reshape(rows // block, block, cols // block, block)
+            amax = w.abs().amax(dim=(1, 3)).clamp(min=1e-12)
+            scale_inv = (amax / 448.0).float()
+            q = (w / scale_inv[:, None, :, None]).reshape(rows, cols).to(torch.float8_e4m3fn)
+            tensors[name] = q.contiguous()
+            tensors[name + "_scale_inv"] = scale_inv.contiguous()
+        else:
+            tensors[name] = t.contiguous()
+    save_file(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    config = json.load(open(os.path.join(d, "config.json")))
+    config["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                                     "weight_block_size": [block, block]}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_tokenizer(smollm2, d, n)
 
 
 def make_spm_llama(d, text):
