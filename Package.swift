@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "GGUF", targets: ["GGUF"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "ModelConversion", targets: ["ModelConversion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,8 +45,10 @@ let package = Package(
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
             // so -O keeps the bytes ggml's.)
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
+        .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON"]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
-        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
+        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
         // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
         .target(
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "BinaryIO", "JSON", "Pipeline", "Daemon",
+                "GGUF", "Safetensors", "Quantization", "ModelConversion", "BinaryIO", "JSON", "Pipeline", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
@@ -73,6 +76,9 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ModelConversionTests", dependencies: ["ModelConversion", "GGUF", "Safetensors", "BinaryIO", "JSON"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors"],

@@ -205,6 +205,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case requantizeRefused(tensor: String, type: String)
     case importanceMatrixRequired(tensor: String, type: String)
     case cancelled
+    case sourceSlabTooLarge(tensor: String)
 
     public var description: String {
         switch self {
@@ -212,6 +213,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             "tensor '\(tensor)' is already quantized (\(type)); requantizing loses quality — set \"allow_requantize\": true (or --allow-requantize) if you mean it"
         case .importanceMatrixRequired(let tensor, let type):
             "tensor '\(tensor)' would be \(type), which needs an importance matrix — add an imatrix calibration stage"
+        case .sourceSlabTooLarge(let tensor):
+            "tensor '\(tensor)' has rows too long for the converter's slab; this is a quantd bug, please report it"
         case .cancelled:
             "the job was stopped before it finished; nothing was written"
         }

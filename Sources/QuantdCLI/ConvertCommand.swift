@@ -1,30 +1,36 @@
 import ArgumentParser
 import BinaryIO
 import GGUF
+import ModelConversion
 import Pipeline
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `quantd convert INPUT -o OUTDIR [--type MIX | --pipeline FILE]`: the whole pipeline, once.
+/// `quantd convert INPUT -o OUTPUT [--type T | --pipeline FILE]`: a Hugging Face folder or a GGUF
+/// through conversion and the pipeline, in one pass.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Quantize a model into GGUF artifacts in one pass (a mix, or a whole pipeline.json).",
+        abstract: "Convert a Hugging Face model folder to GGUF, or quantize a model into GGUF artifacts in one pass.",
         discussion: """
-            INPUT is an F32/F16/BF16 GGUF (requantized as llama-quantize does). Each scheme of the \
-            pipeline becomes OUTDIR/<model>-<scheme>.gguf; several schemes share one read of the \
-            source. manifest.json is written last, beside them.
+            A Hugging Face folder with --type F32, F16, BF16, Q8_0 or auto (the default) is converted \
+            as convert_hf_to_gguf.py converts it: OUTPUT is a file, or a folder that gets \
+            <Name>-<SizeLabel>-<TYPE>.gguf. Any other mix, or --pipeline, runs the pipeline: from a \
+            folder exactly as convert_hf_to_gguf.py --outtype f16 followed by llama-quantize, from an \
+            F32/F16/BF16 GGUF as llama-quantize; each scheme becomes OUTPUT/<model>-<scheme>.gguf, \
+            all from one read of the source, with manifest.json written last. Supported \
+            architectures: \(Architecture.supportedNames.joined(separator: ", ")).
             """)
 
-    @Argument(help: "The model: a .gguf file.")
+    @Argument(help: "The model: a Hugging Face model folder, or an F32/F16/BF16 .gguf file.")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The folder to write the artifacts and manifest.json into (created if missing).")
+    @Option(name: .shortAndLong, help: "The GGUF file or folder (conversion), or the folder for the artifacts and manifest.json (pipeline).")
     var output: String
 
-    @Option(name: .long, help: "One mix, as llama-quantize spells it (Q4_K_M, Q6_K, Q8_0, IQ4_XS, F16, …).")
+    @Option(name: .long, help: "F32, F16, BF16, Q8_0, auto (conversion of a folder), or a mix as llama-quantize spells it (Q4_K_M, Q6_K, IQ4_XS, …).")
     var type: String?
 
     @Option(name: .long, help: "A pipeline.json with calibration, scheme and output stages.")
@@ -46,16 +52,33 @@ struct ConvertCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if (type == nil) == (pipeline == nil) {
-            throw ValidationError("give either --type MIX or --pipeline FILE")
+        if type != nil && pipeline != nil {
+            throw ValidationError("give either --type or --pipeline, not both")
         }
-        if let type, QuantMix(name: type) == nil {
-            throw ValidationError("'\(type)' is not a mix llama-quantize knows; try Q4_K_M, Q5_K_M, Q6_K, Q8_0, IQ4_XS, F16")
+        if let type, QuantMix(name: type) == nil, OutputTypeChoice(argument: type) == nil {
+            throw ValidationError("'\(type)' is not a type or mix quantd knows; try auto, F16, Q8_0, Q4_K_M, Q6_K, IQ4_XS")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
+    /// Anything but a GGUF file (a folder, a lone .safetensors, a missing path) with a plain
+    /// conversion type and no pipeline is a conversion, whose errors name what is missing; the
+    /// rest is the pipeline.
+    private var isFolderConversion: Bool {
+        guard pipeline == nil, imatrix == nil, !dryRun, !isGGUFFile(input) else { return false }
+        return OutputTypeChoice(argument: type ?? "auto") != nil
+    }
+
     func run() throws {
+        if isFolderConversion {
+            try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
+                                     threads: threads)
+            return
+        }
+        guard type != nil || pipeline != nil else {
+            throw CLIFailure(message: "\(input) is a GGUF file: say what to make of it with --type MIX or --pipeline FILE",
+                             hint: "e.g. quantd convert \(input) -o out --type Q4_K_M", exit: ExitCode.validationFailure).report()
+        }
         do {
             var config = try loadConfig()
             if let imatrix {
@@ -64,7 +87,7 @@ struct ConvertCommand: ParsableCommand {
                 for i in config.schemes.indices { config.schemes[i].options.hasImportanceMatrix = true }
             }
             if allowRequantize { config.allowRequantize = true }
-            let source = try GGUFTensorSource(path: input)
+            let source: TensorSource = isDirectory(input) ? try ConvertedModelSource(folder: input) : try GGUFTensorSource(path: input)
             if dryRun {
                 print(try PlanReport.render(config: config, source: source))
                 return
@@ -79,13 +102,21 @@ struct ConvertCommand: ParsableCommand {
             let result = try job.run()
             line.finish()
             print(ConvertSummary.render(result, folder: output))
+        } catch let error as ConversionError {
+            throw FolderConversion.classify(error).report()
         } catch {
             throw CLIFailure.from(error)
         }
     }
 
     private func loadConfig() throws -> PipelineConfig {
-        if let type, let mix = QuantMix(name: type) { return .single(mix: mix) }
+        if let type {
+            guard let mix = QuantMix(name: type) else {
+                throw CLIFailure(message: "--type \(type) converts a Hugging Face folder; \(input) is a GGUF file",
+                                 hint: "name a mix such as Q4_K_M, or F16 to re-write it as llama-quantize would", exit: ExitCode.validationFailure)
+            }
+            return .single(mix: mix)
+        }
         guard let pipeline else { return PipelineConfig() }
         return try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
     }
@@ -100,6 +131,16 @@ func makeFolder(_ path: String) throws {
         return
     }
     guard mkdir(path, 0o755) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+}
+
+func isGGUFFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && !path.hasSuffix(".safetensors")
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
 func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

@@ -122,7 +122,7 @@ struct WatchProcessTests {
         for mix in ["Q4_K_M", "Q6_K"] {
             #expect(Self.sha256(file: out + "/tiny-llama-\(mix).gguf") == plain[mix], "\(mix)")
         }
-        #expect(harness.list(harness.folder.done) == ["tiny-llama-f16.gguf"])
+        try harness.waitFor("done/tiny-llama-f16.gguf") { harness.list(harness.folder.done) == ["tiny-llama-f16.gguf"] }
         kill(watch.process.processIdentifier, SIGTERM)
         #expect(try watch.waitForExit(harness) == 0)
     }

@@ -1,0 +1,101 @@
+import JSON
+import GGUF
+import Safetensors
+
+/// One model architecture, as data: which `config.json` architectures it covers, its GGUF name,
+/// the tensor-name table, the config defaults the reference sees through transformers, and the
+/// few special cases (Q/K row permutation, extra metadata, generated tensors).
+///
+/// Adding an architecture is one file in `Architectures/` that builds one of these, plus a line in
+/// `Architecture.all`.
+public struct Architecture: Sendable {
+    /// `architectures[0]` values in config.json that select this table.
+    public let huggingFaceNames: [String]
+    /// `general.architecture` and the prefix of its hyperparameter keys.
+    public let ggufName: String
+    /// HF tensor names outside the layers (without `.weight`/`.bias`) to GGUF names.
+    let globalTensors: [String: String]
+    /// Names inside `model.layers.N.` (without the suffix) to names inside `blk.N.`.
+    let layerTensors: [String: String]
+    /// transformers config-class defaults the reference converter reads (see `HyperParameters`).
+    let configDefaults: [(String, @Sendable (HyperParameters) -> JSONValue?)]
+    /// Llama's `undo_permute`: q/k rows are reordered from HF's rotate-half layout to GGML's
+    /// interleaved one.
+    let permutesQueryKey: Bool
+    /// Writes the architecture's keys after the common `TextModel` ones.
+    let writeExtraHyperParameters: @Sendable (HyperParameters, inout MetadataBuilder) throws(ConversionError) -> Void
+    /// Tensors the reference generates from the config (Llama 3's `rope_freqs`).
+    let generatedTensors: @Sendable (HyperParameters) throws(ConversionError) -> [GeneratedTensor]
+    /// How the vocabulary is read.
+    let vocabulary: VocabularyStyle
+
+    /// The architectures this converter knows, in the order they are listed to users.
+    public static let all: [Architecture] = [.llama, .qwen2, .qwen3]
+
+    /// Every supported `config.json` architecture name.
+    public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
+
+    /// The table for `name`, or nil.
+    public static func named(_ name: String) -> Architecture? {
+        all.first { $0.huggingFaceNames.contains(name) }
+    }
+
+    /// The GGUF name of HF tensor `name`, or nil when the table has none. `.weight`/`.bias` carry over.
+    public func ggufTensorName(_ name: String) -> String? {
+        var base = name
+        var suffix = ""
+        for candidate in [".weight", ".bias"] where name.hasSuffix(candidate) {
+            base = String(name.dropLast(candidate.count))
+            suffix = candidate
+        }
+        if let mapped = globalTensors[base] { return mapped + suffix }
+        let parts = base.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
+        if parts.count == 4, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]), layer >= 0,
+           parts[2].allSatisfy(\.isASCII), let mapped = layerTensors[String(parts[3])] {
+            return "blk.\(layer).\(mapped)\(suffix)"
+        }
+        return nil
+    }
+
+    /// The layer the reference attributes to a HF name: the first all-digit dotted part.
+    static func blockID(of name: String) -> Int? {
+        for part in name.split(separator: ".") where !part.isEmpty && part.allSatisfy({ $0 >= "0" && $0 <= "9" }) {
+            return Int(part)
+        }
+        return nil
+    }
+}
+
+/// How an architecture reads its tokenizer, following the reference's `set_vocab` of that class.
+enum VocabularyStyle: Sendable {
+    /// `LlamaModel.set_vocab`: SentencePiece, else Llama-HF BPE, else GPT-2 BPE; plus
+    /// `add_space_prefix` from tokenizer_config.json and the `vocab_size == 49152` add_bos quirk.
+    case llama
+    /// `Qwen2Model.set_vocab`: SentencePiece, else GPT-2 BPE.
+    case gpt2
+}
+
+/// A tensor computed from the config rather than read from the weights.
+struct GeneratedTensor: Sendable {
+    let name: String
+    let values: [Float]
+}
+
+/// Layer tensor names shared by Llama-like decoders (gguf-py `TensorNameMap`).
+let llamaLikeLayerTensors: [String: String] = [
+    "input_layernorm": "attn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+]
+
+let llamaLikeGlobalTensors: [String: String] = [
+    "model.embed_tokens": "token_embd",
+    "model.norm": "output_norm",
+    "lm_head": "output",
+]

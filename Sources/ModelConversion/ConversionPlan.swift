@@ -1,0 +1,146 @@
+import GGUF
+import Safetensors
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything about a conversion except the tensor data: the architecture, the output type,
+/// every output tensor in write order, and the complete metadata. Building a plan reads only
+/// headers and the small JSON files, so errors surface before any output is created.
+public struct ConversionPlan: Sendable {
+    public let folder: ModelFolder
+    public let architecture: Architecture
+    public let outputType: OutputType
+    /// In llama-quantize's order (see `TensorRules.precedes`).
+    public let tensors: [PlannedTensor]
+    public let metadata: GGUFMetadata
+    public let general: GeneralMetadata
+
+    /// `<Name>-<SizeLabel>-<TYPE>.gguf`, the name used when the output is a folder.
+    public var defaultFileName: String { general.fileName(outputType: outputType) }
+    /// Bytes of tensor data the output will hold (without alignment padding).
+    public var tensorBytes: Int { tensors.reduce(0) { $0 + ($1.type.byteCount(elements: $1.elementCount) ?? 0) } }
+
+    public init(input path: String, outputType choice: OutputTypeChoice) throws(ConversionError) {
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, path.hasSuffix(".safetensors") {
+            throw .loneSafetensors(path: path)
+        }
+        let folder: ModelFolder
+        do {
+            folder = try ModelFolder(path: path)
+            try folder.validateIndex()
+        } catch {
+            throw .folder(error)
+        }
+        let archName = folder.config["text_config"]?["architectures"]?[0]?.stringValue
+            ?? folder.config["architectures"]?[0]?.stringValue
+        guard let archName else {
+            throw .config(path: path, key: "architectures", message: "is missing, so the model's architecture is unknown")
+        }
+        guard let architecture = Architecture.named(archName) else {
+            throw .unsupportedArchitecture(path: path, name: archName, supported: Architecture.supportedNames)
+        }
+        let hparams = HyperParameters(config: folder.config, path: path, defaults: architecture.configDefaults)
+
+        var stored: [(hfName: String, file: SafetensorsFile, info: SafetensorsTensorInfo)] = []
+        for file in folder.weights {
+            for tensor in file.tensors {
+                var name = tensor.name
+                if name.contains("language_model.") { name = name.replacingOccurrences(of: "language_model.", with: "") }
+                if name.contains("text_model.") { name = name.replacingOccurrences(of: "text_model.", with: "") }
+                if TensorRules.isMultimodal(name) { continue }
+                stored.append((name, file, tensor))
+            }
+        }
+        let outputType = try Self.resolve(choice, stored.map(\.info))
+        let scales = try FP8Scales(stored: &stored, hparams: hparams)
+
+        var planned: [PlannedTensor] = []
+        for generated in try architecture.generatedTensors(hparams) {
+            planned.append(PlannedTensor(name: generated.name, dimensions: [generated.values.count], type: .f32,
+                                         source: .generated(generated.values)))
+        }
+        let heads = try hparams.int(["n_heads", "num_attention_heads"])
+        let kvHeads = try hparams.int(["n_kv_heads", "num_key_value_heads"])
+        for (hfName, file, tensor) in stored where !TensorRules.isIgnored(hfName) {
+            guard let element = ElementConversion.SourceType(tensor.dtype) else {
+                throw .tensor(path: file.path, tensor: tensor.name,
+                              message: "has dtype \(tensor.dtype), which this converter does not read (F32, F16, BF16 only)"
+                                  + " — FP8 and integer checkpoints are not supported yet; use convert_hf_to_gguf.py")
+            }
+            guard let ggufName = architecture.ggufTensorName(hfName) else {
+                throw .unmappedTensor(path: file.path, tensor: tensor.name, architecture: archName)
+            }
+            var groups: Int?
+            if architecture.permutesQueryKey {
+                if hfName.hasSuffix("q_proj.weight") || hfName.hasSuffix("q_proj.bias") {
+                    groups = heads
+                } else if hfName.hasSuffix("k_proj.weight") || hfName.hasSuffix("k_proj.bias") {
+                    groups = (kvHeads != nil && kvHeads != heads) ? kvHeads : heads
+                }
+                if hfName.hasSuffix("_proj.weight") || hfName.hasSuffix("_proj.bias"), groups != nil {
+                    guard let g = groups, g > 0, let rows = tensor.shape.first, rows % (2 * g) == 0 else {
+                        throw .tensor(path: file.path, tensor: tensor.name,
+                                      message: "has \(tensor.shape.first ?? 0) rows, not a multiple of 2 × \(groups ?? 0) heads, "
+                                          + "so its rotary halves cannot be interleaved — config.json's head counts do not match the weights")
+                    }
+                }
+            }
+            let shape = tensor.shape.isEmpty ? [1] : tensor.shape
+            let type = TensorRules.type(ggufName: ggufName, numpyShape: shape, outputType: outputType)
+            planned.append(PlannedTensor(name: ggufName, dimensions: shape.reversed(), type: type,
+                                         source: .stored(file: file, info: tensor, element: element, permuteGroups: groups,
+                                                         scale: try scales.scale(for: hfName, weight: tensor, path: file.path))))
+        }
+        var seen = Set<String>()
+        for tensor in planned where !seen.insert(tensor.name).inserted {
+            throw .tensor(path: path, tensor: tensor.name, message: "would be written twice (two source tensors map to it)")
+        }
+        planned.sort { TensorRules.precedes($0.name, $1.name) }
+
+        let parameterCount = planned.reduce(0) { $0 + $1.elementCount }
+        let generationConfig = try TokenizerFiles.json(path, "generation_config.json")
+        let general = GeneralMetadata(folderName: Self.folderName(path), config: hparams,
+                                      generationConfig: generationConfig, parameterCount: parameterCount)
+
+        var m = MetadataBuilder(architecture: architecture.ggufName)
+        general.write(into: &m)
+        let blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+        try architecture.writeExtraHyperParameters(hparams, &m)
+        m.set("general.quantization_version", .uint32(2))
+        let files = try TokenizerFiles(folder: path, config: folder.config)
+        try Vocabulary.write(style: architecture.vocabulary, files: files, hparams: hparams, into: &m)
+
+        self.folder = folder
+        self.architecture = architecture
+        self.outputType = outputType
+        self.tensors = planned
+        self.metadata = m.metadata
+        self.general = general
+    }
+
+    /// `--outtype auto`: the first tensor of two or more dimensions that is BF16 or F16 decides;
+    /// F32 tensors are passed over, and a model with none of either becomes F16.
+    static func resolve(_ choice: OutputTypeChoice, _ tensors: [SafetensorsTensorInfo]) throws(ConversionError) -> OutputType {
+        guard case .auto = choice else {
+            if case .fixed(let type) = choice { return type }
+            return .f16
+        }
+        for tensor in tensors where tensor.shape.count >= 2 {
+            switch tensor.dtype {
+            case .bf16: return .bf16
+            case .f16: return .f16
+            default: continue
+            }
+        }
+        return .f16
+    }
+
+    /// What Python's `Path(dir).name` gives: the last component, ignoring trailing slashes.
+    static func folderName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+}

@@ -1,0 +1,231 @@
+import Dispatch
+import GGUF
+import Safetensors
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a running conversion is, for progress reports.
+public struct ConversionProgress: Sendable {
+    public let tensorIndex: Int
+    public let tensorCount: Int
+    public let tensorName: String
+    public let bytesWritten: Int
+    public let totalBytes: Int
+}
+
+/// Runs a `ConversionPlan`: each tensor is read from the mapped safetensors, converted in pieces of
+/// whole rows and appended to the GGUF writer, so memory stays near one piece (a few MiB) plus the
+/// writer's buffer whatever the model's size. Rows of a piece are converted on `threads` threads;
+/// each row's bytes depend only on that row, so the output does not depend on the thread count.
+public struct Converter: Sendable {
+    public var threads: Int
+    /// Target size of one piece of output, in bytes.
+    public var pieceBytes: Int
+
+    public init(threads: Int = 1, pieceBytes: Int = 4 << 20) {
+        self.threads = max(1, threads)
+        self.pieceBytes = max(1, pieceBytes)
+    }
+
+    /// Writes the plan's GGUF to `destination` (temporary file, fsync, rename: the destination
+    /// appears only when complete). `progress` is called after each piece; an error it throws
+    /// stops the conversion and leaves no output, which is how a caller cancels.
+    public func run(_ plan: ConversionPlan, destination: String,
+                    progress: ((ConversionProgress) throws -> Void)? = nil) throws {
+        let writer = try GGUFWriter(destination: destination, metadata: plan.metadata,
+                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
+        do {
+            let total = plan.tensorBytes
+            var written = 0
+            for (index, tensor) in plan.tensors.enumerated() {
+                try convert(tensor) { bytes in
+                    try writer.append(bytes)
+                    written += bytes.count
+                    try progress?(ConversionProgress(tensorIndex: index, tensorCount: plan.tensors.count,
+                                                 tensorName: tensor.name, bytesWritten: written, totalBytes: total))
+                }
+            }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Converts one tensor, handing its output bytes to `emit` piece by piece.
+    func convert(_ tensor: PlannedTensor, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let rows = RowReader(tensor)
+        guard rows.rowCount > 0, let outRowBytes = ElementConversion.rowBytes(tensor.type, count: rows.rowLength) else { return }
+
+        let rowsPerPiece = max(1, pieceBytes / max(outRowBytes, 1))
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerPiece * outRowBytes, alignment: 16)
+        defer { piece.deallocate() }
+        guard let base = piece.baseAddress else { return }
+        let output = PieceBuffer(base: base)
+
+        var first = 0
+        while first < rows.rowCount {
+            let count = min(rowsPerPiece, rows.rowCount - first)
+            let start = first
+            let type = tensor.type
+            // Rows are independent and each lane writes only its own rows of the piece.
+            let work: @Sendable (Int, Int) -> Void = { lo, hi in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows.rowLength)
+                defer { scratch.deallocate() }
+                for r in lo..<hi {
+                    rows.write(row: start + r, type: type, into: output.base + r * outRowBytes,
+                               byteCount: outRowBytes, scratch: scratch)
+                }
+            }
+            let lanes = min(threads, count)
+            if lanes > 1 {
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    work(count * lane / lanes, count * (lane + 1) / lanes)
+                }
+            } else {
+                work(0, count)
+            }
+            try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
+            first += count
+        }
+        if case .stored(let file, let info, _, _, _) = tensor.source {
+            Self.releasePages(file.data(for: info))
+        }
+    }
+
+    /// Drops the source tensor's pages from this process's resident set once it is converted, so
+    /// peak RSS follows the largest tensor rather than the model (they stay in the page cache; the
+    /// mapping is private and read-only, so a later read just faults them in again). Only whole
+    /// pages inside the tensor are released: neighbours may share its first and last page.
+    static func releasePages(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        let page = UInt(max(sysconf(Int32(_SC_PAGESIZE)), 1))
+        let start = (UInt(bitPattern: base) + page - 1) / page * page
+        let end = (UInt(bitPattern: base) + UInt(bytes.count)) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, Int(end - start), MADV_DONTNEED)
+    }
+}
+
+/// The output piece, shared by the lanes of one `concurrentPerform`, each writing disjoint rows.
+private struct PieceBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+}
+
+/// Reads the rows of one planned tensor in output order. A "row" is the unit that moves: for
+/// permuted q/k tensors an HF row (`shape[0]` of them), otherwise a GGUF row of `ne0` elements.
+/// The mapped source stays alive for the conversion (the plan holds its file).
+private struct RowReader: @unchecked Sendable {
+    let rowLength: Int
+    let rowCount: Int
+    private let data: UnsafeRawBufferPointer
+    private let element: ElementConversion.SourceType
+    private let values: [Float]
+    private let permuteGroups: Int?
+    private let scale: DequantizationScale?
+    private let scaleData: UnsafeRawBufferPointer
+    /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
+    private let sameEncoding: Bool
+
+    init(_ tensor: PlannedTensor) {
+        switch tensor.source {
+        case .generated(let values):
+            self.values = values
+            data = UnsafeRawBufferPointer(start: nil, count: 0)
+            element = .f32
+            permuteGroups = nil
+            scale = nil
+            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
+            sameEncoding = false
+            rowLength = max(values.count, 1)
+            rowCount = values.isEmpty ? 0 : 1
+        case .stored(let file, let info, let element, let groups, let scale):
+            values = []
+            data = file.data(for: info)
+            self.element = element
+            permuteGroups = groups
+            self.scale = scale
+            scaleData = scale.map { $0.file.data(for: $0.info) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let rows = groups != nil ? (info.shape.first ?? 1) : tensor.elementCount / max(tensor.dimensions.first ?? 1, 1)
+            rowCount = tensor.elementCount == 0 ? 0 : max(rows, 1)
+            rowLength = rowCount == 0 ? 0 : tensor.elementCount / rowCount
+            sameEncoding = scale == nil
+                && ((element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
+                    || (element == .bf16 && tensor.type == .bf16))
+        }
+    }
+
+    func write(row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,
+               scratch: UnsafeMutablePointer<Float>) {
+        if !values.isEmpty {
+            for (i, v) in values.enumerated() { scratch[i] = v }
+            ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+            return
+        }
+        let source = permuteGroups.map { TensorRules.permutedSourceRow(row, rows: rowCount, groups: $0) } ?? row
+        let rowBytes = rowLength * element.byteSize
+        let bytes = UnsafeRawBufferPointer(rebasing: data[(source * rowBytes)..<((source + 1) * rowBytes)])
+        if sameEncoding, let from = bytes.baseAddress {
+            out.copyMemory(from: from, byteCount: byteCount)
+        } else {
+            ElementConversion.decode(bytes, type: element, count: rowLength, into: scratch)
+            if let scale { applyScale(scale, row: source, to: scratch) }
+            ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+        }
+    }
+
+    /// `weight.float() * scale` for one (source) row, in single precision as torch does it.
+    private func applyScale(_ scale: DequantizationScale, row: Int, to values: UnsafeMutablePointer<Float>) {
+        let size = scale.element.byteSize
+        func value(_ index: Int) -> Float {
+            var out: Float = 0
+            let bytes = UnsafeRawBufferPointer(rebasing: scaleData[(index * size)..<((index + 1) * size)])
+            ElementConversion.decode(bytes, type: scale.element, count: 1, into: &out)
+            return out
+        }
+        if let block = scale.blockSize, block.count == 2, let columns = scale.info.shape.last {
+            let base = (row / block[0]) * columns
+            var cached = -1
+            var s: Float = 0
+            for c in 0..<rowLength {
+                let index = base + c / block[1]
+                if index != cached { s = value(index); cached = index }
+                values[c] *= s
+            }
+        } else {
+            // No block size: one scale for the tensor, or one per row (unsqueezed to [rows, 1]).
+            let s = value(scale.info.elementCount == 1 ? 0 : row)
+            for c in 0..<rowLength { values[c] *= s }
+        }
+    }
+}
+
+extension Converter {
+    /// Writes GGUF rows `rows` (of `ne0` elements) of a planned tensor, in its planned type, to
+    /// `out`: how the pipeline reads a Hugging Face folder a slab at a time, through exactly the
+    /// conversion `run` applies. Where the converter moves smaller units (a permuted 1-D bias moves
+    /// element by element), the units that make up those GGUF rows are written in order.
+    public static func writeRows(of tensor: PlannedTensor, rows: Range<Int>, into out: UnsafeMutableRawPointer) {
+        let reader = RowReader(tensor)
+        let ne0 = max(tensor.dimensions.first ?? 1, 1)
+        let ggufRows = max(tensor.elementCount / ne0, 1)
+        guard reader.rowCount > 0, let unitBytes = ElementConversion.rowBytes(tensor.type, count: reader.rowLength) else { return }
+        let unitsPerRow = max(reader.rowCount / ggufRows, 1)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(reader.rowLength, 1))
+        defer { scratch.deallocate() }
+        var offset = 0
+        for unit in (rows.lowerBound * unitsPerRow)..<(rows.upperBound * unitsPerRow) {
+            reader.write(row: unit, type: tensor.type, into: out + offset, byteCount: unitBytes, scratch: scratch)
+            offset += unitBytes
+        }
+    }
+
+    /// Hands a converted tensor's source pages back to the kernel (see `releasePages`).
+    public static func release(_ tensor: PlannedTensor) {
+        if case .stored(let file, let info, _, _, _) = tensor.source {
+            releasePages(file.data(for: info))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import JSON
+import GGUF
+import Safetensors
+
+/// The `general.*` keys: `Metadata.load` + `set_gguf_meta_model` of gguf-py, for a local folder
+/// without a metadata override file. Model-card (README.md YAML) fields are not read.
+public struct GeneralMetadata: Equatable, Sendable {
+    public var name: String
+    public var organization: String?
+    public var basename: String?
+    public var finetune: String?
+    public var version: String?
+    public var sizeLabel: String?
+    /// `general.sampling.*` from generation_config.json, in the reference's order.
+    public var sampling: [(String, GGUFValue)] = []
+
+    public static func == (a: GeneralMetadata, b: GeneralMetadata) -> Bool {
+        a.name == b.name && a.organization == b.organization && a.basename == b.basename && a.finetune == b.finetune
+            && a.version == b.version && a.sizeLabel == b.sizeLabel
+            && a.sampling.map(\.0) == b.sampling.map(\.0) && a.sampling.map(\.1) == b.sampling.map(\.1)
+    }
+
+    /// Derives the names from `_name_or_path` in config.json (when it looks like `org/model`) and
+    /// then the folder's name, each filling only what is still unknown; the size label falls back
+    /// to the parameter count.
+    public init(folderName: String, config: HyperParameters, generationConfig: JSONValue?, parameterCount: Int) {
+        var name: String?
+        var fill = ModelNaming.Components()
+        var ids: [String] = []
+        if let hfID = config["_name_or_path"]?.stringValue, hfID.filter({ $0 == "/" }).count <= 1 { ids.append(hfID) }
+        ids.append(folderName)
+        for id in ids {
+            let c = ModelNaming.components(of: id, totalParameters: parameterCount)
+            if name == nil, let full = c.fullName { name = ModelNaming.title(full) }
+            if fill.organization == nil, let org = c.organization { fill.organization = ModelNaming.title(org) }
+            fill.basename = fill.basename ?? c.basename
+            fill.finetune = fill.finetune ?? c.finetune
+            fill.version = fill.version ?? c.version
+            fill.sizeLabel = fill.sizeLabel ?? c.sizeLabel
+        }
+        self.name = name ?? folderName
+        organization = fill.organization
+        basename = fill.basename
+        finetune = fill.finetune
+        version = fill.version
+        sizeLabel = fill.sizeLabel ?? (parameterCount > 0 ? ModelNaming.sizeLabel(parameterCount: parameterCount) : nil)
+        sampling = Self.sampling(from: generationConfig)
+    }
+
+    /// `general.sampling.*`: only values of the type gguf-py would write without failing.
+    static func sampling(from config: JSONValue?) -> [(String, GGUFValue)] {
+        guard let config, case .object = config else { return [] }
+        var out: [(String, GGUFValue)] = []
+        func int(_ key: String, _ names: [String]) {
+            if let v = names.lazy.compactMap({ config[$0]?.intValue }).first, let narrow = Int32(exactly: v) {
+                out.append(("general.sampling.\(key)", .int32(narrow)))
+            }
+        }
+        func float(_ key: String, _ names: [String]) {
+            if let v = names.lazy.compactMap({ config[$0]?.doubleValue }).first {
+                out.append(("general.sampling.\(key)", .float32(Float(v))))
+            }
+        }
+        if let sequence = config["sequence"]?.stringValue { out.append(("general.sampling.sequence", .string(sequence))) }
+        int("top_k", ["top_k"])
+        float("top_p", ["top_p"])
+        float("min_p", ["min_p"])
+        float("xtc_probability", ["xtc_probability"])
+        float("xtc_threshold", ["xtc_threshold"])
+        float("temp", ["temperature"])
+        int("penalty_last_n", ["penalty_last_n"])
+        float("penalty_repeat", ["penalty_repeat", "repetition_penalty"])
+        int("mirostat", ["mirostat"])
+        float("mirostat_tau", ["mirostat_tau"])
+        float("mirostat_eta", ["mirostat_eta"])
+        return out
+    }
+
+    /// Writes `general.type` and the authorship keys in `set_gguf_meta_model`'s order.
+    func write(into m: inout MetadataBuilder) {
+        m.set("general.type", .string("model"))
+        for (key, value) in sampling { m.set(key, value) }
+        m.set("general.name", .string(name))
+        m.set("general.version", version.map(GGUFValue.string))
+        m.set("general.organization", organization.map(GGUFValue.string))
+        m.set("general.finetune", finetune.map(GGUFValue.string))
+        m.set("general.basename", basename.map(GGUFValue.string))
+        m.set("general.size_label", sizeLabel.map(GGUFValue.string))
+    }
+
+    /// The default output file name, `naming_convention(...)` + `.gguf`.
+    public func fileName(outputType: OutputType) -> String {
+        ModelNaming.fileName(name: name, basename: basename, finetune: finetune, version: version,
+                             sizeLabel: sizeLabel, outputType: outputType.rawValue) + ".gguf"
+    }
+}

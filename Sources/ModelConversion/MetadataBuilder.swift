@@ -1,0 +1,119 @@
+import JSON
+import GGUF
+import Safetensors
+
+/// GGUF metadata in the order the reference writes it, with gguf-py's value types: Python ints as
+/// UINT32, floats as FLOAT32. Setting a key twice keeps its first position, as gguf-py's dict does.
+public struct MetadataBuilder: Sendable {
+    public private(set) var metadata = GGUFMetadata()
+    /// `general.architecture`, the prefix of the model's hyperparameter keys.
+    public let architecture: String
+
+    public init(architecture: String) {
+        self.architecture = architecture
+        metadata["general.architecture"] = .string(architecture)
+    }
+
+    public mutating func set(_ key: String, _ value: GGUFValue?) {
+        if let value { metadata[key] = value }
+    }
+
+    /// Sets `<architecture>.<suffix>`.
+    public mutating func setModel(_ suffix: String, _ value: GGUFValue?) {
+        set("\(architecture).\(suffix)", value)
+    }
+
+    public static func stringArray(_ values: [String]) -> GGUFValue {
+        .array(.string, values.map { .string($0) })
+    }
+}
+
+/// `TextModel.set_gguf_parameters`: the hyperparameters every text model writes, in its order.
+enum TextModelParameters {
+    static func write(_ h: HyperParameters, blockCount: Int, fileType: OutputType,
+                      into m: inout MetadataBuilder) throws(ConversionError) {
+        m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
+        m.setModel("context_length", try h.uint32(["max_position_embeddings", "n_ctx", "n_positions", "max_length",
+                                                   "max_sequence_length", "model_max_length"]))
+        m.setModel("embedding_length", try h.uint32(["hidden_size", "n_embd", "dim"]))
+        m.setModel("feed_forward_length", try h.uint32(["prefix_dense_intermediate_size", "dense_intermediate_size",
+                                                        "intermediate_size", "n_inner", "hidden_dim"]))
+        m.setModel("attention.head_count", try h.uint32(["num_attention_heads", "n_head", "n_heads"]))
+        m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads", "n_kv_heads"]))
+        if h["is_causal"]?.boolValue == false {
+            m.setModel("attention.causal", .bool(false))
+        }
+
+        let rope = RopeParameters(h)
+        if let type = rope.type {
+            let factor = rope.full["factor"]?.doubleValue
+            switch type.lowercased() {
+            case "linear" where factor != nil:
+                m.setModel("rope.scaling.type", .string("linear"))
+                m.setModel("rope.scaling.factor", factor.map { .float32(Float($0)) })
+            case "yarn" where factor != nil:
+                m.setModel("rope.scaling.type", .string("yarn"))
+                m.setModel("rope.scaling.factor", factor.map { .float32(Float($0)) })
+                guard let original = rope.full["original_max_position_embeddings"]?.intValue,
+                      let narrow = UInt32(exactly: original) else {
+                    throw .config(path: h.path, key: "rope_scaling.original_max_position_embeddings",
+                                  message: "is missing or not an integer, and yarn scaling needs it")
+                }
+                m.setModel("rope.scaling.original_context_length", .uint32(narrow))
+                for (key, names) in [("rope.scaling.yarn_ext_factor", ["extrapolation_factor"]),
+                                     ("rope.scaling.yarn_attn_factor", ["attention_factor", "attn_factor"]),
+                                     ("rope.scaling.yarn_beta_fast", ["beta_fast"]),
+                                     ("rope.scaling.yarn_beta_slow", ["beta_slow"])] {
+                    if let value = names.lazy.compactMap({ rope.full[$0]?.doubleValue }).first {
+                        m.setModel(key, .float32(Float(value)))
+                    }
+                }
+            case "su", "longrope":
+                m.setModel("rope.scaling.type", .string("longrope"))
+            default:
+                // "llama3" becomes the rope_freqs tensor; "dynamic" and unknown types write nothing.
+                break
+            }
+        }
+        if let theta = rope.theta { m.setModel("rope.freq_base", .float32(Float(theta))) }
+        if let local = try h.double(["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta",
+                                     "rope_local_base_freq"]) {
+            m.setModel("rope.freq_base_swa", .float32(Float(local)))
+        }
+        m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps", "norm_eps"]))
+        m.setModel("attention.layer_norm_epsilon", try h.float32(["layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"]))
+        if let headDim = try h.uint32(["head_dim"]) {
+            m.setModel("attention.key_length", headDim)
+            m.setModel("attention.value_length", headDim)
+        }
+        m.set("general.file_type", .uint32(fileType.fileTypeID))
+    }
+}
+
+/// `TextModel.rope_parameters`: `rope_parameters` or `rope_scaling`, with the top-level rope
+/// theta mirrored in, and the `full_attention` entry when the model has per-kind parameters.
+struct RopeParameters {
+    let full: JSONValue
+    let theta: Double?
+    let type: String?
+
+    init(_ h: HyperParameters) {
+        var members = (h.find(["rope_parameters"]) ?? h["rope_scaling"])?.objectValue ?? []
+        let hasKinds = members.contains { $0.key == "full_attention" || $0.key == "sliding_attention" }
+        if !hasKinds {
+            if !members.contains(where: { $0.key == "rope_theta" }),
+               let theta = h.find(["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta",
+                                   "rotary_emb_base"]), !theta.isNull {
+                members.append((key: "rope_theta", value: theta))
+            }
+            if !members.contains(where: { $0.key == "rope_type" }),
+               let type = members.first(where: { $0.key == "type" })?.value, !type.isNull {
+                members.append((key: "rope_type", value: type))
+            }
+        }
+        let all = JSONValue.object(members)
+        full = all["full_attention"] ?? all
+        theta = full["rope_theta"]?.doubleValue
+        type = full["rope_type"]?.stringValue
+    }
+}

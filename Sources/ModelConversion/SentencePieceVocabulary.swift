@@ -1,0 +1,63 @@
+import BinaryIO
+import GGUF
+import Safetensors
+
+/// The vocabulary of a SentencePiece tokenizer.model, as the reference's
+/// `_set_vocab_sentencepiece` writes it: `llama` tokenizer, `default` pre-tokenizer, pieces with
+/// their scores and types, then added_tokens.json and tokenizer_config.json's added tokens on
+/// top, and `[PADn]` for ids up to config.json's vocab_size that the model does not fill.
+enum SentencePieceVocabulary {
+    static func write(files: TokenizerFiles, hparams: HyperParameters, into m: inout MetadataBuilder) throws(ConversionError) {
+        let path = files.path + "/tokenizer.model"
+        let model: SentencePieceModel
+        do {
+            let file = try MappedFile(path: path)
+            model = try SentencePieceModel(bytes: file.bytes)
+        } catch let error as SentencePieceModel.FormatError {
+            throw .tokenizer(path: path, message: "is not a valid SentencePiece model (\(error))", hint: "re-download tokenizer.model")
+        } catch {
+            throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")
+        }
+        let configured = try hparams.int(["vocab_size_per_layer_input", "vocab_size"]) ?? 0
+        let vocabularySize = configured != 0 ? configured : model.pieces.count
+
+        var tokens = (0..<vocabularySize).map { "[PAD\($0)]" }
+        var scores = [Float](repeating: -10000, count: vocabularySize)
+        var types = [SentencePieceModel.PieceType](repeating: .unused, count: vocabularySize)
+        for (id, piece) in model.pieces.enumerated() where id < vocabularySize {
+            tokens[id] = piece.text
+            scores[id] = piece.score
+            // SentencePieceProcessor's IsUnknown/IsControl/IsUnused/IsByte; user-defined pieces count as normal.
+            types[id] = piece.type == .userDefined ? .normal : piece.type
+        }
+        if let added = try TokenizerFiles.json(files.path, "added_tokens.json")?.objectValue {
+            for (content, idValue) in added {
+                guard let id = idValue.intValue, id >= 0, id < vocabularySize else { continue }
+                tokens[id] = content
+                scores[id] = -1000
+                types[id] = .userDefined
+            }
+        }
+        for (key, entry) in files.tokenizerConfig?["added_tokens_decoder"]?.objectValue ?? [] {
+            guard let id = Int(key), id >= 0, id < vocabularySize, var content = entry["content"]?.stringValue else { continue }
+            if entry["special"]?.boolValue == true || Vocabulary.looksSpecial(content) {
+                types[id] = .control
+            } else {
+                content = content.replacingOccurrences(of: "\u{2581}", with: " ")
+                types[id] = .userDefined
+            }
+            scores[id] = -1000
+            tokens[id] = content
+        }
+
+        m.set("tokenizer.ggml.model", .string("llama"))
+        m.set("tokenizer.ggml.pre", .string("default"))
+        if !tokens.isEmpty {
+            m.set("tokenizer.ggml.tokens", MetadataBuilder.stringArray(tokens))
+            m.set("tokenizer.ggml.scores", .array(.float32, scores.map { .float32($0) }))
+            m.set("tokenizer.ggml.token_type", .array(.int32, types.map { .int32($0.rawValue) }))
+        }
+        let special = try SpecialVocabulary(files: files, loadMerges: false, vocabularySize: tokens.count)
+        special.write(into: &m)
+    }
+}

@@ -1,0 +1,199 @@
+import JSON
+import GGUF
+import Safetensors
+
+/// gguf-py's `SpecialVocab`: merges, special token ids, add_bos/add_eos/add_sep, the chat template
+/// and normalizer flags, read from tokenizer.json, tokenizer_config.json (+ chat_template.jinja /
+/// .json) and config.json — the same files and precedence the reference uses. (This gguf-py reads
+/// neither special_tokens_map.json nor generation_config.json for special tokens.)
+struct SpecialVocabulary {
+    var merges: [String] = []
+    /// In the reference's insertion order, which is the order keys are written.
+    var specialTokenIDs: [(String, Int)] = []
+    var addSpecialToken: [(String, Bool)] = []
+    var chatTemplate: String?
+    var normalizerLowercase: Bool?
+    var normalizerStripAccents: Bool?
+    private var specialTokenTypes = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
+
+    init(files: TokenizerFiles, loadMerges: Bool, vocabularySize: Int?) throws(ConversionError) {
+        let tokenizer = files.tokenizerJSON
+        var tokenizerConfig: [String: JSONValue]? = files.tokenizerConfig?.objectValue.map {
+            Dictionary($0.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
+        var addedTokens: [JSONValue] = []
+        if let tokenizer {
+            if loadMerges, let list = tokenizer["model"]?["merges"]?.arrayValue, !list.isEmpty {
+                merges = try Self.merges(list, path: files.path)
+            }
+            if let normalizer = tokenizer["normalizer"], !normalizer.isNull, normalizer.objectValue?.isEmpty == false {
+                parseNormalizer(normalizer)
+            }
+            addedTokens = tokenizer["added_tokens"]?.arrayValue ?? []
+        }
+        if tokenizer != nil {
+            readPostProcessor(tokenizer?["post_processor"], config: &tokenizerConfig)
+        }
+        if var config = tokenizerConfig, !config.isEmpty {
+            chatTemplate = config["chat_template"]?.stringValue ?? (config["chat_template"] == nil ? files.chatTemplateFile : nil)
+            for type in specialTokenTypes {
+                if let add = config["add_\(type)_token"]?.boolValue, !addSpecialToken.contains(where: { $0.0 == type }) {
+                    addSpecialToken.append((type, add))
+                }
+                let entry = config["\(type)_token"]
+                guard let content = entry?.stringValue ?? entry?["content"]?.stringValue else { continue }
+                let id = addedTokens.first { $0["content"]?.stringValue == content }?["id"]
+                try setSpecialToken(type, id, vocabularySize: vocabularySize, path: files.path)
+            }
+            config.removeAll()
+        }
+        if let modelConfig = files.config {
+            for type in specialTokenTypes {
+                var id = modelConfig["\(type)_token_id"]
+                if id == nil || id?.isNull == true { id = modelConfig["text_config"]?["\(type)_token_id"] }
+                try setSpecialToken(type, id, vocabularySize: vocabularySize, path: files.path)
+            }
+        }
+        if loadMerges && merges.isEmpty, let text = files.mergesText {
+            merges = Self.mergesFromText(text)
+        }
+    }
+
+    /// tokenizer.json merges: strings as they are, or (since transformers 4.45) pairs, whose
+    /// spaces gguf-py encodes as U+0120 so "a b" stays splittable.
+    static func merges(_ list: [JSONValue], path: String) throws(ConversionError) -> [String] {
+        if list[0].stringValue != nil {
+            return list.compactMap(\.stringValue)
+        }
+        var out: [String] = []
+        out.reserveCapacity(list.count)
+        for pair in list {
+            guard let parts = pair.arrayValue, parts.count == 2, let a = parts[0].stringValue, let b = parts[1].stringValue else {
+                throw .tokenizer(path: path + "/tokenizer.json", message: "model.merges has an entry that is not a string or a pair of strings",
+                                 hint: "re-save the tokenizer with a current transformers version")
+            }
+            out.append(encodeSpaces(a) + " " + encodeSpaces(b))
+        }
+        return out
+    }
+
+    private static func encodeSpaces(_ s: String) -> String {
+        s.contains(" ") ? String(s.unicodeScalars.map { $0 == " " ? "\u{120}" : Character($0) }) : s
+    }
+
+    /// merges.txt: first line skipped when it is a `#version` comment; lines of two fields.
+    static func mergesFromText(_ text: String) -> [String] {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if let first = lines.first, first.trimmingCharacters(in: .whitespaces).hasPrefix("#") { lines.removeFirst() }
+        return lines.compactMap { line in
+            let parts = line.split(whereSeparator: { $0.isWhitespace })
+            return parts.count == 2 ? "\(parts[0]) \(parts[1])" : nil
+        }
+    }
+
+    private mutating func setSpecialToken(_ type: String, _ id: JSONValue?, vocabularySize: Int?, path: String) throws(ConversionError) {
+        guard let id, let number = id.numberValue, number.isIntegerLiteral, let value = number.intValue else { return }
+        guard value >= 0 else {
+            throw .tokenizer(path: path, message: "special token \(type) has the invalid id \(value)", hint: "fix the id in the tokenizer files")
+        }
+        if let n = vocabularySize, value >= n { return }
+        if specialTokenIDs.contains(where: { $0.0 == type }) { return }
+        specialTokenIDs.append((type, value))
+    }
+
+    private mutating func parseNormalizer(_ normalizer: JSONValue) {
+        switch normalizer["type"]?.stringValue {
+        case "Lowercase": normalizerLowercase = true
+        case "StripAccents": normalizerStripAccents = true
+        case "BertNormalizer":
+            if let v = normalizer["lowercase"]?.boolValue { normalizerLowercase = v }
+            if let v = normalizer["strip_accents"]?.boolValue { normalizerStripAccents = v }
+        case "Sequence":
+            for inner in normalizer["normalizers"]?.arrayValue ?? [] { parseNormalizer(inner) }
+        default: break
+        }
+    }
+
+    private mutating func setDefault(_ type: String, _ value: Bool) {
+        if !addSpecialToken.contains(where: { $0.0 == type }) { addSpecialToken.append((type, value)) }
+    }
+
+    private mutating func set(_ type: String, _ value: Bool) {
+        if let i = addSpecialToken.firstIndex(where: { $0.0 == type }) { addSpecialToken[i].1 = value } else { addSpecialToken.append((type, value)) }
+    }
+
+    /// The post-processor part of `_try_load_from_tokenizer_json`: ByteLevel adds nothing,
+    /// RobertaProcessing adds bos/eos/sep, TemplateProcessing is read from its single-sequence template.
+    private mutating func readPostProcessor(_ postProcessor: JSONValue?, config: inout [String: JSONValue]?) {
+        guard let postProcessor, !postProcessor.isNull, postProcessor.objectValue?.isEmpty == false else { return }
+        var specialBOS = config?["bos_token"]?.stringValue
+        var specialEOS = config?["eos_token"]?.stringValue
+        let specialCLS = config?["cls_token"]?.stringValue
+        let specialSEP = config?["sep_token"]?.stringValue
+        if (specialBOS ?? "").isEmpty, let cls = specialCLS, !cls.isEmpty, config?.isEmpty == false {
+            config?["bos_token"] = .string(cls); specialBOS = cls
+        }
+        if (specialEOS ?? "").isEmpty, let sep = specialSEP, !sep.isEmpty, config?.isEmpty == false {
+            config?["eos_token"] = .string(sep); specialEOS = sep
+        }
+        let processors = postProcessor["processors"]?.arrayValue ?? [postProcessor]
+        for processor in processors {
+            switch processor["type"]?.stringValue {
+            case "ByteLevel":
+                setDefault("bos", false)
+                setDefault("eos", false)
+            case "RobertaProcessing":
+                set("bos", true); set("eos", true); set("sep", true)
+            case "TemplateProcessing":
+                let single = processor["single"]?.arrayValue ?? []
+                guard single.count > 1 else { continue }
+                if let first = single.first?["SpecialToken"]?["id"]?.stringValue, !first.isEmpty {
+                    let hasConfig = config?.isEmpty == false
+                    if !hasConfig {
+                        specialBOS = first
+                    } else if first != specialBOS && first != specialCLS {
+                        if (specialBOS ?? "").isEmpty { config?["bos_token"] = .string(first); specialBOS = first }
+                    }
+                    set("bos", first == specialBOS || first == specialCLS)
+                }
+                if let last = single.last?["SpecialToken"]?["id"]?.stringValue, !last.isEmpty {
+                    let hasConfig = config?.isEmpty == false
+                    if !hasConfig {
+                        specialEOS = last
+                    } else if last != specialEOS {
+                        if !specialTokenTypes.contains("eot") {
+                            specialTokenTypes.append("eot")
+                            if let eos = specialEOS { config?["eot_token"] = .string(eos) }
+                        } else if !specialTokenTypes.contains("eom") {
+                            specialTokenTypes.append("eom")
+                            if let eos = specialEOS { config?["eom_token"] = .string(eos) }
+                        }
+                        config?["eos_token"] = .string(last)
+                        specialEOS = last
+                    }
+                    set("eos", last == specialEOS)
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// `SpecialVocab.add_to_gguf`.
+    func write(into m: inout MetadataBuilder) {
+        if !merges.isEmpty { m.set("tokenizer.ggml.merges", MetadataBuilder.stringArray(merges)) }
+        let idKeys = ["bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
+                      "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id", "eom": "eom_token_id"]
+        for (type, id) in specialTokenIDs {
+            // `cls` has no gguf-py handler and is skipped, as there.
+            guard let key = idKeys[type], let narrow = UInt32(exactly: id) else { continue }
+            m.set("tokenizer.ggml.\(key)", .uint32(narrow))
+        }
+        for (type, value) in addSpecialToken where ["bos", "eos", "sep"].contains(type) {
+            m.set("tokenizer.ggml.add_\(type)_token", .bool(value))
+        }
+        if let chatTemplate { m.set("tokenizer.chat_template", .string(chatTemplate)) }
+        if let v = normalizerLowercase { m.set("tokenizer.ggml.normalizer.lowercase", .bool(v)) }
+        if let v = normalizerStripAccents { m.set("tokenizer.ggml.normalizer.strip_accents", .bool(v)) }
+    }
+}

@@ -1,0 +1,88 @@
+import GGUF
+import Safetensors
+
+/// One output tensor: its GGUF name, shape and type, and where its elements come from.
+public struct PlannedTensor: Sendable {
+    public let name: String
+    /// GGUF order, `ne0` first.
+    public let dimensions: [Int]
+    public let type: GGMLType
+    public var elementCount: Int { dimensions.reduce(1, *) }
+    let source: TensorSource
+}
+
+enum TensorSource: Sendable {
+    /// A safetensors tensor; `permuteGroups` is Llama's head count for the q/k row permutation;
+    /// `scale` the dequantization scale of an FP8 weight.
+    case stored(file: SafetensorsFile, info: SafetensorsTensorInfo, element: ElementConversion.SourceType,
+                permuteGroups: Int?, scale: DequantizationScale?)
+    case generated([Float])
+}
+
+/// `weight_scale_inv` (or `weight_scale`) of an FP8 checkpoint: the reference's `dequant_simple`
+/// multiplies `weight.float()` by it, each scale covering a `blockSize` block of the weight
+/// (`weight_block_size` in config.json), or broadcast (one value, or one per row) without one.
+struct DequantizationScale: Sendable {
+    let file: SafetensorsFile
+    let info: SafetensorsTensorInfo
+    let element: ElementConversion.SourceType
+    let blockSize: [Int]?
+}
+
+/// The per-tensor rules of the reference's `prepare_tensors`, as pure functions.
+public enum TensorRules {
+    /// HF tensors the reference drops before mapping.
+    public static func isIgnored(_ hfName: String) -> Bool {
+        hfName.hasSuffix(".attention.masked_bias") || hfName.hasSuffix(".attention.bias")
+            || hfName.hasSuffix(".rotary_emb.inv_freq")
+    }
+
+    /// `TextModel.filter_tensors`: vision/audio parts of multimodal checkpoints are not text-model tensors.
+    public static func isMultimodal(_ name: String) -> Bool {
+        let prefixes = ["mlp", "vit.", "vpm.", "siglip2.", "conformer.", "merger.", "resampler.", "sound_encoder.",
+                        "sound_projection.", "speech_embeddings."]
+        let infixes = ["visual.", "vision.", "audio.", "talker.", "vision_", "audio_", "token2wav.", "code2wav.",
+                       "projector.", "pre_mm_projector_norm", "image_newline", "view_seperator", "patch_embed",
+                       "patch_embedding", "patch_merger.", "patch_merge_mlp.", "model.connector."]
+        return prefixes.contains { name.hasPrefix($0) } || infixes.contains { name.contains($0) }
+    }
+
+    /// The GGML type the reference gives a tensor: 1-D tensors, `*_norm.weight` and anything not
+    /// named `.weight` (biases) stay F32; the rest get the output type, except that Q8_0 falls
+    /// back to F16 when a row is not a multiple of its 32-element block.
+    public static func type(ggufName: String, numpyShape: [Int], outputType: OutputType) -> GGMLType {
+        if numpyShape.count <= 1 || ggufName.hasSuffix("_norm.weight") || !ggufName.hasSuffix(".weight") {
+            return .f32
+        }
+        if outputType == .q8_0, let row = numpyShape.last, row % 32 != 0 {
+            return .f16
+        }
+        return outputType.ggmlType
+    }
+
+    /// llama-quantize's tensor order (`llama_model_loader::weight_name_comparer`): tensors outside
+    /// the layers first, then `blk.0`, `blk.1`, ... numerically, byte order of names within each.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        let la = layer(of: a), lb = layer(of: b)
+        if la != lb { return la < lb }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// `sscanf(name, "blk.%d.", &layer)`, -1 when the name is not in a layer.
+    static func layer(of name: String) -> Int {
+        guard name.hasPrefix("blk.") else { return -1 }
+        let digits = name.dropFirst(4).prefix { $0 >= "0" && $0 <= "9" }
+        guard !digits.isEmpty, let n = Int(digits) else { return -1 }
+        return n
+    }
+
+    /// `LlamaModel.permute`: the source row of output row `row` when `rows` rows are split into
+    /// `groups` heads, each stored as two halves (HF rotate-half) and written interleaved (GGML).
+    @inline(__always)
+    public static func permutedSourceRow(_ row: Int, rows: Int, groups: Int) -> Int {
+        let half = rows / groups / 2
+        let head = row / (2 * half)
+        let rest = row % (2 * half)
+        return head * 2 * half + (rest % 2) * half + rest / 2
+    }
+}

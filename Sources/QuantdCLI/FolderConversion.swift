@@ -1,0 +1,62 @@
+import ArgumentParser
+import BinaryIO
+import GGUF
+import ModelConversion
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `quantd convert FOLDER -o OUTPUT --type F32|F16|BF16|Q8_0|auto`: a Hugging Face model folder
+/// to one GGUF with the tensors and metadata llama.cpp's convert_hf_to_gguf.py writes — the
+/// plain conversion, without the pipeline (mixes and pipelines go through `PipelineConversion`).
+enum FolderConversion {
+    static func run(input: String, output: String, choice: OutputTypeChoice, threads: Int?) throws {
+        do {
+            let plan = try ConversionPlan(input: input, outputType: choice)
+            let destination = Self.destination(output, defaultName: plan.defaultFileName)
+            try Self.refuseWritingInto(input: input, destination: destination)
+            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let converter = Converter(threads: threads ?? max(1, cores))
+            let meter = isatty(2) != 0 ? ProgressMeter() : nil
+            try converter.run(plan, destination: destination) { meter?.update($0) }
+            meter?.finish()
+            print("\(destination): \(plan.architecture.ggufName) \(plan.outputType.rawValue), "
+                  + "\(plan.tensors.count) tensors, \(plan.metadata.count) metadata keys")
+        } catch let error as ConversionError {
+            throw classify(error).report()
+        }
+    }
+
+    static func classify(_ error: ConversionError) -> CLIFailure {
+        let exit = error.isTruncated ? QuantdExit.truncated
+            : (Self.isCannotOpen(error) ? QuantdExit.cannotOpen : QuantdExit.badInput)
+        return CLIFailure(message: error.description, hint: nil, exit: exit)
+    }
+
+    /// An existing directory gets the reference's default file name inside it.
+    static func destination(_ output: String, defaultName: String) -> String {
+        var info = stat()
+        if stat(output, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            return output.hasSuffix("/") ? output + defaultName : output + "/" + defaultName
+        }
+        return output
+    }
+
+    /// The input folder is never modified, so the output may not go inside it.
+    static func refuseWritingInto(input: String, destination: String) throws {
+        let parent = destination.contains("/") ? String(destination[..<(destination.lastIndex(of: "/") ?? destination.endIndex)]) : "."
+        guard let inputPath = realpath(input, nil), let parentPath = realpath(parent.isEmpty ? "/" : parent, nil) else { return }
+        defer { free(inputPath); free(parentPath) }
+        if String(cString: inputPath) == String(cString: parentPath) {
+            throw CLIFailure(message: "\(destination): the output would be written into the model folder \(input)",
+                             hint: "quantd never modifies its input; write the GGUF somewhere else (-o OTHER_FOLDER)",
+                             exit: QuantdExit.badInput).report()
+        }
+    }
+
+    static func isCannotOpen(_ error: ConversionError) -> Bool {
+        if case .folder(.notADirectory) = error { return true }
+        return false
+    }
+}

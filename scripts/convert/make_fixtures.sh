@@ -1,0 +1,27 @@
+#!/bin/bash
+# Regenerates Tests/ModelConversionTests/Fixtures: three tiny random models with a 512-token cut of
+# SmolLM2's tokenizer, and what llama.cpp's convert_hf_to_gguf.py makes of each for F32/F16/BF16/Q8_0.
+# Needs the GGUF oracle (../shared/oracle/setup.sh); run from the repository root.
+set -euo pipefail
+ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
+PY=$ORACLE/venv/bin/python
+CONVERT=$ORACLE/build/llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py
+FIX=Tests/ModelConversionTests/Fixtures
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+
+rm -rf "$FIX/models" "$FIX/expected"
+mkdir -p "$FIX/models" "$FIX/expected"
+"$PY" scripts/convert/make_models.py "$ORACLE/models/hf/smollm2-135m-f16" "$FIX/models" --vocab 512 \
+    --spm-text "$ORACLE/data/gpl3_excerpt.txt"
+for model in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-llama2-spm tiny-llama-fp8; do
+    args=()
+    for type in F32 F16 BF16 Q8_0; do
+        lower=$(echo "$type" | tr 'A-Z' 'a-z')
+        "$PY" scripts/convert/reference_convert.py "$CONVERT" --pre smollm -- \
+            "$FIX/models/$model" --outtype "$lower" --outfile "$TMP/$model-$type.gguf" 2>"$TMP/log" \
+            || { tail -20 "$TMP/log"; exit 1; }
+        args+=("$type=$TMP/$model-$type.gguf")
+    done
+    "$PY" scripts/convert/expected_json.py "$FIX/expected/$model.json" "${args[@]}"
+done
+du -sh "$FIX"

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Tiny random-weight Hugging Face folders for testing `quantd convert` against convert_hf_to_gguf.py.
+
+usage (in the oracle venv, which has torch + transformers):
+    make_models.py SMOLLM2_FOLDER OUTDIR [--vocab N]
+
+SMOLLM2_FOLDER supplies tokenizer.json / tokenizer_config.json / special_tokens_map.json (GPT-2
+byte-level BPE, the `smollm` pre-tokenizer). With --vocab N the tokenizer is cut down to its first
+N ids and the merges that stay inside them (small committed fixtures); without it the full 49152-token
+tokenizer is kept, so the reference converter recognises the pre-tokenizer by its hash.
+
+Made, each from a real model's config shape scaled down (hidden 64, 2 layers), seeded:
+    tiny-llama3   LlamaForCausalLM   BF16  untied output, Llama-3 rope scaling (rope_freqs over head_dim 64
+                                           as Llama 3.2 has), GQA 4/2
+    tiny-qwen2    Qwen2ForCausalLM   F16   q/k/v biases, tied embeddings, merges as pairs,
+                                           a non-special added token and padded vocab_size
+    tiny-qwen3    Qwen3ForCausalLM   F32   q_norm/k_norm, head_dim 32 != hidden/heads
+    tiny-llama2-spm  LlamaForCausalLM F16  Llama 2's shape (MHA), a SentencePiece tokenizer.model trained
+                                           on --spm-text (BPE, byte fallback, a user-defined piece),
+                                           added_tokens.json, padded vocab_size
+    tiny-llama-fp8   LlamaForCausalLM FP8  layer matrices float8_e4m3fn with 32x32 weight_scale_inv blocks
+                                           (quant_method fp8, as DeepSeek/Qwen FP8 releases), the rest BF16
+Everything is deterministic: the same command gives the same bytes.
+"""
+import argparse, json, os, shutil
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+
+
+def cut_tokenizer(src, n, merges_as_pairs, extra_added):
+    """The first n ids of SmolLM2's tokenizer.json, the merges that stay inside them, plus extra added tokens."""
+    tok = json.load(open(os.path.join(src, "tokenizer.json"), encoding="utf-8"))
+    vocab = tok["model"]["vocab"]
+    if n is not None:
+        vocab = {t: i for t, i in vocab.items() if i < n}
+        merges = []
+        for m in tok["model"]["merges"]:
+            a, b = m.split(" ") if isinstance(m, str) else m
+            if a in vocab and b in vocab and a + b in vocab:
+                merges.append(m)
+        tok["model"]["merges"] = merges
+        tok["added_tokens"] = [a for a in tok["added_tokens"] if a["id"] < n]
+    tok["model"]["vocab"] = vocab
+    if merges_as_pairs:
+        tok["model"]["merges"] = [m.split(" ") if isinstance(m, str) else m for m in tok["model"]["merges"]]
+    for content, tid in extra_added:
+        tok["added_tokens"].append({"id": tid, "content": content, "single_word": False, "lstrip": False,
+                                    "rstrip": False, "normalized": False, "special": False})
+    return tok
+
+
+def write_tokenizer(src, dst, n, merges_as_pairs=False, extra_added=()):
+    tok = cut_tokenizer(src, n, merges_as_pairs, extra_added)
+    with open(os.path.join(dst, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+    cfg = json.load(open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8"))
+    if n is not None:
+        cfg["added_tokens_decoder"] = {k: v for k, v in cfg["added_tokens_decoder"].items() if int(k) < n}
+    for content, tid in extra_added:
+        cfg["added_tokens_decoder"][str(tid)] = {"content": content, "single_word": False, "lstrip": False,
+                                                 "rstrip": False, "normalized": False, "special": False}
+    with open(os.path.join(dst, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(cfg, f, ensure_ascii=False, indent=2)
+    shutil.copy(os.path.join(src, "special_tokens_map.json"), dst)
+
+
+def save(model, dst, dtype):
+    model = model.to(dtype)
+    model.save_pretrained(dst, safe_serialization=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("smollm2"); ap.add_argument("outdir")
+    ap.add_argument("--vocab", type=int, default=None, help="cut the tokenizer to its first N ids")
+    ap.add_argument("--spm-text", default=None, help="text to train the SentencePiece model on (skipped without it)")
+    args = ap.parse_args()
+    n = args.vocab
+    vocab = n if n is not None else 49152
+
+    # Llama 3.2 1B's shape, scaled: GQA, llama3 rope scaling; untied so output.weight exists.
+    torch.manual_seed(1)
+    d = os.path.join(args.outdir, "tiny-llama3"); os.makedirs(d, exist_ok=True)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=64, max_position_embeddings=131072,
+                      rms_norm_eps=1e-5, rope_theta=500000.0, tie_word_embeddings=False,
+                      rope_scaling={"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+                      bos_token_id=1, eos_token_id=2)
+    save(LlamaForCausalLM(cfg), d, torch.bfloat16)
+    write_tokenizer(args.smollm2, d, n)
+
+    # Qwen2.5 0.5B's shape, scaled: q/k/v biases, tied embeddings, rope_theta 1e6.
+    torch.manual_seed(2)
+    d = os.path.join(args.outdir, "tiny-qwen2"); os.makedirs(d, exist_ok=True)
+    extra = [("<tool>", vocab)]
+    cfg = Qwen2Config(vocab_size=vocab + 8, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
+                      rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True,
+                      bos_token_id=1, eos_token_id=2)
+    model = Qwen2ForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers:  # biases are zero-initialised; make them visible
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0, 0.02)
+    save(model, d, torch.float16)
+    write_tokenizer(args.smollm2, d, n, merges_as_pairs=True, extra_added=extra)
+
+    # Qwen3 0.6B's shape, scaled: per-head q/k RMS norms, head_dim larger than hidden/heads.
+    torch.manual_seed(3)
+    d = os.path.join(args.outdir, "tiny-qwen3"); os.makedirs(d, exist_ok=True)
+    cfg = Qwen3Config(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=40960,
+                      rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True,
+                      bos_token_id=1, eos_token_id=2)
+    model = Qwen3ForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers:  # norms start at 1.0; vary them
+            layer.self_attn.q_norm.weight.normal_(1, 0.1)
+            layer.self_attn.k_norm.weight.normal_(1, 0.1)
+    save(model, d, torch.float32)
+    write_tokenizer(args.smollm2, d, n)
+
+    if args.spm_text:
+        make_spm_llama(os.path.join(args.outdir, "tiny-llama2-spm"), args.spm_text)
+
+    make_fp8_llama(os.path.join(args.outdir, "tiny-llama-fp8"), args.smollm2, n, vocab)
+
+
+def make_fp8_llama(d, smollm2, n, vocab, block=32):
+    """A Llama whose layer matrices are stored as FP8 E4M3 with per-block inverse scales."""
+    from safetensors.torch import save_file
+    torch.manual_seed(5)
+    os.makedirs(d, exist_ok=True)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(d, safe_serialization=True)
+    tensors = {}
+    for name, t in model.state_dict().items():
+        if ".layers." in name and name.endswith("proj.weight"):
+            rows, cols = t.shape
+            w = t.float().reshape(rows // block, block, cols // block, block)
+            amax = w.abs().amax(dim=(1, 3)).clamp(min=1e-12)
+            scale_inv = (amax / 448.0).float()
+            q = (w / scale_inv[:, None, :, None]).reshape(rows, cols).to(torch.float8_e4m3fn)
+            tensors[name] = q.contiguous()
+            tensors[name + "_scale_inv"] = scale_inv.contiguous()
+        else:
+            tensors[name] = t.contiguous()
+    save_file(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    config = json.load(open(os.path.join(d, "config.json")))
+    config["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                                     "weight_block_size": [block, block]}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_tokenizer(smollm2, d, n)
+
+
+def make_spm_llama(d, text):
+    """Llama 2 7B's shape scaled down, with a small SentencePiece BPE tokenizer.model."""
+    import sentencepiece as spm
+    os.makedirs(d, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        input=text, model_prefix=os.path.join(d, "tokenizer"), vocab_size=400, model_type="bpe",
+        byte_fallback=True, user_defined_symbols=["<tool_call>"], num_threads=1, seed_sentencepiece_size=10000,
+        character_coverage=1.0, normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    os.remove(os.path.join(d, "tokenizer.vocab"))
+    torch.manual_seed(4)
+    cfg = LlamaConfig(vocab_size=404, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+                      bos_token_id=1, eos_token_id=2)
+    save(LlamaForCausalLM(cfg), d, torch.float16)
+    special = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+    config = {
+        "add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+        "unk_token": "<unk>", "pad_token": None, "legacy": False, "tokenizer_class": "LlamaTokenizer",
+        "added_tokens_decoder": {"0": {"content": "<unk>", **special}, "1": {"content": "<s>", **special},
+                                 "2": {"content": "</s>", **special}},
+        "chat_template": "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}",
+    }
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(d, "added_tokens.json"), "w", encoding="utf-8") as f:
+        json.dump({"<extra_0>": 401}, f)
+
+
+if __name__ == "__main__":
+    main()
