@@ -1,0 +1,55 @@
+/// Vector fast paths for the reference (no imatrix) Q4_0/Q4_1/Q5_0/Q5_1 rounding.
+///
+/// ggml converts `x*id + offset` to an integer with C's truncating cast. When every value of
+/// a block is known to lie in [0, 64] (finite scale, no NaN), truncation is computed exactly
+/// with the round-to-nearest magic constant and a one-step correction; otherwise the block
+/// takes the scalar path, which reproduces the CPU's out-of-range behaviour.
+enum LegacyLanes {
+    /// trunc(v) for 0 <= v < 2^22, exactly.
+    @inline(__always)
+    static func truncSmall(_ v: F8) -> I8 {
+        let n = Lanes.nearestInt(v)
+        let f = Lanes.floatSigned(n)
+        return n &+ unsafeBitCast(f .> v, to: I8.self)  // mask lanes are -1 where rounding went up
+    }
+
+    /// The value ggml's `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }` scan leaves in
+    /// `max` for 32 values: the first value of largest magnitude (NaN never wins).
+    @inline(__always)
+    static func signedAbsMax32(_ x: UnsafePointer<Float>) -> (amax: Float, max: Float) {
+        let p = UnsafeRawPointer(x)
+        var m = F8(repeating: 0)
+        for k in 0..<4 {
+            let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
+            m.replace(with: a, where: m .< a)
+        }
+        let amax = m.max()  // lanes are never NaN
+        if amax == 0 { return (0, 0) }
+        for j in 0..<32 where abs(x[j]) == amax { return (amax, x[j]) }
+        return (amax, 0)
+    }
+
+    /// Whether all lanes are within [0, 64] (false for NaN).
+    @inline(__always)
+    static func inRange(_ v: F8) -> Bool {
+        all((v .>= F8(repeating: 0)) .& (v .<= F8(repeating: 64)))
+    }
+
+    /// Packs levels a (elements j...j+7) and b (j+16...j+23) into 8 bytes low | high << 4.
+    @inline(__always)
+    static func storeNibbles(_ a: I8, _ b: I8, _ y: UnsafeMutableRawPointer, at offset: Int) {
+        let v = (a & 0xF) | ((b & 0xF) &<< 4)
+        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: v), toByteOffset: offset, as: SIMD8<UInt8>.self)
+    }
+
+    /// Bits 4 of the levels, as the 32-bit qh word of the 5-bit formats.
+    @inline(__always)
+    static func highBits(_ l: UnsafePointer<I8>) -> UInt32 {
+        var qh: UInt32 = 0
+        for k in 0..<4 {
+            let h = (l[k] &>> 4) & 1
+            for j in 0..<8 { qh |= UInt32(truncatingIfNeeded: h[j]) << UInt32(8 * k + j) }
+        }
+        return qh
+    }
+}
