@@ -29,6 +29,18 @@ enum LegacyLanes {
         return (amax, 0)
     }
 
+    /// Largest |x| over 32 values (NaN never wins, like the scalar "if (amax < fabsf(v))").
+    @inline(__always)
+    static func absMax32(_ x: UnsafePointer<Float>) -> Float {
+        let p = UnsafeRawPointer(x)
+        var m = F8(repeating: 0)
+        for k in 0..<4 {
+            let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
+            m.replace(with: a, where: m .< a)
+        }
+        return m.max()
+    }
+
     /// Whether all lanes are within [0, 64] (false for NaN).
     @inline(__always)
     static func inRange(_ v: F8) -> Bool {
