@@ -28,7 +28,7 @@ enum IQ4Lanes {
         // At or below the first code point the scalar code returns index 0 (lo is still it).
         let pickLow = (x - lo .< hi - x) .| (x .<= F8(repeating: -127))
         var value = hi.replacing(with: lo, where: pickLow)
-        var index = pointwiseMin(count &+ I8(repeating: 1).replacing(with: 0, where: pickLow), I8(repeating: 15))
+        var index = Lanes.minimum(count &+ I8(repeating: 1).replacing(with: 0, where: pickLow), I8(repeating: 15))
         // A NaN falls through every comparison of the binary search to the last index.
         let nan = x .!= x
         value.replace(with: 113, where: nan)

@@ -37,8 +37,14 @@ enum Lanes {
 
     @inline(__always)
     static func clamp(_ l: I8, _ lo: Int32, _ hi: Int32) -> I8 {
-        pointwiseMax(I8(repeating: lo), pointwiseMin(I8(repeating: hi), l))
+        // (The stdlib's pointwiseMin/Max are not inlined for SIMD8<Int32>; selects are.)
+        let top = I8(repeating: hi), bottom = I8(repeating: lo)
+        let upper = l.replacing(with: top, where: l .> top)
+        return upper.replacing(with: bottom, where: upper .< bottom)
     }
+
+    @inline(__always)
+    static func minimum(_ l: I8, _ hi: I8) -> I8 { l.replacing(with: hi, where: l .> hi) }
 
     /// `make_qkx2_quants` (variant3 false) / `make_qkx3_quants` with weights (variant3 true),
     /// for eight sub-blocks of n elements. Returns the scales and `the_min` values; L receives

@@ -241,10 +241,10 @@ enum LegacyQuants {
         else { return false }
         let top = I8(repeating: maxQ)
         var l = (I8.zero, I8.zero, I8.zero, I8.zero)
-        l.0 = pointwiseMin(LegacyLanes.truncSmall(v.0), top)
-        l.1 = pointwiseMin(LegacyLanes.truncSmall(v.1), top)
-        l.2 = pointwiseMin(LegacyLanes.truncSmall(v.2), top)
-        l.3 = pointwiseMin(LegacyLanes.truncSmall(v.3), top)
+        l.0 = Lanes.minimum(LegacyLanes.truncSmall(v.0), top)
+        l.1 = Lanes.minimum(LegacyLanes.truncSmall(v.1), top)
+        l.2 = Lanes.minimum(LegacyLanes.truncSmall(v.2), top)
+        l.3 = Lanes.minimum(LegacyLanes.truncSmall(v.3), top)
         LegacyLanes.storeNibbles(l.0, l.2, yb, at: qsOffset)
         LegacyLanes.storeNibbles(l.1, l.3, yb, at: qsOffset + 8)
         if bits == 5 {
@@ -272,10 +272,10 @@ enum LegacyQuants {
         // Q4_1 clamps with MIN(15, ...); Q5_1 has no clamp (levels stay within 0...31 here).
         let top = I8(repeating: bits == 4 ? 15 : 255)
         var l = (I8.zero, I8.zero, I8.zero, I8.zero)
-        l.0 = pointwiseMin(LegacyLanes.truncSmall(v.0), top)
-        l.1 = pointwiseMin(LegacyLanes.truncSmall(v.1), top)
-        l.2 = pointwiseMin(LegacyLanes.truncSmall(v.2), top)
-        l.3 = pointwiseMin(LegacyLanes.truncSmall(v.3), top)
+        l.0 = Lanes.minimum(LegacyLanes.truncSmall(v.0), top)
+        l.1 = Lanes.minimum(LegacyLanes.truncSmall(v.1), top)
+        l.2 = Lanes.minimum(LegacyLanes.truncSmall(v.2), top)
+        l.3 = Lanes.minimum(LegacyLanes.truncSmall(v.3), top)
         LegacyLanes.storeNibbles(l.0, l.2, yb, at: qsOffset)
         LegacyLanes.storeNibbles(l.1, l.3, yb, at: qsOffset + 8)
         if bits == 5 {
