@@ -55,7 +55,7 @@ for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
 let mb = Double(data.count * 4) / 1_000_000
 
 print("quantd-bench: \(opts.rows) x \(opts.cols) f32 (\(String(format: "%.1f", mb)) MB), imatrix: \(opts.imatrix)")
-print("type     threads   MB/s    ms/pass")
+print("type     threads   MB/s    ms/pass  cpu-MB/s")
 for name in opts.types {
     guard let type = GGMLType(name: name), Quantizer.supportsQuantize(type) else {
         print("\(name): not supported"); continue
@@ -66,6 +66,7 @@ for name in opts.types {
     var out = [UInt8](repeating: 0, count: bytes)
     for t in opts.threads {
         var passes = 0
+        let cpuStart = clock()
         let start = DispatchTime.now().uptimeNanoseconds
         var elapsed = 0.0
         repeat {
@@ -81,6 +82,10 @@ for name in opts.types {
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         } while elapsed < opts.minSeconds
         let perPass = elapsed / Double(passes)
-        print(String(format: "%-8@ %7d %8.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000))
+        // CPU seconds per pass (summed over threads): steadier than wall time on a shared
+        // machine, and for one thread the better A/B figure.
+        let cpuPerPass = Double(clock() - cpuStart) / Double(CLOCKS_PER_SEC) / Double(passes)
+        print(String(format: "%-8@ %7d %8.1f %9.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000,
+                     mb / cpuPerPass))
     }
 }

@@ -8,7 +8,7 @@ enum Q3_K {
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
-        withUnsafeTemporaryAllocation(of: I8.self, capacity: 16) { lanesI in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { lanesI in
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 2) { fb in
                 let L = lb.baseAddress!, Ls = L + 256
@@ -25,8 +25,25 @@ enum Q3_K {
                         for j in 0..<256 { sumX2 += xb[j] * xb[j] }
                         sigma2 = F8(repeating: 2 * sumX2 / 256)
                     }
+                    if qw == nil {
+                        // reference search: both groups of eight sub-blocks in lockstep
+                        let xT2 = xT + 16, LT2 = LT + 16
+                        for i in 0..<16 {
+                            xT[i] = Lanes.gather(xb, i, stride: 16)
+                            xT2[i] = Lanes.gather(xb + 128, i, stride: 16)
+                        }
+                        let (s0, s1) = Lanes.makeQ3Pair(n: 16, nmax: 4, xa: xT, La: LT, xb: xT2, Lb: LT2)
+                        for j in 0..<8 {
+                            scales[j] = s0[j]
+                            scales[8 + j] = s1[j]
+                            for i in 0..<16 {
+                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
+                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT2[i][j])
+                            }
+                        }
+                    }
                     // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
-                    for g in 0..<2 {
+                    for g in 0..<2 where qw != nil {
                         let xg = xb + 128 * g
                         for i in 0..<16 { xT[i] = Lanes.gather(xg, i, stride: 16) }
                         let found: F8
