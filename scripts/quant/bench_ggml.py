@@ -33,14 +33,15 @@ def main():
     print(f"ggml: {a.rows} x {a.cols} f32 ({mb:.1f} MB), imatrix: {a.imatrix}")
     for tn in a.types.split(","):
         t = TYPES[tn]
-        passes, start = 0, time.perf_counter()
+        passes, start, cpu0 = 0, time.perf_counter(), time.process_time()
         while True:
             g.quantize(t, x, w if a.imatrix else None)
             passes += 1
             el = time.perf_counter() - start
             if el >= a.min_seconds:
                 break
-        print(f"{tn:8s} {mb / (el / passes):9.1f} MB/s {el / passes * 1000:9.1f} ms/pass")
+        cpu = (time.process_time() - cpu0) / passes
+        print(f"{tn:8s} {mb / (el / passes):9.1f} MB/s {el / passes * 1000:9.1f} ms/pass {mb / cpu:9.1f} cpu-MB/s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kernel throughput of quantd vs ggml (same shape, one thread), type by type, interleaved so
-# that load from other processes affects both sides alike. Needs the oracle and a release build:
+# that load from other processes affects both sides alike; MB/s per CPU-second (process time),
+# which is steadier than wall time on a shared machine. Needs the oracle and a release build:
 #   swift build -c release --product quantd-bench
 #   scripts/quant/compare_speed.sh "Q4_K Q6_K" [--imatrix]
 set -euo pipefail
@@ -11,7 +12,7 @@ TYPES=${1:-"F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ
 EXTRA=${2:-}
 printf "type\tggml_MBps\tquantd_MBps\tratio\n"
 for t in $TYPES; do
-  g=$(cd scripts/quant && $PY bench_ggml.py --lib "$LIB" --types "$t" --rows 512 --min-seconds 0.4 $EXTRA | awk 'NR==2{print $2}')
-  q=$(.build/release/quantd-bench --types "$t" --threads 1 --rows 512 --min-seconds 0.4 $EXTRA | awk 'NR==3{print $3}')
+  g=$(cd scripts/quant && $PY bench_ggml.py --lib "$LIB" --types "$t" --rows 512 --min-seconds 0.6 $EXTRA | awk 'NR==2{print $6}')
+  q=$(.build/release/quantd-bench --types "$t" --threads 1 --rows 512 --min-seconds 0.6 $EXTRA | awk 'NR==3{print $5}')
   printf "%s\t%s\t%s\t%.2f\n" "$t" "$g" "$q" "$(echo "$q / $g" | bc -l)"
 done
