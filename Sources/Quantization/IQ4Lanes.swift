@@ -130,7 +130,7 @@ enum IQ4Lanes {
                 sumq2 += wq * q
             }
             let better = (sumq2 .> zero) .& (sumqx * sumqx .> best * sumq2)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 d.replace(with: sumqx / sumq2, where: better)
                 best.replace(with: d * sumqx, where: better)
             }

@@ -28,6 +28,48 @@ enum Lanes {
         unsafeBitCast(unsafeBitCast(f, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: F8.self)
     }
 
+    /// Lane-wise IEEE square root. (SIMD8's squareRoot() compiles to eight calls into libm;
+    /// Float.squareRoot() is the sqrtss instruction. Both are correctly rounded.)
+    @inline(__always)
+    static func sqrt(_ v: F8) -> F8 {
+        F8(v[0].squareRoot(), v[1].squareRoot(), v[2].squareRoot(), v[3].squareRoot(),
+           v[4].squareRoot(), v[5].squareRoot(), v[6].squareRoot(), v[7].squareRoot())
+    }
+
+    /// Whether any lane of the mask is set. (The stdlib's Lanes.anyLane()/Lanes.allLanes() reduce through an
+    /// out-of-line SIMD.min() call; this OR/AND-folds the halves inline.)
+    @inline(__always)
+    static func anyLane(_ m: SIMDMask<I8>) -> Bool {
+        let v = unsafeBitCast(m, to: I8.self)
+        let a = v.lowHalf | v.highHalf
+        let b = a.lowHalf | a.highHalf
+        return (b[0] | b[1]) != 0
+    }
+
+    @inline(__always)
+    static func allLanes(_ m: SIMDMask<I8>) -> Bool {
+        let v = unsafeBitCast(m, to: I8.self)
+        let a = v.lowHalf & v.highHalf
+        let b = a.lowHalf & a.highHalf
+        return (b[0] & b[1]) == -1
+    }
+
+    /// Largest lane (lanes must not be NaN); inlined, unlike SIMD.max().
+    @inline(__always)
+    static func hmax(_ v: F8) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        return b[1] > b[0] ? b[1] : b[0]
+    }
+
+    /// Smallest lane (lanes must not be NaN).
+    @inline(__always)
+    static func hmin(_ v: F8) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
+        return b[1] < b[0] ? b[1] : b[0]
+    }
+
     /// IEEE negation (flips the sign bit). The SIMD prefix minus computes 0 - x, which turns
     /// -0 into +0 where C's unary minus gives -0; a stored fp16 zero would then differ.
     @inline(__always)
@@ -94,7 +136,7 @@ enum Lanes {
             }
             let D = sumW * sumL2 - sumL * sumL
             let valid = D .> zero
-            if !any(valid) { continue }
+            if !Lanes.anyLane(valid) { continue }
             var thisScale = (sumW * sumXL - sumX * sumL) / D
             var thisMin = (sumL2 * sumX - sumL * sumXL) / D
             let positive = thisMin .> zero
@@ -107,14 +149,14 @@ enum Lanes {
                 err += w[i] * diff
             }
             let better = valid .& (err .< bestError)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 for i in 0..<n { L[i].replace(with: Laux[i], where: better) }
                 bestError.replace(with: err, where: better)
                 scale.replace(with: thisScale, where: better)
                 min.replace(with: thisMin, where: better)
             }
         }
-        if any(degenerate) {
+        if Lanes.anyLane(degenerate) {
             for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
             scale.replace(with: zero, where: degenerate)
             min.replace(with: min0, where: degenerate)
@@ -168,7 +210,7 @@ extension Lanes {
                 suml2 += w[i] * fl * fl
             }
             let better = (suml2 .> zero) .& (sumlx * sumlx .> best * suml2)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 for i in 0..<n {
                     L[i].replace(with: clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1) &+ bias, where: better)
                 }
@@ -176,7 +218,7 @@ extension Lanes {
                 best.replace(with: scale * sumlx, where: better)
             }
         }
-        if any(degenerate) {
+        if Lanes.anyLane(degenerate) {
             for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
             scale.replace(with: zero, where: degenerate)
         }
@@ -238,12 +280,12 @@ extension Lanes {
                 changed .|= update
             }
             active .&= changed
-            if !any(active) { break }
+            if !Lanes.anyLane(active) { break }
         }
         let bias = I8(repeating: nmax)
         for i in 0..<n { L[i] = L[i] &+ bias }
         var scale = (sumlx / suml2).replacing(with: 0, where: .!(suml2 .> zero))
-        if any(degenerate) {
+        if Lanes.anyLane(degenerate) {
             for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
             scale.replace(with: zero, where: degenerate)
         }
@@ -296,7 +338,7 @@ extension Lanes {
             }
             activeA .&= changedA
             activeB .&= changedB
-            if !any(activeA .| activeB) { break }
+            if !Lanes.anyLane(activeA .| activeB) { break }
         }
         let bias = I8(repeating: nmax)
         for i in 0..<n {
@@ -305,11 +347,11 @@ extension Lanes {
         }
         var scaleA = (slxA / sl2A).replacing(with: 0, where: .!(sl2A .> zero))
         var scaleB = (slxB / sl2B).replacing(with: 0, where: .!(sl2B .> zero))
-        if any(degA) {
+        if Lanes.anyLane(degA) {
             for i in 0..<n { La[i].replace(with: 0, where: degA) }
             scaleA.replace(with: zero, where: degA)
         }
-        if any(degB) {
+        if Lanes.anyLane(degB) {
             for i in 0..<n { Lb[i].replace(with: 0, where: degB) }
             scaleB.replace(with: zero, where: degB)
         }

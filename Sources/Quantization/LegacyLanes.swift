@@ -23,7 +23,7 @@ enum LegacyLanes {
             let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
             m.replace(with: a, where: m .< a)
         }
-        let amax = m.max()  // lanes are never NaN
+        let amax = Lanes.hmax(m)  // lanes are never NaN
         if amax == 0 { return (0, 0) }
         for j in 0..<32 where abs(x[j]) == amax { return (amax, x[j]) }
         return (amax, 0)
@@ -38,13 +38,13 @@ enum LegacyLanes {
             let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
             m.replace(with: a, where: m .< a)
         }
-        return m.max()
+        return Lanes.hmax(m)
     }
 
     /// Whether all lanes are within [0, 64] (false for NaN).
     @inline(__always)
     static func inRange(_ v: F8) -> Bool {
-        all((v .>= F8(repeating: 0)) .& (v .<= F8(repeating: 64)))
+        Lanes.allLanes((v .>= F8(repeating: 0)) .& (v .<= F8(repeating: 64)))
     }
 
     /// Packs levels a (elements j...j+7) and b (j+16...j+23) into 8 bytes low | high << 4.

@@ -27,7 +27,7 @@ enum LegacyQuants {
                     for g in stride(from: 0, to: grouped, by: 8) {
                         for j in 0..<32 {
                             xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
-                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * Lanes.sqrt(s2 + xT[j] * xT[j])
                         }
                         let d = Lanes.makeQX(n: 32, nmax: Int32(half), x: xT, w: wT, L: LT)
                         for k in 0..<8 {
@@ -120,7 +120,7 @@ enum LegacyQuants {
                         for g in stride(from: 0, to: grouped, by: 8) {
                             for j in 0..<32 {
                                 xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
-                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * Lanes.sqrt(s2 + xT[j] * xT[j])
                             }
                             let found = Lanes.makeQKX(
                                 n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
@@ -169,8 +169,8 @@ enum LegacyQuants {
                 vmax.replace(with: v, where: v .> vmax)
             }
             // Lanes are never NaN (a NaN never replaces), so any reduction order agrees.
-            var min = vmin.min()
-            var max = vmax.max()
+            var min = Lanes.hmin(vmin)
+            var max = Lanes.hmax(vmax)
             if min == 0 || max == 0 {
                 // +0 and -0 compare equal but store differently: only the sequential scan
                 // knows which one came first.

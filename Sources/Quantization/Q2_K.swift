@@ -32,7 +32,7 @@ enum Q2_K {
                             xT[i] = Lanes.gather(xg, i, stride: 16)
                             if let qw {
                                 let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
-                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
                                 sumw += wT[i]
                             } else {
                                 wT[i] = Lanes.abs(xT[i])

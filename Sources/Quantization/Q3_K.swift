@@ -51,7 +51,7 @@ enum Q3_K {
                             var sumw = F8(repeating: 0)
                             for i in 0..<16 {
                                 let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
-                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
                                 sumw += wT[i]
                             }
                             found = Lanes.makeQX(n: 16, nmax: 4, x: xT, w: wT, L: LT)

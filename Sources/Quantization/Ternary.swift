@@ -33,8 +33,8 @@ enum Ternary {
             m.replace(with: a, where: m .< a)
             nan .|= v .!= v
         }
-        var amax = m.max()
-        if any(nan) {
+        var amax = Lanes.hmax(m)
+        if Lanes.anyLane(nan) {
             amax = 0
             for j in 0..<256 {
                 let a = abs(x[j])
