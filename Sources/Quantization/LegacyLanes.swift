@@ -41,6 +41,17 @@ enum LegacyLanes {
         return Lanes.hmax(m)
     }
 
+    @inline(__always)
+    static func hasNaN32(_ x: UnsafePointer<Float>) -> Bool {
+        let p = UnsafeRawPointer(x)
+        var nan = SIMDMask<I8>(repeating: false)
+        for k in 0..<4 {
+            let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
+            nan .|= v .!= v
+        }
+        return Lanes.anyLane(nan)
+    }
+
     /// Whether all lanes are within [0, 64] (false for NaN).
     @inline(__always)
     static func inRange(_ v: F8) -> Bool {
@@ -51,7 +62,27 @@ enum LegacyLanes {
     @inline(__always)
     static func storeNibbles(_ a: I8, _ b: I8, _ y: UnsafeMutableRawPointer, at offset: Int) {
         let v = (a & 0xF) | ((b & 0xF) &<< 4)
-        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: v), toByteOffset: offset, as: SIMD8<UInt8>.self)
+        storeLowBytes(v, y, at: offset)
+    }
+
+    /// Stores the low byte of each lane (8 bytes). Written out because the generic
+    /// SIMD8<UInt8>(truncatingIfNeeded:) conversion is an out-of-line call.
+    @inline(__always)
+    static func storeLowBytes(_ v: I8, _ y: UnsafeMutableRawPointer, at offset: Int) {
+        var out: UInt64 = 0
+        for j in 0..<8 { out |= UInt64(UInt32(bitPattern: v[j]) & 0xFF) << UInt64(8 * j) }
+        y.storeBytes(of: out.littleEndian, toByteOffset: offset, as: UInt64.self)
+    }
+
+    /// roundf(v) for |v| < 2^22 (half away from zero), exactly: truncate the magnitude, then
+    /// add one when the (exactly computed) fraction is at least one half.
+    @inline(__always)
+    static func roundHalfAway(_ v: F8) -> I8 {
+        let a = Lanes.abs(v)
+        let t = truncSmall(a)
+        let frac = a - Lanes.floatSigned(t)
+        let r = t &- unsafeBitCast(frac .>= F8(repeating: 0.5), to: I8.self)
+        return r.replacing(with: 0 &- r, where: v .< F8(repeating: 0))
     }
 
     /// Bits 4 of the levels, as the 32-bit qh word of the 5-bit formats.
