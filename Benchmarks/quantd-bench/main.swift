@@ -2,7 +2,7 @@
 //
 //   swift build -c release --product quantd-bench
 //   .build/release/quantd-bench [--types Q4_K,Q8_0] [--threads 1,2] [--rows 1536] [--cols 2048]
-//                               [--imatrix] [--min-seconds 1.0]
+//                               [--imatrix] [--min-seconds 1.0] [--input rows.f32 --cols N]
 //
 // Input: seeded Gaussian-like weights (deterministic), so runs are comparable.
 import Dispatch
@@ -18,6 +18,7 @@ struct Options {
     var cols = 2048
     var imatrix = false
     var minSeconds = 1.0
+    var input: String? = nil
 }
 
 func parse() -> Options {
@@ -31,6 +32,7 @@ func parse() -> Options {
         case "--cols": o.cols = Int(args.next() ?? "") ?? o.cols
         case "--imatrix": o.imatrix = true
         case "--min-seconds": o.minSeconds = Double(args.next() ?? "") ?? o.minSeconds
+        case "--input": o.input = args.next()
         default:
             FileHandle.standardError.write("unknown argument \(a)\n".data(using: .utf8)!)
             exit(2)
@@ -39,7 +41,7 @@ func parse() -> Options {
     return o
 }
 
-let opts = parse()
+var opts = parse()
 struct XorShift {
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
     mutating func next() -> Float {
@@ -48,8 +50,20 @@ struct XorShift {
     }
 }
 var rng = XorShift()
-var data = [Float](repeating: 0, count: opts.rows * opts.cols)
-for i in data.indices { data[i] = (rng.next() + rng.next() + rng.next() + rng.next()) * 0.03 }
+var data: [Float]
+if let path = opts.input {
+    // Raw little-endian f32 rows of --cols values (e.g. weights dumped from a real model).
+    guard let raw = FileManager.default.contents(atPath: path), raw.count >= opts.cols * 4 else {
+        FileHandle.standardError.write("cannot read \(path) (need raw f32, --cols per row)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let n = raw.count / 4 / opts.cols * opts.cols
+    data = raw.withUnsafeBytes { b in (0..<n).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+    opts.rows = n / opts.cols
+} else {
+    data = [Float](repeating: 0, count: opts.rows * opts.cols)
+    for i in data.indices { data[i] = (rng.next() + rng.next() + rng.next() + rng.next()) * 0.03 }
+}
 var imatrix = [Float](repeating: 0, count: opts.cols)
 for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
 let mb = Double(data.count * 4) / 1_000_000

@@ -24,10 +24,15 @@ def main():
     ap.add_argument("--imatrix", action="store_true")
     ap.add_argument("--types", default=DEFAULT)
     ap.add_argument("--min-seconds", type=float, default=0.5)
+    ap.add_argument("--input", help="raw little-endian f32 rows of --cols values")
     a = ap.parse_args()
     g = GGML(a.lib)
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
+    if a.input:
+        x = np.fromfile(a.input, dtype="<f4")
+        x = x[: x.size // a.cols * a.cols].reshape(-1, a.cols)
+    else:
+        x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
     w = (np.abs(rng.standard_normal(a.cols)) * 4 + 0.01).astype(np.float32)
     mb = x.nbytes / 1e6
     print(f"ggml: {a.rows} x {a.cols} f32 ({mb:.1f} MB), imatrix: {a.imatrix}")
