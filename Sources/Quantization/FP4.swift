@@ -36,6 +36,12 @@ enum FP4 {
             let e: UInt8 = amax > 0 ? Numerics.truncToByte(Numerics.log2f(amax).rounded(.down) - 2 + 127) : 0
             let d = FP8Scales.e8m0ToFloatHalf(e)
             yb.storeU8(e, at: 0)
+            if amax == 0 {
+                // All values are zero (or NaN): every code-point search ends at index 0. Skipping
+                // it also avoids arithmetic on the subnormal scale 2^-128.
+                yb.zero(1, 16)
+                continue
+            }
             let p = UnsafeRawPointer(xb), vd = F8(repeating: d)
             let l0 = bestIndex8(p.loadUnaligned(fromByteOffset: 0, as: F8.self), vd)
             let l1 = bestIndex8(p.loadUnaligned(fromByteOffset: 32, as: F8.self), vd)
@@ -56,6 +62,10 @@ enum FP4 {
                 let ue = FP8Scales.floatToUE4M3(amax / 6)
                 yb.storeU8(ue, at: s)
                 let d = FP8Scales.ue4m3ToFloat(ue)
+                if amax == 0 {
+                    yb.zero(4 + 8 * s, 8)  // all searches end at index 0
+                    continue
+                }
                 let p = UnsafeRawPointer(xb), e = F8(repeating: d)
                 let l0 = bestIndex8(p.loadUnaligned(fromByteOffset: 0, as: F8.self), e)
                 let l1 = bestIndex8(p.loadUnaligned(fromByteOffset: 32, as: F8.self), e)

@@ -107,6 +107,7 @@ enum IQ4Lanes {
             amax.replace(with: ax, where: bigger)
             max.replace(with: x[j], where: bigger)
         }
+        if Lanes.allLanes(amax .< F8(repeating: Numerics.groupMaxEps)) { return zero }
         let v0 = Float(IQ4.value(0))
         var d = Lanes.negate(max) / F8(repeating: v0)
         var id = F8(repeating: 1) / d

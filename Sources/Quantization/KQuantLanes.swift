@@ -110,6 +110,11 @@ enum Lanes {
         min.replace(with: zero, where: min .> zero)
         let min0 = min
         let degenerate = variant3 ? (max .<= min) : (max .== min)
+        if allLanes(degenerate) {
+            // Every sub-block is constant (typically zero padding): ggml returns at once.
+            for i in 0..<n { L[i] = I8(repeating: 0) }
+            return (zero, negate(min))
+        }
         let fnmax = F8(repeating: Float(nmax))
         var iscale = fnmax / (max - min)
         var scale = F8(repeating: 1) / iscale
@@ -187,6 +192,10 @@ extension Lanes {
             max.replace(with: x[i], where: bigger)
         }
         let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
+        if allLanes(degenerate) {
+            for i in 0..<n { L[i] = I8(repeating: 0) }
+            return zero
+        }
         let fnmax = F8(repeating: Float(nmax))
         let bias = I8(repeating: nmax)
         var iscale = negate(fnmax) / max
