@@ -79,22 +79,9 @@ for name in opts.types {
     }
     var out = [UInt8](repeating: 0, count: bytes)
     for t in opts.threads {
-        var passes = 0
         let cpuStart = clock()
-        let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0
-        repeat {
-            data.withUnsafeBufferPointer { x in
-                imatrix.withUnsafeBufferPointer { w in
-                    out.withUnsafeMutableBytes { y in
-                        _ = try? Quantizer.quantize(type, rows: x, rowLength: opts.cols,
-                                                    importance: opts.imatrix ? w : nil, into: y, threads: t)
-                    }
-                }
-            }
-            passes += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        } while elapsed < opts.minSeconds
+        let (passes, elapsed) = timePasses(type, data, imatrix, &out, cols: opts.cols, threads: t,
+                                           useImatrix: opts.imatrix, minSeconds: opts.minSeconds)
         let perPass = elapsed / Double(passes)
         // CPU seconds per pass (summed over threads): steadier than wall time on a shared
         // machine, and for one thread the better A/B figure.
@@ -102,4 +89,27 @@ for name in opts.types {
         print(String(format: "%-8@ %7d %8.1f %9.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000,
                      mb / cpuPerPass))
     }
+}
+
+/// The timed loop, outside top-level (main-actor) code so no isolation checks run per pass.
+nonisolated func timePasses(
+    _ type: GGMLType, _ data: [Float], _ imatrix: [Float], _ out: inout [UInt8], cols: Int, threads: Int,
+    useImatrix: Bool, minSeconds: Double
+) -> (Int, Double) {
+    var passes = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    var elapsed = 0.0
+    data.withUnsafeBufferPointer { x in
+        imatrix.withUnsafeBufferPointer { w in
+            out.withUnsafeMutableBytes { y in
+                repeat {
+                    _ = try? Quantizer.quantize(type, rows: x, rowLength: cols,
+                                                importance: useImatrix ? w : nil, into: y, threads: threads)
+                    passes += 1
+                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                } while elapsed < minSeconds
+            }
+        }
+    }
+    return (passes, elapsed)
 }
