@@ -183,6 +183,11 @@ extension Lanes {
     static func makeQX(
         n: Int, nmax: Int32, x: UnsafePointer<F8>, w: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>
     ) -> F8 {
+        if n <= 32, allFinite(x, n) {
+            return withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { wx in
+                makeQXFloat(n: n, nmax: nmax, x: x, w: w, L: L, wx: wx.baseAddress!)
+            }
+        }
         let zero = F8(repeating: 0)
         var max = zero, amax = zero
         for i in 0..<n {
