@@ -97,6 +97,13 @@ enum Lanes {
         L: UnsafeMutablePointer<I8>, Laux: UnsafeMutablePointer<I8>,
         rmin: Float, rdelta: Float, nstep: Int, useMad: Bool, variant3: Bool
     ) -> (scale: F8, theMin: F8) {
+        if n <= 32, allFinite(x, n), allFinite(w, n) {
+            return withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { aux in
+                makeQKXFloat(
+                    n: n, nmax: nmax, x: x, w: w, L: L, Laux: aux.baseAddress!, rmin: rmin, rdelta: rdelta,
+                    nstep: nstep, useMad: useMad, variant3: variant3)
+            }
+        }
         var min = x[0], max = x[0]
         var sumW = w[0]
         var sumX = sumW * x[0]
