@@ -96,3 +96,23 @@ enum LegacyLanes {
         return qh
     }
 }
+
+extension Lanes {
+    /// The k-quants' final requantization of 16 values against the stored scale:
+    /// level = clamp(nearest_int((x + dm) / d), lo, hi) + bias, written as 16 bytes. Same IEEE
+    /// division and the same nearest_int bit trick per lane, so it is exact for every input.
+    @inline(__always)
+    static func requant16(
+        _ x: UnsafePointer<Float>, d: Float, dm: Float, addMin: Bool, lo: Int32, hi: Int32, bias: Int32,
+        into out: UnsafeMutableRawPointer
+    ) {
+        let p = UnsafeRawPointer(x)
+        let vd = F8(repeating: d), vdm = F8(repeating: dm), vb = I8(repeating: bias)
+        for h in 0..<2 {
+            var v = p.loadUnaligned(fromByteOffset: 32 * h, as: F8.self)
+            if addMin { v = v + vdm }
+            let l = clamp(nearestInt(v / vd), lo, hi) &+ vb
+            LegacyLanes.storeLowBytes(l, out, at: 8 * h)
+        }
+    }
+}

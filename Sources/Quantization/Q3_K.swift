@@ -92,10 +92,8 @@ enum Q3_K {
                     for j in 0..<16 {
                         let d = dAll * Float(scale(j, UnsafeRawPointer(s)))
                         if d == 0 { continue }
-                        for i in 0..<16 {
-                            let l = Swift.max(-4, Swift.min(3, Numerics.nearestInt(xb[16 * j + i] / d)))
-                            L[16 * j + i] = Int8(truncatingIfNeeded: l + 4)
-                        }
+                        Lanes.requant16(xb + 16 * j, d: d, dm: 0, addMin: false, lo: -4, hi: 3, bias: 4,
+                                        into: UnsafeMutableRawPointer(L + 16 * j))
                     }
                     // High bit of level j goes to hmask[j % 32], bit j / 32.
                     // (Branch-free: levels are 0...7, so "> 3" is bit 2 and "-= 4" is "& 3".)

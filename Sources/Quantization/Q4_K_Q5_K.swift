@@ -125,9 +125,9 @@ enum QK45 {
                         let dj = d * Float(sc)
                         if dj == 0 { continue }
                         let dm = dmin * Float(m)
-                        for i in 0..<32 {
-                            let l = Numerics.nearestInt((xb[32 * j + i] + dm) / dj)
-                            L[32 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+                        for h in 0..<2 {
+                            Lanes.requant16(xb + 32 * j + 16 * h, d: dj, dm: dm, addMin: true, lo: 0, hi: nmax, bias: 0,
+                                            into: UnsafeMutableRawPointer(L + 32 * j + 16 * h))
                         }
                     }
                     if bits == 4 {
