@@ -7,14 +7,12 @@ enum Q3_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32 + 64) { lanesF in
-        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32 + 64) { lanesI in
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 512 + 16) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 3) { fb in
-                let L = lb.baseAddress!, Ls = L + 256, L2 = Ls + 16
-                let scales = fb.baseAddress!, sw = scales + 16, scales2 = sw + 16
-                let XQ = lanesF.baseAddress! + 32, LQ = lanesI.baseAddress! + 32
-                var pending = false
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { lanesI in
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 2) { fb in
+                let L = lb.baseAddress!, Ls = L + 256
+                let scales = fb.baseAddress!, sw = scales + 16
                 let xT = lanesF.baseAddress!, wT = xT + 16, LT = lanesI.baseAddress!
                 for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
@@ -28,46 +26,19 @@ enum Q3_K {
                         sigma2 = F8(repeating: 2 * sumX2 / 256)
                     }
                     if qw == nil {
-                        // Reference search. Two super-blocks at a time (four groups of eight
-                        // sub-blocks in lockstep); the second one's results wait in L2/scales2.
-                        if pending {
-                            L.update(from: L2, count: 256)
-                            scales.update(from: scales2, count: 16)
-                            pending = false
-                        } else if ib + 1 < count / 256 {
-                            for g in 0..<4 {
-                                for i in 0..<16 { XQ[16 * g + i] = Lanes.gather(xb + 128 * g, i, stride: 16) }
-                            }
-                            let r = Lanes.makeQ3Quad(
-                                n: 16, nmax: 4, x: (UnsafePointer(XQ), UnsafePointer(XQ + 16), UnsafePointer(XQ + 32), UnsafePointer(XQ + 48)),
-                                L: (LQ, LQ + 16, LQ + 32, LQ + 48))
-                            for j in 0..<8 {
-                                scales[j] = r.0[j]
-                                scales[8 + j] = r.1[j]
-                                scales2[j] = r.2[j]
-                                scales2[8 + j] = r.3[j]
-                                for i in 0..<16 {
-                                    L[16 * j + i] = Int8(truncatingIfNeeded: LQ[i][j])
-                                    L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LQ[16 + i][j])
-                                    L2[16 * j + i] = Int8(truncatingIfNeeded: LQ[32 + i][j])
-                                    L2[128 + 16 * j + i] = Int8(truncatingIfNeeded: LQ[48 + i][j])
-                                }
-                            }
-                            pending = true
-                        } else {
-                            let xT2 = xT + 16, LT2 = LT + 16
+                        // reference search: both groups of eight sub-blocks in lockstep
+                        let xT2 = xT + 16, LT2 = LT + 16
+                        for i in 0..<16 {
+                            xT[i] = Lanes.gather(xb, i, stride: 16)
+                            xT2[i] = Lanes.gather(xb + 128, i, stride: 16)
+                        }
+                        let (s0, s1) = Lanes.makeQ3Pair(n: 16, nmax: 4, xa: xT, La: LT, xb: xT2, Lb: LT2)
+                        for j in 0..<8 {
+                            scales[j] = s0[j]
+                            scales[8 + j] = s1[j]
                             for i in 0..<16 {
-                                xT[i] = Lanes.gather(xb, i, stride: 16)
-                                xT2[i] = Lanes.gather(xb + 128, i, stride: 16)
-                            }
-                            let (s0, s1) = Lanes.makeQ3Pair(n: 16, nmax: 4, xa: xT, La: LT, xb: xT2, Lb: LT2)
-                            for j in 0..<8 {
-                                scales[j] = s0[j]
-                                scales[8 + j] = s1[j]
-                                for i in 0..<16 {
-                                    L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
-                                    L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT2[i][j])
-                                }
+                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
+                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT2[i][j])
                             }
                         }
                     }
