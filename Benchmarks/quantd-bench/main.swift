@@ -2,7 +2,7 @@
 //
 //   swift build -c release --product quantd-bench
 //   .build/release/quantd-bench [--types Q4_K,Q8_0] [--threads 1,2] [--rows 1536] [--cols 2048]
-//                               [--imatrix] [--min-seconds 1.0]
+//                               [--imatrix] [--min-seconds 1.0] [--input rows.f32 --cols N]
 //
 // Input: seeded Gaussian-like weights (deterministic), so runs are comparable.
 import Dispatch
@@ -18,6 +18,7 @@ struct Options {
     var cols = 2048
     var imatrix = false
     var minSeconds = 1.0
+    var input: String? = nil
 }
 
 func parse() -> Options {
@@ -31,6 +32,7 @@ func parse() -> Options {
         case "--cols": o.cols = Int(args.next() ?? "") ?? o.cols
         case "--imatrix": o.imatrix = true
         case "--min-seconds": o.minSeconds = Double(args.next() ?? "") ?? o.minSeconds
+        case "--input": o.input = args.next()
         default:
             FileHandle.standardError.write("unknown argument \(a)\n".data(using: .utf8)!)
             exit(2)
@@ -39,7 +41,7 @@ func parse() -> Options {
     return o
 }
 
-let opts = parse()
+var opts = parse()
 struct XorShift {
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
     mutating func next() -> Float {
@@ -48,14 +50,26 @@ struct XorShift {
     }
 }
 var rng = XorShift()
-var data = [Float](repeating: 0, count: opts.rows * opts.cols)
-for i in data.indices { data[i] = (rng.next() + rng.next() + rng.next() + rng.next()) * 0.03 }
+var data: [Float]
+if let path = opts.input {
+    // Raw little-endian f32 rows of --cols values (e.g. weights dumped from a real model).
+    guard let raw = FileManager.default.contents(atPath: path), raw.count >= opts.cols * 4 else {
+        FileHandle.standardError.write("cannot read \(path) (need raw f32, --cols per row)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let n = raw.count / 4 / opts.cols * opts.cols
+    data = raw.withUnsafeBytes { b in (0..<n).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+    opts.rows = n / opts.cols
+} else {
+    data = [Float](repeating: 0, count: opts.rows * opts.cols)
+    for i in data.indices { data[i] = (rng.next() + rng.next() + rng.next() + rng.next()) * 0.03 }
+}
 var imatrix = [Float](repeating: 0, count: opts.cols)
 for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
 let mb = Double(data.count * 4) / 1_000_000
 
 print("quantd-bench: \(opts.rows) x \(opts.cols) f32 (\(String(format: "%.1f", mb)) MB), imatrix: \(opts.imatrix)")
-print("type     threads   MB/s    ms/pass")
+print("type     threads   MB/s    ms/pass  cpu-MB/s")
 for name in opts.types {
     guard let type = GGMLType(name: name), Quantizer.supportsQuantize(type) else {
         print("\(name): not supported"); continue
@@ -65,22 +79,37 @@ for name in opts.types {
     }
     var out = [UInt8](repeating: 0, count: bytes)
     for t in opts.threads {
-        var passes = 0
-        let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0
-        repeat {
-            data.withUnsafeBufferPointer { x in
-                imatrix.withUnsafeBufferPointer { w in
-                    out.withUnsafeMutableBytes { y in
-                        _ = try? Quantizer.quantize(type, rows: x, rowLength: opts.cols,
-                                                    importance: opts.imatrix ? w : nil, into: y, threads: t)
-                    }
-                }
-            }
-            passes += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        } while elapsed < opts.minSeconds
+        let cpuStart = clock()
+        let (passes, elapsed) = timePasses(type, data, imatrix, &out, cols: opts.cols, threads: t,
+                                           useImatrix: opts.imatrix, minSeconds: opts.minSeconds)
         let perPass = elapsed / Double(passes)
-        print(String(format: "%-8@ %7d %8.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000))
+        // CPU seconds per pass (summed over threads): steadier than wall time on a shared
+        // machine, and for one thread the better A/B figure.
+        let cpuPerPass = Double(clock() - cpuStart) / Double(CLOCKS_PER_SEC) / Double(passes)
+        print(String(format: "%-8@ %7d %8.1f %9.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000,
+                     mb / cpuPerPass))
     }
+}
+
+/// The timed loop, outside top-level (main-actor) code so no isolation checks run per pass.
+nonisolated func timePasses(
+    _ type: GGMLType, _ data: [Float], _ imatrix: [Float], _ out: inout [UInt8], cols: Int, threads: Int,
+    useImatrix: Bool, minSeconds: Double
+) -> (Int, Double) {
+    var passes = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    var elapsed = 0.0
+    data.withUnsafeBufferPointer { x in
+        imatrix.withUnsafeBufferPointer { w in
+            out.withUnsafeMutableBytes { y in
+                repeat {
+                    _ = try? Quantizer.quantize(type, rows: x, rowLength: cols,
+                                                importance: useImatrix ? w : nil, into: y, threads: threads)
+                    passes += 1
+                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                } while elapsed < minSeconds
+            }
+        }
+    }
+    return (passes, elapsed)
 }

@@ -30,15 +30,25 @@ enum FP4 {
         for ib in 0..<(count / 32) {
             let xb = x + 32 * ib
             let yb = y + 17 * ib
-            var amax: Float = 0
-            for j in 0..<32 where amax < abs(xb[j]) { amax = abs(xb[j]) }
+            // Largest |x| (a NaN never wins, as in the scalar "if (amax < fabsf(v))" scan).
+            let amax = LegacyLanes.absMax32(xb)
             // floor(log2(amax)) - 2 + 127 in float, then C's (uint8_t) conversion.
             let e: UInt8 = amax > 0 ? Numerics.truncToByte(Numerics.log2f(amax).rounded(.down) - 2 + 127) : 0
             let d = FP8Scales.e8m0ToFloatHalf(e)
             yb.storeU8(e, at: 0)
-            for j in 0..<16 {
-                yb.storeU8(bestIndex(xb[j], d) | (bestIndex(xb[j + 16], d) << 4), at: 1 + j)
+            if amax == 0 {
+                // All values are zero (or NaN): every code-point search ends at index 0. Skipping
+                // it also avoids arithmetic on the subnormal scale 2^-128.
+                yb.zero(1, 16)
+                continue
             }
+            let p = UnsafeRawPointer(xb), vd = F8(repeating: d)
+            let l0 = bestIndex8(p.loadUnaligned(fromByteOffset: 0, as: F8.self), vd)
+            let l1 = bestIndex8(p.loadUnaligned(fromByteOffset: 32, as: F8.self), vd)
+            let l2 = bestIndex8(p.loadUnaligned(fromByteOffset: 64, as: F8.self), vd)
+            let l3 = bestIndex8(p.loadUnaligned(fromByteOffset: 96, as: F8.self), vd)
+            LegacyLanes.storeNibbles(l0, l2, yb, at: 1)
+            LegacyLanes.storeNibbles(l1, l3, yb, at: 9)
         }
     }
 
@@ -52,9 +62,14 @@ enum FP4 {
                 let ue = FP8Scales.floatToUE4M3(amax / 6)
                 yb.storeU8(ue, at: s)
                 let d = FP8Scales.ue4m3ToFloat(ue)
-                for j in 0..<8 {
-                    yb.storeU8(bestIndex(xb[j], d) | (bestIndex(xb[j + 8], d) << 4), at: 4 + 8 * s + j)
+                if amax == 0 {
+                    yb.zero(4 + 8 * s, 8)  // all searches end at index 0
+                    continue
                 }
+                let p = UnsafeRawPointer(xb), e = F8(repeating: d)
+                let l0 = bestIndex8(p.loadUnaligned(fromByteOffset: 0, as: F8.self), e)
+                let l1 = bestIndex8(p.loadUnaligned(fromByteOffset: 32, as: F8.self), e)
+                LegacyLanes.storeNibbles(l0, l1, yb, at: 4 + 8 * s)
             }
         }
     }
@@ -85,5 +100,33 @@ enum FP4 {
                 }
             }
         }
+    }
+}
+
+extension FP4 {
+    /// `best_index_mxfp4` for eight values at once: the same linear scan in the same order
+    /// per lane (strict "<", so the first of equal errors wins); code points are literals.
+    @inline(__always)
+    static func bestIndex8(_ x: F8, _ e: F8) -> I8 {
+        var bestErr = Lanes.abs(F8(repeating: 0) * e - x)
+        var best = I8(repeating: 0)
+        var err: F8
+        var b: SIMDMask<I8>
+        err = Lanes.abs(F8(repeating: 1) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 1, where: b)
+        err = Lanes.abs(F8(repeating: 2) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 2, where: b)
+        err = Lanes.abs(F8(repeating: 3) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 3, where: b)
+        err = Lanes.abs(F8(repeating: 4) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 4, where: b)
+        err = Lanes.abs(F8(repeating: 6) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 5, where: b)
+        err = Lanes.abs(F8(repeating: 8) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 6, where: b)
+        err = Lanes.abs(F8(repeating: 12) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 7, where: b)
+        err = Lanes.abs(F8(repeating: 0) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 8, where: b)
+        err = Lanes.abs(F8(repeating: -1) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 9, where: b)
+        err = Lanes.abs(F8(repeating: -2) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 10, where: b)
+        err = Lanes.abs(F8(repeating: -3) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 11, where: b)
+        err = Lanes.abs(F8(repeating: -4) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 12, where: b)
+        err = Lanes.abs(F8(repeating: -6) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 13, where: b)
+        err = Lanes.abs(F8(repeating: -8) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 14, where: b)
+        err = Lanes.abs(F8(repeating: -12) * e - x); b = err .< bestErr; bestErr.replace(with: err, where: b); best.replace(with: 15, where: b)
+        return best
     }
 }

@@ -52,7 +52,7 @@ enum IQ4 {
             for j in 0..<32 {
                 xT[j] = Lanes.gather(x, j, stride: 32)
                 if let qw {
-                    wT[j] = Lanes.gather(qw, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                    wT[j] = Lanes.gather(qw, j, stride: 32) * Lanes.sqrt(s2 + xT[j] * xT[j])
                 } else {
                     wT[j] = xT[j] * xT[j]
                 }
@@ -185,7 +185,7 @@ enum IQ4 {
                 sigma2 *= F8(repeating: 2 / Float(32))
                 for j in 0..<32 {
                     if let qw {
-                        wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (sigma2 + xT[j] * xT[j]).squareRoot()
+                        wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * Lanes.sqrt(sigma2 + xT[j] * xT[j])
                     } else {
                         wT[j] = xT[j] * xT[j]
                     }

@@ -28,7 +28,7 @@ enum IQ4Lanes {
         // At or below the first code point the scalar code returns index 0 (lo is still it).
         let pickLow = (x - lo .< hi - x) .| (x .<= F8(repeating: -127))
         var value = hi.replacing(with: lo, where: pickLow)
-        var index = pointwiseMin(count &+ I8(repeating: 1).replacing(with: 0, where: pickLow), I8(repeating: 15))
+        var index = Lanes.minimum(count &+ I8(repeating: 1).replacing(with: 0, where: pickLow), I8(repeating: 15))
         // A NaN falls through every comparison of the binary search to the last index.
         let nan = x .!= x
         value.replace(with: 113, where: nan)
@@ -107,6 +107,7 @@ enum IQ4Lanes {
             amax.replace(with: ax, where: bigger)
             max.replace(with: x[j], where: bigger)
         }
+        if Lanes.allLanes(amax .< F8(repeating: Numerics.groupMaxEps)) { return zero }
         let v0 = Float(IQ4.value(0))
         var d = Lanes.negate(max) / F8(repeating: v0)
         var id = F8(repeating: 1) / d
@@ -130,7 +131,7 @@ enum IQ4Lanes {
                 sumq2 += wq * q
             }
             let better = (sumq2 .> zero) .& (sumqx * sumqx .> best * sumq2)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 d.replace(with: sumqx / sumq2, where: better)
                 best.replace(with: d * sumqx, where: better)
             }

@@ -28,6 +28,48 @@ enum Lanes {
         unsafeBitCast(unsafeBitCast(f, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: F8.self)
     }
 
+    /// Lane-wise IEEE square root. (SIMD8's squareRoot() compiles to eight calls into libm;
+    /// Float.squareRoot() is the sqrtss instruction. Both are correctly rounded.)
+    @inline(__always)
+    static func sqrt(_ v: F8) -> F8 {
+        F8(v[0].squareRoot(), v[1].squareRoot(), v[2].squareRoot(), v[3].squareRoot(),
+           v[4].squareRoot(), v[5].squareRoot(), v[6].squareRoot(), v[7].squareRoot())
+    }
+
+    /// Whether any lane of the mask is set. (The stdlib's Lanes.anyLane()/Lanes.allLanes() reduce through an
+    /// out-of-line SIMD.min() call; this OR/AND-folds the halves inline.)
+    @inline(__always)
+    static func anyLane(_ m: SIMDMask<I8>) -> Bool {
+        let v = unsafeBitCast(m, to: I8.self)
+        let a = v.lowHalf | v.highHalf
+        let b = a.lowHalf | a.highHalf
+        return (b[0] | b[1]) != 0
+    }
+
+    @inline(__always)
+    static func allLanes(_ m: SIMDMask<I8>) -> Bool {
+        let v = unsafeBitCast(m, to: I8.self)
+        let a = v.lowHalf & v.highHalf
+        let b = a.lowHalf & a.highHalf
+        return (b[0] & b[1]) == -1
+    }
+
+    /// Largest lane (lanes must not be NaN); inlined, unlike SIMD.max().
+    @inline(__always)
+    static func hmax(_ v: F8) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        return b[1] > b[0] ? b[1] : b[0]
+    }
+
+    /// Smallest lane (lanes must not be NaN).
+    @inline(__always)
+    static func hmin(_ v: F8) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
+        return b[1] < b[0] ? b[1] : b[0]
+    }
+
     /// IEEE negation (flips the sign bit). The SIMD prefix minus computes 0 - x, which turns
     /// -0 into +0 where C's unary minus gives -0; a stored fp16 zero would then differ.
     @inline(__always)
@@ -37,8 +79,14 @@ enum Lanes {
 
     @inline(__always)
     static func clamp(_ l: I8, _ lo: Int32, _ hi: Int32) -> I8 {
-        pointwiseMax(I8(repeating: lo), pointwiseMin(I8(repeating: hi), l))
+        // (The stdlib's pointwiseMin/Max are not inlined for SIMD8<Int32>; selects are.)
+        let top = I8(repeating: hi), bottom = I8(repeating: lo)
+        let upper = l.replacing(with: top, where: l .> top)
+        return upper.replacing(with: bottom, where: upper .< bottom)
     }
+
+    @inline(__always)
+    static func minimum(_ l: I8, _ hi: I8) -> I8 { l.replacing(with: hi, where: l .> hi) }
 
     /// `make_qkx2_quants` (variant3 false) / `make_qkx3_quants` with weights (variant3 true),
     /// for eight sub-blocks of n elements. Returns the scales and `the_min` values; L receives
@@ -49,6 +97,13 @@ enum Lanes {
         L: UnsafeMutablePointer<I8>, Laux: UnsafeMutablePointer<I8>,
         rmin: Float, rdelta: Float, nstep: Int, useMad: Bool, variant3: Bool
     ) -> (scale: F8, theMin: F8) {
+        if n <= 32, allFinite(x, n), allFinite(w, n) {
+            return withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { aux in
+                makeQKXFloat(
+                    n: n, nmax: nmax, x: x, w: w, L: L, Laux: aux.baseAddress!, rmin: rmin, rdelta: rdelta,
+                    nstep: nstep, useMad: useMad, variant3: variant3)
+            }
+        }
         var min = x[0], max = x[0]
         var sumW = w[0]
         var sumX = sumW * x[0]
@@ -62,6 +117,11 @@ enum Lanes {
         min.replace(with: zero, where: min .> zero)
         let min0 = min
         let degenerate = variant3 ? (max .<= min) : (max .== min)
+        if allLanes(degenerate) {
+            // Every sub-block is constant (typically zero padding): ggml returns at once.
+            for i in 0..<n { L[i] = I8(repeating: 0) }
+            return (zero, negate(min))
+        }
         let fnmax = F8(repeating: Float(nmax))
         var iscale = fnmax / (max - min)
         var scale = F8(repeating: 1) / iscale
@@ -88,7 +148,7 @@ enum Lanes {
             }
             let D = sumW * sumL2 - sumL * sumL
             let valid = D .> zero
-            if !any(valid) { continue }
+            if !Lanes.anyLane(valid) { continue }
             var thisScale = (sumW * sumXL - sumX * sumL) / D
             var thisMin = (sumL2 * sumX - sumL * sumXL) / D
             let positive = thisMin .> zero
@@ -101,14 +161,14 @@ enum Lanes {
                 err += w[i] * diff
             }
             let better = valid .& (err .< bestError)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 for i in 0..<n { L[i].replace(with: Laux[i], where: better) }
                 bestError.replace(with: err, where: better)
                 scale.replace(with: thisScale, where: better)
                 min.replace(with: thisMin, where: better)
             }
         }
-        if any(degenerate) {
+        if Lanes.anyLane(degenerate) {
             for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
             scale.replace(with: zero, where: degenerate)
             min.replace(with: min0, where: degenerate)
@@ -130,6 +190,11 @@ extension Lanes {
     static func makeQX(
         n: Int, nmax: Int32, x: UnsafePointer<F8>, w: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>
     ) -> F8 {
+        if n <= 32, allFinite(x, n) {
+            return withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { wx in
+                makeQXFloat(n: n, nmax: nmax, x: x, w: w, L: L, wx: wx.baseAddress!)
+            }
+        }
         let zero = F8(repeating: 0)
         var max = zero, amax = zero
         for i in 0..<n {
@@ -139,6 +204,10 @@ extension Lanes {
             max.replace(with: x[i], where: bigger)
         }
         let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
+        if allLanes(degenerate) {
+            for i in 0..<n { L[i] = I8(repeating: 0) }
+            return zero
+        }
         let fnmax = F8(repeating: Float(nmax))
         let bias = I8(repeating: nmax)
         var iscale = negate(fnmax) / max
@@ -162,7 +231,7 @@ extension Lanes {
                 suml2 += w[i] * fl * fl
             }
             let better = (suml2 .> zero) .& (sumlx * sumlx .> best * suml2)
-            if any(better) {
+            if Lanes.anyLane(better) {
                 for i in 0..<n {
                     L[i].replace(with: clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1) &+ bias, where: better)
                 }
@@ -170,7 +239,7 @@ extension Lanes {
                 best.replace(with: scale * sumlx, where: better)
             }
         }
-        if any(degenerate) {
+        if Lanes.anyLane(degenerate) {
             for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
             scale.replace(with: zero, where: degenerate)
         }
@@ -182,65 +251,5 @@ extension Lanes {
     static func gather(_ p: UnsafePointer<Float>, _ i: Int, stride: Int) -> F8 {
         F8(p[i], p[stride + i], p[2 * stride + i], p[3 * stride + i],
            p[4 * stride + i], p[5 * stride + i], p[6 * stride + i], p[7 * stride + i])
-    }
-}
-
-extension Lanes {
-    /// `make_q3_quants` with do_rmse (Q3_K's reference search) for eight sub-blocks: start from
-    /// the absmax scale, then up to five sweeps of single-level coordinate descent. A lane whose
-    /// sweep changed nothing stops, as the scalar loop breaks (its state would not change anyway).
-    @inline(__always)
-    static func makeQ3(n: Int, nmax: Int32, x: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>) -> F8 {
-        let zero = F8(repeating: 0)
-        var max = zero, amax = zero
-        for i in 0..<n {
-            let ax = abs(x[i])
-            let bigger = ax .> amax
-            amax.replace(with: ax, where: bigger)
-            max.replace(with: x[i], where: bigger)
-        }
-        let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
-        let iscale = negate(F8(repeating: Float(nmax))) / max
-        var sumlx = zero, suml2 = zero
-        for i in 0..<n {
-            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
-            L[i] = l
-            let w = x[i] * x[i]
-            let fl = floatSigned(l)
-            sumlx += w * x[i] * fl
-            suml2 += w * fl * fl
-        }
-        var active = SIMDMask<I8>(repeating: true)
-        for _ in 0..<5 {
-            var changed = SIMDMask<I8>(repeating: false)
-            for i in 0..<n {
-                let w = x[i] * x[i]
-                let li = floatSigned(L[i])
-                var slx = sumlx - w * x[i] * li
-                var sl2 = suml2 - w * li * li
-                let positive = slx .> zero
-                let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
-                let differs = newL .!= L[i]
-                let fl = floatSigned(newL)
-                slx += w * x[i] * fl
-                sl2 += w * fl * fl
-                let improves = (sl2 .> zero) .& (slx * slx * suml2 .> sumlx * sumlx * sl2)
-                let update = active .& positive .& differs .& improves
-                L[i].replace(with: newL, where: update)
-                sumlx.replace(with: slx, where: update)
-                suml2.replace(with: sl2, where: update)
-                changed .|= update
-            }
-            active .&= changed
-            if !any(active) { break }
-        }
-        let bias = I8(repeating: nmax)
-        for i in 0..<n { L[i] = L[i] &+ bias }
-        var scale = (sumlx / suml2).replacing(with: 0, where: .!(suml2 .> zero))
-        if any(degenerate) {
-            for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
-            scale.replace(with: zero, where: degenerate)
-        }
-        return scale
     }
 }

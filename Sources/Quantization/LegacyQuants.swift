@@ -27,7 +27,7 @@ enum LegacyQuants {
                     for g in stride(from: 0, to: grouped, by: 8) {
                         for j in 0..<32 {
                             xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
-                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                            wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * Lanes.sqrt(s2 + xT[j] * xT[j])
                         }
                         let d = Lanes.makeQX(n: 32, nmax: Int32(half), x: xT, w: wT, L: LT)
                         for k in 0..<8 {
@@ -70,17 +70,14 @@ enum LegacyQuants {
         }
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            var amax: Float = 0, max: Float = 0
-            for j in 0..<32 where amax < abs(xb[j]) {
-                amax = abs(xb[j])
-                max = xb[j]
-            }
+            let (_, max) = LegacyLanes.signedAbsMax32(xb)
             let d = max / -half
             let id: Float = d != 0 ? 1 / d : 0
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             var qh: UInt32 = 0
             let offset = half + 0.5
+            if quantizeSymmetricFast(xb, id: id, offset: offset, maxQ: maxQ, bits: bits, yb, qsOffset) { continue }
             for j in 0..<16 {
                 // C: MIN(maxQ, (int8_t)(x*id + offset)) stored into a uint8_t.
                 let q0 = Int32(Int8(bitPattern: Numerics.truncToByte(xb[j] * id + offset)))
@@ -123,7 +120,7 @@ enum LegacyQuants {
                         for g in stride(from: 0, to: grouped, by: 8) {
                             for j in 0..<32 {
                                 xT[j] = Lanes.gather(x + 32 * g, j, stride: 32)
-                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * (s2 + xT[j] * xT[j]).squareRoot()
+                                wT[j] = Lanes.gather(qw + 32 * g, j, stride: 32) * Lanes.sqrt(s2 + xT[j] * xT[j])
                             }
                             let found = Lanes.makeQKX(
                                 n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
@@ -161,18 +158,35 @@ enum LegacyQuants {
         }
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            var min = Float.greatestFiniteMagnitude
-            var max = -Float.greatestFiniteMagnitude
-            for j in 0..<32 {
-                let v = xb[j]
-                if v < min { min = v }
-                if v > max { max = v }
+            // min/max with C's "if (v < min) min = v" semantics (NaN never replaces), per lane
+            // then across lanes; the result does not depend on the order for non-NaN values.
+            let p = UnsafeRawPointer(xb)
+            var vmin = F8(repeating: Float.greatestFiniteMagnitude)
+            var vmax = F8(repeating: -Float.greatestFiniteMagnitude)
+            for k in 0..<4 {
+                let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
+                vmin.replace(with: v, where: v .< vmin)
+                vmax.replace(with: v, where: v .> vmax)
+            }
+            // Lanes are never NaN (a NaN never replaces), so any reduction order agrees.
+            var min = Lanes.hmin(vmin)
+            var max = Lanes.hmax(vmax)
+            if min == 0 || max == 0 {
+                // +0 and -0 compare equal but store differently: only the sequential scan
+                // knows which one came first.
+                min = Float.greatestFiniteMagnitude
+                max = -Float.greatestFiniteMagnitude
+                for j in 0..<32 {
+                    if xb[j] < min { min = xb[j] }
+                    if xb[j] > max { max = xb[j] }
+                }
             }
             let d = (max - min) / Float(nmax)
             let id: Float = d != 0 ? 1 / d : 0
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             yb.storeU16(FP16.fromFloat(min), at: 2)
+            if quantizeAffineFast(xb, min: min, id: id, bits: bits, yb, qsOffset) { continue }
             var qh: UInt32 = 0
             for j in 0..<16 {
                 let b0 = Numerics.truncToByte((xb[j] - min) * id + 0.5)
@@ -207,6 +221,68 @@ enum LegacyQuants {
             }
         }
         if bits == 5 { yb.storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
+    }
+
+    /// Vector rounding of one Q4_0/Q5_0 block when all values are in the safe range.
+    @inline(__always)
+    private static func quantizeSymmetricFast(
+        _ xb: UnsafePointer<Float>, id: Float, offset: Float, maxQ: Int32, bits: Int,
+        _ yb: UnsafeMutableRawPointer, _ qsOffset: Int
+    ) -> Bool {
+        let p = UnsafeRawPointer(xb)
+        var v = (F8.zero, F8.zero, F8.zero, F8.zero)
+        let vid = F8(repeating: id), voff = F8(repeating: offset)
+        v.0 = p.loadUnaligned(fromByteOffset: 0, as: F8.self) * vid + voff
+        v.1 = p.loadUnaligned(fromByteOffset: 32, as: F8.self) * vid + voff
+        v.2 = p.loadUnaligned(fromByteOffset: 64, as: F8.self) * vid + voff
+        v.3 = p.loadUnaligned(fromByteOffset: 96, as: F8.self) * vid + voff
+        guard LegacyLanes.inRange(v.0), LegacyLanes.inRange(v.1), LegacyLanes.inRange(v.2),
+            LegacyLanes.inRange(v.3)
+        else { return false }
+        let top = I8(repeating: maxQ)
+        var l = (I8.zero, I8.zero, I8.zero, I8.zero)
+        l.0 = Lanes.minimum(LegacyLanes.truncSmall(v.0), top)
+        l.1 = Lanes.minimum(LegacyLanes.truncSmall(v.1), top)
+        l.2 = Lanes.minimum(LegacyLanes.truncSmall(v.2), top)
+        l.3 = Lanes.minimum(LegacyLanes.truncSmall(v.3), top)
+        LegacyLanes.storeNibbles(l.0, l.2, yb, at: qsOffset)
+        LegacyLanes.storeNibbles(l.1, l.3, yb, at: qsOffset + 8)
+        if bits == 5 {
+            let qh = withUnsafePointer(to: &l) { $0.withMemoryRebound(to: I8.self, capacity: 4) { LegacyLanes.highBits($0) } }
+            yb.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
+        }
+        return true
+    }
+
+    /// Vector rounding of one Q4_1/Q5_1 block when all values are in the safe range.
+    @inline(__always)
+    private static func quantizeAffineFast(
+        _ xb: UnsafePointer<Float>, min: Float, id: Float, bits: Int, _ yb: UnsafeMutableRawPointer, _ qsOffset: Int
+    ) -> Bool {
+        let p = UnsafeRawPointer(xb)
+        let vid = F8(repeating: id), vmin = F8(repeating: min), half = F8(repeating: 0.5)
+        var v = (F8.zero, F8.zero, F8.zero, F8.zero)
+        v.0 = (p.loadUnaligned(fromByteOffset: 0, as: F8.self) - vmin) * vid + half
+        v.1 = (p.loadUnaligned(fromByteOffset: 32, as: F8.self) - vmin) * vid + half
+        v.2 = (p.loadUnaligned(fromByteOffset: 64, as: F8.self) - vmin) * vid + half
+        v.3 = (p.loadUnaligned(fromByteOffset: 96, as: F8.self) - vmin) * vid + half
+        guard LegacyLanes.inRange(v.0), LegacyLanes.inRange(v.1), LegacyLanes.inRange(v.2),
+            LegacyLanes.inRange(v.3)
+        else { return false }
+        // Q4_1 clamps with MIN(15, ...); Q5_1 has no clamp (levels stay within 0...31 here).
+        let top = I8(repeating: bits == 4 ? 15 : 255)
+        var l = (I8.zero, I8.zero, I8.zero, I8.zero)
+        l.0 = Lanes.minimum(LegacyLanes.truncSmall(v.0), top)
+        l.1 = Lanes.minimum(LegacyLanes.truncSmall(v.1), top)
+        l.2 = Lanes.minimum(LegacyLanes.truncSmall(v.2), top)
+        l.3 = Lanes.minimum(LegacyLanes.truncSmall(v.3), top)
+        LegacyLanes.storeNibbles(l.0, l.2, yb, at: qsOffset)
+        LegacyLanes.storeNibbles(l.1, l.3, yb, at: qsOffset + 8)
+        if bits == 5 {
+            let qh = withUnsafePointer(to: &l) { $0.withMemoryRebound(to: I8.self, capacity: 4) { LegacyLanes.highBits($0) } }
+            yb.storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self)
+        }
+        return true
     }
 
     /// Mean square of the whole row, summed in order.

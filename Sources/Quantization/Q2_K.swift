@@ -32,7 +32,7 @@ enum Q2_K {
                             xT[i] = Lanes.gather(xg, i, stride: 16)
                             if let qw {
                                 let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
-                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
                                 sumw += wT[i]
                             } else {
                                 wT[i] = Lanes.abs(xT[i])
@@ -91,10 +91,8 @@ enum Q2_K {
                         let d = dAll * Float(sc & 0xF)
                         if d == 0 { continue }
                         let dm = mAll * Float(sc >> 4)
-                        for i in 0..<16 {
-                            let l = Numerics.nearestInt((xb[16 * j + i] + dm) / d)
-                            L[16 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, l)))
-                        }
+                        Lanes.requant16(xb + 16 * j, d: d, dm: dm, addMin: true, lo: 0, hi: 3, bias: 0,
+                                        into: UnsafeMutableRawPointer(L + 16 * j))
                     }
                     for h in 0..<2 {
                         let j = h * 128

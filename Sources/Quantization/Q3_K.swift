@@ -8,7 +8,7 @@ enum Q3_K {
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
-        withUnsafeTemporaryAllocation(of: I8.self, capacity: 16) { lanesI in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { lanesI in
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 2) { fb in
                 let L = lb.baseAddress!, Ls = L + 256
@@ -25,8 +25,25 @@ enum Q3_K {
                         for j in 0..<256 { sumX2 += xb[j] * xb[j] }
                         sigma2 = F8(repeating: 2 * sumX2 / 256)
                     }
+                    if qw == nil {
+                        // reference search: both groups of eight sub-blocks in lockstep
+                        let xT2 = xT + 16, LT2 = LT + 16
+                        for i in 0..<16 {
+                            xT[i] = Lanes.gather(xb, i, stride: 16)
+                            xT2[i] = Lanes.gather(xb + 128, i, stride: 16)
+                        }
+                        let (s0, s1) = Lanes.makeQ3Pair(n: 16, nmax: 4, xa: xT, La: LT, xb: xT2, Lb: LT2)
+                        for j in 0..<8 {
+                            scales[j] = s0[j]
+                            scales[8 + j] = s1[j]
+                            for i in 0..<16 {
+                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
+                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT2[i][j])
+                            }
+                        }
+                    }
                     // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
-                    for g in 0..<2 {
+                    for g in 0..<2 where qw != nil {
                         let xg = xb + 128 * g
                         for i in 0..<16 { xT[i] = Lanes.gather(xg, i, stride: 16) }
                         let found: F8
@@ -34,7 +51,7 @@ enum Q3_K {
                             var sumw = F8(repeating: 0)
                             for i in 0..<16 {
                                 let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
-                                wT[i] = q * (sigma2 + xT[i] * xT[i]).squareRoot()
+                                wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
                                 sumw += wT[i]
                             }
                             found = Lanes.makeQX(n: 16, nmax: 4, x: xT, w: wT, L: LT)
@@ -75,10 +92,8 @@ enum Q3_K {
                     for j in 0..<16 {
                         let d = dAll * Float(scale(j, UnsafeRawPointer(s)))
                         if d == 0 { continue }
-                        for i in 0..<16 {
-                            let l = Swift.max(-4, Swift.min(3, Numerics.nearestInt(xb[16 * j + i] / d)))
-                            L[16 * j + i] = Int8(truncatingIfNeeded: l + 4)
-                        }
+                        Lanes.requant16(xb + 16 * j, d: d, dm: 0, addMin: false, lo: -4, hi: 3, bias: 4,
+                                        into: UnsafeMutableRawPointer(L + 16 * j))
                     }
                     // High bit of level j goes to hmask[j % 32], bit j / 32.
                     // (Branch-free: levels are 0...7, so "> 3" is bit 2 and "-= 4" is "& 3".)

@@ -66,7 +66,7 @@ enum QK45 {
                         for i in 0..<32 {
                             let qwT = F8(q[i], q[32 + i], q[64 + i], q[96 + i],
                                          q[128 + i], q[160 + i], q[192 + i], q[224 + i])
-                            wT[i] = qwT * (sigma2 + xT[i] * xT[i]).squareRoot()
+                            wT[i] = qwT * Lanes.sqrt(sigma2 + xT[i] * xT[i])
                             sumw += wT[i]
                         }
                         found = Lanes.makeQKX(
@@ -91,7 +91,7 @@ enum QK45 {
                         // reference path (quantize_row_q{4,5}_K_ref)
                         var sumX2 = F8(repeating: 0)
                         for i in 0..<32 { sumX2 += xT[i] * xT[i] }
-                        let avX = (sumX2 / F8(repeating: 32)).squareRoot()
+                        let avX = Lanes.sqrt(sumX2 / F8(repeating: 32))
                         for i in 0..<32 { wT[i] = avX + Lanes.abs(xT[i]) }
                         found = Lanes.makeQKX(
                             n: 32, nmax: nmax, x: xT, w: wT, L: LT, Laux: LauxT,
@@ -125,9 +125,9 @@ enum QK45 {
                         let dj = d * Float(sc)
                         if dj == 0 { continue }
                         let dm = dmin * Float(m)
-                        for i in 0..<32 {
-                            let l = Numerics.nearestInt((xb[32 * j + i] + dm) / dj)
-                            L[32 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+                        for h in 0..<2 {
+                            Lanes.requant16(xb + 32 * j + 16 * h, d: dj, dm: dm, addMin: true, lo: 0, hi: nmax, bias: 0,
+                                            into: UnsafeMutableRawPointer(L + 32 * j + 16 * h))
                         }
                     }
                     if bits == 4 {

@@ -53,10 +53,8 @@ enum Q6_K {
                     for j in 0..<16 {
                         let d = dAll * Float(UnsafeRawPointer(yb).i8(192 + j))
                         if d == 0 { continue }
-                        for i in 0..<16 {
-                            let l = Swift.max(-32, Swift.min(31, Numerics.nearestInt(xb[16 * j + i] / d)))
-                            L[16 * j + i] = Int8(truncatingIfNeeded: l + 32)
-                        }
+                        Lanes.requant16(xb + 16 * j, d: d, dm: 0, addMin: false, lo: -32, hi: 31, bias: 32,
+                                        into: UnsafeMutableRawPointer(L + 16 * j))
                     }
                     pack(L, yb)
                 }

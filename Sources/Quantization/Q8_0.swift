@@ -7,14 +7,35 @@ enum Q8_0 {
         for ib in 0..<(count / 32) {
             let xb = x + ib * 32
             let yb = y + ib * blockBytes
-            var amax: Float = 0
-            for j in 0..<32 {
-                let a = abs(xb[j])
-                amax = amax > a ? amax : a  // C's MAX(amax, fabsf(v)), NaN behaviour included
+            var amax = LegacyLanes.absMax32(xb)
+            if amax.isNaN || xb[31].isNaN || LegacyLanes.hasNaN32(xb) {
+                // C's MAX(amax, fabsf(v)) lets a NaN through only as the last value: scan.
+                amax = 0
+                for j in 0..<32 {
+                    let a = abs(xb[j])
+                    amax = amax > a ? amax : a
+                }
             }
             let d = amax / 127
             let id: Float = d != 0 ? 1 / d : 0
             yb.storeU16(FP16.fromFloat(d), at: 0)
+            // Fast path: |x*id| <= 127 (+rounding) whenever the block is finite and d normal;
+            // checked, since a subnormal d makes id infinite.
+            let p = UnsafeRawPointer(xb), vid = F8(repeating: id)
+            let v0 = p.loadUnaligned(fromByteOffset: 0, as: F8.self) * vid
+            let v1 = p.loadUnaligned(fromByteOffset: 32, as: F8.self) * vid
+            let v2 = p.loadUnaligned(fromByteOffset: 64, as: F8.self) * vid
+            let v3 = p.loadUnaligned(fromByteOffset: 96, as: F8.self) * vid
+            let limit = F8(repeating: 128)
+            if Lanes.allLanes((Lanes.abs(v0) .< limit) .& (Lanes.abs(v1) .< limit) .& (Lanes.abs(v2) .< limit)
+                .& (Lanes.abs(v3) .< limit))
+            {
+                LegacyLanes.storeLowBytes(LegacyLanes.roundHalfAway(v0), yb, at: 2)
+                LegacyLanes.storeLowBytes(LegacyLanes.roundHalfAway(v1), yb, at: 10)
+                LegacyLanes.storeLowBytes(LegacyLanes.roundHalfAway(v2), yb, at: 18)
+                LegacyLanes.storeLowBytes(LegacyLanes.roundHalfAway(v3), yb, at: 26)
+                continue
+            }
             for j in 0..<32 {
                 yb.storeU8(Numerics.roundToByte(xb[j] * id), at: 2 + j)
             }

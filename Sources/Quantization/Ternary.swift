@@ -5,8 +5,13 @@
 enum Ternary {
     @inline(__always)
     private static func trit(_ v: Float) -> Int32 {
-        // lroundf(x) + 1 in C's int: the long is truncated to int first.
-        Int32(truncatingIfNeeded: Numerics.lround(v)) &+ 1
+        // lroundf(x) + 1 in C's int (the long is truncated to int first). For |v| < 1.5, which
+        // holds for all finite input since v = x / absmax, rounding half away from zero is just
+        // two comparisons; anything else (inf, NaN) takes the general conversion.
+        if abs(v) < 1.5 {
+            return v >= 0.5 ? 2 : (v <= -0.5 ? 0 : 1)
+        }
+        return Int32(truncatingIfNeeded: Numerics.lround(v)) &+ 1
     }
 
     /// Packs up to five trits (most significant first) into one byte as ceil(q * 256 / 243).
@@ -17,10 +22,24 @@ enum Ternary {
 
     @inline(__always)
     private static func absmaxScale(_ x: UnsafePointer<Float>) -> (d: Float, id: Float) {
-        var amax: Float = 0
-        for j in 0..<256 {
-            let a = abs(x[j])
-            amax = amax > a ? amax : a
+        // C's MAX(amax, fabsf(v)) scan; a NaN propagates only if it is the last value, which
+        // the per-lane form cannot express, so fall back to the scan when any value is NaN.
+        let p = UnsafeRawPointer(x)
+        var m = F8(repeating: 0)
+        var nan = SIMDMask<I8>(repeating: false)
+        for k in 0..<32 {
+            let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
+            let a = Lanes.abs(v)
+            m.replace(with: a, where: m .< a)
+            nan .|= v .!= v
+        }
+        var amax = Lanes.hmax(m)
+        if Lanes.anyLane(nan) {
+            amax = 0
+            for j in 0..<256 {
+                let a = abs(x[j])
+                amax = amax > a ? amax : a
+            }
         }
         return (amax, amax != 0 ? 1 / amax : 0)
     }

@@ -31,7 +31,7 @@ import GGUF
                 }
                 for threads in [1, 2, 3, 8] {
                     var par = [UInt8](repeating: 0, count: bytes)
-                    try par.withUnsafeMutableBytes {
+                    _ = try par.withUnsafeMutableBytes {
                         try Quantizer.quantize(type, rows: xb, rowLength: n, importance: wb, into: $0, threads: threads)
                     }
                     #expect(par == serial, "threads \(threads)")
@@ -76,11 +76,11 @@ import GGUF
         #expect(zero.cosineSimilarity == 1 && zero.relativeRMSE == 0)
     }
 
-    @Test func argumentErrors() throws {
+    @Test func argumentErrors() {
         let x = [Float](repeating: 1, count: 100)
         var out = [UInt8](repeating: 0, count: 1000)
-        try x.withUnsafeBufferPointer { xb in
-            try out.withUnsafeMutableBytes { y in
+        x.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBytes { y in
                 #expect(throws: QuantizationError.rowLengthNotMultipleOfBlock(.q4_K, rowLength: 100)) {
                     try Quantizer.quantize(.q4_K, rows: xb, rowLength: 100, importance: nil, into: y)
                 }
@@ -98,9 +98,9 @@ import GGUF
         let w = [Float](repeating: 1, count: 10)
         let x32 = [Float](repeating: 1, count: 32)
         var o = [UInt8](repeating: 0, count: 18)
-        try x32.withUnsafeBufferPointer { xb in
-            try w.withUnsafeBufferPointer { wb in
-                try o.withUnsafeMutableBytes { y in
+        _ = x32.withUnsafeBufferPointer { xb in
+            w.withUnsafeBufferPointer { wb in
+                o.withUnsafeMutableBytes { y in
                     #expect(throws: QuantizationError.importanceLengthMismatch(expected: 32, actual: 10)) {
                         try Quantizer.quantize(.q4_0, rows: xb, rowLength: 32, importance: wb, into: y)
                     }
@@ -109,8 +109,8 @@ import GGUF
         }
         let bad = [UInt8](repeating: 0, count: 17)
         var f = [Float](repeating: 0, count: 32)
-        try bad.withUnsafeBytes { y in
-            try f.withUnsafeMutableBufferPointer { xb in
+        bad.withUnsafeBytes { y in
+            f.withUnsafeMutableBufferPointer { xb in
                 #expect(throws: QuantizationError.inputSizeMismatch(expected: 18, actual: 17)) {
                     try Quantizer.dequantize(.q4_0, y, count: 32, into: xb)
                 }

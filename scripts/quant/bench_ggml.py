@@ -24,23 +24,29 @@ def main():
     ap.add_argument("--imatrix", action="store_true")
     ap.add_argument("--types", default=DEFAULT)
     ap.add_argument("--min-seconds", type=float, default=0.5)
+    ap.add_argument("--input", help="raw little-endian f32 rows of --cols values")
     a = ap.parse_args()
     g = GGML(a.lib)
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
+    if a.input:
+        x = np.fromfile(a.input, dtype="<f4")
+        x = x[: x.size // a.cols * a.cols].reshape(-1, a.cols)
+    else:
+        x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
     w = (np.abs(rng.standard_normal(a.cols)) * 4 + 0.01).astype(np.float32)
     mb = x.nbytes / 1e6
     print(f"ggml: {a.rows} x {a.cols} f32 ({mb:.1f} MB), imatrix: {a.imatrix}")
     for tn in a.types.split(","):
         t = TYPES[tn]
-        passes, start = 0, time.perf_counter()
+        passes, start, cpu0 = 0, time.perf_counter(), time.process_time()
         while True:
             g.quantize(t, x, w if a.imatrix else None)
             passes += 1
             el = time.perf_counter() - start
             if el >= a.min_seconds:
                 break
-        print(f"{tn:8s} {mb / (el / passes):9.1f} MB/s {el / passes * 1000:9.1f} ms/pass")
+        cpu = (time.process_time() - cpu0) / passes
+        print(f"{tn:8s} {mb / (el / passes):9.1f} MB/s {el / passes * 1000:9.1f} ms/pass {mb / cpu:9.1f} cpu-MB/s")
 
 
 if __name__ == "__main__":

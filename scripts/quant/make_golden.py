@@ -121,6 +121,8 @@ def inputs(rng):
     # 9 blocks of 32 per row: exercises the non-multiple-of-8 tails of the lane-parallel paths
     # (only the 32-block types apply).
     cases.append(("odd_block_count", rng.standard_normal((2, 288)) * 0.02))
+    # 3 super-blocks per row: the unpaired last super-block of the two-at-a-time searches.
+    cases.append(("three_superblocks", rng.standard_normal((2, 768)) * 0.02))
     out = []
     for name, src in cases:
         src = np.asarray(src, dtype=np.float32)

@@ -1,0 +1,287 @@
+/// Q3_K's reference search (`make_q3_quants` with do_rmse) on SIMD lanes: one group of eight
+/// sub-blocks, or two groups advanced in lockstep. Same per-lane operation sequence as ggml.
+extension Lanes {
+    /// `make_q3_quants` with do_rmse (Q3_K's reference search) for eight sub-blocks: start from
+    /// the absmax scale, then up to five sweeps of single-level coordinate descent. A lane whose
+    /// sweep changed nothing stops, as the scalar loop breaks (its state would not change anyway).
+    @inline(__always)
+    static func makeQ3(n: Int, nmax: Int32, x: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>) -> F8 {
+        let zero = F8(repeating: 0)
+        var max = zero, amax = zero
+        for i in 0..<n {
+            let ax = abs(x[i])
+            let bigger = ax .> amax
+            amax.replace(with: ax, where: bigger)
+            max.replace(with: x[i], where: bigger)
+        }
+        let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
+        let iscale = negate(F8(repeating: Float(nmax))) / max
+        var sumlx = zero, suml2 = zero
+        for i in 0..<n {
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            L[i] = l
+            let w = x[i] * x[i]
+            let fl = floatSigned(l)
+            sumlx += w * x[i] * fl
+            suml2 += w * fl * fl
+        }
+        var active = SIMDMask<I8>(repeating: true)
+        for _ in 0..<5 {
+            var changed = SIMDMask<I8>(repeating: false)
+            for i in 0..<n {
+                let w = x[i] * x[i]
+                let li = floatSigned(L[i])
+                var slx = sumlx - w * x[i] * li
+                var sl2 = suml2 - w * li * li
+                let positive = slx .> zero
+                let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                let differs = newL .!= L[i]
+                let fl = floatSigned(newL)
+                slx += w * x[i] * fl
+                sl2 += w * fl * fl
+                let improves = (sl2 .> zero) .& (slx * slx * suml2 .> sumlx * sumlx * sl2)
+                let update = active .& positive .& differs .& improves
+                L[i].replace(with: newL, where: update)
+                sumlx.replace(with: slx, where: update)
+                suml2.replace(with: sl2, where: update)
+                changed .|= update
+            }
+            active .&= changed
+            if !Lanes.anyLane(active) { break }
+        }
+        let bias = I8(repeating: nmax)
+        for i in 0..<n { L[i] = L[i] &+ bias }
+        var scale = (sumlx / suml2).replacing(with: 0, where: .!(suml2 .> zero))
+        if Lanes.anyLane(degenerate) {
+            for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
+            scale.replace(with: zero, where: degenerate)
+        }
+        return scale
+    }
+}
+
+extension Lanes {
+    /// Two independent `makeQ3` searches (sub-blocks 0-7 and 8-15) advanced in lockstep. The
+    /// coordinate descent is one long dependency chain per element; interleaving two groups
+    /// keeps the FPU busy while each waits. Each lane's operations are unchanged.
+    @inline(__always)
+    static func makeQ3Pair(
+        n: Int, nmax: Int32, xa: UnsafePointer<F8>, La: UnsafeMutablePointer<I8>,
+        xb: UnsafePointer<F8>, Lb: UnsafeMutablePointer<I8>
+    ) -> (F8, F8) {
+        if n <= 16, allFinite(xa, n), allFinite(xb, n) {
+            return withUnsafeTemporaryAllocation(of: F8.self, capacity: 96) { s in
+                makeQ3PairFloat(n: n, nmax: nmax, xa: xa, La: La, xb: xb, Lb: Lb, scratch: s.baseAddress!)
+            }
+        }
+        let zero = F8(repeating: 0)
+        var maxA = zero, amaxA = zero, maxB = zero, amaxB = zero
+        for i in 0..<n {
+            let a = abs(xa[i]), b = abs(xb[i])
+            let ba = a .> amaxA, bb = b .> amaxB
+            amaxA.replace(with: a, where: ba)
+            maxA.replace(with: xa[i], where: ba)
+            amaxB.replace(with: b, where: bb)
+            maxB.replace(with: xb[i], where: bb)
+        }
+        let eps = F8(repeating: Numerics.groupMaxEps)
+        let degA = amaxA .< eps, degB = amaxB .< eps
+        let fnmax = F8(repeating: Float(nmax))
+        let iscaleA = negate(fnmax) / maxA, iscaleB = negate(fnmax) / maxB
+        var slxA = zero, sl2A = zero, slxB = zero, sl2B = zero
+        for i in 0..<n {
+            let la = clamp(nearestInt(iscaleA * xa[i]), -nmax, nmax - 1)
+            let lb = clamp(nearestInt(iscaleB * xb[i]), -nmax, nmax - 1)
+            La[i] = la
+            Lb[i] = lb
+            let wa = xa[i] * xa[i], wb = xb[i] * xb[i]
+            let fa = floatSigned(la), fb = floatSigned(lb)
+            slxA += wa * xa[i] * fa
+            sl2A += wa * fa * fa
+            slxB += wb * xb[i] * fb
+            sl2B += wb * fb * fb
+        }
+        var activeA = SIMDMask<I8>(repeating: true), activeB = SIMDMask<I8>(repeating: true)
+        for _ in 0..<5 {
+            var changedA = SIMDMask<I8>(repeating: false), changedB = SIMDMask<I8>(repeating: false)
+            for i in 0..<n {
+                step(xa[i], &La[i], &slxA, &sl2A, activeA, &changedA, nmax)
+                step(xb[i], &Lb[i], &slxB, &sl2B, activeB, &changedB, nmax)
+            }
+            activeA .&= changedA
+            activeB .&= changedB
+            if !Lanes.anyLane(activeA .| activeB) { break }
+        }
+        let bias = I8(repeating: nmax)
+        for i in 0..<n {
+            La[i] = La[i] &+ bias
+            Lb[i] = Lb[i] &+ bias
+        }
+        var scaleA = (slxA / sl2A).replacing(with: 0, where: .!(sl2A .> zero))
+        var scaleB = (slxB / sl2B).replacing(with: 0, where: .!(sl2B .> zero))
+        if Lanes.anyLane(degA) {
+            for i in 0..<n { La[i].replace(with: 0, where: degA) }
+            scaleA.replace(with: zero, where: degA)
+        }
+        if Lanes.anyLane(degB) {
+            for i in 0..<n { Lb[i].replace(with: 0, where: degB) }
+            scaleB.replace(with: zero, where: degB)
+        }
+        return (scaleA, scaleB)
+    }
+
+    /// One coordinate-descent update of element x (level L) in make_q3_quants.
+    @inline(__always)
+    private static func step(
+        _ x: F8, _ L: inout I8, _ sumlx: inout F8, _ suml2: inout F8, _ active: SIMDMask<I8>,
+        _ changed: inout SIMDMask<I8>, _ nmax: Int32
+    ) {
+        let zero = F8(repeating: 0)
+        let w = x * x
+        let li = floatSigned(L)
+        var slx = sumlx - w * x * li
+        var sl2 = suml2 - w * li * li
+        let positive = slx .> zero
+        let newL = clamp(nearestInt(x * sl2 / slx), -nmax, nmax - 1)
+        let differs = newL .!= L
+        let fl = floatSigned(newL)
+        slx += w * x * fl
+        sl2 += w * fl * fl
+        let improves = (sl2 .> zero) .& (slx * slx * suml2 .> sumlx * sumlx * sl2)
+        let update = active .& positive .& differs .& improves
+        L.replace(with: newL, where: update)
+        sumlx.replace(with: slx, where: update)
+        suml2.replace(with: sl2, where: update)
+        changed .|= update
+    }
+}
+
+extension Lanes {
+    /// makeQ3Pair with float-domain levels for finite groups (see KQuantLanesFloat.swift for
+    /// why float levels are exact). The initial levels are bounded like make_qx_quants'; the
+    /// descent's candidate x*sl2/slx is not, so each vector checks |v| < 4e6 on the lanes that
+    /// can still change and otherwise takes the integer form. w = x^2 and w*x are hoisted
+    /// (ggml's w*x*l is (w*x)*l). Degenerate lanes never update (their results are discarded).
+    @inline(__always)
+    static func makeQ3PairFloat(
+        n: Int, nmax: Int32, xa: UnsafePointer<F8>, La: UnsafeMutablePointer<I8>,
+        xb: UnsafePointer<F8>, Lb: UnsafeMutablePointer<I8>, scratch: UnsafeMutablePointer<F8>
+    ) -> (F8, F8) {
+        let zero = F8(repeating: 0)
+        let magic = F8(repeating: 12582912.0), limit = F8(repeating: 4_000_000)
+        let fnmax = F8(repeating: Float(nmax))
+        let lo = Float(-nmax), hi = Float(nmax - 1)
+        let wA = scratch, wxA = scratch + n, LfA = scratch + 2 * n
+        let wB = scratch + 3 * n, wxB = scratch + 4 * n, LfB = scratch + 5 * n
+
+        var maxA = zero, amaxA = zero
+        for i in 0..<n {
+            let a = abs(xa[i])
+            let b = a .> amaxA
+            amaxA.replace(with: a, where: b)
+            maxA.replace(with: xa[i], where: b)
+            wA[i] = xa[i] * xa[i]
+            wxA[i] = wA[i] * xa[i]
+        }
+        let degA = amaxA .< F8(repeating: Numerics.groupMaxEps)
+        let iscaleA = negate(fnmax) / maxA
+        var slxA = zero, sl2A = zero
+        for i in 0..<n {
+            let fl = clampF((iscaleA * xa[i] + magic) - magic, lo, hi)
+            LfA[i] = fl
+            slxA += wxA[i] * fl
+            sl2A += wA[i] * fl * fl
+        }
+        var activeA = .!degA
+
+        var maxB = zero, amaxB = zero
+        for i in 0..<n {
+            let a = abs(xb[i])
+            let b = a .> amaxB
+            amaxB.replace(with: a, where: b)
+            maxB.replace(with: xb[i], where: b)
+            wB[i] = xb[i] * xb[i]
+            wxB[i] = wB[i] * xb[i]
+        }
+        let degB = amaxB .< F8(repeating: Numerics.groupMaxEps)
+        let iscaleB = negate(fnmax) / maxB
+        var slxB = zero, sl2B = zero
+        for i in 0..<n {
+            let fl = clampF((iscaleB * xb[i] + magic) - magic, lo, hi)
+            LfB[i] = fl
+            slxB += wxB[i] * fl
+            sl2B += wB[i] * fl * fl
+        }
+        var activeB = .!degB
+
+        for _ in 0..<5 {
+            var changedA = SIMDMask<I8>(repeating: false), changedB = SIMDMask<I8>(repeating: false)
+            for i in 0..<n {
+                do {
+                    let x = xa[i], w = wA[i], wx = wxA[i]
+                    let li = LfA[i]
+                    var slx = slxA - wx * li
+                    var sl2 = sl2A - w * li * li
+                    let positive = slx .> zero
+                    let v = x * sl2 / slx
+                    let newL: F8
+                    if allLanes((abs(v) .< limit) .| .!(positive .& activeA)) {
+                        newL = clampF((v + magic) - magic, lo, hi)
+                    } else {
+                        newL = floatSigned(clamp(nearestInt(v), -nmax, nmax - 1))
+                    }
+                    let differs = newL .!= li
+                    slx += wx * newL
+                    sl2 += w * newL * newL
+                    let improves = (sl2 .> zero) .& (slx * slx * sl2A .> slxA * slxA * sl2)
+                    let update = activeA .& positive .& differs .& improves
+                    LfA[i].replace(with: newL, where: update)
+                    slxA.replace(with: slx, where: update)
+                    sl2A.replace(with: sl2, where: update)
+                    changedA .|= update
+                }
+                do {
+                    let x = xb[i], w = wB[i], wx = wxB[i]
+                    let li = LfB[i]
+                    var slx = slxB - wx * li
+                    var sl2 = sl2B - w * li * li
+                    let positive = slx .> zero
+                    let v = x * sl2 / slx
+                    let newL: F8
+                    if allLanes((abs(v) .< limit) .| .!(positive .& activeB)) {
+                        newL = clampF((v + magic) - magic, lo, hi)
+                    } else {
+                        newL = floatSigned(clamp(nearestInt(v), -nmax, nmax - 1))
+                    }
+                    let differs = newL .!= li
+                    slx += wx * newL
+                    sl2 += w * newL * newL
+                    let improves = (sl2 .> zero) .& (slx * slx * sl2B .> slxB * slxB * sl2)
+                    let update = activeB .& positive .& differs .& improves
+                    LfB[i].replace(with: newL, where: update)
+                    slxB.replace(with: slx, where: update)
+                    sl2B.replace(with: sl2, where: update)
+                    changedB .|= update
+                }
+            }
+            activeA .&= changedA
+            activeB .&= changedB
+            if !anyLane(activeA .| activeB) { break }
+        }
+        for i in 0..<n {
+            La[i] = intLevel(LfA[i] + fnmax)
+            Lb[i] = intLevel(LfB[i] + fnmax)
+        }
+        var scaleA = (slxA / sl2A).replacing(with: 0, where: .!(sl2A .> zero))
+        var scaleB = (slxB / sl2B).replacing(with: 0, where: .!(sl2B .> zero))
+        if anyLane(degA) {
+            for i in 0..<n { La[i].replace(with: 0, where: degA) }
+            scaleA.replace(with: zero, where: degA)
+        }
+        if anyLane(degB) {
+            for i in 0..<n { Lb[i].replace(with: 0, where: degB) }
+            scaleB.replace(with: zero, where: degB)
+        }
+        return (scaleA, scaleB)
+    }
+}
