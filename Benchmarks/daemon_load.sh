@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Load test of `quantd watch` (not a unit test): COUNT tiny inputs (copies of examples/sample.gguf)
-# renamed into the inbox at once, processed by the daemon's current executor (inspect-only until
-# the pipeline is integrated). Checks every input ends in out/ and nothing in failed/ or work/,
+# Load test of `quantd watch` (not a unit test): COUNT tiny models (copies of the 1.2 MB F16 Llama
+# in Tests/PipelineTests/Fixtures) renamed into the inbox at once, each quantized by the pipeline
+# to Q4_K_M and Q8_0 with a manifest. Checks every input ends in out/ and nothing in failed/ or work/,
 # then prints wall time, time per job (wall / COUNT, and each job's own run time from the
 # ledger) and the daemon's peak RSS (/usr/bin/time -v).
 # Usage: Benchmarks/daemon_load.sh [COUNT=100] [CONCURRENCY=1]   (QUANTD_BIN overrides the binary)
@@ -18,7 +18,7 @@ TIMER=""
 cleanup() { [ -n "$TIMER" ] && kill "$TIMER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 ROOT=$WORK/drop
-printf '{"version": 1, "allow_requantize": true, "schemes": [{"mix": "Q8_0"}], "daemon": {"settle_seconds": 1, "rescan_seconds": 30, "concurrency": %d}}\n' "$CONCURRENCY" > "$WORK/pipeline.json"
+printf '{"version": 1, "schemes": [{"mix": "Q4_K_M"}, {"mix": "Q8_0"}], "daemon": {"settle_seconds": 1, "rescan_seconds": 30, "concurrency": %d}}\n' "$CONCURRENCY" > "$WORK/pipeline.json"
 
 /usr/bin/time -v -o "$WORK/time.txt" "$Q" watch --root "$ROOT" --pipeline "$WORK/pipeline.json" 2>"$WORK/watch.log" &
 TIMER=$!
@@ -33,7 +33,7 @@ wait_for 30 "the daemon to be ready" grep -q ' ready: ' "$WORK/watch.log"
 DAEMON=$(pgrep -P "$TIMER" quantd)
 
 mkdir "$WORK/staging"
-for i in $(seq 1 "$COUNT"); do cp examples/sample.gguf "$WORK/staging/load-$i.gguf"; done
+for i in $(seq 1 "$COUNT"); do cp Tests/PipelineTests/Fixtures/tiny-llama-f16.gguf "$WORK/staging/load-$i.gguf"; done
 START=$(date +%s.%N)
 mv "$WORK"/staging/*.gguf "$ROOT/inbox/"
 count_out() { [ "$(ls "$ROOT/out" | wc -l)" -ge "$COUNT" ] && [ -z "$(ls "$ROOT/work")" ]; }
