@@ -64,9 +64,9 @@ public final class PipelineJob {
         }
         if config.manifest {
             let sources = try source.files.map { file -> (String, Int, String) in
-                let mapped = try MappedFile(path: file)
-                mapped.adviseSequential()
-                return (file, mapped.count, mapped.withUnsafeBytes { SHA256Digest.hex(of: $0) })
+                var info = stat()
+                guard stat(file, &info) == 0 else { throw FileError(path: file, operation: "stat", errno: errno) }
+                return (file, Int(info.st_size), try SHA256Digest.hex(ofFile: file))
             }
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))
