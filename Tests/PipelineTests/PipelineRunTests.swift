@@ -119,6 +119,16 @@ struct PipelineRunTests {
             try reader.fill(upTo: Int.max)
             #expect(reader.output == plain)
             #expect(reader.declaredContentSize == plain.count)
+            // And so does the zstd tool (scripts/install-deps.sh installs it).
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd") {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+                process.arguments = ["-d", "-q", "-f", folder + "/" + zstdName, "-o", folder + "/cli-decompressed.gguf"]
+                try process.run()
+                process.waitUntilExit()
+                #expect(process.terminationStatus == 0)
+                #expect(try MappedFile.contents(of: folder + "/cli-decompressed.gguf") == plain)
+            }
             #expect(entry["tensors"]?.arrayValue?.count == 12)
             #expect(artifact.tensors.count == 12)
         }
