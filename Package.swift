@@ -44,6 +44,8 @@ let package = Package(
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
             // so -O keeps the bytes ggml's.)
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
         // The command-line interface as a library, so tests can call it without a process.
@@ -62,6 +64,9 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(

@@ -1,0 +1,98 @@
+/// The pre-tokenizer of a byte-level BPE vocabulary: the regexes llama.cpp applies, one after
+/// another, for the GGUF's `tokenizer.ggml.pre` (llama-vocab.cpp, `llm_tokenizer_bpe`), and the
+/// per-type switches set next to them in `llama_vocab::impl::load`.
+struct PreTokenizer: Sendable {
+    enum Step: Sendable {
+        case gpt2
+        case llama3
+        case qwen2
+        case eachNumber  // \p{N}
+        case numberRuns  // \p{N}+
+        case asciiDigitTriples  // [0-9][0-9][0-9]
+        case punctuationRuns  // [\p{P}\$\+<=>\^~\|]+
+    }
+
+    /// llama.cpp's pre-tokenizer family (LLAMA_VOCAB_PRE_TYPE_*), for messages and tests.
+    let family: String
+    let steps: [Step]
+    /// A word that is itself a token is emitted whole, before any merge (`ignore_merges`).
+    let ignoreMerges: Bool
+    /// llama.cpp's default for `add_bos` when the GGUF does not say.
+    let addsBOSByDefault: Bool
+
+    /// The names llama.cpp maps onto each family this package implements. Other names are
+    /// refused rather than guessed: a wrong regex gives plausible but different ids.
+    private static let families: [(family: String, names: [String], steps: [Step], ignoreMerges: Bool, addBOS: Bool)] = [
+        ("llama3", ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"],
+         [.llama3], true, true),
+        ("dbrx", ["dbrx", "smaug-bpe"], [.llama3], false, false),
+        ("smollm", ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"], [.eachNumber, .gpt2], false, false),
+        ("gpt2", ["gpt-2", "phi-2", "gigachat", "a.x-4.0", "mellum", "mpt", "olmo", "jais", "trillion"],
+         [.gpt2], false, false),
+        ("qwen2", ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "hunyuan", "solar-open"],
+         [.qwen2], false, false),
+        ("default", ["default"], [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples], false, false),
+    ]
+
+    static let supportedNames: [String] = families.flatMap(\.names)
+
+    /// nil for a name llama.cpp knows but this package does not implement (or llama.cpp rejects).
+    init?(name: String) {
+        // llama.cpp warns and uses the default pre-tokenizer when the key is missing or empty.
+        let key = name.isEmpty ? "default" : name
+        guard let entry = Self.families.first(where: { $0.names.contains(key) }) else { return nil }
+        family = entry.family
+        steps = entry.steps
+        ignoreMerges = entry.ignoreMerges
+        addsBOSByDefault = entry.addBOS
+    }
+
+    /// Splits `cpts` into words; returns their lengths in code points.
+    func split(_ cpts: [UInt32]) -> [Int] {
+        guard !cpts.isEmpty else { return [] }
+        var pieces = [cpts.count]
+        for step in steps {
+            switch step {
+            case .gpt2:
+                pieces = WordSplitters.gpt2(cpts, pieces)
+            case .llama3:
+                pieces = WordSplitters.llama3(cpts, pieces, maxDigits: 3)
+            case .qwen2:
+                pieces = WordSplitters.llama3(cpts, pieces, maxDigits: 1)
+            case .eachNumber:
+                pieces = WordSplitters.characterClass(cpts, pieces, .one, Self.isNumber)
+            case .numberRuns:
+                pieces = WordSplitters.characterClass(cpts, pieces, .run, Self.isNumber)
+            case .asciiDigitTriples:
+                pieces = WordSplitters.characterClass(cpts, pieces, .exactly(3)) { (0x30...0x39).contains($0) }
+            case .punctuationRuns:
+                pieces = WordSplitters.characterClass(cpts, pieces, .run, Self.isDefaultPunctuation)
+            }
+        }
+        return pieces
+    }
+
+    // llama.cpp runs the regexes it has no hand-written matcher for on a "collapsed" text where
+    // each non-ASCII code point becomes one byte naming its category (whitespace first); ASCII
+    // stays itself. These predicates are the classes as they read on that text.
+
+    private static func isNumber(_ c: UInt32) -> Bool {
+        if c < 128 { return (0x30...0x39).contains(c) }
+        let flags = CodepointFlags.of(c)
+        return !flags.isWhitespace && flags.category == .number
+    }
+
+    private static let asciiDefaultPunctuation: [Bool] = {
+        var table = [Bool](repeating: false, count: 128)
+        for scalar in "!\"#%&'()*,-./:;?@[\\]_{}$+<=>^~|".unicodeScalars { table[Int(scalar.value)] = true }
+        return table
+    }()
+
+    /// `[\p{P}\$\+<=>\^~\|]`: ASCII punctuation per llama.cpp's table, those six symbols, and
+    /// non-ASCII code points of category P.
+    private static func isDefaultPunctuation(_ c: UInt32) -> Bool {
+        if c < 128 { return asciiDefaultPunctuation[Int(c)] }
+        let flags = CodepointFlags.of(c)
+        return !flags.isWhitespace && flags.category == .punctuation
+    }
+}

@@ -1,0 +1,187 @@
+import GGUF
+
+/// Text to token ids with the vocabulary stored in a GGUF, giving the ids llama.cpp's own
+/// tokenizer gives (`llama_tokenize`). Byte-level BPE (`gpt2`) with the pre-tokenizers in
+/// `supportedPreTokenizers`, and SentencePiece-style BPE (`llama`) are implemented; anything
+/// else is refused at `init` with a `TokenizerError` naming the model and pre-tokenizer.
+///
+/// Thread-safe: encoders are immutable apart from a locked cache of encoded words.
+public final class Tokenizer: Sendable {
+    public enum Kind: String, Sendable {
+        /// GPT-2 byte-level BPE with merges (`tokenizer.ggml.model` = "gpt2").
+        case bytePairEncoding = "gpt2"
+        /// SentencePiece-style BPE over scores with `<0xNN>` byte fallback ("llama").
+        case sentencePiece = "llama"
+    }
+
+    public let kind: Kind
+    /// `tokenizer.ggml.pre` as read ("" when absent); SentencePiece vocabularies ignore it.
+    public let preTokenizerName: String
+    public let bosTokenID: Int32?
+    public let eosTokenID: Int32?
+    public let unknownTokenID: Int32?
+    /// Whether `encode(addSpecial: true)` puts BOS first / EOS last (the GGUF's
+    /// `add_bos_token` / `add_eos_token`, else llama.cpp's default for the tokenizer).
+    public let addsBOS: Bool
+    public let addsEOS: Bool
+    /// SentencePiece: a space is put before the text and after every special token.
+    public let addsSpacePrefix: Bool
+
+    let vocabulary: Vocabulary
+    private let specials: SpecialTokenSplitter
+    private let encoder: Encoder
+    /// llama.cpp's `clean_spaces`: decoding removes the space before `?!.,` and some contractions.
+    let cleansSpaces: Bool
+
+    private enum Encoder: Sendable {
+        case bpe(BytePairEncoder)
+        case spm(SentencePieceEncoder)
+    }
+
+    public static var supportedPreTokenizers: [String] { PreTokenizer.supportedNames }
+
+    public var vocabularySize: Int { vocabulary.count }
+
+    /// Reads the vocabulary of a GGUF file (only its header is read).
+    public convenience init(contentsOf path: String) throws {
+        try self.init(metadata: GGUFFile(path: path).metadata)
+    }
+
+    public init(metadata: GGUFMetadata) throws {
+        let model = metadata["tokenizer.ggml.model"]?.stringValue
+        let pre = metadata["tokenizer.ggml.pre"]?.stringValue ?? ""
+        preTokenizerName = pre
+        let described = "tokenizer.ggml.model '\(model ?? "(missing)")', tokenizer.ggml.pre '\(pre.isEmpty ? "(missing)" : pre)'"
+        guard let model, let kind = Kind(rawValue: model) else {
+            throw TokenizerError(
+                .unsupportedModel,
+                "\(described): this tokenizer model is not supported; supported models are 'gpt2' (byte-level BPE) and 'llama' (SentencePiece)")
+        }
+        self.kind = kind
+        var vocabulary = try Vocabulary(metadata: metadata)
+        vocabulary.applyTextBasedAttributes(metadata: metadata)
+        self.vocabulary = vocabulary
+
+        var defaults: (bos: Int32?, eos: Int32?, unk: Int32?, addBOS: Bool)
+        var spacePrefix = false
+        switch kind {
+        case .bytePairEncoding:
+            guard let preTokenizer = PreTokenizer(name: pre) else {
+                throw TokenizerError(
+                    .unsupportedPreTokenizer,
+                    "\(described): this pre-tokenizer is not supported; supported: \(PreTokenizer.supportedNames.joined(separator: ", "))")
+            }
+            // llama.cpp's defaults for gpt2 vocabularies; the GGUF's keys override them below.
+            defaults = (11, 11, nil, preTokenizer.addsBOSByDefault)
+            encoder = .bpe(try BytePairEncoder(vocabulary: vocabulary, preTokenizer: preTokenizer, metadata: metadata))
+            cleansSpaces = !Self.namesWithoutSpaceCleaning.contains(pre)
+        case .sentencePiece:
+            defaults = (1, 2, 0, true)
+            spacePrefix = true
+            encoder = .spm(SentencePieceEncoder(vocabulary: vocabulary, unknownID: nil))
+            cleansSpaces = false
+        }
+        if let value = metadata["tokenizer.ggml.add_space_prefix"] {
+            spacePrefix = try Self.bool(value, "tokenizer.ggml.add_space_prefix")
+        }
+        addsSpacePrefix = spacePrefix
+        bosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.bos_token_id", default: defaults.bos, count: vocabulary.count)
+        eosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.eos_token_id", default: defaults.eos, count: vocabulary.count)
+        unknownTokenID = try Self.tokenID(metadata, "tokenizer.ggml.unknown_token_id", default: defaults.unk, count: vocabulary.count)
+        addsBOS = try metadata["tokenizer.ggml.add_bos_token"].map { try Self.bool($0, "tokenizer.ggml.add_bos_token") } ?? defaults.addBOS
+        addsEOS = try metadata["tokenizer.ggml.add_eos_token"].map { try Self.bool($0, "tokenizer.ggml.add_eos_token") } ?? false
+        if addsBOS && bosTokenID == nil {
+            throw TokenizerError(.missingMetadata, "\(described): add_bos_token is set but there is no valid tokenizer.ggml.bos_token_id")
+        }
+        if addsEOS && eosTokenID == nil {
+            throw TokenizerError(.missingMetadata, "\(described): add_eos_token is set but there is no valid tokenizer.ggml.eos_token_id")
+        }
+        specials = SpecialTokenSplitter(vocabulary: vocabulary)
+    }
+
+    /// Pre-tokenizer names for which llama.cpp turns `clean_spaces` off.
+    private static let namesWithoutSpaceCleaning: Set<String> = [
+        "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
+    ]
+
+    /// The ids of `text`. `addSpecial` adds BOS/EOS as the vocabulary says; `parseSpecial` turns
+    /// control-token texts such as `<|im_start|>` into their ids (otherwise they are plain text).
+    public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
+        let utf8 = Array(text.utf8)
+        let fragments = specials.split(utf8, parseSpecial: parseSpecial)
+        var output: [Int32] = []
+        output.reserveCapacity(utf8.count / 3 + 2)
+        if addSpecial && addsBOS, let bos = bosTokenID { output.append(bos) }
+        switch encoder {
+        case .bpe(let bpe):
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id): output.append(id)
+                case .text(let range): bpe.encode(Self.substring(utf8, range), into: &output)
+                }
+            }
+        case .spm(let spm):
+            // A space goes before the text and after every special token ("prefix with space
+            // if previous is special"), then spaces are spelled ▁.
+            var previousWasSpecial = true
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id):
+                    output.append(id)
+                    previousWasSpecial = true
+                case .text(let range):
+                    var bytes: [UInt8] = addsSpacePrefix && previousWasSpecial ? [0x20] : []
+                    bytes.append(contentsOf: utf8[range])
+                    spm.encode(Self.escapeSpaces(bytes), into: &output)
+                    previousWasSpecial = false
+                }
+            }
+        }
+        if addSpecial && addsEOS, let eos = eosTokenID { output.append(eos) }
+        return output
+    }
+
+    /// The text of `ids`, as llama.cpp's `llama_detokenize` without removing specials.
+    /// `renderSpecial` writes control tokens' texts (llama.cpp's `unparse_special`).
+    public func decode(_ ids: [Int32], renderSpecial: Bool = false) -> String {
+        String(decoding: decodeBytes(ids, renderSpecial: renderSpecial), as: UTF8.self)
+    }
+
+    /// The vocabulary's text of one token (byte-level or ▁ spelling), nil outside the vocabulary.
+    public func tokenText(_ id: Int32) -> String? { vocabulary.text(of: id) }
+
+    public func tokenAttributes(_ id: Int32) -> TokenAttributes { vocabulary.attributes(of: id) }
+
+    private static func substring(_ utf8: [UInt8], _ range: Range<Int>) -> Substring {
+        Substring(String(decoding: utf8[range], as: UTF8.self))
+    }
+
+    private static func escapeSpaces(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 4)
+        for byte in bytes {
+            if byte == 0x20 { out.append(contentsOf: [0xE2, 0x96, 0x81]) } else { out.append(byte) }
+        }
+        return out
+    }
+
+    private static func bool(_ value: GGUFValue, _ key: String) throws -> Bool {
+        guard case .bool(let flag) = value else {
+            throw TokenizerError(.malformedMetadata, "\(key) is \(value.type), expected BOOL")
+        }
+        return flag
+    }
+
+    /// A special-token id key: llama.cpp drops a default outside the vocabulary and ignores (with
+    /// a warning) a key outside it, keeping the default.
+    private static func tokenID(_ metadata: GGUFMetadata, _ key: String, default fallback: Int32?, count: Int) throws -> Int32? {
+        var id = fallback.flatMap { $0 >= 0 && Int($0) < count ? $0 : nil }
+        if let value = metadata[key] {
+            guard let number = value.integerValue else {
+                throw TokenizerError(.malformedMetadata, "\(key) is \(value.type), expected an integer token id")
+            }
+            if number >= 0 && number < Int64(count) { id = Int32(number) }
+        }
+        return id
+    }
+}

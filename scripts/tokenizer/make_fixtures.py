@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Build the Tokenizer test fixtures: small vocabulary-only GGUFs and the token ids llama.cpp gives.
+
+    ~/.cache/gguf-oracle/venv/bin/python scripts/tokenizer/make_fixtures.py \
+        ~/.cache/gguf-oracle/models/gguf/smollm2-135m-f16-convert.gguf \
+        ~/.cache/gguf-oracle/data/gpl3_excerpt.txt Tests/TokenizerTests/Fixtures
+
+Needs gguf-py, sentencepiece and llama-cpp-python (the oracle venv). Only one copy of each
+vocabulary is committed; a case that needs another pre-tokenizer or a missing key names the
+change ("pre", "remove") and the Swift test applies the same change to the metadata it loads,
+while this script writes the changed GGUF to a temporary folder for llama.cpp.
+"""
+import json, os, sys, tempfile
+
+import gguf
+import llama_cpp
+import sentencepiece as spm
+
+SRC, GPL, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+TMP = tempfile.mkdtemp(prefix="tokfix-")
+
+# Hyperparameters llama.cpp needs to load an architecture even with vocab_only.
+ARCH_KEYS = ["llama.context_length", "llama.embedding_length", "llama.block_count",
+             "llama.feed_forward_length", "llama.attention.head_count",
+             "llama.attention.head_count_kv", "llama.attention.layer_norm_rms_epsilon",
+             "llama.rope.dimension_count", "llama.vocab_size"]
+
+
+def field_value(f):
+    return f.contents()
+
+
+def copy_vocab(src_path, dst_path, pre=None, remove=()):
+    """A GGUF with the source's hyperparameters and tokenizer keys only (no tensors, no template)."""
+    r = gguf.GGUFReader(src_path)
+    w = gguf.GGUFWriter(dst_path, "llama")
+    for key, f in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        if not (key in ARCH_KEYS or key.startswith("tokenizer.ggml.")):
+            continue
+        if key in remove:
+            continue
+        val = field_value(f)
+        if key == "tokenizer.ggml.pre" and pre is not None:
+            val = pre
+        vtype = f.types[0]
+        sub = f.types[1] if vtype == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(key, val, vtype, sub)
+    if pre is not None and "tokenizer.ggml.pre" not in r.fields:
+        w.add_string("tokenizer.ggml.pre", pre)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def spm_vocab(dst_path, text):
+    """A tiny SentencePiece BPE model with byte fallback, written as a llama-style GGUF vocabulary."""
+    corpus = os.path.join(TMP, "corpus.txt")
+    with open(corpus, "w") as fh:
+        fh.write(text)
+    prefix = os.path.join(TMP, "sp")
+    spm.SentencePieceTrainer.train(
+        input=corpus, model_prefix=prefix, vocab_size=600, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, split_digits=True,
+        user_defined_symbols=["<|im_start|>", "<|im_end|>"], bos_id=1, eos_id=2, unk_id=0,
+        minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
+    tokens, scores, types = [], [], []
+    for i in range(sp.vocab_size()):
+        tokens.append(sp.id_to_piece(i))
+        scores.append(sp.get_score(i))
+        if sp.is_unknown(i):
+            t = gguf.TokenType.UNKNOWN
+        elif sp.is_control(i):
+            t = gguf.TokenType.CONTROL
+        elif sp.is_byte(i):
+            t = gguf.TokenType.BYTE
+        elif sp.is_unused(i):
+            t = gguf.TokenType.UNUSED
+        elif tokens[-1] in ("<|im_start|>", "<|im_end|>"):
+            t = gguf.TokenType.USER_DEFINED
+        else:
+            t = gguf.TokenType.NORMAL
+        types.append(int(t))
+    w = gguf.GGUFWriter(dst_path, "llama")
+    w.add_context_length(2048)
+    w.add_embedding_length(64)
+    w.add_block_count(1)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+gpl = open(GPL, encoding="utf-8").read()
+TEXTS = {
+    "gpl": gpl,
+    "empty": "",
+    "unicode": "Héllo wörld, naïve café — Ελληνικά κείμενα, Русский текст, українська, 中文字符测试，日本語のテキスト、한국어 텍스트. Ünïcödé façade; ñandú. ÀÉÎÕÜ ǅ ß ﬁ Ⅻ",
+    "digits": "1 12 123 1234 12345 123456 3.14159 1,000,000 2026-11-24 ٣٤٥ ²³ ½ Ⅻ 007 x1y22z333 v4567",
+    "whitespace": "   leading\na  b   c\n\nd\t\te \r\n f   \n  \n\n   g    \u00a0h\u3000i \u2028j\n\n\n   ",
+    "contractions": "I'm you're we've they'll he'd don't can't it's IT'S WE'RE THEY'VE I'LL SHE'D DON'T I'M it’s O'Neil 'quoted' rock'n'roll '' 's",
+    "emoji": "Hello 👋🏽 world 🌍! Family: 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵 ❤️ ✨🎉 e\u0301 a\u0308",
+    "special": "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there!<|im_end|>\n<|endoftext|><|im_start|>assistant\n  <|im_end|>x<|im_end|>",
+    "code": "def f(x):\n    return x**2 + 1  # comment\n\tif (a<=b) { c += d; } // $100 +5 <tag> a^b ~x |y| `z` @user #hash !!! ??? ... ---",
+}
+
+cases = []
+
+
+def run(vocab_file, vocab_name, variant_path, pre, remove, flags):
+    llm = llama_cpp.Llama(model_path=variant_path, vocab_only=True, verbose=False)
+    for name, text in TEXTS.items():
+        for add_special, parse_special in flags:
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
+            cases.append({"vocab": vocab_file, "pre": pre, "remove": list(remove), "text": name,
+                          "addSpecial": add_special, "parseSpecial": parse_special, "ids": ids})
+    del llm
+
+
+os.makedirs(OUT, exist_ok=True)
+base = os.path.join(OUT, "smollm2-vocab.gguf")
+copy_vocab(SRC, base)
+FLAGS = [(True, True), (False, False)]
+for pre, remove in [("smollm", ()), ("llama-bpe", ("tokenizer.ggml.add_bos_token",)),
+                    ("qwen2", ()), ("gpt-2", ()), ("default", ()), (None, ("tokenizer.ggml.pre",))]:
+    path = os.path.join(TMP, f"v-{pre}.gguf")
+    copy_vocab(SRC, path, pre=pre, remove=remove)
+    run("smollm2-vocab.gguf", "smollm2", path, pre, remove, FLAGS)
+
+spm_path = os.path.join(OUT, "spm-vocab.gguf")
+spm_vocab(spm_path, gpl + "\n" + "\n".join(TEXTS.values()))
+run("spm-vocab.gguf", "spm", spm_path, None, (), FLAGS)
+with open(os.path.join(OUT, "texts.json"), "w", encoding="utf-8") as fh:
+    json.dump(TEXTS, fh, ensure_ascii=False, indent=1)
+with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as fh:
+    json.dump({"llama_cpp_python": llama_cpp.__version__, "cases": cases}, fh, separators=(",", ":"))
+print(f"{len(cases)} cases")
