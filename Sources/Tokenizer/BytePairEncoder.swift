@@ -34,9 +34,10 @@ final class BytePairEncoder: Sendable {
         guard case .array(.string, let mergeValues) = mergeValue else {
             throw TokenizerError(.malformedMetadata, "tokenizer.ggml.merges is \(mergeValue.type), expected an array of strings")
         }
-        var symbols = vocabulary.idByText
+        // Byte arrays, not Strings, as keys: see Vocabulary.
+        var symbols = vocabulary.idByBytes
         var nextSymbol = Int32(vocabulary.count)
-        func intern(_ text: String) -> Int32 {
+        func intern(_ text: [UInt8]) -> Int32 {
             if let id = symbols[text] { return id }
             let id = nextSymbol
             symbols[text] = id
@@ -48,8 +49,8 @@ final class BytePairEncoder: Sendable {
         for (rank, value) in mergeValues.enumerated() {
             let bytes = Array((value.stringValue ?? "").utf8)
             guard bytes.count > 1, let space = bytes[1...].firstIndex(of: 0x20) else { continue }
-            let left = String(decoding: bytes[..<space], as: UTF8.self)
-            let right = String(decoding: bytes[(space + 1)...], as: UTF8.self)
+            let left = Array(bytes[..<space])
+            let right = Array(bytes[(space + 1)...])
             guard !right.isEmpty else { continue }
             let key = UInt64(UInt32(bitPattern: intern(left))) << 32 | UInt64(UInt32(bitPattern: intern(right)))
             // The first of duplicate merges keeps its rank (llama.cpp inserts with emplace).
@@ -58,7 +59,7 @@ final class BytePairEncoder: Sendable {
             }
         }
         self.merges = merges
-        byteSymbols = ByteLevel.scalarOfByte.map { symbols[String($0)] ?? -1 }
+        byteSymbols = ByteLevel.scalarOfByte.map { symbols[Array(String($0).utf8)] ?? -1 }
         asciiTokens = (0..<128).map { byte in
             (0x21...0x7E).contains(byte) ? vocabulary.id(of: String(UnicodeScalar(UInt8(byte)))) : nil
         }
@@ -83,6 +84,8 @@ final class BytePairEncoder: Sendable {
         }
     }
 
+    /// `word` as a String is a safe cache key: byte-level spellings use only code points with no
+    /// canonical equivalents among themselves, so distinct words never compare equal.
     private func encodeWord(_ bytes: [UInt8], into output: inout [Int32]) {
         let word = ByteLevel.encode(bytes)
         if let cached = cache.lookup(word) {
@@ -90,7 +93,7 @@ final class BytePairEncoder: Sendable {
             return
         }
         var ids: [Int32] = []
-        if preTokenizer.ignoreMerges, let id = vocabulary.id(of: word) {
+        if preTokenizer.ignoreMerges, let id = vocabulary.id(ofBytes: Array(word.utf8)) {
             ids = [id]
         } else {
             ids = merge(bytes)

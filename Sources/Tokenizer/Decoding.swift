@@ -22,7 +22,8 @@ extension Tokenizer {
         return []
     }
 
-    func decodeBytes(_ ids: [Int32], renderSpecial: Bool) -> [UInt8] {
+    /// The bytes of `ids`; they need not be UTF-8 (a character may be split across calls).
+    public func decodeBytes(_ ids: [Int32], renderSpecial: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         var removeSpace = addsSpacePrefix
         for id in ids {

@@ -51,8 +51,7 @@ struct SentencePieceEncoder: Sendable {
             guard left >= 0, right >= 0 else { return }
             let start = symbols[left].start
             let size = symbols[left].length + symbols[right].length
-            let piece = String(decoding: text[start..<(start + size)], as: UTF8.self)
-            guard let id = vocabulary.id(of: piece) else { return }
+            guard let id = vocabulary.id(ofBytes: Array(text[start..<(start + size)])) else { return }
             queue.push(Candidate(score: vocabulary.scores[Int(id)], left: left, right: right, size: size))
         }
         for index in symbols.indices.dropFirst() { consider(index - 1, index) }
@@ -72,7 +71,7 @@ struct SentencePieceEncoder: Sendable {
         while index != -1 {
             let symbol = symbols[index]
             let bytes = text[symbol.start..<(symbol.start + symbol.length)]
-            if let id = vocabulary.id(of: String(decoding: bytes, as: UTF8.self)) {
+            if let id = vocabulary.id(ofBytes: Array(bytes)) {
                 output.append(id)
             } else {
                 for byte in bytes {

@@ -2,11 +2,13 @@ import GGUF
 
 /// The token list of a GGUF (`tokenizer.ggml.tokens`, `.scores`, `.token_type`) with llama.cpp's
 /// lookups: text -> id (a later duplicate wins, as in its `token_to_id` map) and id -> text.
+/// Texts are looked up by their UTF-8 bytes, not as Swift `String`s: String equality is canonical
+/// equivalence ("e\u{301}" == "é"), and llama.cpp compares bytes.
 struct Vocabulary: Sendable {
     let texts: [String]
     private(set) var attributes: [TokenAttributes]
     let scores: [Float]
-    let idByText: [String: Int32]
+    let idByBytes: [[UInt8]: Int32]
 
     var count: Int { texts.count }
 
@@ -23,17 +25,17 @@ struct Vocabulary: Sendable {
         }
         var texts: [String] = []
         texts.reserveCapacity(tokenValues.count)
-        var idByText: [String: Int32] = [:]
-        idByText.reserveCapacity(tokenValues.count)
+        var idByBytes: [[UInt8]: Int32] = [:]
+        idByBytes.reserveCapacity(tokenValues.count)
         for (index, value) in tokenValues.enumerated() {
             var text = value.stringValue ?? ""
             // llama.cpp renames empty tokens so that every id has a distinct, non-empty text.
             if text.isEmpty { text = "[EMPTY_\(index)]" }
-            idByText[text] = Int32(index)
+            idByBytes[Array(text.utf8)] = Int32(index)
             texts.append(text)
         }
         self.texts = texts
-        self.idByText = idByText
+        self.idByBytes = idByBytes
         scores = try Self.numbers(metadata, "tokenizer.ggml.scores", count: texts.count, default: 0)
         let types = try Self.numbers(metadata, "tokenizer.ggml.token_type", count: texts.count, default: 1.0)
         attributes = types.map { TokenAttributes(tokenType: Int64($0)) }
@@ -52,7 +54,9 @@ struct Vocabulary: Sendable {
         return elements.prefix(count).map { Float($0.doubleValue ?? Double(fill)) }
     }
 
-    func id(of text: String) -> Int32? { idByText[text] }
+    func id(of text: String) -> Int32? { idByBytes[Array(text.utf8)] }
+
+    func id(ofBytes bytes: [UInt8]) -> Int32? { idByBytes[bytes] }
 
     func text(of id: Int32) -> String? {
         id >= 0 && Int(id) < texts.count ? texts[Int(id)] : nil
@@ -87,7 +91,7 @@ struct Vocabulary: Sendable {
         ]
         for role in roles where metadata[role.key] == nil {
             for text in role.texts {
-                if let id = idByText[text] { attributes[Int(id)].insert(.control) }
+                if let id = id(of: text) { attributes[Int(id)].insert(.control) }
             }
         }
         // End-of-generation markers are made control tokens whatever the keys say.
@@ -95,10 +99,10 @@ struct Vocabulary: Sendable {
                      "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
                      "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
                      "<｜end▁of▁sentence｜>", "[e~["] {
-            if let id = idByText[text] { attributes[Int(id)].insert(.control) }
+            if let id = id(of: text) { attributes[Int(id)].insert(.control) }
         }
         for text in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
-            if let id = idByText[text] { attributes[Int(id)] = .userDefined }
+            if let id = id(of: text) { attributes[Int(id)] = .userDefined }
         }
     }
 }

@@ -10,7 +10,7 @@ vocabulary is committed; a case that needs another pre-tokenizer or a missing ke
 change ("pre", "remove") and the Swift test applies the same change to the metadata it loads,
 while this script writes the changed GGUF to a temporary folder for llama.cpp.
 """
-import json, os, sys, tempfile
+import ctypes, json, os, random, sys, tempfile
 
 import gguf
 import llama_cpp
@@ -117,9 +117,42 @@ TEXTS = {
     "emoji": "Hello 👋🏽 world 🌍! Family: 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵 ❤️ ✨🎉 e\u0301 a\u0308",
     "special": "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there!<|im_end|>\n<|endoftext|><|im_start|>assistant\n  <|im_end|>x<|im_end|>",
     "code": "def f(x):\n    return x**2 + 1  # comment\n\tif (a<=b) { c += d; } // $100 +5 <tag> a^b ~x |y| `z` @user #hash !!! ??? ... ---",
+    "spacing": "Hello , world ! How are you ? I 'm fine . It ' s ok ' re 'S 'T 'RE\r\n\r\n 're\n'\n\n ' ' x '' y",
+    "only-spaces": "   ",
+    "only-newline": "\n",
+    "one-space": " ",
+    "tabs": "\t\t",
 }
 
+# Random strings over characters that exercise every branch of the splitters: categories, the
+# Unicode-version gap (U+088F is assigned in Swift's tables, not in llama.cpp's), line breaks,
+# special-token texts and fragments of them.
+POOL = (list("abcXYZ019 '\t\n\r.,!?-_$+<=>^~|`@#%&*()[]{}\"/\\") + ["s", "S", "re", "ll", "'t", "   ", "  \n",
+        "é", "e\u0301", "中", "文", "한", "Ж", "ж", "٣", "²", "½", "Ⅻ", "👋", "\u200d", "\ufe0f", "\u00a0", "\u3000",
+        "\u2028", "\u0085", "\u088f", "\u0378", "\ue000", "\ufffd", "▁", "Ġ", "∑", "€", "¥", "<0x41>", "<|im_start|>",
+        "<|endoftext|>", "<|im_", "end|>", "<|im_end|>", "ǅ", "ß", "İ", "ﬁ", "\u00ad", "\u2009", "\u0600"])
+rng = random.Random(20261124)
+for n in range(60):
+    TEXTS[f"fuzz{n:02d}"] = "".join(rng.choice(POOL) for _ in range(rng.randint(1, 24)))
+
 cases = []
+
+
+def detokenize(llm, ids, special):
+    """llama_detokenize without removing specials (what Tokenizer.decode mirrors); bytes that are
+    not UTF-8 are written as "hex:" and their hex digits."""
+    if not ids:
+        return ""
+    arr = (llama_cpp.llama_token * len(ids))(*ids)
+    size = len(ids) * 64 + 64
+    buf = ctypes.create_string_buffer(size)
+    n = llama_cpp.llama_detokenize(llm._model.vocab, arr, len(ids), buf, size, False, special)
+    assert 0 <= n <= size
+    raw = buf.raw[:n]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "hex:" + raw.hex()
 
 
 def run(vocab_file, vocab_name, variant_path, pre, remove, flags):
@@ -128,7 +161,8 @@ def run(vocab_file, vocab_name, variant_path, pre, remove, flags):
         for add_special, parse_special in flags:
             ids = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
             cases.append({"vocab": vocab_file, "pre": pre, "remove": list(remove), "text": name,
-                          "addSpecial": add_special, "parseSpecial": parse_special, "ids": ids})
+                          "addSpecial": add_special, "parseSpecial": parse_special, "ids": ids,
+                          "decoded": detokenize(llm, ids, False), "decodedSpecial": detokenize(llm, ids, True)})
     del llm
 
 
