@@ -12,7 +12,7 @@ extension Tokenizer {
             switch kind {
             case .bytePairEncoding:
                 return ByteLevel.decodeLossy(text)
-            case .sentencePiece:
+            case .sentencePiece, .wordPiece:
                 return Array(text.replacingSpacePlaceholder().utf8)
             }
         }
@@ -38,7 +38,7 @@ extension Tokenizer {
     /// `<0xNN>` -> NN for SentencePiece; a byte-level token's one byte for BPE.
     private func byteValue(ofByteToken text: String, id: Int32) -> UInt8? {
         switch kind {
-        case .sentencePiece:
+        case .sentencePiece, .wordPiece:
             let scalars = Array(text.unicodeScalars)
             guard scalars.count == 6, text.hasPrefix("<0x"), text.hasSuffix(">") else { return nil }
             return UInt8(String(text.dropFirst(3).dropLast()), radix: 16)

@@ -12,6 +12,8 @@ public final class Tokenizer: Sendable {
         case bytePairEncoding = "gpt2"
         /// SentencePiece-style BPE over scores with `<0xNN>` byte fallback ("llama").
         case sentencePiece = "llama"
+        /// BERT's WordPiece, greedy longest match ("bert").
+        case wordPiece = "bert"
     }
 
     public let kind: Kind
@@ -20,6 +22,8 @@ public final class Tokenizer: Sendable {
     public let bosTokenID: Int32?
     public let eosTokenID: Int32?
     public let unknownTokenID: Int32?
+    /// WordPiece: appended after the text when `addSpecial` (BERT's [SEP]).
+    public let separatorTokenID: Int32?
     /// Whether `encode(addSpecial: true)` puts BOS first / EOS last (the GGUF's
     /// `add_bos_token` / `add_eos_token`, else llama.cpp's default for the tokenizer).
     public let addsBOS: Bool
@@ -36,6 +40,7 @@ public final class Tokenizer: Sendable {
     private enum Encoder: Sendable {
         case bpe(BytePairEncoder)
         case spm(SentencePieceEncoder)
+        case wpm(WordPieceEncoder)
     }
 
     public static var supportedPreTokenizers: [String] { PreTokenizer.supportedNames }
@@ -55,14 +60,14 @@ public final class Tokenizer: Sendable {
         guard let model, let kind = Kind(rawValue: model) else {
             throw TokenizerError(
                 .unsupportedModel,
-                "\(described): this tokenizer model is not supported; supported models are 'gpt2' (byte-level BPE) and 'llama' (SentencePiece)")
+                "\(described): this tokenizer model is not supported; supported models are 'gpt2' (byte-level BPE), 'llama' (SentencePiece) and 'bert' (WordPiece)")
         }
         self.kind = kind
         var vocabulary = try Vocabulary(metadata: metadata)
         vocabulary.applyTextBasedAttributes(metadata: metadata)
         self.vocabulary = vocabulary
 
-        var defaults: (bos: Int32?, eos: Int32?, unk: Int32?, addBOS: Bool)
+        var defaults: (bos: Int32?, eos: Int32?, unk: Int32?, sep: Int32?, addBOS: Bool)
         var spacePrefix = false
         switch kind {
         case .bytePairEncoding:
@@ -72,14 +77,24 @@ public final class Tokenizer: Sendable {
                     "\(described): this pre-tokenizer is not supported; supported: \(PreTokenizer.supportedNames.joined(separator: ", "))")
             }
             // llama.cpp's defaults for gpt2 vocabularies; the GGUF's keys override them below.
-            defaults = (11, 11, nil, preTokenizer.addsBOSByDefault)
+            defaults = (11, 11, nil, nil, preTokenizer.addsBOSByDefault)
             encoder = .bpe(try BytePairEncoder(vocabulary: vocabulary, preTokenizer: preTokenizer, metadata: metadata))
             cleansSpaces = !Self.namesWithoutSpaceCleaning.contains(pre)
         case .sentencePiece:
-            defaults = (1, 2, 0, true)
+            defaults = (1, 2, 0, nil, true)
             spacePrefix = true
             encoder = .spm(SentencePieceEncoder(vocabulary: vocabulary, unknownID: nil))
             cleansSpaces = false
+        case .wordPiece:
+            defaults = (101, nil, 100, 102, true)
+            // BertNormalizer: lower-casing on by default, accent stripping follows it.
+            let lowercase = try metadata["tokenizer.ggml.normalizer.lowercase"]
+                .map { try Self.bool($0, "tokenizer.ggml.normalizer.lowercase") } ?? true
+            let stripAccents = try metadata["tokenizer.ggml.normalizer.strip_accents"]
+                .map { try Self.bool($0, "tokenizer.ggml.normalizer.strip_accents") } ?? lowercase
+            let unknown = try Self.tokenID(metadata, "tokenizer.ggml.unknown_token_id", default: 100, count: vocabulary.count)
+            encoder = .wpm(WordPieceEncoder(vocabulary: vocabulary, unknownID: unknown, lowercase: lowercase, stripAccents: stripAccents))
+            cleansSpaces = true
         }
         if let value = metadata["tokenizer.ggml.add_space_prefix"] {
             spacePrefix = try Self.bool(value, "tokenizer.ggml.add_space_prefix")
@@ -88,10 +103,15 @@ public final class Tokenizer: Sendable {
         bosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.bos_token_id", default: defaults.bos, count: vocabulary.count)
         eosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.eos_token_id", default: defaults.eos, count: vocabulary.count)
         unknownTokenID = try Self.tokenID(metadata, "tokenizer.ggml.unknown_token_id", default: defaults.unk, count: vocabulary.count)
+        // llama.cpp's key name is spelled "seperator".
+        separatorTokenID = try Self.tokenID(metadata, "tokenizer.ggml.seperator_token_id", default: defaults.sep, count: vocabulary.count)
         addsBOS = try metadata["tokenizer.ggml.add_bos_token"].map { try Self.bool($0, "tokenizer.ggml.add_bos_token") } ?? defaults.addBOS
         addsEOS = try metadata["tokenizer.ggml.add_eos_token"].map { try Self.bool($0, "tokenizer.ggml.add_eos_token") } ?? false
         if addsBOS && bosTokenID == nil {
             throw TokenizerError(.missingMetadata, "\(described): add_bos_token is set but there is no valid tokenizer.ggml.bos_token_id")
+        }
+        if kind == .wordPiece && (bosTokenID == nil || separatorTokenID == nil) {
+            throw TokenizerError(.missingMetadata, "\(described): a WordPiece vocabulary needs valid tokenizer.ggml.bos_token_id ([CLS]) and tokenizer.ggml.seperator_token_id ([SEP])")
         }
         if addsEOS && eosTokenID == nil {
             throw TokenizerError(.missingMetadata, "\(described): add_eos_token is set but there is no valid tokenizer.ggml.eos_token_id")
@@ -111,13 +131,21 @@ public final class Tokenizer: Sendable {
         let fragments = specials.split(utf8, parseSpecial: parseSpecial)
         var output: [Int32] = []
         output.reserveCapacity(utf8.count / 3 + 2)
-        if addSpecial && addsBOS, let bos = bosTokenID { output.append(bos) }
+        // WordPiece always frames the text with [CLS] ... [SEP] (llama.cpp ignores add_bos there).
+        if addSpecial && (addsBOS || kind == .wordPiece), let bos = bosTokenID { output.append(bos) }
         switch encoder {
         case .bpe(let bpe):
             for fragment in fragments {
                 switch fragment {
                 case .token(let id): output.append(id)
                 case .text(let range): bpe.encode(Self.substring(utf8, range), into: &output)
+                }
+            }
+        case .wpm(let wpm):
+            for fragment in fragments {
+                switch fragment {
+                case .token(let id): output.append(id)
+                case .text(let range): wpm.encode(Self.substring(utf8, range), into: &output)
                 }
             }
         case .spm(let spm):
@@ -137,6 +165,7 @@ public final class Tokenizer: Sendable {
                 }
             }
         }
+        if addSpecial && kind == .wordPiece, let separator = separatorTokenID { output.append(separator) }
         if addSpecial && addsEOS, let eos = eosTokenID { output.append(eos) }
         return output
     }

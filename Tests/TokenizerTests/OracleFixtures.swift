@@ -11,6 +11,8 @@ struct OracleCase: Decodable, Sendable {
     let pre: String?
     /// Keys removed from the metadata before tokenizing (to exercise llama.cpp's defaults).
     let remove: [String]
+    /// Boolean keys set before tokenizing (WordPiece normalizer options).
+    let set: [String: Bool]
     /// A key of texts.json.
     let text: String
     let addSpecial: Bool
@@ -24,6 +26,7 @@ struct OracleCase: Decodable, Sendable {
     /// The variant's label: the pre-tokenizer name, "missing-pre" or the vocabulary file.
     var variant: String {
         if let pre { return pre }
+        if let key = set.keys.sorted().first { return "\(vocab) \(key)=\(set[key] ?? false)" }
         return remove.contains("tokenizer.ggml.pre") ? "missing-pre" : vocab
     }
 }
@@ -60,6 +63,7 @@ enum OracleFixtures {
         var metadata = try GGUFFile(path: url(testCase.vocab).path).metadata
         if let pre = testCase.pre { metadata["tokenizer.ggml.pre"] = .string(pre) }
         for key in testCase.remove { metadata[key] = nil }
+        for (key, value) in testCase.set { metadata[key] = .bool(value) }
         return metadata
     }
 

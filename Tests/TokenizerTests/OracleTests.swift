@@ -8,7 +8,9 @@ import Tokenizer
         #expect(OracleFixtures.cases.count >= 100)
         #expect(OracleFixtures.texts.count >= 9)
         #expect(Set(OracleFixtures.variants).isSuperset(of: [
-            "smollm", "llama-bpe", "qwen2", "gpt-2", "default", "missing-pre", "spm-vocab.gguf",
+            "smollm", "llama-bpe", "qwen2", "gpt-2", "default", "missing-pre", "spm-vocab.gguf", "wpm-vocab.gguf",
+            "wpm-vocab.gguf tokenizer.ggml.normalizer.lowercase=false",
+            "wpm-vocab.gguf tokenizer.ggml.normalizer.strip_accents=false",
         ]))
     }
 

@@ -18,7 +18,7 @@ import Tokenizer
         #expect(error.message.contains("'gpt2'") && error.message.contains("'\(pre)'"))
     }
 
-    @Test(arguments: ["t5", "rwkv", "no-such-model"])
+    @Test(arguments: ["t5", "rwkv", "plamo2", "no-such-model"])
     func unsupportedModel(model: String) throws {
         var metadata = try Self.smolLM2()
         metadata["tokenizer.ggml.model"] = .string(model)

@@ -30,7 +30,7 @@ def field_value(f):
     return f.contents()
 
 
-def copy_vocab(src_path, dst_path, pre=None, remove=()):
+def copy_vocab(src_path, dst_path, pre=None, remove=(), set_bools=None):
     """A GGUF with the source's hyperparameters and tokenizer keys only (no tensors, no template)."""
     r = gguf.GGUFReader(src_path)
     w = gguf.GGUFWriter(dst_path, "llama")
@@ -49,6 +49,8 @@ def copy_vocab(src_path, dst_path, pre=None, remove=()):
         w.add_key_value(key, val, vtype, sub)
     if pre is not None and "tokenizer.ggml.pre" not in r.fields:
         w.add_string("tokenizer.ggml.pre", pre)
+    for key, value in (set_bools or {}).items():
+        w.add_bool(key, value)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -106,6 +108,47 @@ def spm_vocab(dst_path, text):
     w.close()
 
 
+def wpm_vocab(dst_path, text):
+    """A tiny WordPiece model (Hugging Face tokenizers, BERT normalizer and pre-tokenizer), written
+    as llama.cpp's converter writes BERT vocabularies: `##x` -> `x`, other pieces -> `▁x`."""
+    from tokenizers import Tokenizer as HFTokenizer, models, normalizers, pre_tokenizers, trainers
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = HFTokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator([text, text.lower()], trainers.WordPieceTrainer(vocab_size=900, special_tokens=specials))
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    tokens, types = [], []
+    for piece, _ in vocab:
+        if piece in specials:
+            tokens.append(piece)
+            types.append(int(gguf.TokenType.CONTROL))
+        else:
+            tokens.append(piece[2:] if piece.startswith("##") else "\u2581" + piece)
+            types.append(int(gguf.TokenType.NORMAL))
+    w = gguf.GGUFWriter(dst_path, "llama")
+    w.add_context_length(2048)
+    w.add_embedding_length(64)
+    w.add_block_count(1)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("bert")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_pad_token_id(0)
+    w.add_unk_token_id(1)
+    w.add_bos_token_id(2)
+    w.add_sep_token_id(3)
+    w.add_mask_token_id(4)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 gpl = open(GPL, encoding="utf-8").read()
 TEXTS = {
     "gpl": gpl,
@@ -155,12 +198,12 @@ def detokenize(llm, ids, special):
         return "hex:" + raw.hex()
 
 
-def run(vocab_file, vocab_name, variant_path, pre, remove, flags):
+def run(vocab_file, vocab_name, variant_path, pre, remove, flags, set_bools=None):
     llm = llama_cpp.Llama(model_path=variant_path, vocab_only=True, verbose=False)
     for name, text in TEXTS.items():
         for add_special, parse_special in flags:
             ids = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
-            cases.append({"vocab": vocab_file, "pre": pre, "remove": list(remove), "text": name,
+            cases.append({"vocab": vocab_file, "pre": pre, "remove": list(remove), "set": set_bools or {}, "text": name,
                           "addSpecial": add_special, "parseSpecial": parse_special, "ids": ids,
                           "decoded": detokenize(llm, ids, False), "decodedSpecial": detokenize(llm, ids, True)})
     del llm
@@ -179,6 +222,14 @@ for pre, remove in [("smollm", ()), ("llama-bpe", ("tokenizer.ggml.add_bos_token
 spm_path = os.path.join(OUT, "spm-vocab.gguf")
 spm_vocab(spm_path, gpl + "\n" + "\n".join(TEXTS.values()))
 run("spm-vocab.gguf", "spm", spm_path, None, (), FLAGS)
+wpm_path = os.path.join(OUT, "wpm-vocab.gguf")
+wpm_vocab(wpm_path, gpl + "\n" + "\n".join(TEXTS.values()))
+for set_bools in [None, {"tokenizer.ggml.normalizer.lowercase": False},
+                  {"tokenizer.ggml.normalizer.strip_accents": False}]:
+    path = os.path.join(TMP, f"wpm-{len(cases)}.gguf")
+    copy_vocab(wpm_path, path, set_bools=set_bools)
+    run("wpm-vocab.gguf", "wpm", path, None, (), FLAGS, set_bools)
+
 with open(os.path.join(OUT, "texts.json"), "w", encoding="utf-8") as fh:
     json.dump(TEXTS, fh, ensure_ascii=False, indent=1)
 with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as fh:
