@@ -3,7 +3,7 @@
 #   scripts/tokenizer/bench.sh [VOCAB.gguf] [TEXT.txt]
 set -e
 cd "$(dirname "$0")/../.."
-VOCAB=${1:-Tests/TokenizerTests/Fixtures/smollm2-vocab.gguf}
+VOCAB=${1:-Tests/TokenizerTests/Fixtures/smollm2-digits-vocab.gguf}
 TEXT=${2:-$HOME/.cache/gguf-oracle/data/gpl3_excerpt.txt}
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 swift build -c release --target Tokenizer

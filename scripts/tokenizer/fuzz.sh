@@ -11,7 +11,7 @@ swiftc -O -I "$BIN/Modules" -I Sources/CZstd -I Sources/COpenSSLCrypto scripts/t
     "$BIN"/Tokenizer.build/*.o "$BIN"/GGUF.build/*.o "$BIN"/BinaryIO.build/*.o -lzstd -lcrypto -o "$BIN/tokenizer-encode"
 F=Tests/TokenizerTests/Fixtures
 for pre in smollm llama-bpe qwen2 gpt-2 default; do
-    "$PY" scripts/tokenizer/fuzz.py "$BIN/tokenizer-encode" $F/smollm2-vocab.gguf "$COUNT" "$SEED" pre=$pre
+    "$PY" scripts/tokenizer/fuzz.py "$BIN/tokenizer-encode" $F/smollm2-digits-vocab.gguf "$COUNT" "$SEED" pre=$pre
 done
 "$PY" scripts/tokenizer/fuzz.py "$BIN/tokenizer-encode" $F/spm-vocab.gguf "$COUNT" "$SEED"
 "$PY" scripts/tokenizer/fuzz.py "$BIN/tokenizer-encode" $F/wpm-vocab.gguf "$COUNT" "$SEED"

@@ -30,7 +30,17 @@ def field_value(f):
     return f.contents()
 
 
-def copy_vocab(src_path, dst_path, pre=None, remove=(), set_bools=None):
+# SmolLM2 has only one-digit tokens, so its ids cannot show how a pre-tokenizer groups digits
+# (Llama 3 in threes, Qwen 2 one by one, GPT-2 whole runs). The committed vocabulary appends
+# two- and three-digit tokens and their merges, after all of SmolLM2's, so that they do.
+DIGITS = "0123456789"
+EXTRA_TOKENS = ([a + b for a in DIGITS for b in DIGITS] + [a + b + c for a in DIGITS for b in DIGITS for c in DIGITS]
+                + ["\u0120" + a for a in DIGITS] + ["\u0120" + a + b for a in DIGITS for b in DIGITS])
+EXTRA_MERGES = ([f"{a} {b}" for a in DIGITS for b in DIGITS] + [f"{a}{b} {c}" for a in DIGITS for b in DIGITS for c in DIGITS]
+                + [f"\u0120 {a}" for a in DIGITS] + [f"\u0120{a} {b}" for a in DIGITS for b in DIGITS])
+
+
+def copy_vocab(src_path, dst_path, pre=None, remove=(), set_bools=None, extra_digits=False):
     """A GGUF with the source's hyperparameters and tokenizer keys only (no tensors, no template)."""
     r = gguf.GGUFReader(src_path)
     w = gguf.GGUFWriter(dst_path, "llama")
@@ -44,6 +54,12 @@ def copy_vocab(src_path, dst_path, pre=None, remove=(), set_bools=None):
         val = field_value(f)
         if key == "tokenizer.ggml.pre" and pre is not None:
             val = pre
+        if extra_digits and key == "tokenizer.ggml.tokens":
+            val = list(val) + EXTRA_TOKENS
+        if extra_digits and key == "tokenizer.ggml.token_type":
+            val = list(val) + [int(gguf.TokenType.NORMAL)] * len(EXTRA_TOKENS)
+        if extra_digits and key == "tokenizer.ggml.merges":
+            val = list(val) + EXTRA_MERGES
         vtype = f.types[0]
         sub = f.types[1] if vtype == gguf.GGUFValueType.ARRAY else None
         w.add_key_value(key, val, vtype, sub)
@@ -155,6 +171,7 @@ TEXTS = {
     "empty": "",
     "unicode": "Héllo wörld, naïve café — Ελληνικά κείμενα, Русский текст, українська, 中文字符测试，日本語のテキスト、한국어 텍스트. Ünïcödé façade; ñandú. ÀÉÎÕÜ ǅ ß ﬁ Ⅻ",
     "digits": "1 12 123 1234 12345 123456 3.14159 1,000,000 2026-11-24 ٣٤٥ ²³ ½ Ⅻ 007 x1y22z333 v4567",
+    "digit-runs": "0 00 000 0000 1234567890 +1-800-555-0199 99.999,99 $1234 12a34b567 ' 1' '12 \n42\n\n 7 8  9   10",
     "whitespace": "   leading\na  b   c\n\nd\t\te \r\n f   \n  \n\n   g    \u00a0h\u3000i \u2028j\n\n\n   ",
     "contractions": "I'm you're we've they'll he'd don't can't it's IT'S WE'RE THEY'VE I'LL SHE'D DON'T I'M it’s O'Neil 'quoted' rock'n'roll '' 's",
     "emoji": "Hello 👋🏽 world 🌍! Family: 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵 ❤️ ✨🎉 e\u0301 a\u0308",
@@ -210,14 +227,14 @@ def run(vocab_file, vocab_name, variant_path, pre, remove, flags, set_bools=None
 
 
 os.makedirs(OUT, exist_ok=True)
-base = os.path.join(OUT, "smollm2-vocab.gguf")
-copy_vocab(SRC, base)
+base = os.path.join(OUT, "smollm2-digits-vocab.gguf")
+copy_vocab(SRC, base, extra_digits=True)
 FLAGS = [(True, True), (False, False)]
 for pre, remove in [("smollm", ()), ("llama-bpe", ("tokenizer.ggml.add_bos_token",)),
                     ("qwen2", ()), ("gpt-2", ()), ("default", ()), (None, ("tokenizer.ggml.pre",))]:
     path = os.path.join(TMP, f"v-{pre}.gguf")
-    copy_vocab(SRC, path, pre=pre, remove=remove)
-    run("smollm2-vocab.gguf", "smollm2", path, pre, remove, FLAGS)
+    copy_vocab(base, path, pre=pre, remove=remove)
+    run("smollm2-digits-vocab.gguf", "smollm2", path, pre, remove, FLAGS)
 
 spm_path = os.path.join(OUT, "spm-vocab.gguf")
 spm_vocab(spm_path, gpl + "\n" + "\n".join(TEXTS.values()))
