@@ -36,6 +36,11 @@ struct PreTokenizer: Sendable {
 
     static let supportedNames: [String] = families.flatMap(\.names)
 
+    /// Names for which llama.cpp turns `clean_spaces` (a decoding step) off.
+    static let namesWithoutSpaceCleaning: Set<String> = [
+        "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
+    ]
+
     /// nil for a name llama.cpp knows but this package does not implement (or llama.cpp rejects).
     init?(name: String) {
         // llama.cpp warns and uses the default pre-tokenizer when the key is missing or empty.

@@ -56,17 +56,21 @@ public final class Tokenizer: Sendable {
         let model = metadata["tokenizer.ggml.model"]?.stringValue
         let pre = metadata["tokenizer.ggml.pre"]?.stringValue ?? ""
         preTokenizerName = pre
-        let described = "tokenizer.ggml.model '\(model ?? "(missing)")', tokenizer.ggml.pre '\(pre.isEmpty ? "(missing)" : pre)'"
+        let described = "tokenizer.ggml.model '\(model ?? "(missing)")', "
+            + "tokenizer.ggml.pre '\(pre.isEmpty ? "(missing)" : pre)'"
         guard let model, let kind = Kind(rawValue: model) else {
             throw TokenizerError(
                 .unsupportedModel,
-                "\(described): this tokenizer model is not supported; supported models are 'gpt2' (byte-level BPE), 'llama' (SentencePiece) and 'bert' (WordPiece)")
+                "\(described): this tokenizer model is not supported; supported models are "
+                    + "'gpt2' (byte-level BPE), 'llama' (SentencePiece) and 'bert' (WordPiece)")
         }
         self.kind = kind
         var vocabulary = try Vocabulary(metadata: metadata)
         vocabulary.applyTextBasedAttributes(metadata: metadata)
         self.vocabulary = vocabulary
+        let keys = TokenizerKeys(metadata: metadata, vocabularySize: vocabulary.count)
 
+        // llama.cpp's defaults per tokenizer model; the GGUF's keys override them below.
         var defaults: (bos: Int32?, eos: Int32?, unk: Int32?, sep: Int32?, addBOS: Bool)
         var spacePrefix = false
         switch kind {
@@ -74,12 +78,12 @@ public final class Tokenizer: Sendable {
             guard let preTokenizer = PreTokenizer(name: pre) else {
                 throw TokenizerError(
                     .unsupportedPreTokenizer,
-                    "\(described): this pre-tokenizer is not supported; supported: \(PreTokenizer.supportedNames.joined(separator: ", "))")
+                    "\(described): this pre-tokenizer is not supported; supported: "
+                        + PreTokenizer.supportedNames.joined(separator: ", "))
             }
-            // llama.cpp's defaults for gpt2 vocabularies; the GGUF's keys override them below.
             defaults = (11, 11, nil, nil, preTokenizer.addsBOSByDefault)
             encoder = .bpe(try BytePairEncoder(vocabulary: vocabulary, preTokenizer: preTokenizer, metadata: metadata))
-            cleansSpaces = !Self.namesWithoutSpaceCleaning.contains(pre)
+            cleansSpaces = !PreTokenizer.namesWithoutSpaceCleaning.contains(pre)
         case .sentencePiece:
             defaults = (1, 2, 0, nil, true)
             spacePrefix = true
@@ -88,41 +92,37 @@ public final class Tokenizer: Sendable {
         case .wordPiece:
             defaults = (101, nil, 100, 102, true)
             // BertNormalizer: lower-casing on by default, accent stripping follows it.
-            let lowercase = try metadata["tokenizer.ggml.normalizer.lowercase"]
-                .map { try Self.bool($0, "tokenizer.ggml.normalizer.lowercase") } ?? true
-            let stripAccents = try metadata["tokenizer.ggml.normalizer.strip_accents"]
-                .map { try Self.bool($0, "tokenizer.ggml.normalizer.strip_accents") } ?? lowercase
-            let unknown = try Self.tokenID(metadata, "tokenizer.ggml.unknown_token_id", default: 100, count: vocabulary.count)
-            encoder = .wpm(WordPieceEncoder(vocabulary: vocabulary, unknownID: unknown, lowercase: lowercase, stripAccents: stripAccents))
+            let lowercase = try keys.flag("tokenizer.ggml.normalizer.lowercase", default: true)
+            let stripAccents = try keys.flag("tokenizer.ggml.normalizer.strip_accents", default: lowercase)
+            encoder = .wpm(WordPieceEncoder(
+                vocabulary: vocabulary, unknownID: try keys.tokenID("tokenizer.ggml.unknown_token_id", default: 100),
+                lowercase: lowercase, stripAccents: stripAccents))
             cleansSpaces = true
         }
-        if let value = metadata["tokenizer.ggml.add_space_prefix"] {
-            spacePrefix = try Self.bool(value, "tokenizer.ggml.add_space_prefix")
-        }
-        addsSpacePrefix = spacePrefix
-        bosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.bos_token_id", default: defaults.bos, count: vocabulary.count)
-        eosTokenID = try Self.tokenID(metadata, "tokenizer.ggml.eos_token_id", default: defaults.eos, count: vocabulary.count)
-        unknownTokenID = try Self.tokenID(metadata, "tokenizer.ggml.unknown_token_id", default: defaults.unk, count: vocabulary.count)
+        addsSpacePrefix = try keys.flag("tokenizer.ggml.add_space_prefix", default: spacePrefix)
+        bosTokenID = try keys.tokenID("tokenizer.ggml.bos_token_id", default: defaults.bos)
+        eosTokenID = try keys.tokenID("tokenizer.ggml.eos_token_id", default: defaults.eos)
+        unknownTokenID = try keys.tokenID("tokenizer.ggml.unknown_token_id", default: defaults.unk)
         // llama.cpp's key name is spelled "seperator".
-        separatorTokenID = try Self.tokenID(metadata, "tokenizer.ggml.seperator_token_id", default: defaults.sep, count: vocabulary.count)
-        addsBOS = try metadata["tokenizer.ggml.add_bos_token"].map { try Self.bool($0, "tokenizer.ggml.add_bos_token") } ?? defaults.addBOS
-        addsEOS = try metadata["tokenizer.ggml.add_eos_token"].map { try Self.bool($0, "tokenizer.ggml.add_eos_token") } ?? false
+        separatorTokenID = try keys.tokenID("tokenizer.ggml.seperator_token_id", default: defaults.sep)
+        addsBOS = try keys.flag("tokenizer.ggml.add_bos_token", default: defaults.addBOS)
+        addsEOS = try keys.flag("tokenizer.ggml.add_eos_token", default: false)
         if addsBOS && bosTokenID == nil {
-            throw TokenizerError(.missingMetadata, "\(described): add_bos_token is set but there is no valid tokenizer.ggml.bos_token_id")
-        }
-        if kind == .wordPiece && (bosTokenID == nil || separatorTokenID == nil) {
-            throw TokenizerError(.missingMetadata, "\(described): a WordPiece vocabulary needs valid tokenizer.ggml.bos_token_id ([CLS]) and tokenizer.ggml.seperator_token_id ([SEP])")
+            throw TokenizerError(
+                .missingMetadata, "\(described): add_bos_token is set but there is no valid tokenizer.ggml.bos_token_id")
         }
         if addsEOS && eosTokenID == nil {
-            throw TokenizerError(.missingMetadata, "\(described): add_eos_token is set but there is no valid tokenizer.ggml.eos_token_id")
+            throw TokenizerError(
+                .missingMetadata, "\(described): add_eos_token is set but there is no valid tokenizer.ggml.eos_token_id")
+        }
+        if kind == .wordPiece && (bosTokenID == nil || separatorTokenID == nil) {
+            throw TokenizerError(
+                .missingMetadata,
+                "\(described): a WordPiece vocabulary needs valid tokenizer.ggml.bos_token_id ([CLS]) "
+                    + "and tokenizer.ggml.seperator_token_id ([SEP])")
         }
         specials = SpecialTokenSplitter(vocabulary: vocabulary)
     }
-
-    /// Pre-tokenizer names for which llama.cpp turns `clean_spaces` off.
-    private static let namesWithoutSpaceCleaning: Set<String> = [
-        "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
-    ]
 
     /// The ids of `text`. `addSpecial` adds BOS/EOS as the vocabulary says; `parseSpecial` turns
     /// control-token texts such as `<|im_start|>` into their ids (otherwise they are plain text).
@@ -192,25 +192,5 @@ public final class Tokenizer: Sendable {
             if byte == 0x20 { out.append(contentsOf: [0xE2, 0x96, 0x81]) } else { out.append(byte) }
         }
         return out
-    }
-
-    private static func bool(_ value: GGUFValue, _ key: String) throws -> Bool {
-        guard case .bool(let flag) = value else {
-            throw TokenizerError(.malformedMetadata, "\(key) is \(value.type), expected BOOL")
-        }
-        return flag
-    }
-
-    /// A special-token id key: llama.cpp drops a default outside the vocabulary and ignores (with
-    /// a warning) a key outside it, keeping the default.
-    private static func tokenID(_ metadata: GGUFMetadata, _ key: String, default fallback: Int32?, count: Int) throws -> Int32? {
-        var id = fallback.flatMap { $0 >= 0 && Int($0) < count ? $0 : nil }
-        if let value = metadata[key] {
-            guard let number = value.integerValue else {
-                throw TokenizerError(.malformedMetadata, "\(key) is \(value.type), expected an integer token id")
-            }
-            if number >= 0 && number < Int64(count) { id = Int32(number) }
-        }
-        return id
     }
 }

@@ -21,7 +21,8 @@ struct Vocabulary: Sendable {
                 .malformedMetadata, "tokenizer.ggml.tokens is \(tokenValue.type), expected an array of strings")
         }
         guard tokenValues.count <= Int(Int32.max) else {
-            throw TokenizerError(.malformedMetadata, "tokenizer.ggml.tokens has \(tokenValues.count) entries, more than token ids can hold")
+            throw TokenizerError(
+                .malformedMetadata, "tokenizer.ggml.tokens has \(tokenValues.count) entries, more than token ids can hold")
         }
         var texts: [String] = []
         texts.reserveCapacity(tokenValues.count)
@@ -69,10 +70,11 @@ struct Vocabulary: Sendable {
     /// llama.cpp marks some tokens by their text when the converter did not type them
     /// (llama-vocab.cpp, "auto-detect special tokens by text"): end-of-turn, end-of-message and
     /// fill-in-the-middle markers become control tokens when no explicit id key names that role,
-    /// end-of-generation markers always, and gpt-oss's channel markers become user-defined. The
-    /// later exceptions for gpt-oss's `<|end|>` and Gemma 4's `</s>` are not reproduced. llama.cpp marks only the first such
-    /// token per role in hash-map order, which is not reproducible; this marks every candidate
-    /// (the difference needs two candidates for one role that the converter left untyped).
+    /// end-of-generation markers always, and gpt-oss's channel markers become user-defined.
+    /// llama.cpp's later exceptions for gpt-oss's `<|end|>` and Gemma 4's `</s>` are not
+    /// reproduced. It marks only the first such token per role in hash-map order, which is not
+    /// reproducible; this marks every candidate (the difference needs two candidates for one role
+    /// that the converter left untyped).
     mutating func applyTextBasedAttributes(metadata: GGUFMetadata) {
         let roles: [(key: String, texts: [String])] = [
             ("tokenizer.ggml.eot_token_id", ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
