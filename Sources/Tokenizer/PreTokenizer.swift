@@ -6,6 +6,9 @@ struct PreTokenizer: Sendable {
         case gpt2
         case llama3
         case qwen2
+        case qwen35
+        case newlineRuns  // [^\n]+|[\n]+
+        case bloom  //  ?[^(\s|.,!?…。，、।۔،)]+
         case eachNumber  // \p{N}
         case numberRuns  // \p{N}+
         case asciiDigitTriples  // [0-9][0-9][0-9]
@@ -19,19 +22,38 @@ struct PreTokenizer: Sendable {
     let ignoreMerges: Bool
     /// llama.cpp's default for `add_bos` when the GGUF does not say.
     let addsBOSByDefault: Bool
+    /// Whether llama.cpp's default BOS id (11 for gpt2 vocabularies) is cleared.
+    let hasNoDefaultBOS: Bool
+
+    private struct Family {
+        let family: String
+        let names: [String]
+        let steps: [Step]
+        var ignoreMerges = false
+        var addsBOS = false
+        /// llama.cpp clears the default BOS id for these (ChatGLM/GLM); a GGUF key still sets it.
+        var noDefaultBOS = false
+    }
 
     /// The names llama.cpp maps onto each family this package implements. Other names are
     /// refused rather than guessed: a wrong regex gives plausible but different ids.
-    private static let families: [(family: String, names: [String], steps: [Step], ignoreMerges: Bool, addBOS: Bool)] = [
-        ("llama3", ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"],
-         [.llama3], true, true),
-        ("dbrx", ["dbrx", "smaug-bpe"], [.llama3], false, false),
-        ("smollm", ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"], [.eachNumber, .gpt2], false, false),
-        ("gpt2", ["gpt-2", "phi-2", "gigachat", "a.x-4.0", "mellum", "mpt", "olmo", "jais", "trillion"],
-         [.gpt2], false, false),
-        ("qwen2", ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "hunyuan", "solar-open"],
-         [.qwen2], false, false),
-        ("default", ["default"], [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples], false, false),
+    private static let families: [Family] = [
+        Family(family: "llama3", names: ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
+                                         "midm-2.0", "lfm2"], steps: [.llama3], ignoreMerges: true, addsBOS: true),
+        Family(family: "dbrx", names: ["dbrx", "smaug-bpe"], steps: [.llama3]),
+        Family(family: "chatglm4", names: ["chatglm-bpe"], steps: [.llama3], noDefaultBOS: true),
+        Family(family: "glm4", names: ["glm4", "glm5"], steps: [.llama3], ignoreMerges: true, noDefaultBOS: true),
+        Family(family: "smollm", names: ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"],
+               steps: [.eachNumber, .gpt2]),
+        Family(family: "gpt2", names: ["gpt-2", "phi-2", "gigachat", "a.x-4.0", "mellum", "mpt", "olmo", "jais",
+                                       "trillion"], steps: [.gpt2]),
+        Family(family: "qwen2", names: ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "stablelm2", "hunyuan",
+                                        "solar-open"], steps: [.qwen2]),
+        Family(family: "qwen35", names: ["qwen35"], steps: [.qwen35]),
+        Family(family: "laguna", names: ["laguna"], steps: [.newlineRuns, .qwen2]),
+        Family(family: "bloom", names: ["bloom", "gpt3-finnish", "poro-chat"], steps: [.bloom]),
+        Family(family: "viking", names: ["viking"], steps: [.bloom, .eachNumber]),
+        Family(family: "default", names: ["default"], steps: [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples]),
     ]
 
     static let supportedNames: [String] = families.flatMap(\.names)
@@ -39,6 +61,7 @@ struct PreTokenizer: Sendable {
     /// Names for which llama.cpp turns `clean_spaces` (a decoding step) off.
     static let namesWithoutSpaceCleaning: Set<String> = [
         "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
+        "qwen35", "laguna", "poro-chat", "viking",
     ]
 
     /// nil for a name llama.cpp knows but this package does not implement (or llama.cpp rejects).
@@ -49,7 +72,8 @@ struct PreTokenizer: Sendable {
         family = entry.family
         steps = entry.steps
         ignoreMerges = entry.ignoreMerges
-        addsBOSByDefault = entry.addBOS
+        addsBOSByDefault = entry.addsBOS
+        hasNoDefaultBOS = entry.noDefaultBOS
     }
 
     /// Splits `cpts` into words; returns their lengths in code points.
@@ -64,6 +88,12 @@ struct PreTokenizer: Sendable {
                 pieces = WordSplitters.llama3(cpts, pieces, maxDigits: 3)
             case .qwen2:
                 pieces = WordSplitters.llama3(cpts, pieces, maxDigits: 1)
+            case .qwen35:
+                pieces = WordSplitters.llama3(cpts, pieces, maxDigits: 1, marks: true)
+            case .newlineRuns:
+                pieces = WordSplitters.newlineRuns(cpts, pieces)
+            case .bloom:
+                pieces = WordSplitters.bloom(cpts, pieces)
             case .eachNumber:
                 pieces = WordSplitters.characterClass(cpts, pieces, .one, Self.isNumber)
             case .numberRuns:

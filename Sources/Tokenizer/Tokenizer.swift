@@ -81,7 +81,7 @@ public final class Tokenizer: Sendable {
                     "\(described): this pre-tokenizer is not supported; supported: "
                         + PreTokenizer.supportedNames.joined(separator: ", "))
             }
-            defaults = (11, 11, nil, nil, preTokenizer.addsBOSByDefault)
+            defaults = (preTokenizer.hasNoDefaultBOS ? nil : 11, 11, nil, nil, preTokenizer.addsBOSByDefault)
             encoder = .bpe(try BytePairEncoder(vocabulary: vocabulary, preTokenizer: preTokenizer, metadata: metadata))
             cleansSpaces = !PreTokenizer.namesWithoutSpaceCleaning.contains(pre)
         case .sentencePiece:

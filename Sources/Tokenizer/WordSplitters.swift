@@ -82,8 +82,10 @@ enum WordSplitters {
     }
 
     /// Llama 3 (`maxDigits` 3): `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
-    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`; Qwen 2 is the same with `\p{N}` (`maxDigits` 1).
-    static func llama3(_ cpts: [UInt32], _ pieces: [Int], maxDigits: Int) -> [Int] {
+    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`; Qwen 2 is the same with `\p{N}` (`maxDigits` 1),
+    /// Qwen 3.5 also counts combining marks as letters (`[\p{L}\p{M}]+`, `marks`).
+    static func llama3(_ cpts: [UInt32], _ pieces: [Int], maxDigits: Int, marks: Bool = false) -> [Int] {
+        func isWordPart(_ f: CodepointFlags) -> Bool { f.isLetter || (marks && f.contains(.accentMark)) }
         var out: [Int] = []
         out.reserveCapacity(pieces.count)
         var start = 0
@@ -114,9 +116,9 @@ enum WordSplitters {
                     }
                 }
                 // [^\r\n\p{L}\p{N}]?\p{L}+
-                if !(c == cr || c == lf || f.isNumber) && (f.isLetter || flags(pos + 1).isLetter) {
+                if !(c == cr || c == lf || f.isNumber) && (isWordPart(f) || isWordPart(flags(pos + 1))) {
                     pos += 1
-                    while flags(pos).isLetter { pos += 1 }
+                    while isWordPart(flags(pos)) { pos += 1 }
                     add(pos); continue
                 }
                 // \p{N}{1,maxDigits}
@@ -131,9 +133,9 @@ enum WordSplitters {
                 // <space>?[^\s\p{L}\p{N}]+[\r\n]* — llama.cpp tests the first code point's flags
                 // (not the one after the space) for "inside the text"; kept as is.
                 var f2 = c == space ? flags(pos + 1) : f
-                if !f2.isWhitespace && !f2.isLetter && !f2.isNumber && !f.isEmpty {
+                if !f2.isWhitespace && !isWordPart(f2) && !f2.isNumber && !f.isEmpty {
                     if c == space { pos += 1 }
-                    while !f2.isWhitespace && !f2.isLetter && !f2.isNumber && !f2.isEmpty {
+                    while !f2.isWhitespace && !isWordPart(f2) && !f2.isNumber && !f2.isEmpty {
                         pos += 1; f2 = flags(pos)
                     }
                     while cpt(pos) == cr || cpt(pos) == lf { pos += 1 }
@@ -157,6 +159,53 @@ enum WordSplitters {
                 }
                 pos += 1; add(pos)
             }
+        }
+        return out
+    }
+
+    /// `[^\n]+|[\n]+`: runs of line feeds and runs of anything else.
+    static func newlineRuns(_ cpts: [UInt32], _ pieces: [Int]) -> [Int] {
+        var out: [Int] = []
+        var start = 0
+        for length in pieces {
+            let end = start + length
+            var pos = start
+            while pos < end {
+                let isNewline = cpts[pos] == lf
+                let runStart = pos
+                while pos < end && (cpts[pos] == lf) == isNewline { pos += 1 }
+                out.append(pos - runStart)
+            }
+            start = end
+        }
+        return out
+    }
+
+    /// BLOOM's ` ?[^(\s|.,!?…。，、।۔،)]+`, which llama.cpp runs through `std::wregex` on the code
+    /// points (non-ASCII whitespace turned into U+000B first): an optional space, then a run of
+    /// anything but whitespace and the listed characters; everything between matches is a piece.
+    static func bloom(_ cpts: [UInt32], _ pieces: [Int]) -> [Int] {
+        let excluded: Set<UInt32> = Set("(|.,!?…。，、।۔،)".unicodeScalars.map(\.value))
+        func inClass(_ c: UInt32) -> Bool { !excluded.contains(c) && !CodepointFlags.of(c).isWhitespace }
+        var out: [Int] = []
+        var start = 0
+        for length in pieces {
+            let end = start + length
+            var gapStart = start
+            var pos = start
+            while pos < end {
+                var first = pos
+                if cpts[pos] == space && pos + 1 < end && inClass(cpts[pos + 1]) { first += 1 }
+                guard inClass(cpts[first]) else { pos += 1; continue }
+                var matchEnd = first + 1
+                while matchEnd < end && inClass(cpts[matchEnd]) { matchEnd += 1 }
+                if pos > gapStart { out.append(pos - gapStart) }
+                out.append(matchEnd - pos)
+                pos = matchEnd
+                gapStart = matchEnd
+            }
+            if end > gapStart { out.append(end - gapStart) }
+            start = end
         }
         return out
     }

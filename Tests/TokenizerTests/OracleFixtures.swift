@@ -21,7 +21,8 @@ struct OracleCase: Decodable, Sendable {
     /// llama_detokenize of `ids` (specials not rendered / rendered): UTF-8 text, or "hex:" and
     /// the bytes in hex when they are not UTF-8.
     let decoded: String
-    let decodedSpecial: String
+    /// Absent when equal to `decoded`.
+    let decodedSpecial: String?
 
     /// The variant's label: the pre-tokenizer name, "missing-pre" or the vocabulary file.
     var variant: String {
