@@ -2,8 +2,9 @@ import GGUF
 
 /// Text to token ids with the vocabulary stored in a GGUF, giving the ids llama.cpp's own
 /// tokenizer gives (`llama_tokenize`). Byte-level BPE (`gpt2`) with the pre-tokenizers in
-/// `supportedPreTokenizers`, and SentencePiece-style BPE (`llama`) are implemented; anything
-/// else is refused at `init` with a `TokenizerError` naming the model and pre-tokenizer.
+/// `supportedPreTokenizers`, SentencePiece-style BPE (`llama`) and WordPiece (`bert`) are
+/// implemented; anything else is refused at `init` with a `TokenizerError` naming the model and
+/// pre-tokenizer, never tokenized approximately.
 ///
 /// Thread-safe: encoders are immutable apart from a locked cache of encoded words.
 public final class Tokenizer: Sendable {
@@ -28,7 +29,8 @@ public final class Tokenizer: Sendable {
     /// `add_bos_token` / `add_eos_token`, else llama.cpp's default for the tokenizer).
     public let addsBOS: Bool
     public let addsEOS: Bool
-    /// SentencePiece: a space is put before the text and after every special token.
+    /// SentencePiece: a space is put before the text and after every special token (the GGUF's
+    /// `add_space_prefix`, default true); decoding drops the first piece's leading space.
     public let addsSpacePrefix: Bool
 
     let vocabulary: Vocabulary
