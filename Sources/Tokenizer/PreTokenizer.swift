@@ -9,6 +9,7 @@ struct PreTokenizer: Sendable {
         case qwen35
         case newlineRuns  // [^\n]+|[\n]+
         case bloom  //  ?[^(\s|.,!?…。，、।۔،)]+
+        case tekken
         case eachNumber  // \p{N}
         case numberRuns  // \p{N}+
         case asciiDigitTriples  // [0-9][0-9][0-9]
@@ -53,6 +54,7 @@ struct PreTokenizer: Sendable {
         Family(family: "laguna", names: ["laguna"], steps: [.newlineRuns, .qwen2]),
         Family(family: "bloom", names: ["bloom", "gpt3-finnish", "poro-chat"], steps: [.bloom]),
         Family(family: "viking", names: ["viking"], steps: [.bloom, .eachNumber]),
+        Family(family: "tekken", names: ["tekken"], steps: [.tekken], ignoreMerges: true, addsBOS: true),
         Family(family: "default", names: ["default"], steps: [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples]),
     ]
 
@@ -61,7 +63,7 @@ struct PreTokenizer: Sendable {
     /// Names for which llama.cpp turns `clean_spaces` (a decoding step) off.
     static let namesWithoutSpaceCleaning: Set<String> = [
         "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
-        "qwen35", "laguna", "poro-chat", "viking",
+        "qwen35", "laguna", "poro-chat", "viking", "tekken",
     ]
 
     /// nil for a name llama.cpp knows but this package does not implement (or llama.cpp rejects).
@@ -94,6 +96,8 @@ struct PreTokenizer: Sendable {
                 pieces = WordSplitters.newlineRuns(cpts, pieces)
             case .bloom:
                 pieces = WordSplitters.bloom(cpts, pieces)
+            case .tekken:
+                pieces = WordSplitters.tekken(cpts, pieces)
             case .eachNumber:
                 pieces = WordSplitters.characterClass(cpts, pieces, .one, Self.isNumber)
             case .numberRuns:

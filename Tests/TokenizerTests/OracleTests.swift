@@ -9,7 +9,7 @@ import Tokenizer
         #expect(OracleFixtures.texts.count >= 9)
         #expect(Set(OracleFixtures.variants).isSuperset(of: [
             "smollm", "llama-bpe", "qwen2", "gpt-2", "default", "missing-pre", "spm-vocab.gguf", "wpm-vocab.gguf",
-            "qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking",
+            "qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking", "tekken",
             "wpm-vocab.gguf tokenizer.ggml.normalizer.lowercase=false",
             "wpm-vocab.gguf tokenizer.ggml.normalizer.strip_accents=false",
         ]))

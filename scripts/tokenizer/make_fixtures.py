@@ -178,6 +178,7 @@ TEXTS = {
     "special": "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi there!<|im_end|>\n<|endoftext|><|im_start|>assistant\n  <|im_end|>x<|im_end|>",
     "code": "def f(x):\n    return x**2 + 1  # comment\n\tif (a<=b) { c += d; } // $100 +5 <tag> a^b ~x |y| `z` @user #hash !!! ??? ... ---",
     "spacing": "Hello , world ! How are you ? I 'm fine . It ' s ok ' re 'S 'T 'RE\r\n\r\n 're\n'\n\n ' ' x '' y",
+    "case": "HTTPServer helloWorld ÖlçüMÄNNER camelCaseXML getHTTPResponse iPhone McDonald's ALLCAPS a/b\n/c ./x\r\n/",
     "only-spaces": "   ",
     "only-newline": "\n",
     "one-space": " ",
@@ -241,7 +242,7 @@ for pre, remove in [("smollm", ()), ("llama-bpe", ("tokenizer.ggml.add_bos_token
     copy_vocab(base, path, pre=pre, remove=remove)
     run("smollm2-digits-vocab.gguf", "smollm2", path, pre, remove, FLAGS)
 # Less common pre-tokenizers: every text but the long GPL excerpt, to keep the fixtures small.
-for pre in ["qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking"]:
+for pre in ["qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking", "tekken"]:
     path = os.path.join(TMP, f"v-{pre}.gguf")
     copy_vocab(base, path, pre=pre)
     run("smollm2-digits-vocab.gguf", "smollm2", path, pre, (), FLAGS, skip=("gpl",))
