@@ -10,6 +10,9 @@ struct PreTokenizer: Sendable {
         case newlineRuns  // [^\n]+|[\n]+
         case bloom  //  ?[^(\s|.,!?…。，、।۔،)]+
         case tekken
+        case numberGroups  // \p{N}{1,3}
+        case deepSeekCJK  // [一-龥぀-ゟ゠-ヿ]+
+        case deepSeek3
         case eachNumber  // \p{N}
         case numberRuns  // \p{N}+
         case asciiDigitTriples  // [0-9][0-9][0-9]
@@ -54,6 +57,8 @@ struct PreTokenizer: Sendable {
         Family(family: "laguna", names: ["laguna"], steps: [.newlineRuns, .qwen2]),
         Family(family: "bloom", names: ["bloom", "gpt3-finnish", "poro-chat"], steps: [.bloom]),
         Family(family: "viking", names: ["viking"], steps: [.bloom, .eachNumber]),
+        Family(family: "deepseek3", names: ["deepseek-v3", "hunyuan-dense", "joyai-llm", "hy_v4"],
+               steps: [.numberGroups, .deepSeekCJK, .deepSeek3]),
         Family(family: "tekken", names: ["tekken"], steps: [.tekken], ignoreMerges: true, addsBOS: true),
         Family(family: "default", names: ["default"], steps: [.punctuationRuns, .gpt2, .numberRuns, .asciiDigitTriples]),
     ]
@@ -63,7 +68,7 @@ struct PreTokenizer: Sendable {
     /// Names for which llama.cpp turns `clean_spaces` (a decoding step) off.
     static let namesWithoutSpaceCleaning: Set<String> = [
         "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open",
-        "qwen35", "laguna", "poro-chat", "viking", "tekken",
+        "qwen35", "laguna", "poro-chat", "viking", "tekken", "deepseek-v3", "hunyuan-dense", "joyai-llm", "hy_v4",
     ]
 
     /// nil for a name llama.cpp knows but this package does not implement (or llama.cpp rejects).
@@ -98,6 +103,15 @@ struct PreTokenizer: Sendable {
                 pieces = WordSplitters.bloom(cpts, pieces)
             case .tekken:
                 pieces = WordSplitters.tekken(cpts, pieces)
+            case .numberGroups:
+                pieces = WordSplitters.characterClass(cpts, pieces, .upTo(3), Self.isNumber)
+            case .deepSeekCJK:
+                // No \p{...} in this regex: llama.cpp matches the code points themselves.
+                pieces = WordSplitters.characterClass(cpts, pieces, .run) {
+                    (0x4E00...0x9FA5).contains($0) || (0x3040...0x30FF).contains($0)
+                }
+            case .deepSeek3:
+                pieces = WordSplitters.deepSeek3(cpts, pieces)
             case .eachNumber:
                 pieces = WordSplitters.characterClass(cpts, pieces, .one, Self.isNumber)
             case .numberRuns:

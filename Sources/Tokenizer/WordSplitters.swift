@@ -215,6 +215,7 @@ enum WordSplitters {
         case one  // [class]
         case run  // [class]+
         case exactly(Int)  // [class]{n}
+        case upTo(Int)  // [class]{1,n}
     }
 
     /// A single character class, split the way `std::regex_iterator` does in llama.cpp's
@@ -240,6 +241,8 @@ enum WordSplitters {
                 case .exactly(let n):
                     while matchEnd < end && matchEnd - pos < n && matches(cpts[matchEnd]) { matchEnd += 1 }
                     if matchEnd - pos < n { pos += 1; continue }
+                case .upTo(let n):
+                    while matchEnd < end && matchEnd - pos < n && matches(cpts[matchEnd]) { matchEnd += 1 }
                 }
                 if pos > gapStart { out.append(pos - gapStart) }
                 out.append(matchEnd - pos)

@@ -19,8 +19,8 @@ struct OracleCase: Decodable, Sendable {
     let parseSpecial: Bool
     let ids: [Int32]
     /// llama_detokenize of `ids` (specials not rendered / rendered): UTF-8 text, or "hex:" and
-    /// the bytes in hex when they are not UTF-8.
-    let decoded: String
+    /// the bytes in hex when they are not UTF-8. Absent for the variants that only check ids.
+    let decoded: String?
     /// Absent when equal to `decoded`.
     let decodedSpecial: String?
 

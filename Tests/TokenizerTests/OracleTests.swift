@@ -9,7 +9,7 @@ import Tokenizer
         #expect(OracleFixtures.texts.count >= 9)
         #expect(Set(OracleFixtures.variants).isSuperset(of: [
             "smollm", "llama-bpe", "qwen2", "gpt-2", "default", "missing-pre", "spm-vocab.gguf", "wpm-vocab.gguf",
-            "qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking", "tekken",
+            "qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking", "tekken", "deepseek-v3",
             "wpm-vocab.gguf tokenizer.ggml.normalizer.lowercase=false",
             "wpm-vocab.gguf tokenizer.ggml.normalizer.strip_accents=false",
         ]))
@@ -36,10 +36,11 @@ import Tokenizer
         let first = try #require(cases.first)
         let tokenizer = try Tokenizer(metadata: OracleFixtures.metadata(for: first))
         for testCase in cases {
+            guard let decoded = testCase.decoded else { continue }
             let plain = tokenizer.decodeBytes(testCase.ids, renderSpecial: false)
             let special = tokenizer.decodeBytes(testCase.ids, renderSpecial: true)
-            #expect(plain == testCase.decoded.fixtureBytes, "\(variant) '\(testCase.text)' \(testCase.addSpecial)")
-            #expect(special == (testCase.decodedSpecial ?? testCase.decoded).fixtureBytes, "\(variant) '\(testCase.text)' \(testCase.addSpecial) special")
+            #expect(plain == decoded.fixtureBytes, "\(variant) '\(testCase.text)' \(testCase.addSpecial)")
+            #expect(special == (testCase.decodedSpecial ?? decoded).fixtureBytes, "\(variant) '\(testCase.text)' \(testCase.addSpecial) special")
         }
     }
 

@@ -9,7 +9,7 @@ import Tokenizer
         try GGUFFile(path: OracleFixtures.url("smollm2-digits-vocab.gguf").path).metadata
     }
 
-    @Test(arguments: ["deepseek-llm", "deepseek-v3", "kimi-k2", "no-such-pre"])
+    @Test(arguments: ["deepseek-llm", "deepseek-coder", "kimi-k2", "no-such-pre"])
     func unsupportedPreTokenizer(pre: String) throws {
         var metadata = try Self.smolLM2()
         metadata["tokenizer.ggml.pre"] = .string(pre)

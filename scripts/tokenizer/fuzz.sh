@@ -10,7 +10,7 @@ BIN=.build/release
 swiftc -O -I "$BIN/Modules" -I Sources/CZstd -I Sources/COpenSSLCrypto scripts/tokenizer/encode_cli.swift \
     "$BIN"/Tokenizer.build/*.o "$BIN"/GGUF.build/*.o "$BIN"/BinaryIO.build/*.o -lzstd -lcrypto -o "$BIN/tokenizer-encode"
 F=Tests/TokenizerTests/Fixtures
-for pre in ${PRES:-smollm llama-bpe qwen2 gpt-2 default qwen35 glm4 chatglm-bpe laguna bloom viking tekken}; do
+for pre in ${PRES:-smollm llama-bpe qwen2 gpt-2 default qwen35 glm4 chatglm-bpe laguna bloom viking tekken deepseek-v3}; do
     "$PY" scripts/tokenizer/fuzz.py "$BIN/tokenizer-encode" $F/smollm2-digits-vocab.gguf "$COUNT" "$SEED" pre=$pre
 done
 [ -n "$PRES" ] && exit 0
