@@ -216,10 +216,10 @@ def detokenize(llm, ids, special):
         return "hex:" + raw.hex()
 
 
-def run(vocab_file, vocab_name, variant_path, pre, remove, flags, set_bools=None, skip=(), decode=True):
+def run(vocab_file, vocab_name, variant_path, pre, remove, flags, set_bools=None, skip=(), decode=True, only=None):
     llm = llama_cpp.Llama(model_path=variant_path, vocab_only=True, verbose=False)
     for name, text in TEXTS.items():
-        if name in skip:
+        if name in skip or (only is not None and name not in only):
             continue
         for add_special, parse_special in flags:
             ids = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
@@ -254,6 +254,13 @@ for pre in ["qwen35", "glm4", "chatglm-bpe", "laguna", "bloom", "viking", "tekke
 spm_path = os.path.join(OUT, "spm-vocab.gguf")
 spm_vocab(spm_path, gpl + "\n" + "\n".join(TEXTS.values()))
 run("spm-vocab.gguf", "spm", spm_path, None, (), FLAGS)
+# BOS/EOS added but special-token texts left as text: a few texts with special tokens, ids only.
+MIXED = ["empty", "special", "fuzz00", "fuzz01", "fuzz02", "fuzz03", "fuzz04", "fuzz05"]
+for pre, remove in [("smollm", ()), ("llama-bpe", ("tokenizer.ggml.add_bos_token",))]:
+    path = os.path.join(TMP, f"v-{pre}.gguf")
+    run("smollm2-digits-vocab.gguf", "smollm2", path, pre, remove, [(True, False)], decode=False, only=MIXED)
+run("spm-vocab.gguf", "spm", spm_path, None, (), [(True, False)], decode=False, only=MIXED)
+
 wpm_path = os.path.join(OUT, "wpm-vocab.gguf")
 wpm_vocab(wpm_path, gpl + "\n" + "\n".join(TEXTS.values()))
 for set_bools in [None, {"tokenizer.ggml.normalizer.lowercase": False},
