@@ -47,6 +47,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
         .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON"]),
+        // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
@@ -72,6 +74,9 @@ let package = Package(
             name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(
