@@ -27,9 +27,13 @@ public struct Architecture: Sendable {
     let generatedTensors: @Sendable (HyperParameters) throws(ConversionError) -> [GeneratedTensor]
     /// How the vocabulary is read.
     let vocabulary: VocabularyStyle
+    /// Added to every `*norm.weight` (Gemma stores RMSNorm weights as `w - 1`).
+    var normShift: Float = 0
+    /// Gemma 3 drops embedding rows beyond the tokenizer's vocabulary.
+    var truncatesEmbeddingToVocabulary = false
 
     /// The architectures this converter knows, in the order they are listed to users.
-    public static let all: [Architecture] = [.llama, .qwen2, .qwen3]
+    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3]
 
     /// Every supported `config.json` architecture name.
     public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
@@ -72,6 +76,8 @@ enum VocabularyStyle: Sendable {
     case llama
     /// `Qwen2Model.set_vocab`: SentencePiece, else GPT-2 BPE.
     case gpt2
+    /// `Gemma3Model.set_vocab`: SentencePiece followed by `add_space_prefix = false`, else GPT-2 BPE.
+    case gemma
 }
 
 /// A tensor computed from the config rather than read from the weights.

@@ -8,16 +8,7 @@ import Safetensors
 /// top, and `[PADn]` for ids up to config.json's vocab_size that the model does not fill.
 enum SentencePieceVocabulary {
     static func write(files: TokenizerFiles, hparams: HyperParameters, into m: inout MetadataBuilder) throws(ConversionError) {
-        let path = files.path + "/tokenizer.model"
-        let model: SentencePieceModel
-        do {
-            let file = try MappedFile(path: path)
-            model = try SentencePieceModel(bytes: file.bytes)
-        } catch let error as SentencePieceModel.FormatError {
-            throw .tokenizer(path: path, message: "is not a valid SentencePiece model (\(error))", hint: "re-download tokenizer.model")
-        } catch {
-            throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")
-        }
+        let model = try load(files)
         let configured = try hparams.int(["vocab_size_per_layer_input", "vocab_size"]) ?? 0
         let vocabularySize = configured != 0 ? configured : model.pieces.count
 
@@ -59,5 +50,17 @@ enum SentencePieceVocabulary {
         }
         let special = try SpecialVocabulary(files: files, loadMerges: false, vocabularySize: tokens.count)
         special.write(into: &m)
+    }
+
+    static func load(_ files: TokenizerFiles) throws(ConversionError) -> SentencePieceModel {
+        let path = files.path + "/tokenizer.model"
+        do {
+            let file = try MappedFile(path: path)
+            return try SentencePieceModel(bytes: file.bytes)
+        } catch let error as SentencePieceModel.FormatError {
+            throw .tokenizer(path: path, message: "is not a valid SentencePiece model (\(error))", hint: "re-download tokenizer.model")
+        } catch {
+            throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")
+        }
     }
 }

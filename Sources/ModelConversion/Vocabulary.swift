@@ -65,6 +65,7 @@ enum Vocabulary {
         if files.hasSentencePieceModel {
             // Both Llama and Qwen2 try SentencePiece first.
             try SentencePieceVocabulary.write(files: files, hparams: hparams, into: &m)
+            if style == .gemma { m.set("tokenizer.ggml.add_space_prefix", .bool(false)) }
             try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
             return
         }

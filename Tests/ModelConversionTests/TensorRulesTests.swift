@@ -66,6 +66,10 @@ import Testing
         let qwen3 = try #require(Architecture.named("Qwen3ForCausalLM"))
         #expect(qwen3.ggufTensorName("model.layers.1.self_attn.k_norm.weight") == "blk.1.attn_k_norm.weight")
         #expect(qwen3.ggufTensorName("model.layers.1.self_attn.k_proj.bias") == "blk.1.attn_k.bias")
+        let gemma3 = try #require(Architecture.named("Gemma3ForCausalLM"))
+        #expect(gemma3.ggufTensorName("model.layers.0.post_attention_layernorm.weight") == "blk.0.post_attention_norm.weight")
+        #expect(gemma3.ggufTensorName("model.layers.0.pre_feedforward_layernorm.weight") == "blk.0.ffn_norm.weight")
+        #expect(gemma3.ggufTensorName("model.layers.0.post_feedforward_layernorm.weight") == "blk.0.post_ffw_norm.weight")
         #expect(Architecture.supportedNames.contains("MistralForCausalLM"))
         #expect(Architecture.named("GPT2LMHeadModel") == nil)
     }
