@@ -33,7 +33,7 @@ public struct Architecture: Sendable {
     var truncatesEmbeddingToVocabulary = false
 
     /// The architectures this converter knows, in the order they are listed to users.
-    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3]
+    public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3]
 
     /// Every supported `config.json` architecture name.
     public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
