@@ -54,7 +54,7 @@ public struct ConversionPlan: Sendable {
                 stored.append((name, file, tensor))
             }
         }
-        let outputType = try Self.resolve(choice, stored.map(\.info))
+        let outputType = Self.resolve(choice, stored.map(\.info))
         let scales = try FP8Scales(stored: &stored, hparams: hparams)
 
         let files = try TokenizerFiles(folder: path, config: folder.config)
@@ -131,17 +131,11 @@ public struct ConversionPlan: Sendable {
 
     /// `--outtype auto`: the first tensor of two or more dimensions that is BF16 or F16 decides;
     /// F32 tensors are passed over, and a model with none of either becomes F16.
-    static func resolve(_ choice: OutputTypeChoice, _ tensors: [SafetensorsTensorInfo]) throws(ConversionError) -> OutputType {
-        guard case .auto = choice else {
-            if case .fixed(let type) = choice { return type }
-            return .f16
-        }
+    static func resolve(_ choice: OutputTypeChoice, _ tensors: [SafetensorsTensorInfo]) -> OutputType {
+        if case .fixed(let type) = choice { return type }
         for tensor in tensors where tensor.shape.count >= 2 {
-            switch tensor.dtype {
-            case .bf16: return .bf16
-            case .f16: return .f16
-            default: continue
-            }
+            if tensor.dtype == .bf16 { return .bf16 }
+            if tensor.dtype == .f16 { return .f16 }
         }
         return .f16
     }
