@@ -116,7 +116,13 @@ public struct ConversionPlan: Sendable {
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)
         let blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
-        try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+        if architecture.writesTextModelParameters {
+            try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+        } else {
+            // The architecture's own writer places block_count and file_type where its reference does.
+            m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
+            m.set("general.file_type", .uint32(outputType.fileTypeID))
+        }
         try architecture.writeExtraHyperParameters(hparams, &m)
         m.set("general.quantization_version", .uint32(2))
         try Vocabulary.write(style: architecture.vocabulary, files: files, hparams: hparams, into: &m)
