@@ -28,9 +28,16 @@ public struct Architecture: Sendable {
     let generatedTensors: @Sendable (HyperParameters) throws(ConversionError) -> [GeneratedTensor]
     /// How the vocabulary is read.
     let vocabulary: VocabularyStyle
+    /// Added to every `*norm.weight` (Gemma stores RMSNorm weights as `w - 1`).
+    var normShift: Float = 0
+    /// Gemma 3 drops embedding rows beyond the tokenizer's vocabulary.
+    var truncatesEmbeddingToVocabulary = false
+    /// False when the architecture writes all its hyperparameters itself (Phi-3 does not call
+    /// `TextModel.set_gguf_parameters`).
+    var writesTextModelParameters = true
 
     /// The architectures this converter knows, in the order they are listed to users.
-    public static let all: [Architecture] = [.llama, .qwen2, .qwen3]
+    public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3]
 
     /// Every supported `config.json` architecture name.
     public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
@@ -73,6 +80,11 @@ enum VocabularyStyle: Sendable {
     case llama
     /// `Qwen2Model.set_vocab`: SentencePiece, else GPT-2 BPE.
     case gpt2
+    /// `Gemma3Model.set_vocab`: SentencePiece followed by `add_space_prefix = false`, else GPT-2 BPE.
+    case gemma
+    /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_class says so, else its own SentencePiece
+    /// variant (added tokens from tokenizer_config.json and tokenizer.json, none "looking special").
+    case phi3
 }
 
 /// A tensor computed from the config rather than read from the weights.

@@ -54,9 +54,12 @@ public struct ConversionPlan: Sendable {
                 stored.append((name, file, tensor))
             }
         }
-        let outputType = try Self.resolve(choice, stored.map(\.info))
+        let outputType = Self.resolve(choice, stored.map(\.info))
         let scales = try FP8Scales(stored: &stored, hparams: hparams)
 
+        let files = try TokenizerFiles(folder: path, config: folder.config)
+        let embeddingRows = architecture.truncatesEmbeddingToVocabulary
+            ? try Self.tokenizerVocabularySize(files, hparams: hparams) : nil
         var planned: [PlannedTensor] = []
         for generated in try architecture.generatedTensors(hparams) {
             planned.append(PlannedTensor(name: generated.name, dimensions: [generated.values.count], type: .f32,
@@ -67,8 +70,8 @@ public struct ConversionPlan: Sendable {
         for (hfName, file, tensor) in stored where !TensorRules.isIgnored(hfName) {
             guard let element = ElementConversion.SourceType(tensor.dtype) else {
                 throw .tensor(path: file.path, tensor: tensor.name,
-                              message: "has dtype \(tensor.dtype), which this converter does not read (F32, F16, BF16 only)"
-                                  + " — FP8 and integer checkpoints are not supported yet; use convert_hf_to_gguf.py")
+                              message: "has dtype \(tensor.dtype), which this converter does not read (F32, F16, BF16, FP8)"
+                                  + " — integer and packed checkpoints are not supported; use convert_hf_to_gguf.py")
             }
             guard let ggufName = architecture.ggufTensorName(hfName) else {
                 throw .unmappedTensor(path: file.path, tensor: tensor.name, architecture: archName)
@@ -88,11 +91,16 @@ public struct ConversionPlan: Sendable {
                     }
                 }
             }
-            let shape = tensor.shape.isEmpty ? [1] : tensor.shape
+            var shape = tensor.shape.isEmpty ? [1] : tensor.shape
+            if let limit = embeddingRows, hfName.contains("embed_tokens.weight"), shape[0] > limit {
+                shape[0] = limit  // Gemma 3: `data_torch[:n_vocab_real]`
+            }
+            let shift: Float = architecture.normShift != 0 && hfName.hasSuffix("norm.weight") ? architecture.normShift : 0
             let type = TensorRules.type(ggufName: ggufName, numpyShape: shape, outputType: outputType)
             planned.append(PlannedTensor(name: ggufName, dimensions: shape.reversed(), type: type,
                                          source: .stored(file: file, info: tensor, element: element, permuteGroups: groups,
-                                                         scale: try scales.scale(for: hfName, weight: tensor, path: file.path))))
+                                                         scale: try scales.scale(for: hfName, weight: tensor, path: file.path),
+                                                         shift: shift)))
         }
         var seen = Set<String>()
         for tensor in planned where !seen.insert(tensor.name).inserted {
@@ -108,10 +116,15 @@ public struct ConversionPlan: Sendable {
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)
         let blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
-        try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+        if architecture.writesTextModelParameters {
+            try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+        } else {
+            // The architecture's own writer places block_count and file_type where its reference does.
+            m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
+            m.set("general.file_type", .uint32(outputType.fileTypeID))
+        }
         try architecture.writeExtraHyperParameters(hparams, &m)
         m.set("general.quantization_version", .uint32(2))
-        let files = try TokenizerFiles(folder: path, config: folder.config)
         try Vocabulary.write(style: architecture.vocabulary, files: files, hparams: hparams, into: &m)
 
         self.folder = folder
@@ -124,19 +137,24 @@ public struct ConversionPlan: Sendable {
 
     /// `--outtype auto`: the first tensor of two or more dimensions that is BF16 or F16 decides;
     /// F32 tensors are passed over, and a model with none of either becomes F16.
-    static func resolve(_ choice: OutputTypeChoice, _ tensors: [SafetensorsTensorInfo]) throws(ConversionError) -> OutputType {
-        guard case .auto = choice else {
-            if case .fixed(let type) = choice { return type }
-            return .f16
-        }
+    static func resolve(_ choice: OutputTypeChoice, _ tensors: [SafetensorsTensorInfo]) -> OutputType {
+        if case .fixed(let type) = choice { return type }
         for tensor in tensors where tensor.shape.count >= 2 {
-            switch tensor.dtype {
-            case .bf16: return .bf16
-            case .f16: return .f16
-            default: continue
-            }
+            if tensor.dtype == .bf16 { return .bf16 }
+            if tensor.dtype == .f16 { return .f16 }
         }
         return .f16
+    }
+
+    /// Gemma 3's `n_vocab_real`: the SentencePiece token list's length (config vocab_size, else the
+    /// model's pieces), or tokenizer.json's vocabulary plus its added tokens.
+    static func tokenizerVocabularySize(_ files: TokenizerFiles, hparams: HyperParameters) throws(ConversionError) -> Int? {
+        if files.hasSentencePieceModel {
+            let configured = try hparams.int(["vocab_size_per_layer_input", "vocab_size"]) ?? 0
+            return configured != 0 ? configured : try SentencePieceVocabulary.load(files).pieces.count
+        }
+        guard let tokenizer = files.tokenizerJSON else { return nil }
+        return (tokenizer["model"]?["vocab"]?.objectValue?.count ?? 0) + (tokenizer["added_tokens"]?.arrayValue?.count ?? 0)
     }
 
     /// What Python's `Path(dir).name` gives: the last component, ignoring trailing slashes.

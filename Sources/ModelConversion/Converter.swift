@@ -90,7 +90,7 @@ public struct Converter: Sendable {
             try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
             first += count
         }
-        if case .stored(let file, let info, _, _, _) = tensor.source {
+        if case .stored(let file, let info, _, _, _, _) = tensor.source {
             Self.releasePages(file.data(for: info))
         }
     }
@@ -125,6 +125,7 @@ private struct RowReader: @unchecked Sendable {
     private let values: [Float]
     private let permuteGroups: Int?
     private let scale: DequantizationScale?
+    private let shift: Float
     private let scaleData: UnsafeRawBufferPointer
     /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
     private let sameEncoding: Bool
@@ -137,21 +138,23 @@ private struct RowReader: @unchecked Sendable {
             element = .f32
             permuteGroups = nil
             scale = nil
+            shift = 0
             scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
             sameEncoding = false
             rowLength = max(values.count, 1)
             rowCount = values.isEmpty ? 0 : 1
-        case .stored(let file, let info, let element, let groups, let scale):
+        case .stored(let file, let info, let element, let groups, let scale, let shift):
             values = []
             data = file.data(for: info)
             self.element = element
             permuteGroups = groups
             self.scale = scale
+            self.shift = shift
             scaleData = scale.map { $0.file.data(for: $0.info) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
             let rows = groups != nil ? (info.shape.first ?? 1) : tensor.elementCount / max(tensor.dimensions.first ?? 1, 1)
             rowCount = tensor.elementCount == 0 ? 0 : max(rows, 1)
             rowLength = rowCount == 0 ? 0 : tensor.elementCount / rowCount
-            sameEncoding = scale == nil
+            sameEncoding = scale == nil && shift == 0
                 && ((element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
                     || (element == .bf16 && tensor.type == .bf16))
         }
@@ -172,7 +175,17 @@ private struct RowReader: @unchecked Sendable {
         } else {
             ElementConversion.decode(bytes, type: element, count: rowLength, into: scratch)
             if let scale { applyScale(scale, row: source, to: scratch) }
+            if shift != 0 { applyShift(to: scratch) }
             ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+        }
+    }
+
+    /// `data_torch + shift`: F16 tensors reach the reference's modify_tensors still in half
+    /// precision, so the sum is rounded to F16 there; F32 and BF16 (already widened) add in F32.
+    private func applyShift(to values: UnsafeMutablePointer<Float>) {
+        for c in 0..<rowLength {
+            let sum = values[c] + shift
+            values[c] = element == .f16 ? Float(Float16(sum)) : sum
         }
     }
 
@@ -224,7 +237,7 @@ extension Converter {
 
     /// Hands a converted tensor's source pages back to the kernel (see `releasePages`).
     public static func release(_ tensor: PlannedTensor) {
-        if case .stored(let file, let info, _, _, _) = tensor.source {
+        if case .stored(let file, let info, _, _, _, _) = tensor.source {
             releasePages(file.data(for: info))
         }
     }

@@ -23,6 +23,14 @@ public struct MetadataBuilder: Sendable {
         set("\(architecture).\(suffix)", value)
     }
 
+    /// Moves an existing key to the end, keeping its value: for writers whose reference sets a key
+    /// earlier than this builder can (Phi-3's block_count and file_type sit among its own keys).
+    mutating func metadataMove(_ key: String) {
+        guard let value = metadata[key] else { return }
+        metadata[key] = nil
+        metadata[key] = value
+    }
+
     public static func stringArray(_ values: [String]) -> GGUFValue {
         .array(.string, values.map { .string($0) })
     }

@@ -26,13 +26,14 @@ public enum ModelNaming {
 
     private enum Tag: Hashable { case basename, sizeLabel, finetune, version, type }
 
-    // Patterns copied from gguf-py; compiled once.
-    nonisolated(unsafe) private static let versionPattern = try! Regex(#"(v|iter)?\d+([.]\d+)*"#).ignoresCase()
-    nonisolated(unsafe) private static let typePattern = try! Regex(#"i?q\d(_\w)*|b?fp?(16|32)"#).ignoresCase()
+    // Patterns copied from gguf-py, as literals so the compiler checks them (Regex is not Sendable;
+    // these are never mutated).
+    nonisolated(unsafe) private static let versionPattern = /(v|iter)?\d+([.]\d+)*/.ignoresCase()
+    nonisolated(unsafe) private static let typePattern = /i?q\d(_\w)*|b?fp?(16|32)/.ignoresCase()
     nonisolated(unsafe) private static let sizePattern =
-        try! Regex(#"(([A]|\d+[x])?\d+([._]\d+)?[KMBT][\d]?|small|mini|medium|large|x?xl)"#).ignoresCase()
-    nonisolated(unsafe) private static let finetunePattern = try! Regex(#"chat|instruct|vision|lora"#).ignoresCase()
-    nonisolated(unsafe) private static let titleExempt = try! Regex(#"^(v\d+(?:\.\d+)*|\d.*)$"#)
+        /(([A]|\d+[x])?\d+([._]\d+)?[KMBT][\d]?|small|mini|medium|large|x?xl)/.ignoresCase()
+    nonisolated(unsafe) private static let finetunePattern = /chat|instruct|vision|lora/.ignoresCase()
+    nonisolated(unsafe) private static let titleExempt = /^(v\d+(?:\.\d+)*|\d.*)$/
 
     /// `Metadata.get_model_id_components(model_id, total_params)`.
     public static func components(of modelID: String, totalParameters: Int) -> Components {

@@ -7,19 +7,15 @@ import Safetensors
 /// their scores and types, then added_tokens.json and tokenizer_config.json's added tokens on
 /// top, and `[PADn]` for ids up to config.json's vocab_size that the model does not fill.
 enum SentencePieceVocabulary {
-    static func write(files: TokenizerFiles, hparams: HyperParameters, into m: inout MetadataBuilder) throws(ConversionError) {
-        let path = files.path + "/tokenizer.model"
-        let model: SentencePieceModel
-        do {
-            let file = try MappedFile(path: path)
-            model = try SentencePieceModel(bytes: file.bytes)
-        } catch let error as SentencePieceModel.FormatError {
-            throw .tokenizer(path: path, message: "is not a valid SentencePiece model (\(error))", hint: "re-download tokenizer.model")
-        } catch {
-            throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")
-        }
-        let configured = try hparams.int(["vocab_size_per_layer_input", "vocab_size"]) ?? 0
-        let vocabularySize = configured != 0 ? configured : model.pieces.count
+    /// `phi3`: Phi3MiniModel's variant — vocab_size only from `vocab_size`, added tokens typed by their
+    /// `special` flag alone and kept as written, and tokenizer.json's added tokens applied too.
+    static func write(files: TokenizerFiles, hparams: HyperParameters, phi3: Bool = false,
+                      into m: inout MetadataBuilder) throws(ConversionError) {
+        let model = try load(files)
+        let configured = try hparams.int(phi3 ? ["vocab_size"] : ["vocab_size_per_layer_input", "vocab_size"])
+        // Phi-3: `hparams.get('vocab_size', sp_size)`; the others: `find_hparam(...) or sp_size` (0 counts as unset).
+        let nonZero = configured.flatMap { $0 != 0 ? $0 : nil }
+        let vocabularySize = phi3 ? (configured ?? model.pieces.count) : (nonZero ?? model.pieces.count)
 
         var tokens = (0..<vocabularySize).map { "[PAD\($0)]" }
         var scores = [Float](repeating: -10000, count: vocabularySize)
@@ -38,9 +34,15 @@ enum SentencePieceVocabulary {
                 types[id] = .userDefined
             }
         }
-        for (key, entry) in files.tokenizerConfig?["added_tokens_decoder"]?.objectValue ?? [] {
-            guard let id = Int(key), id >= 0, id < vocabularySize, var content = entry["content"]?.stringValue else { continue }
-            if entry["special"]?.boolValue == true || Vocabulary.looksSpecial(content) {
+        var decoder = (files.tokenizerConfig?["added_tokens_decoder"]?.objectValue ?? []).map { (key: Int($0.key), entry: $0.value) }
+        if phi3 {
+            decoder += (files.tokenizerJSON?["added_tokens"]?.arrayValue ?? []).map { (key: $0["id"]?.intValue, entry: $0) }
+        }
+        for (key, entry) in decoder {
+            guard let id = key, id >= 0, id < vocabularySize, var content = entry["content"]?.stringValue else { continue }
+            if phi3 {
+                types[id] = entry["special"]?.boolValue == true ? .control : .userDefined
+            } else if entry["special"]?.boolValue == true || Vocabulary.looksSpecial(content) {
                 types[id] = .control
             } else {
                 content = content.replacingOccurrences(of: "\u{2581}", with: " ")
@@ -59,5 +61,17 @@ enum SentencePieceVocabulary {
         }
         let special = try SpecialVocabulary(files: files, loadMerges: false, vocabularySize: tokens.count)
         special.write(into: &m)
+    }
+
+    static func load(_ files: TokenizerFiles) throws(ConversionError) -> SentencePieceModel {
+        let path = files.path + "/tokenizer.model"
+        do {
+            let file = try MappedFile(path: path)
+            return try SentencePieceModel(bytes: file.bytes)
+        } catch let error as SentencePieceModel.FormatError {
+            throw .tokenizer(path: path, message: "is not a valid SentencePiece model (\(error))", hint: "re-download tokenizer.model")
+        } catch {
+            throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")
+        }
     }
 }

@@ -13,9 +13,10 @@ public struct PlannedTensor: Sendable {
 
 enum TensorSource: Sendable {
     /// A safetensors tensor; `permuteGroups` is Llama's head count for the q/k row permutation;
-    /// `scale` the dequantization scale of an FP8 weight.
+    /// `scale` the dequantization scale of an FP8 weight; `shift` a constant added (Gemma's norms).
+    /// Only the tensor's first `dimensions` rows are read (Gemma 3's embedding truncation).
     case stored(file: SafetensorsFile, info: SafetensorsTensorInfo, element: ElementConversion.SourceType,
-                permuteGroups: Int?, scale: DequantizationScale?)
+                permuteGroups: Int?, scale: DequantizationScale?, shift: Float)
     case generated([Float])
 }
 

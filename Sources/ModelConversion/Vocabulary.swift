@@ -63,9 +63,18 @@ enum Vocabulary {
         if style == .llama, let config = files.tokenizerConfig, let prefix = config["add_prefix_space"]?.boolValue {
             m.set("tokenizer.ggml.add_space_prefix", .bool(prefix))
         }
-        if files.hasSentencePieceModel {
-            // Both Llama and Qwen2 try SentencePiece first.
+        if style == .phi3 {
+            guard files.tokenizerConfig?["tokenizer_class"]?.stringValue == "GPT2Tokenizer" else {
+                guard files.hasSentencePieceModel else {
+                    throw .tokenizer(path: files.path, message: "no tokenizer.model", hint: "add the SentencePiece model saved with the model")
+                }
+                try SentencePieceVocabulary.write(files: files, hparams: hparams, phi3: true, into: &m)
+                return
+            }
+        } else if files.hasSentencePieceModel {
+            // Llama, Qwen2 and Gemma 3 try SentencePiece first.
             try SentencePieceVocabulary.write(files: files, hparams: hparams, into: &m)
+            if style == .gemma { m.set("tokenizer.ggml.add_space_prefix", .bool(false)) }
             try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
             return
         }

@@ -14,9 +14,11 @@ final class ProgressMeter {
         lastDraw = now
         let seconds = max(Double(now - start) / 1e9, 1e-3)
         let rate = Double(p.bytesWritten) / seconds
-        let left = rate > 0 ? Double(p.totalBytes - p.bytesWritten) / rate : 0
+        // The first fraction of a second says nothing about the rate; show no ETA until it does.
+        let eta = seconds >= 0.5 && rate > 0
+            ? "\(Int((Double(p.totalBytes - p.bytesWritten) / rate).rounded(.up)))s" : "--"
         let line = "tensor \(p.tensorIndex + 1)/\(p.tensorCount) \(Self.mib(p.bytesWritten))/\(Self.mib(p.totalBytes)) MiB "
-            + "\(Self.mib(Int(rate))) MiB/s ETA \(Int(left.rounded(.up)))s  \(p.tensorName)"
+            + "\(Self.mib(Int(rate))) MiB/s ETA \(eta)  \(p.tensorName)"
         print("\r\u{1B}[K" + line, terminator: "", to: &stderr)
     }
 

@@ -66,6 +66,13 @@ import Testing
         let qwen3 = try #require(Architecture.named("Qwen3ForCausalLM"))
         #expect(qwen3.ggufTensorName("model.layers.1.self_attn.k_norm.weight") == "blk.1.attn_k_norm.weight")
         #expect(qwen3.ggufTensorName("model.layers.1.self_attn.k_proj.bias") == "blk.1.attn_k.bias")
+        let gemma3 = try #require(Architecture.named("Gemma3ForCausalLM"))
+        #expect(gemma3.ggufTensorName("model.layers.0.post_attention_layernorm.weight") == "blk.0.post_attention_norm.weight")
+        #expect(gemma3.ggufTensorName("model.layers.0.pre_feedforward_layernorm.weight") == "blk.0.ffn_norm.weight")
+        #expect(gemma3.ggufTensorName("model.layers.0.post_feedforward_layernorm.weight") == "blk.0.post_ffw_norm.weight")
+        let phi3 = try #require(Architecture.named("Phi3ForCausalLM"))
+        #expect(phi3.ggufTensorName("model.layers.3.self_attn.qkv_proj.weight") == "blk.3.attn_qkv.weight")
+        #expect(phi3.ggufTensorName("model.layers.3.mlp.gate_up_proj.weight") == "blk.3.ffn_up.weight")
         #expect(Architecture.supportedNames.contains("MistralForCausalLM"))
         #expect(Architecture.named("GPT2LMHeadModel") == nil)
     }

@@ -13,7 +13,7 @@ rm -rf "$FIX/models" "$FIX/expected"
 mkdir -p "$FIX/models" "$FIX/expected"
 "$PY" scripts/convert/make_models.py "$ORACLE/models/hf/smollm2-135m-f16" "$FIX/models" --vocab 512 \
     --spm-text "$ORACLE/data/gpl3_excerpt.txt"
-for model in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-llama2-spm tiny-llama-fp8; do
+for model in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-llama2-spm tiny-gemma3 tiny-phi3 tiny-llama-fp8; do
     args=()
     for type in F32 F16 BF16 Q8_0; do
         lower=$(echo "$type" | tr 'A-Z' 'a-z')

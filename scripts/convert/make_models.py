@@ -18,6 +18,9 @@ Made, each from a real model's config shape scaled down (hidden 64, 2 layers), s
     tiny-llama2-spm  LlamaForCausalLM F16  Llama 2's shape (MHA), a SentencePiece tokenizer.model trained
                                            on --spm-text (BPE, byte fallback, a user-defined piece),
                                            added_tokens.json, padded vocab_size
+    tiny-gemma3      Gemma3ForCausalLM F16 Gemma 3 1B's shape (MQA, head_dim 32, sliding window), norms != 0 so the
+                                           reference's +1 (rounded in F16) shows, the SentencePiece tokenizer
+    tiny-phi3        Phi3ForCausalLM  BF16 Phi-3 mini's layout (fused qkv and gate_up), the SentencePiece tokenizer
     tiny-llama-fp8   LlamaForCausalLM FP8  layer matrices float8_e4m3fn with 32x32 weight_scale_inv blocks
                                            (quant_method fp8, as DeepSeek/Qwen FP8 releases), the rest BF16
 Everything is deterministic: the same command gives the same bytes.
@@ -123,8 +126,52 @@ def main():
 
     if args.spm_text:
         make_spm_llama(os.path.join(args.outdir, "tiny-llama2-spm"), args.spm_text)
+        make_gemma3(os.path.join(args.outdir, "tiny-gemma3"), os.path.join(args.outdir, "tiny-llama2-spm"))
+        make_phi3(os.path.join(args.outdir, "tiny-phi3"), os.path.join(args.outdir, "tiny-llama2-spm"))
 
     make_fp8_llama(os.path.join(args.outdir, "tiny-llama-fp8"), args.smollm2, n, vocab)
+
+
+def make_gemma3(d, spm_folder):
+    """Gemma 3 1B's layout scaled down, F16, with the tiny-llama2-spm SentencePiece model."""
+    from transformers import Gemma3TextConfig, Gemma3ForCausalLM
+    torch.manual_seed(6)
+    os.makedirs(d, exist_ok=True)
+    cfg = Gemma3TextConfig(vocab_size=400, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=1, head_dim=32, max_position_embeddings=32768,
+                           sliding_window=512, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                           query_pre_attn_scalar=32, rms_norm_eps=1e-6, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    model = Gemma3ForCausalLM(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):  # zero-initialised; the converter adds 1
+                p.normal_(0, 0.3)
+    save(model, d, torch.float16)
+    shutil.copy(os.path.join(spm_folder, "tokenizer.model"), d)
+    special = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+    config = {
+        "add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+        "unk_token": "<unk>", "pad_token": "<unk>", "tokenizer_class": "GemmaTokenizer",
+        "added_tokens_decoder": {"0": {"content": "<unk>", **special}, "1": {"content": "<s>", **special},
+                                 "2": {"content": "</s>", **special}},
+        "chat_template": "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}",
+    }
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+
+
+def make_phi3(d, spm_folder):
+    """Phi-3 mini 4k's layout scaled down, BF16, with the tiny-llama2-spm SentencePiece model."""
+    from transformers import Phi3Config, Phi3ForCausalLM
+    torch.manual_seed(8)
+    os.makedirs(d, exist_ok=True)
+    cfg = Phi3Config(vocab_size=404, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
+                     original_max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0,
+                     sliding_window=2047, bos_token_id=1, eos_token_id=2, pad_token_id=0, tie_word_embeddings=False)
+    save(Phi3ForCausalLM(cfg), d, torch.bfloat16)
+    for name in ("tokenizer.model", "tokenizer_config.json", "added_tokens.json"):
+        shutil.copy(os.path.join(spm_folder, name), d)
 
 
 def make_fp8_llama(d, smollm2, n, vocab, block=32):

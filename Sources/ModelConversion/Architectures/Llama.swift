@@ -6,14 +6,11 @@ import GGUF
 import Safetensors
 
 extension Architecture {
-    /// `LlamaModel` of convert_hf_to_gguf.py (Llama 1-3, Mistral, SmolLM): permuted q/k rows,
+    /// `LlamaModel` of convert_hf_to_gguf.py (Llama 1-3, SmolLM): permuted q/k rows,
     /// `vocab_size` and `rope.dimension_count`, and the Llama 3 `rope_freqs` tensor.
-    static let llama = Architecture(
-        huggingFaceNames: ["LlamaForCausalLM", "MistralForCausalLM", "LLaMAForCausalLM"],
-        ggufName: "llama",
-        globalTensors: llamaLikeGlobalTensors.merging(["rope_freqs": "rope_freqs"]) { a, _ in a },
-        layerTensors: llamaLikeLayerTensors,
-        configDefaults: [
+    static let llama = llamaFamily(
+        names: ["LlamaForCausalLM", "LLaMAForCausalLM"],
+        defaults: [
             // LlamaConfig's defaults as `to_dict()` reports them (transformers 4.57).
             ("num_key_value_heads", { $0["num_attention_heads"] }),
             ("head_dim", { h in
@@ -25,24 +22,45 @@ extension Architecture {
             ("rms_norm_eps", { _ in 1e-6 }),
             ("rope_theta", { _ in 10000.0 }),
             ("vocab_size", { _ in 32000 }),
-        ],
-        permutesQueryKey: true,
-        writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-            m.setModel("vocab_size", try h.uint32(["vocab_size"]))
-            let ropeDimension: Int
-            if let headDim = try h.int(["head_dim"]) {
-                ropeDimension = headDim
-            } else {
-                let heads = try h.requiredInt(["num_attention_heads"])
-                guard heads > 0 else { throw .config(path: h.path, key: "num_attention_heads", message: "is 0") }
-                ropeDimension = try h.requiredInt(["hidden_size"]) / heads
-            }
-            m.setModel("rope.dimension_count", .uint32(UInt32(clamping: ropeDimension)))
-        },
-        generatedTensors: { (h: HyperParameters) throws(ConversionError) in
-            try LlamaRopeFrequencies.tensor(h).map { [$0] } ?? []
-        },
-        vocabulary: .llama)
+        ])
+
+    /// Mistral goes through the same `LlamaModel`; only transformers' MistralConfig defaults differ
+    /// (no derived head_dim, 8 KV heads, 128K context).
+    static let mistral = llamaFamily(
+        names: ["MistralForCausalLM"],
+        defaults: [
+            ("num_key_value_heads", { _ in 8 }),
+            ("max_position_embeddings", { _ in 131072 }),
+            ("rms_norm_eps", { _ in 1e-6 }),
+            ("rope_theta", { _ in 10000.0 }),
+            ("vocab_size", { _ in 32000 }),
+        ])
+
+    private static func llamaFamily(names: [String], defaults: [(String, @Sendable (HyperParameters) -> JSONValue?)]) -> Architecture {
+        Architecture(
+            huggingFaceNames: names,
+            ggufName: "llama",
+            globalTensors: llamaLikeGlobalTensors,
+            layerTensors: llamaLikeLayerTensors,
+            configDefaults: defaults,
+            permutesQueryKey: true,
+            writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
+                m.setModel("vocab_size", try h.uint32(["vocab_size"]))
+                let ropeDimension: Int
+                if let headDim = try h.int(["head_dim"]) {
+                    ropeDimension = headDim
+                } else {
+                    let heads = try h.requiredInt(["num_attention_heads"])
+                    guard heads > 0 else { throw .config(path: h.path, key: "num_attention_heads", message: "is 0") }
+                    ropeDimension = try h.requiredInt(["hidden_size"]) / heads
+                }
+                m.setModel("rope.dimension_count", .uint32(UInt32(clamping: ropeDimension)))
+            },
+            generatedTensors: { (h: HyperParameters) throws(ConversionError) in
+                try LlamaRopeFrequencies.tensor(h).map { [$0] } ?? []
+            },
+            vocabulary: .llama)
+    }
 }
 
 /// Llama 3's long-context RoPE scaling, which the reference stores as a `rope_freqs.weight`
