@@ -44,6 +44,12 @@ let package = Package(
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
             // so -O keeps the bytes ggml's.)
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // The measuring instrument: a CPU forward pass over a GGUF (llama architecture), perplexity and
+        // KL divergence as llama-perplexity computes them. Optimized in debug builds for the same
+        // reason as Quantization: the matmul loops are the whole cost of every test that runs them.
+        .target(
+            name: "Inference", dependencies: ["GGUF", "Quantization"],
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
@@ -62,6 +68,8 @@ let package = Package(
         // Quantization throughput (MB/s of f32 input per type and thread count); build with -c release.
         .executableTarget(
             name: "quantd-bench", dependencies: ["Quantization", "GGUF"], path: "Benchmarks/quantd-bench"),
+        // The forward pass from the command line: logits dumps and perplexity/KLD, for checks and timing.
+        .executableTarget(name: "inference-bench", dependencies: ["Inference"], path: "Benchmarks/inference-bench"),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
@@ -69,6 +77,9 @@ let package = Package(
             name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "GGUF", "Quantization"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(
