@@ -47,7 +47,7 @@ enum Attention {
                     let inv = Float(1 / sum)
                     acc.update(repeating: 0, count: d)
                     for j in 0...i {
-                        let p = Float(Float16(scores[j] * inv))
+                        let p = scores[j] * inv
                         let vj = job.v + (j * kvHeads + kvh) * d
                         for c in 0..<d { acc[c] += p * vj[c] }
                     }

@@ -74,11 +74,6 @@ enum Kernels {
         }
     }
 
-    /// Rounds each value to the nearest IEEE half (ties to even), as ggml's F32→F16 conversion does.
-    static func roundToHalf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = Float(Float16(x[i])) }
-    }
-
     /// `x += y` over `count` values (residual connections).
     static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] += y[i] }

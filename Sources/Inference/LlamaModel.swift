@@ -96,11 +96,6 @@ public final class LlamaModel {
                 Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!)
                 Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!)
             }
-            // llama.cpp keeps K and V in an F16 cache and converts Q to F16 for the K·Q product (the
-            // vec_dot type of F16); rounding the same values here removes most of the difference.
-            Kernels.roundToHalf(s.q, count: n * hp.qDimension)
-            Kernels.roundToHalf(s.k, count: n * hp.kvDimension)
-            Kernels.roundToHalf(s.v, count: n * hp.kvDimension)
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: kqScale, into: s.attention, threads: threads)
             MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)

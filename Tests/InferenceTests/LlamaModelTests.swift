@@ -11,11 +11,10 @@ import Testing
         #expect(hp.ropeFrequencyBase == 10000 && hp.addsBOS && hp.bosToken == 1)
     }
 
-    /// F32 weights: llama.cpp multiplies in F32 too, but keeps K and V in an F16 cache and rounds Q
-    /// and the attention probabilities to F16; we round the same values, so what is left is summation
-    /// order (its AVX-512 tiles against our 8-lane sums): observed ≤ 9e-4 on logits of magnitude ≤ 8.
-    /// 5e-3 leaves room for other SIMD widths while a wrong RoPE pairing, GQA head mapping or missing
-    /// BOS changes logits by ≥ 0.1.
+    /// F32 weights: llama.cpp multiplies in F32 too, but keeps K and V in an F16 cache and sums in
+    /// another order (its SIMD tiles against our 8-lane sums): observed max |Δ| 2.9e-3 on logits of
+    /// magnitude ≤ 8. 1e-2 leaves room for other SIMD widths and is still 400 times smaller than the
+    /// error of a wrong RoPE pairing (NeoX instead of mode 0 moves these logits by 4.0, measured).
     @Test func f32LogitsMatchLlamaCpp() throws {
         let model = try Fixture.model("f32")
         let reference = try Fixture.referenceLogits("f32")
@@ -25,7 +24,7 @@ import Testing
             let ours = try model.logits(tokens: chunk, threads: 2)
             #expect(ours.count == ref.count)
             let maxDiff = zip(ours, ref).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(maxDiff < 5e-3, "max |Δlogit| \(maxDiff)")
+            #expect(maxDiff < 1e-2, "max |Δlogit| \(maxDiff)")
         }
     }
 

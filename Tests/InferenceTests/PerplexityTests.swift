@@ -16,7 +16,7 @@ import Testing
     }
 
     /// llama.cpp's perplexity of the fixture (positions 32..62 of each 64-token chunk, the
-    /// llama-perplexity rule) computed from its logits. Logits agree to < 1e-3 (see
+    /// llama-perplexity rule) computed from its logits. Logits agree to < 3e-3 (see
     /// LlamaModelTests), which moves a perplexity of ~1300 by well under 0.1%.
     @Test func perplexityMatchesLlamaCpp() throws {
         let expected = try Fixture.expected()
