@@ -5,6 +5,7 @@
 //       writes the logits of one chunk (all tokens) as raw little-endian float32, n_tokens × n_vocab
 //   inference-bench ppl MODEL.gguf TOKENS.txt [--ref REF.gguf] [--ctx 512] [--first N] [--threads N]
 //       perplexity (and KL divergence against REF) as one JSON line
+//   --exact-activations (either mode): F32 activations, not rounded to the weights' vec_dot type
 //
 // TOKENS.txt holds token ids separated by whitespace (tokenize with llama.cpp; BOS included if the
 // model adds it).
@@ -27,6 +28,9 @@ let threads = option("--threads").flatMap(Int.init) ?? 1
 let ctx = option("--ctx").flatMap(Int.init) ?? 512
 let first = option("--first").flatMap(Int.init)
 let refPath = option("--ref")
+// --exact-activations: multiply the activations in F32 instead of rounding them as ggml does.
+let exactActivations = args.contains("--exact-activations")
+args.removeAll { $0 == "--exact-activations" }
 guard args.count >= 3 else { fail("usage: inference-bench logits|ppl MODEL TOKENS [OUT] [options]") }
 
 func readTokens(_ path: String) -> [Int32] {
@@ -36,6 +40,7 @@ func readTokens(_ path: String) -> [Int32] {
 
 do {
     let model = try LlamaModel(path: args[1])
+    model.roundsActivationsLikeGGML = !exactActivations
     let tokens = readTokens(args[2])
     switch args[0] {
     case "logits":
@@ -49,6 +54,7 @@ do {
     case "ppl":
         if let refPath {
             let ref = try LlamaModel(path: refPath)
+            ref.roundsActivationsLikeGGML = !exactActivations
             let r = try PerplexityEvaluator.compare(reference: ref, candidate: model, tokens: tokens, ctx: ctx,
                                                     first: first, threads: threads)
             print("{\"ppl\":\(r.candidate.perplexity),\"ref_ppl\":\(r.reference.perplexity),\"kld_mean\":\(r.kldMean),\"kld_median\":\(r.kldMedian),\"kld_p99\":\(r.kldP99),\"kld_max\":\(r.kldMax),\"top1_agree\":\(r.top1Agreement),\"rms_dp\":\(r.rmsDeltaP),\"scored\":\(r.scoredTokens),\"chunks\":\(r.candidate.chunks)}")

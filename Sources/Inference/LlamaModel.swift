@@ -15,6 +15,9 @@ public final class LlamaModel {
     let outputNorm: [Float]
     let layers: [LlamaLayer]
     let ropeFreqFactors: [Float]?
+    /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
+    /// `ActivationRounding`), so logits are llama.cpp's. False measures the weights' error alone.
+    public var roundsActivationsLikeGGML = true
 
     public convenience init(path: String) throws { try self.init(file: GGUFFile(path: path)) }
 
@@ -69,11 +72,16 @@ public final class LlamaModel {
             let n = tokens.count * vocabularySize
             return [Float](unsafeUninitializedCapacity: n) { buf, count in
                 if let base = buf.baseAddress {
-                    MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads)
+                    MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
+                                    rounding: rounding(for: output))
                 }
                 count = n
             }
         }
+    }
+
+    func rounding(for w: WeightMatrix) -> ActivationRounding {
+        roundsActivationsLikeGGML ? ActivationRounding(weightType: w.type) : .none
     }
 
     /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
@@ -89,24 +97,24 @@ public final class LlamaModel {
             layer.attentionNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            MatMul.multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads)
-            MatMul.multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads)
-            MatMul.multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads)
+            MatMul.multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
+            MatMul.multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
+            MatMul.multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
             table.withUnsafeBufferPointer { tb in
                 Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!)
                 Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!)
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: kqScale, into: s.attention, threads: threads)
-            MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)
+            MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             Kernels.add(s.hidden, s.projected, count: n * e)
             layer.ffnNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            MatMul.multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads)
-            MatMul.multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads)
+            MatMul.multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
+            MatMul.multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
             Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength)
-            MatMul.multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads)
+            MatMul.multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
             Kernels.add(s.hidden, s.projected, count: n * e)
         }
         outputNorm.withUnsafeBufferPointer {

@@ -12,9 +12,18 @@ enum MatMul {
     static let rowBlock = 64
 
     static func multiply(
-        _ x: UnsafePointer<Float>, tokens: Int, by w: WeightMatrix, into y: UnsafeMutablePointer<Float>, threads: Int
+        _ x: UnsafePointer<Float>, tokens: Int, by w: WeightMatrix, into y: UnsafeMutablePointer<Float>, threads: Int,
+        rounding: ActivationRounding = .none
     ) {
         let rows = w.rows, columns = w.columns
+        var rounded: UnsafeMutablePointer<Float>? = nil
+        if rounding != .none {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: tokens * columns)
+            rounding.apply(x, count: tokens * columns, rowLength: columns, into: p)
+            rounded = p
+        }
+        defer { rounded?.deallocate() }
+        let x = rounded.map { UnsafePointer($0) } ?? x
         let blocks = (rows + rowBlock - 1) / rowBlock
         let workers = max(1, min(threads, blocks))
         let job = Job(x: x, y: y)

@@ -35,15 +35,16 @@ import Testing
         #expect(r.reference.perplexity == r.candidate.perplexity)
     }
 
-    /// Q8_0 against F32 on the fixture: llama.cpp measures KLD 5.3e-4 and 95% top-1 (its activations
-    /// are quantized too, we measure the weights' error alone: ~3e-4, 97%). Both sides of the
-    /// comparison are bounded loosely; the point is that the statistics are wired the right way round.
+    /// Q8_0 against F32 on the fixture, the measurement the pipeline reports: llama.cpp gives mean
+    /// KLD 5.32e-4, we give 5.26e-4 (1% apart; without rounding activations as ggml does we would
+    /// report 2.9e-4, the weights' error alone). 5% allows for rounding-decision differences.
     @Test func q8_0AgainstF32() throws {
         let expected = try Fixture.expected()
         let r = try PerplexityEvaluator.compare(
             reference: Fixture.model("f32"), candidate: Fixture.model("q8_0"), tokens: Fixture.tokens(),
             ctx: Fixture.ctx, threads: 2)
-        #expect(r.kldMean > 1e-5 && r.kldMean < 2e-3)
+        let kld = try #require(expected["kld_q8_0_mean"])
+        #expect(abs(r.kldMean / kld - 1) < 0.05, "ours \(r.kldMean), llama.cpp \(kld)")
         #expect(r.kldMedian <= r.kldP99 && r.kldP99 <= r.kldMax)
         #expect(r.top1Agreement > 0.9)
         let ref = try #require(expected["ppl_q8_0"])
