@@ -4,9 +4,10 @@ import Quantization
 /// The rounding ggml applies to a matmul's activations before multiplying them with weights of a
 /// given type: its CPU backend converts the F32 activations to the weight type's `vec_dot_type`
 /// (F16 for F16 weights, Q8_0 for Q4_0/Q5_0/Q8_0, Q8_K for the K-quants, ...) and multiplies in
-/// that form. Rounding our activations the same way makes our logits what llama.cpp computes, so a
+/// that form. Rounding our activations the same way puts the same error into our logits, so a
 /// quantized artifact's KLD reads the same as llama-perplexity's; without it we would measure the
-/// weights' error alone (smaller: ~0.004 instead of ~0.006 mean KLD on SmolLM2 Q4_K_M).
+/// weights' error alone (Q4_K_M SmolLM2 against its F16: 0.0509 instead of llama.cpp's 0.0554;
+/// rounded: 0.0554).
 enum ActivationRounding: Sendable, Equatable {
     case none, half, bfloat16, q8_0, q8_K
 

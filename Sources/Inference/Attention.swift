@@ -47,9 +47,7 @@ enum Attention {
                     let inv = Float(1 / sum)
                     acc.update(repeating: 0, count: d)
                     for j in 0...i {
-                        let p = scores[j] * inv
-                        let vj = job.v + (j * kvHeads + kvh) * d
-                        for c in 0..<d { acc[c] += p * vj[c] }
+                        axpy(scores[j] * inv, job.v + (j * kvHeads + kvh) * d, acc, count: d)
                     }
                     (job.out + (i * heads + h) * d).update(from: acc, count: d)
                 }
@@ -58,6 +56,22 @@ enum Attention {
         }
         if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
     }
+}
+
+/// `y += a * x` over `n` values, 8 lanes at a time.
+@inline(__always)
+private func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+    let n8 = n & ~7
+    let av = SIMD8<Float>(repeating: a)
+    var c = 0
+    while c < n8 {
+        let xv = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<Float>.self)
+        var yv = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<Float>.self)
+        MatMul.madd(&yv, av, xv)
+        UnsafeMutableRawPointer(y + c).storeBytes(of: yv, as: SIMD8<Float>.self)
+        c += 8
+    }
+    while c < n { y[c] += a * x[c]; c += 1 }
 }
 
 private struct Buffers: @unchecked Sendable {
