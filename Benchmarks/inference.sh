@@ -37,14 +37,14 @@ print(f"{chunks * 512 / (t1 - t0):.1f}")
 PY
 }
 ours_tps() {  # model tokens threads -> tokens/s
-  "$BENCH" ppl "$1" "$2" --ctx 512 --threads "$3" | python3 -c 'import json,sys; print(f"{json.load(sys.stdin)[\"tokens_per_second\"]:.1f}")'
+  "$BENCH" ppl "$1" "$2" --ctx 512 --threads "$3" | python3 -c "import json,sys; print('%.1f' % json.load(sys.stdin)['tokens_per_second'])"
 }
 best() { sort -g | tail -1; }
 
 printf "%-40s %7s %12s %12s %7s\n" model threads "quantd t/s" "llama t/s" ratio
 for MODEL in "$@"; do
   cat "$MODEL" > /dev/null
-  "$ORACLE/venv/bin/python" - "$MODEL" "$TEXT" > "$TMP/tokens.txt" <<'PY'
+  "$ORACLE/venv/bin/python" - "$MODEL" "$TEXT" > "$TMP/tokens.txt" 2>/dev/null <<'PY'
 import sys, llama_cpp
 llm = llama_cpp.Llama(model_path=sys.argv[1], vocab_only=True, verbose=False)
 toks = llm.tokenize(open(sys.argv[2], "rb").read(), add_bos=bool(llm._model.add_bos_token()), special=False)
