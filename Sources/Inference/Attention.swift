@@ -6,7 +6,8 @@ import Foundation
 /// `q` is `tokens × heads × d`, `k` and `v` are `tokens × kvHeads × d` (already rotated); query
 /// head h reads kv head `h / (heads / kvHeads)`, as ggml broadcasts in `mul_mat`. Token i attends
 /// to tokens 0...i (the chunk starts from an empty cache, as llama-perplexity evaluates it).
-/// The work items are (head, block of queries), spread over threads; each item owns its output.
+/// The work items are (head, block of queries), taken by threads from a `WorkCounter`; each item
+/// owns its output.
 enum Attention {
     static let queryBlock = 32
 
@@ -19,13 +20,12 @@ enum Attention {
         let group = heads / kvHeads
         let job = Buffers(q: q, k: k, v: v, out: out)
         let workers = max(1, min(threads, items))
-        let run: @Sendable (Int) -> Void = { worker in
+        let counter = WorkCounter(count: items)
+        let run: @Sendable (Int) -> Void = { _ in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: d)
             defer { scores.deallocate(); acc.deallocate() }
-            // Interleave items so the long (late) query blocks are shared evenly.
-            var item = worker
-            while item < items {
+            while let item = counter.take() {
                 let h = item % heads, block = item / heads
                 let kvh = h / group
                 let i0 = block * queryBlock, i1 = min(tokens, i0 + queryBlock)
@@ -51,7 +51,6 @@ enum Attention {
                     }
                     (job.out + (i * heads + h) * d).update(from: acc, count: d)
                 }
-                item += workers
             }
         }
         if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }

@@ -2,8 +2,9 @@ import Dispatch
 
 /// `y = x · Wᵀ` for a batch of tokens: `x` is `tokens × columns`, `y` is `tokens × rows`, both row-major.
 ///
-/// Work is split by rows of W across threads (as ggml splits `mul_mat`), so every output value is
-/// computed by one thread in one fixed order and the result does not depend on the thread count.
+/// Work is split by blocks of rows of W, taken by threads from a `WorkCounter` (as ggml splits
+/// `mul_mat` into chunks); every output value is computed by one thread in one fixed order, so the
+/// result does not depend on the thread count.
 /// Each worker dequantizes `rowBlock` rows of W at a time into its own scratch (memory is bounded by
 /// threads × rowBlock × columns floats, whatever the weight type) and then runs a 4-row × 2-token
 /// register tile over all tokens: each loaded weight vector is used twice and each activation vector
@@ -27,11 +28,11 @@ enum MatMul {
         let blocks = (rows + rowBlock - 1) / rowBlock
         let workers = max(1, min(threads, blocks))
         let job = Job(x: x, y: y)
-        let run: @Sendable (Int) -> Void = { worker in
+        let counter = WorkCounter(count: blocks)
+        let run: @Sendable (Int) -> Void = { _ in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * columns)
             defer { scratch.deallocate() }
-            let first = blocks * worker / workers, last = blocks * (worker + 1) / workers
-            for block in first..<last {
+            while let block = counter.take() {
                 let r0 = block * rowBlock, r1 = min(rows, r0 + rowBlock)
                 w.dequantize(rows: r0..<r1, into: scratch)
                 multiplyBlock(job.x, tokens: tokens, columns: columns, weights: scratch, rowCount: r1 - r0,
