@@ -76,7 +76,21 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
         rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.vocabularySize = vocabularySize
-        addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? true
+        addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
+    }
+
+    /// llama.cpp's default when `add_bos_token` is absent (`llama_vocab::impl::load`): true for SPM
+    /// ("llama") and WPM ("bert") vocabularies and for BPE ("gpt2") with a Llama-3-style pre-tokenizer.
+    static func defaultAddsBOS(_ m: GGUFMetadata) -> Bool {
+        switch m["tokenizer.ggml.model"]?.stringValue {
+        case "llama", "bert": return true
+        case "gpt2":
+            let llama3Style: Set<String> = [
+                "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+            ]
+            return m["tokenizer.ggml.pre"]?.stringValue.map(llama3Style.contains) ?? false
+        default: return false
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import Testing
 
 @testable import Inference
@@ -82,5 +83,46 @@ import Testing
             try model.logits(tokens: [-1])
         }
         #expect(throws: InferenceError.emptyInput) { try model.logits(tokens: []) }
+    }
+}
+
+@Suite struct HyperParameterTests {
+    func metadata(_ extra: [GGUFKeyValue]) -> GGUFMetadata {
+        GGUFMetadata([
+            GGUFKeyValue("general.architecture", .string("llama")),
+            GGUFKeyValue("llama.embedding_length", .uint32(64)),
+            GGUFKeyValue("llama.block_count", .uint32(1)),
+            GGUFKeyValue("llama.attention.head_count", .uint32(4)),
+            GGUFKeyValue("llama.feed_forward_length", .uint32(128)),
+        ] + extra)
+    }
+
+    /// Without `add_bos_token`, BOS follows llama.cpp's per-vocabulary default.
+    @Test func bosDefaultsFollowLlamaCpp() throws {
+        func adds(_ kv: [GGUFKeyValue]) throws -> Bool {
+            try LlamaHyperParameters(metadata: metadata(kv), vocabularySize: 10).addsBOS
+        }
+        #expect(try adds([GGUFKeyValue("tokenizer.ggml.model", .string("llama"))]))
+        #expect(try !adds([GGUFKeyValue("tokenizer.ggml.model", .string("gpt2")),
+                           GGUFKeyValue("tokenizer.ggml.pre", .string("smollm"))]))
+        #expect(try adds([GGUFKeyValue("tokenizer.ggml.model", .string("gpt2")),
+                          GGUFKeyValue("tokenizer.ggml.pre", .string("llama-bpe"))]))
+        #expect(try !adds([GGUFKeyValue("tokenizer.ggml.model", .string("llama")),
+                           GGUFKeyValue("tokenizer.ggml.add_bos_token", .bool(false))]))
+    }
+
+    @Test func defaultsAndRefusals() throws {
+        let hp = try LlamaHyperParameters(metadata: metadata([]), vocabularySize: 10)
+        #expect(hp.kvHeadCount == 4 && hp.headDimension == 16 && hp.ropeDimensions == 16)
+        #expect(hp.ropeFrequencyBase == 10000 && hp.rmsEpsilon == 1e-5)
+        #expect(throws: InferenceError.unsupportedArchitecture("qwen2")) {
+            try LlamaHyperParameters(
+                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("qwen2"))]), vocabularySize: 10)
+        }
+        #expect(throws: InferenceError.missingKey("llama.feed_forward_length")) {
+            try LlamaHyperParameters(
+                metadata: GGUFMetadata(metadata([]).entries.filter { $0.key != "llama.feed_forward_length" }),
+                vocabularySize: 10)
+        }
     }
 }
