@@ -74,6 +74,25 @@ enum Kernels {
         }
     }
 
+    /// RMSNorm of `rows` rows of `count` values in place, times `weight` (Qwen3's q/k norm per head).
+    static func rmsNormInPlace(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, count n: Int, weight: [Float], epsilon: Float
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            guard let wp = w.baseAddress else { return }
+            rmsNorm(x, tokens: rows, count: n, weight: wp, epsilon: epsilon, into: x)
+        }
+    }
+
+    /// Adds `bias` to each of `tokens` rows of `bias.count` values.
+    static func addBias(_ x: UnsafeMutablePointer<Float>, tokens: Int, bias: [Float]) {
+        let n = bias.count
+        for t in 0..<tokens {
+            let row = x + t * n
+            for i in 0..<n { row[i] += bias[i] }
+        }
+    }
+
     /// `x += y` over `count` values (residual connections).
     static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] += y[i] }

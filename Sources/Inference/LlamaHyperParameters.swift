@@ -18,10 +18,16 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// 1 / linear scaling factor (`rope.scaling.type` = linear); 1 otherwise.
     public var ropeFrequencyScale: Float
     public var rmsEpsilon: Float
+    /// RoPE pairs i with i + dims/2 (NeoX style) instead of adjacent values.
+    public var ropeNeoX: Bool
     /// True when the tokenizer prepends BOS (`tokenizer.ggml.add_bos_token`): perplexity then puts
     /// BOS at the start of every chunk, as llama-perplexity does.
     public var addsBOS: Bool
     public var bosToken: Int32
+
+    /// The decoders this forward pass implements: Llama, and the Qwen2 (q/k/v biases) and Qwen3
+    /// (per-head q/k RMSNorm) variations of it.
+    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3"]
 
     public var qDimension: Int { headCount * headDimension }
     public var kvDimension: Int { kvHeadCount * headDimension }
@@ -31,8 +37,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         guard let arch = m["general.architecture"]?.stringValue else {
             throw InferenceError.missingKey("general.architecture")
         }
-        guard arch == "llama" else { throw InferenceError.unsupportedArchitecture(arch) }
+        guard Self.supportedArchitectures.contains(arch) else { throw InferenceError.unsupportedArchitecture(arch) }
         architecture = arch
+        // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
+        ropeNeoX = arch != "llama"
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             let full = "\(arch).\(key)"
             if let v = m[full]?.integerValue {
@@ -64,7 +72,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv", value: kvHeadCount)
         }
         ropeDimensions = try int("rope.dimension_count", default: headDimension)
-        // llama.cpp asserts n_rot == head width for LLM_ARCH_LLAMA.
+        // llama.cpp asserts n_rot == head width for these architectures.
         guard ropeDimensions == headDimension, ropeDimensions % 2 == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }

@@ -1,11 +1,13 @@
 import GGUF
 
-/// A Llama-architecture decoder over a GGUF file, evaluated on the CPU one chunk at a time.
+/// A Llama-family decoder over a GGUF file (`llama`, `qwen2`, `qwen3`), evaluated on the CPU one
+/// chunk at a time.
 ///
 /// It follows llama.cpp's graph for LLM_ARCH_LLAMA (`src/models/llama.cpp`): token embedding,
 /// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
 /// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
-/// embedding). Weights stay in the file's memory map in whatever type they are stored and are
+/// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`). Weights stay in the file's memory map in whatever type they are stored and are
 /// dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
     public let file: GGUFFile
@@ -13,6 +15,7 @@ public final class LlamaModel {
     let tokenEmbedding: WeightMatrix
     let output: WeightMatrix
     let outputNorm: [Float]
+    let outputBias: [Float]?
     let layers: [LlamaLayer]
     let ropeFreqFactors: [Float]?
     /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
@@ -38,6 +41,7 @@ public final class LlamaModel {
         output = file.header.tensor(named: "output.weight") == nil
             ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: e)
         outputNorm = try loadVector(file: file, name: "output_norm.weight", count: e)
+        outputBias = try loadOptionalVector(file: file, name: "output.bias", count: hp.vocabularySize)
         ropeFreqFactors = file.header.tensor(named: "rope_freqs.weight") == nil
             ? nil : try loadVector(file: file, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
         layers = try (0..<hp.layerCount).map { i in
@@ -51,7 +55,13 @@ public final class LlamaModel {
                 ffnNorm: try loadVector(file: file, name: p + "ffn_norm.weight", count: e),
                 gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
                 up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
-                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength))
+                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength),
+                qBias: try loadOptionalVector(file: file, name: p + "attn_q.bias", count: hp.qDimension),
+                kBias: try loadOptionalVector(file: file, name: p + "attn_k.bias", count: hp.kvDimension),
+                vBias: try loadOptionalVector(file: file, name: p + "attn_v.bias", count: hp.kvDimension),
+                oBias: try loadOptionalVector(file: file, name: p + "attn_output.bias", count: e),
+                qNorm: try loadOptionalVector(file: file, name: p + "attn_q_norm.weight", count: hp.headDimension),
+                kNorm: try loadOptionalVector(file: file, name: p + "attn_k_norm.weight", count: hp.headDimension))
         }
     }
 
@@ -74,6 +84,9 @@ public final class LlamaModel {
                 if let base = buf.baseAddress {
                     MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
                                     rounding: rounding(for: output))
+                }
+                if let base = buf.baseAddress, let outputBias {
+                    Kernels.addBias(base, tokens: tokens.count, bias: outputBias)
                 }
                 count = n
             }
@@ -100,13 +113,20 @@ public final class LlamaModel {
             MatMul.multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
             MatMul.multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
             MatMul.multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
+            if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
+            if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
+            if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
+            // Qwen3: RMSNorm over each head of q and k before RoPE.
+            if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
+            if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
             table.withUnsafeBufferPointer { tb in
-                Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!)
-                Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!)
+                Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+                Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: kqScale, into: s.attention, threads: threads)
             MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
+            if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
             Kernels.add(s.hidden, s.projected, count: n * e)
             layer.ffnNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
@@ -130,6 +150,10 @@ struct LlamaLayer {
     let q, k, v, o: WeightMatrix
     let ffnNorm: [Float]
     let gate, up, down: WeightMatrix
+    /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
+    let qBias, kBias, vBias, oBias: [Float]?
+    /// Qwen3's per-head q/k RMSNorm weights.
+    let qNorm, kNorm: [Float]?
 }
 
 /// Activations of one chunk: allocated once per `logits` call, reused by every layer.

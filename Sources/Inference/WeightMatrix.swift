@@ -48,6 +48,11 @@ struct WeightMatrix: @unchecked Sendable {
     }
 }
 
+/// An optional 1-D tensor (biases, q/k norms): nil when the file does not have it.
+func loadOptionalVector(file: GGUFFile, name: String, count: Int) throws -> [Float]? {
+    file.header.tensor(named: name) == nil ? nil : try loadVector(file: file, name: name, count: count)
+}
+
 /// A 1-D F32-convertible vector (norm weights, biases), dequantized once at load.
 func loadVector(file: GGUFFile, name: String, count: Int) throws -> [Float] {
     guard let tensor = file.header.tensor(named: name) else { throw InferenceError.missingTensor(name) }

@@ -115,14 +115,34 @@ import Testing
         let hp = try LlamaHyperParameters(metadata: metadata([]), vocabularySize: 10)
         #expect(hp.kvHeadCount == 4 && hp.headDimension == 16 && hp.ropeDimensions == 16)
         #expect(hp.ropeFrequencyBase == 10000 && hp.rmsEpsilon == 1e-5)
-        #expect(throws: InferenceError.unsupportedArchitecture("qwen2")) {
+        #expect(throws: InferenceError.unsupportedArchitecture("gemma3")) {
             try LlamaHyperParameters(
-                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("qwen2"))]), vocabularySize: 10)
+                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("gemma3"))]), vocabularySize: 10)
         }
         #expect(throws: InferenceError.missingKey("llama.feed_forward_length")) {
             try LlamaHyperParameters(
                 metadata: GGUFMetadata(metadata([]).entries.filter { $0.key != "llama.feed_forward_length" }),
                 vocabularySize: 10)
         }
+    }
+}
+
+@Suite struct QwenTests {
+    /// One-layer Qwen2 (q/k/v biases, NeoX RoPE) and Qwen3 (per-head q/k RMSNorm, q wider than the
+    /// embedding, NeoX RoPE), F32, against llama.cpp's logits for the first chunk. Same tolerance
+    /// and reasoning as `f32LogitsMatchLlamaCpp`.
+    @Test(arguments: ["qwen2", "qwen3"])
+    func logitsMatchLlamaCpp(arch: String) throws {
+        let model = try LlamaModel(path: Fixture.path("tiny-\(arch)-f32.gguf"))
+        #expect(model.hyperParameters.ropeNeoX)
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("logits-\(arch).bin")))
+        let reference = data.withUnsafeBytes { raw in
+            (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+        let chunk = try PerplexityEvaluator.chunks(tokens: Fixture.tokens(), ctx: Fixture.ctx, addBOS: true, bos: 1)[0]
+        let ours = try model.logits(tokens: chunk, threads: 2)
+        #expect(ours.count == reference.count)
+        let maxDiff = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(maxDiff < 1e-2, "max |Δlogit| \(maxDiff)")
     }
 }

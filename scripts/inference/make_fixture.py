@@ -12,6 +12,9 @@ Writes
   logits-f32.bin, logits-q8_0.bin
                         llama.cpp's logits (float32, little-endian) for the 4 chunks of 64 tokens that
                         perplexity evaluates (first token of each chunk replaced by BOS): 4 × 64 × 256
+  tiny-qwen2-f32.gguf, tiny-qwen3-f32.gguf, logits-qwen2.bin, logits-qwen3.bin
+                        one-layer Qwen2 (q/k/v biases, NeoX RoPE) and Qwen3 (per-head q/k norm, head width
+                        32 so q is wider than the embedding, NeoX RoPE) and llama.cpp's logits for the first chunk
   expected.json         llama.cpp's perplexity over those chunks (positions 32..62 of each, as
                         llama-perplexity scores with ctx 64) and the KLD/top-1 of Q8_0 against F32
 The weights come from a fixed seed, so the files are the same on every run.
@@ -79,6 +82,50 @@ def write_model(path):
     w.close()
 
 
+def write_qwen(path, arch):
+    rng = np.random.default_rng(7 if arch == "qwen2" else 8)
+    hd = 16 if arch == "qwen2" else 32
+    w = gguf.GGUFWriter(path, arch)
+    w.add_name(f"quantd inference fixture {arch}")
+    w.add_context_length(2048); w.add_embedding_length(H); w.add_block_count(1)
+    w.add_feed_forward_length(FF); w.add_head_count(NH); w.add_head_count_kv(NKV)
+    w.add_key_length(hd); w.add_value_length(hd); w.add_rope_dimension_count(hd)
+    w.add_rope_freq_base(1000000.0); w.add_layer_norm_rms_eps(1e-6); w.add_vocab_size(V); w.add_file_type(0)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, V)])
+    w.add_token_scores([0.0] * V); w.add_token_types([2, 3, 3] + [1] * (V - 3))
+    w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)
+    w.add_add_bos_token(True); w.add_add_eos_token(False)
+
+    def mat(rows, cols):
+        return (rng.standard_normal((rows, cols)) / math.sqrt(cols)).astype(np.float32)
+
+    def vec(n, base=0.0, scale=0.3):
+        return (base + scale * rng.standard_normal(n)).astype(np.float32)
+
+    w.add_tensor("token_embd.weight", rng.standard_normal((V, H)).astype(np.float32))
+    w.add_tensor("output_norm.weight", vec(H, 1.0, 0.1))
+    w.add_tensor("output.weight", 2 * mat(V, H))
+    p = "blk.0."
+    w.add_tensor(p + "attn_norm.weight", vec(H, 1.0, 0.1))
+    w.add_tensor(p + "attn_q.weight", mat(NH * hd, H))
+    w.add_tensor(p + "attn_k.weight", mat(NKV * hd, H))
+    w.add_tensor(p + "attn_v.weight", mat(NKV * hd, H))
+    if arch == "qwen2":
+        w.add_tensor(p + "attn_q.bias", vec(NH * hd))
+        w.add_tensor(p + "attn_k.bias", vec(NKV * hd))
+        w.add_tensor(p + "attn_v.bias", vec(NKV * hd))
+    else:
+        w.add_tensor(p + "attn_q_norm.weight", vec(hd, 1.0, 0.2))
+        w.add_tensor(p + "attn_k_norm.weight", vec(hd, 1.0, 0.2))
+    w.add_tensor(p + "attn_output.weight", mat(H, NH * hd))
+    w.add_tensor(p + "ffn_norm.weight", vec(H, 1.0, 0.1))
+    w.add_tensor(p + "ffn_gate.weight", mat(FF, H))
+    w.add_tensor(p + "ffn_up.weight", mat(FF, H))
+    w.add_tensor(p + "ffn_down.weight", mat(H, FF))
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
+
 def chunks(tokens):
     out = []
     for c in range(len(tokens) // CTX):
@@ -119,6 +166,10 @@ def main():
     lf, lq = logits(f32, chs), logits(q8, chs)
     lf.tofile(os.path.join(out, "logits-f32.bin"))
     lq.tofile(os.path.join(out, "logits-q8_0.bin"))
+    for arch in ("qwen2", "qwen3"):
+        path = os.path.join(out, f"tiny-{arch}-f32.gguf")
+        write_qwen(path, arch)
+        logits(path, chs[:1]).tofile(os.path.join(out, f"logits-{arch}.bin"))
     pos = np.arange(CTX // 2, CTX - 1)
     nll_f, nll_q, kld, top1 = 0.0, 0.0, [], 0
     for c, ch in enumerate(chs):
