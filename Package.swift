@@ -3,6 +3,14 @@
 // each layer is one target and imports only the layers below it.
 import PackageDescription
 
+// `QUANTD_MARCH=x86-64-v3` (or `native`, `x86-64-v4`) compiles the forward pass's kernels for that
+// CPU: 8-lane AVX2 vectors and fused multiply-adds, about 2x the tokens/s of the portable build.
+// The binary then needs that CPU (SIGILL otherwise), so the default stays baseline x86-64.
+let inferenceMarch = Context.environment["QUANTD_MARCH"].flatMap { $0.isEmpty ? nil : $0 }
+let inferenceSettings: [SwiftSetting] =
+    [.unsafeFlags(["-O"], .when(configuration: .debug))]
+    + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])
+
 let package = Package(
     name: "quantd",
     platforms: [.macOS(.v14)],
@@ -49,6 +57,11 @@ let package = Package(
         .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON"]),
         // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        // The measuring instrument: a CPU forward pass over a GGUF (llama architecture), perplexity and
+        // KL divergence as llama-perplexity computes them. Optimized in debug builds for the same
+        // reason as Quantization: the matmul loops are the whole cost of every test that runs them.
+        .target(
+            name: "Inference", dependencies: ["GGUF", "Quantization"], swiftSettings: inferenceSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
@@ -67,6 +80,8 @@ let package = Package(
         // Quantization throughput (MB/s of f32 input per type and thread count); build with -c release.
         .executableTarget(
             name: "quantd-bench", dependencies: ["Quantization", "GGUF"], path: "Benchmarks/quantd-bench"),
+        // The forward pass from the command line: logits dumps and perplexity/KLD, for checks and timing.
+        .executableTarget(name: "inference-bench", dependencies: ["Inference"], path: "Benchmarks/inference-bench"),
 
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
@@ -77,6 +92,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "GGUF", "Quantization"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
         .testTarget(

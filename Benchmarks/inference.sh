@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Forward-pass throughput: quantd's Inference against llama-perplexity, same machine, same text,
+# release build, warm page cache. Tokens evaluated per second over llama-perplexity's chunks
+# (ctx 512, batch 512), forward passes only on both sides.
+#   Benchmarks/inference.sh [MODEL.gguf ...]      (default: SmolLM2-135M F16 from the oracle)
+# Environment: THREADS="1 2", REPEAT=2 (best of), QUANTD_MARCH (default x86-64-v3; "" = portable).
+# Needs the oracle (../shared/oracle/setup.sh): llama-perplexity, and its venv to tokenize.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
+TEXT=${TEXT:-$ORACLE/data/gpl3_excerpt.txt}
+THREADS=${THREADS:-"1 2"}
+REPEAT=${REPEAT:-2}
+export QUANTD_MARCH=${QUANTD_MARCH-x86-64-v3}
+[ $# -gt 0 ] || set -- "$ORACLE/models/gguf/smollm2-135m-f16-convert.gguf"
+LP=$ORACLE/build/llama.cpp/bin/llama-perplexity
+swift build -c release --product inference-bench >/dev/null
+BENCH=$PWD/.build/release/inference-bench
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# llama-perplexity's log lines start with a timestamp M.SS.mmm.uuu; the forward passes run between
+# "calculating perplexity" and "Final estimate" (that span also holds its log-softmax, which is small).
+llama_tps() {  # model threads -> tokens/s
+  "$LP" -m "$1" -f "$TEXT" -c 512 -b 512 -t "$2" > "$TMP/lp.log" 2>&1
+  python3 - "$TMP/lp.log" <<'PY'
+import re, sys
+t0 = t1 = chunks = None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)\.(\d+) ", line)
+    if not m: continue
+    t = int(m[1]) * 60 + int(m[2]) + int(m[3]) / 1e3 + int(m[4]) / 1e6
+    if "calculating perplexity over" in line:
+        t0 = t; chunks = int(re.search(r"over (\d+) chunks", line)[1])
+    if "Final estimate" in line: t1 = t
+print(f"{chunks * 512 / (t1 - t0):.1f}")
+PY
+}
+ours_tps() {  # model tokens threads -> tokens/s
+  "$BENCH" ppl "$1" "$2" --ctx 512 --threads "$3" | python3 -c "import json,sys; print('%.1f' % json.load(sys.stdin)['tokens_per_second'])"
+}
+best() { sort -g | tail -1; }
+
+printf "%-40s %7s %12s %12s %7s\n" model threads "quantd t/s" "llama t/s" ratio
+for MODEL in "$@"; do
+  cat "$MODEL" > /dev/null
+  "$ORACLE/venv/bin/python" - "$MODEL" "$TEXT" > "$TMP/tokens.txt" 2>/dev/null <<'PY'
+import sys, llama_cpp
+llm = llama_cpp.Llama(model_path=sys.argv[1], vocab_only=True, verbose=False)
+toks = llm.tokenize(open(sys.argv[2], "rb").read(), add_bos=bool(llm._model.add_bos_token()), special=False)
+print(" ".join(map(str, toks)))
+PY
+  for T in $THREADS; do
+    q=$(for _ in $(seq "$REPEAT"); do ours_tps "$MODEL" "$TMP/tokens.txt" "$T"; done | best)
+    l=$(for _ in $(seq "$REPEAT"); do llama_tps "$MODEL" "$T"; done | best)
+    printf "%-40s %7s %12s %12s %7.2f\n" "$(basename "$MODEL")" "$T" "$q" "$l" "$(python3 -c "print($q/$l)")"
+  done
+done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"

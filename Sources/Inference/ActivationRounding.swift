@@ -1,0 +1,82 @@
+import GGUF
+import Quantization
+
+/// The rounding ggml applies to a matmul's activations before multiplying them with weights of a
+/// given type: its CPU backend converts the F32 activations to the weight type's `vec_dot_type`
+/// (F16 for F16 weights, Q8_0 for Q4_0/Q5_0/Q8_0, Q8_K for the K-quants, ...) and multiplies in
+/// that form. Rounding our activations the same way puts the same error into our logits, so a
+/// quantized artifact's KLD reads the same as llama-perplexity's; without it we would measure the
+/// weights' error alone (Q4_K_M SmolLM2 against its F16: 0.0509 instead of llama.cpp's 0.0554;
+/// rounded: 0.0554).
+enum ActivationRounding: Sendable, Equatable {
+    case none, half, bfloat16, q8_0, q8_K
+
+    /// ggml-cpu's `type_traits_cpu[type].vec_dot_type`, grouped by the rounding it implies.
+    init(weightType t: GGMLType) {
+        switch t.id {
+        case GGMLType.f16.id: self = .half
+        case GGMLType.bf16.id: self = .bfloat16
+        // Q8_1 (for Q4_1/Q5_1) quantizes values exactly as Q8_0 does; it only adds a block sum.
+        case GGMLType.q4_0.id, GGMLType.q4_1.id, GGMLType.q5_0.id, GGMLType.q5_1.id, GGMLType.q8_0.id,
+             GGMLType.iq4_NL.id, GGMLType.mxfp4.id:
+            self = .q8_0
+        case GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id,
+             GGMLType.iq4_XS.id, GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id, GGMLType.iq2_S.id,
+             GGMLType.iq3_XXS.id, GGMLType.iq3_S.id, GGMLType.iq1_S.id, GGMLType.iq1_M.id,
+             GGMLType.tq1_0.id, GGMLType.tq2_0.id:
+            self = .q8_K
+        default: self = .none
+        }
+    }
+
+    /// Rounds `count` values (whole rows of `rowLength`) from `x` into `y`.
+    func apply(_ x: UnsafePointer<Float>, count: Int, rowLength: Int, into y: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .none: y.update(from: x, count: count)
+        case .half: for i in 0..<count { y[i] = FP16.toFloat(FP16.fromFloat(x[i])) }
+        case .bfloat16: for i in 0..<count { y[i] = BF16.toFloat(BF16.fromFloat(x[i])) }
+        case .q8_0: Self.roundQ8_0(x, count: count, into: y)
+        case .q8_K:
+            // Q8_K blocks are 256 wide; a row that is not a whole number of them cannot have K-quant weights.
+            guard rowLength % 256 == 0 else { y.update(from: x, count: count); return }
+            Self.roundQ8_K(x, count: count, into: y)
+        }
+    }
+
+    /// ggml's `quantize_row_q8_0`: per 32 values, d = amax/127 stored as F16, q = round(x/d).
+    static func roundQ8_0(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        var b = 0
+        while b + 32 <= count {
+            var amax: Float = 0
+            for i in b..<(b + 32) { amax = max(amax, abs(x[i])) }
+            let d = amax / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            let dh = FP16.toFloat(FP16.fromFloat(d))
+            for i in b..<(b + 32) { y[i] = (x[i] * id).rounded(.toNearestOrAwayFromZero) * dh }
+            b += 32
+        }
+        for i in b..<count { y[i] = x[i] }
+    }
+
+    /// ggml's `quantize_row_q8_K`: per 256 values, the value of largest magnitude maps to -127
+    /// (iscale = -127/max), q = nearest(iscale·x) capped at 127, d = 1/iscale kept in F32.
+    static func roundQ8_K(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        var b = 0
+        while b + 256 <= count {
+            var amax: Float = 0, maxValue: Float = 0
+            for i in b..<(b + 256) where abs(x[i]) > amax { amax = abs(x[i]); maxValue = x[i] }
+            if amax == 0 {
+                for i in b..<(b + 256) { y[i] = 0 }
+            } else {
+                let iscale = -127 / maxValue
+                let d = 1 / iscale
+                for i in b..<(b + 256) {
+                    let q = min(127, (iscale * x[i]).rounded(.toNearestOrEven))
+                    y[i] = d * q
+                }
+            }
+            b += 256
+        }
+        for i in b..<count { y[i] = x[i] }
+    }
+}

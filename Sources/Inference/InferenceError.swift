@@ -1,0 +1,30 @@
+import GGUF
+
+/// Why a model cannot be evaluated. Each case names the key or tensor at fault.
+public enum InferenceError: Error, Equatable, CustomStringConvertible {
+    case unsupportedArchitecture(String)
+    case missingKey(String)
+    case invalidHyperparameter(key: String, value: Int)
+    case missingTensor(String)
+    case tensorShape(name: String, expected: [Int], actual: [Int])
+    case unsupportedTensorType(name: String, type: String)
+    case tokenOutOfRange(token: Int32, vocabularySize: Int)
+    case emptyInput
+
+    public var description: String {
+        switch self {
+        case .unsupportedArchitecture(let arch):
+            return "architecture '\(arch)' is not supported by the forward pass (supported: llama, qwen2, qwen3)"
+        case .missingKey(let key): return "metadata key '\(key)' is missing"
+        case .invalidHyperparameter(let key, let value): return "metadata key '\(key)' has an invalid value \(value)"
+        case .missingTensor(let name): return "tensor '\(name)' is missing"
+        case .tensorShape(let name, let expected, let actual):
+            return "tensor '\(name)' has shape \(actual), expected \(expected)"
+        case .unsupportedTensorType(let name, let type):
+            return "tensor '\(name)' has type \(type), which cannot be dequantized"
+        case .tokenOutOfRange(let token, let n):
+            return "token id \(token) is outside the vocabulary of \(n) tokens"
+        case .emptyInput: return "no tokens to evaluate"
+        }
+    }
+}

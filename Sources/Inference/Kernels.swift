@@ -1,0 +1,100 @@
+import Foundation
+
+/// The element-wise operations of a Llama layer, written to follow ggml's CPU ops
+/// (`ggml/src/ggml-cpu/ops.cpp`) closely enough that differences stay at rounding level.
+enum Kernels {
+    /// RMSNorm of each of `tokens` rows of `n` values, times `weight` (ggml_rms_norm then ggml_mul).
+    /// ggml sums the squares in double (`ggml_float`) and scales in float; so do we.
+    static func rmsNorm(
+        _ x: UnsafePointer<Float>, tokens: Int, count n: Int, weight: UnsafePointer<Float>, epsilon: Float,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        for t in 0..<tokens {
+            let xr = x + t * n, yr = y + t * n
+            var sum = 0.0
+            for i in 0..<n { sum += Double(xr[i] * xr[i]) }
+            let mean = Float(sum / Double(n))
+            let scale = 1 / (mean + epsilon).squareRoot()
+            for i in 0..<n { yr[i] = (xr[i] * scale) * weight[i] }
+        }
+    }
+
+    /// cos/sin of RoPE angles for positions `0..<tokens`: `table[(p * half + i) * 2 + {0,1}]`.
+    ///
+    /// As `ggml_rope_cache_init`: theta starts at the position and is multiplied by
+    /// `base^(-2/dims)` in float once per pair, so the angles carry the same rounding as ggml's;
+    /// `freqFactors` (llama3's `rope_freqs.weight`) divide theta per pair.
+    static func ropeTable(
+        tokens: Int, dimensions: Int, base: Float, scale: Float, freqFactors: [Float]?
+    ) -> [Float] {
+        let half = dimensions / 2
+        let thetaScale = powf(base, -2 / Float(dimensions))
+        var table = [Float](repeating: 0, count: tokens * half * 2)
+        for p in 0..<tokens {
+            var theta = Float(p)
+            for i in 0..<half {
+                let ff = freqFactors.map { $0[i] } ?? 1
+                let angle = scale * (theta / ff)
+                table[(p * half + i) * 2] = cosf(angle)
+                table[(p * half + i) * 2 + 1] = sinf(angle)
+                theta *= thetaScale
+            }
+        }
+        return table
+    }
+
+    /// Rotates each head of each token in place. `neox == false` is ggml's mode 0 (LLM_ARCH_LLAMA):
+    /// the pairs are adjacent values (2i, 2i+1) — the converter permuted q/k rows for exactly this.
+    /// `neox == true` pairs i with i + dims/2 (Qwen2 and most later models).
+    static func rope(
+        _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDimension d: Int, table: UnsafePointer<Float>,
+        neox: Bool = false
+    ) {
+        let half = d / 2
+        for t in 0..<tokens {
+            let cs = table + t * half * 2
+            for h in 0..<heads {
+                let v = x + (t * heads + h) * d
+                for i in 0..<half {
+                    let c = cs[2 * i], s = cs[2 * i + 1]
+                    let a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1
+                    let x0 = v[a], x1 = v[b]
+                    v[a] = x0 * c - x1 * s
+                    v[b] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    /// `gate = silu(gate) * up`, SwiGLU as ggml's swiglu (silu(x) = x / (1 + e^-x)).
+    static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// RMSNorm of `rows` rows of `count` values in place, times `weight` (Qwen3's q/k norm per head).
+    static func rmsNormInPlace(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, count n: Int, weight: [Float], epsilon: Float
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            guard let wp = w.baseAddress else { return }
+            rmsNorm(x, tokens: rows, count: n, weight: wp, epsilon: epsilon, into: x)
+        }
+    }
+
+    /// Adds `bias` to each of `tokens` rows of `bias.count` values.
+    static func addBias(_ x: UnsafeMutablePointer<Float>, tokens: Int, bias: [Float]) {
+        let n = bias.count
+        for t in 0..<tokens {
+            let row = x + t * n
+            for i in 0..<n { row[i] += bias[i] }
+        }
+    }
+
+    /// `x += y` over `count` values (residual connections).
+    static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] += y[i] }
+    }
+}

@@ -1,0 +1,104 @@
+import GGUF
+
+/// The shape of a Llama-family decoder, read from GGUF metadata the way llama.cpp's loader reads it
+/// (`llama-model.cpp`: `{arch}.embedding_length`, `{arch}.attention.head_count`, ...).
+public struct LlamaHyperParameters: Equatable, Sendable {
+    public var architecture: String
+    public var embeddingLength: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    /// Per-head width of q and k (`attention.key_length`; default embedding/heads).
+    public var headDimension: Int
+    public var feedForwardLength: Int
+    public var vocabularySize: Int
+    /// Dimensions of each head that RoPE rotates (`rope.dimension_count`; default the head width).
+    public var ropeDimensions: Int
+    public var ropeFrequencyBase: Float
+    /// 1 / linear scaling factor (`rope.scaling.type` = linear); 1 otherwise.
+    public var ropeFrequencyScale: Float
+    public var rmsEpsilon: Float
+    /// RoPE pairs i with i + dims/2 (NeoX style) instead of adjacent values.
+    public var ropeNeoX: Bool
+    /// True when the tokenizer prepends BOS (`tokenizer.ggml.add_bos_token`): perplexity then puts
+    /// BOS at the start of every chunk, as llama-perplexity does.
+    public var addsBOS: Bool
+    public var bosToken: Int32
+
+    /// The decoders this forward pass implements: Llama, and the Qwen2 (q/k/v biases) and Qwen3
+    /// (per-head q/k RMSNorm) variations of it.
+    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3"]
+
+    public var qDimension: Int { headCount * headDimension }
+    public var kvDimension: Int { kvHeadCount * headDimension }
+
+    /// Reads and checks the hyperparameters. `vocabularySize` comes from `token_embd.weight`.
+    public init(metadata m: GGUFMetadata, vocabularySize: Int) throws {
+        guard let arch = m["general.architecture"]?.stringValue else {
+            throw InferenceError.missingKey("general.architecture")
+        }
+        guard Self.supportedArchitectures.contains(arch) else { throw InferenceError.unsupportedArchitecture(arch) }
+        architecture = arch
+        // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
+        ropeNeoX = arch != "llama"
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            let full = "\(arch).\(key)"
+            if let v = m[full]?.integerValue {
+                guard v > 0, v <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: full, value: Int(v)) }
+                return Int(v)
+            }
+            // Some writers store head_count_kv as a per-layer array; all equal for the models we run.
+            if let first = m[full]?.arrayValue?.first?.integerValue, first > 0, first <= 1 << 24 { return Int(first) }
+            guard let value else { throw InferenceError.missingKey(full) }
+            return value
+        }
+        func float(_ key: String, default value: Float) -> Float {
+            m["\(arch).\(key)"]?.doubleValue.map { Float($0) } ?? value
+        }
+        embeddingLength = try int("embedding_length")
+        layerCount = try int("block_count")
+        headCount = try int("attention.head_count")
+        kvHeadCount = try int("attention.head_count_kv", default: headCount)
+        feedForwardLength = try int("feed_forward_length")
+        guard embeddingLength % headCount == 0 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count", value: headCount)
+        }
+        headDimension = try int("attention.key_length", default: embeddingLength / headCount)
+        let valueLength = try int("attention.value_length", default: headDimension)
+        guard valueLength == headDimension else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.value_length", value: valueLength)
+        }
+        guard headCount % kvHeadCount == 0 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv", value: kvHeadCount)
+        }
+        ropeDimensions = try int("rope.dimension_count", default: headDimension)
+        // llama.cpp asserts n_rot == head width for these architectures.
+        guard ropeDimensions == headDimension, ropeDimensions % 2 == 0 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
+        }
+        ropeFrequencyBase = float("rope.freq_base", default: 10000)
+        ropeFrequencyScale = 1
+        if let type = m["\(arch).rope.scaling.type"]?.stringValue, type == "linear" {
+            let factor = float("rope.scaling.factor", default: 1)
+            if factor > 0 { ropeFrequencyScale = 1 / factor }
+        }
+        rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
+        self.vocabularySize = vocabularySize
+        addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
+        bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
+    }
+
+    /// llama.cpp's default when `add_bos_token` is absent (`llama_vocab::impl::load`): true for SPM
+    /// ("llama") and WPM ("bert") vocabularies and for BPE ("gpt2") with a Llama-3-style pre-tokenizer.
+    static func defaultAddsBOS(_ m: GGUFMetadata) -> Bool {
+        switch m["tokenizer.ggml.model"]?.stringValue {
+        case "llama", "bert": return true
+        case "gpt2":
+            let llama3Style: Set<String> = [
+                "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+            ]
+            return m["tokenizer.ggml.pre"]?.stringValue.map(llama3Style.contains) ?? false
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import GGUF
+
+/// A Llama-family decoder over a GGUF file (`llama`, `qwen2`, `qwen3`), evaluated on the CPU one
+/// chunk at a time.
+///
+/// It follows llama.cpp's graph for LLM_ARCH_LLAMA (`src/models/llama.cpp`): token embedding,
+/// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
+/// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
+/// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`). Weights stay in the file's memory map in whatever type they are stored and are
+/// dequantized a row block at a time inside the matmul.
+public final class LlamaModel {
+    public let file: GGUFFile
+    public let hyperParameters: LlamaHyperParameters
+    let tokenEmbedding: WeightMatrix
+    let output: WeightMatrix
+    let outputNorm: [Float]
+    let outputBias: [Float]?
+    let layers: [LlamaLayer]
+    let ropeFreqFactors: [Float]?
+    /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
+    /// `ActivationRounding`), so logits are llama.cpp's. False measures the weights' error alone.
+    public var roundsActivationsLikeGGML = true
+
+    public convenience init(path: String) throws { try self.init(file: GGUFFile(path: path)) }
+
+    public init(file: GGUFFile) throws {
+        self.file = file
+        guard let embd = file.header.tensor(named: "token_embd.weight"), embd.dimensions.count >= 2 else {
+            throw InferenceError.missingTensor("token_embd.weight")
+        }
+        let hp = try LlamaHyperParameters(metadata: file.metadata, vocabularySize: embd.dimensions[1])
+        hyperParameters = hp
+        let e = hp.embeddingLength
+        func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+            guard let t = file.header.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+            return try WeightMatrix(file: file, tensor: t, rows: rows, columns: columns)
+        }
+        tokenEmbedding = try matrix("token_embd.weight", rows: hp.vocabularySize, columns: e)
+        // No output.weight means the embedding is tied (llama.cpp: TENSOR_DUPLICATED).
+        output = file.header.tensor(named: "output.weight") == nil
+            ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: e)
+        outputNorm = try loadVector(file: file, name: "output_norm.weight", count: e)
+        outputBias = try loadOptionalVector(file: file, name: "output.bias", count: hp.vocabularySize)
+        ropeFreqFactors = file.header.tensor(named: "rope_freqs.weight") == nil
+            ? nil : try loadVector(file: file, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
+        layers = try (0..<hp.layerCount).map { i in
+            let p = "blk.\(i)."
+            return LlamaLayer(
+                attentionNorm: try loadVector(file: file, name: p + "attn_norm.weight", count: e),
+                q: try matrix(p + "attn_q.weight", rows: hp.qDimension, columns: e),
+                k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
+                v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
+                o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
+                ffnNorm: try loadVector(file: file, name: p + "ffn_norm.weight", count: e),
+                gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
+                up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
+                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength),
+                qBias: try loadOptionalVector(file: file, name: p + "attn_q.bias", count: hp.qDimension),
+                kBias: try loadOptionalVector(file: file, name: p + "attn_k.bias", count: hp.kvDimension),
+                vBias: try loadOptionalVector(file: file, name: p + "attn_v.bias", count: hp.kvDimension),
+                oBias: try loadOptionalVector(file: file, name: p + "attn_output.bias", count: e),
+                qNorm: try loadOptionalVector(file: file, name: p + "attn_q_norm.weight", count: hp.headDimension),
+                kNorm: try loadOptionalVector(file: file, name: p + "attn_k_norm.weight", count: hp.headDimension))
+        }
+    }
+
+    public var vocabularySize: Int { hyperParameters.vocabularySize }
+
+    /// Logits for every position of one chunk, `tokens.count × vocabularySize`, row-major. Position
+    /// i sees tokens 0...i only; nothing is cached between calls.
+    public func logits(tokens: [Int32], threads: Int = 1) throws -> [Float] {
+        guard !tokens.isEmpty else { throw InferenceError.emptyInput }
+        for t in tokens where t < 0 || Int(t) >= vocabularySize {
+            throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
+        }
+        let threads = max(1, threads)
+        return withExtendedLifetime(file) {
+            var scratch = LlamaScratch(tokens: tokens.count, hp: hyperParameters)
+            defer { scratch.deallocate() }
+            let hidden = forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
+            let n = tokens.count * vocabularySize
+            return [Float](unsafeUninitializedCapacity: n) { buf, count in
+                if let base = buf.baseAddress {
+                    MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
+                                    rounding: rounding(for: output))
+                }
+                if let base = buf.baseAddress, let outputBias {
+                    Kernels.addBias(base, tokens: tokens.count, bias: outputBias)
+                }
+                count = n
+            }
+        }
+    }
+
+    func rounding(for w: WeightMatrix) -> ActivationRounding {
+        roundsActivationsLikeGGML ? ActivationRounding(weightType: w.type) : .none
+    }
+
+    /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
+    func forwardHidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+        let hp = hyperParameters, n = tokens.count, e = hp.embeddingLength, d = hp.headDimension
+        for (t, token) in tokens.enumerated() {
+            tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
+        }
+        let table = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
+                                      scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
+        let kqScale = 1 / Float(d).squareRoot()
+        for layer in layers {
+            layer.attentionNorm.withUnsafeBufferPointer {
+                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
+            }
+            MatMul.multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
+            MatMul.multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
+            MatMul.multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
+            if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
+            if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
+            if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
+            // Qwen3: RMSNorm over each head of q and k before RoPE.
+            if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
+            if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
+            table.withUnsafeBufferPointer { tb in
+                Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+                Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+            }
+            Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
+                             headDimension: d, scale: kqScale, into: s.attention, threads: threads)
+            MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
+            if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
+            Kernels.add(s.hidden, s.projected, count: n * e)
+            layer.ffnNorm.withUnsafeBufferPointer {
+                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
+            }
+            MatMul.multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
+            MatMul.multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
+            Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength)
+            MatMul.multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
+            Kernels.add(s.hidden, s.projected, count: n * e)
+        }
+        outputNorm.withUnsafeBufferPointer {
+            Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
+        }
+        return UnsafePointer(s.normed)
+    }
+}
+
+/// The weights of one decoder layer.
+struct LlamaLayer {
+    let attentionNorm: [Float]
+    let q, k, v, o: WeightMatrix
+    let ffnNorm: [Float]
+    let gate, up, down: WeightMatrix
+    /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
+    let qBias, kBias, vBias, oBias: [Float]?
+    /// Qwen3's per-head q/k RMSNorm weights.
+    let qNorm, kNorm: [Float]?
+}
+
+/// Activations of one chunk: allocated once per `logits` call, reused by every layer.
+struct LlamaScratch {
+    let hidden, normed, q, k, v, attention, projected, gate, up: UnsafeMutablePointer<Float>
+
+    init(tokens n: Int, hp: LlamaHyperParameters) {
+        func buffer(_ width: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n * width)
+            p.initialize(repeating: 0, count: n * width)
+            return p
+        }
+        hidden = buffer(hp.embeddingLength); normed = buffer(hp.embeddingLength)
+        q = buffer(hp.qDimension); k = buffer(hp.kvDimension); v = buffer(hp.kvDimension)
+        attention = buffer(hp.qDimension); projected = buffer(hp.embeddingLength)
+        gate = buffer(hp.feedForwardLength); up = buffer(hp.feedForwardLength)
+    }
+
+    func deallocate() {
+        for p in [hidden, normed, q, k, v, attention, projected, gate, up] { p.deallocate() }
+    }
+}

@@ -1,0 +1,72 @@
+import GGUF
+import Quantization
+
+/// One 2-D weight tensor of a GGUF, read in place from the file's memory map.
+///
+/// `rows` is ggml's `ne1` (output features), `columns` its `ne0` (input features); each row is a
+/// whole number of blocks, so any range of rows can be dequantized on its own. The pointer is
+/// valid only while the `GGUFFile` it came from is alive: `LlamaModel` owns the file and wraps
+/// every evaluation in `withExtendedLifetime`.
+struct WeightMatrix: @unchecked Sendable {
+    let name: String
+    let type: GGMLType
+    let rows: Int
+    let columns: Int
+    let rowBytes: Int
+    let bytes: UnsafeRawPointer
+
+    init(file: GGUFFile, tensor: GGUFTensorInfo, rows expectedRows: Int, columns expectedColumns: Int) throws {
+        let dims = tensor.dimensions
+        guard dims.count == 2 || (dims.count > 2 && dims[2...].allSatisfy { $0 == 1 }),
+              dims[0] == expectedColumns, dims[1] == expectedRows
+        else {
+            throw InferenceError.tensorShape(name: tensor.name, expected: [expectedColumns, expectedRows], actual: dims)
+        }
+        guard Quantizer.supportsDequantize(tensor.type), expectedColumns % tensor.type.blockSize == 0 else {
+            throw InferenceError.unsupportedTensorType(name: tensor.name, type: tensor.type.name)
+        }
+        let data = file.data(for: tensor)
+        let rowBytes = try Quantizer.byteCount(tensor.type, rows: 1, rowLength: expectedColumns)
+        guard let base = data.baseAddress, data.count == rowBytes * expectedRows else {
+            throw InferenceError.tensorShape(name: tensor.name, expected: [expectedColumns, expectedRows], actual: dims)
+        }
+        name = tensor.name
+        type = tensor.type
+        rows = expectedRows
+        columns = expectedColumns
+        self.rowBytes = rowBytes
+        bytes = base
+    }
+
+    /// Dequantizes rows `range` into `output` (row-major, `columns` floats per row).
+    /// The range was checked by the caller, so the only failure left is one the init ruled out.
+    func dequantize(rows range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+        let count = range.count * columns
+        let src = UnsafeRawBufferPointer(start: bytes + range.lowerBound * rowBytes, count: range.count * rowBytes)
+        // Cannot throw: type, byte count and output size were validated in init.
+        try? Quantizer.dequantize(type, src, count: count, into: UnsafeMutableBufferPointer(start: output, count: count))
+    }
+}
+
+/// An optional 1-D tensor (biases, q/k norms): nil when the file does not have it.
+func loadOptionalVector(file: GGUFFile, name: String, count: Int) throws -> [Float]? {
+    file.header.tensor(named: name) == nil ? nil : try loadVector(file: file, name: name, count: count)
+}
+
+/// A 1-D F32-convertible vector (norm weights, biases), dequantized once at load.
+func loadVector(file: GGUFFile, name: String, count: Int) throws -> [Float] {
+    guard let tensor = file.header.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+    guard tensor.elementCount == count else {
+        throw InferenceError.tensorShape(name: name, expected: [count], actual: tensor.dimensions)
+    }
+    guard Quantizer.supportsDequantize(tensor.type) else {
+        throw InferenceError.unsupportedTensorType(name: name, type: tensor.type.name)
+    }
+    var out = [Float](repeating: 0, count: count)
+    try withExtendedLifetime(file) {
+        try out.withUnsafeMutableBufferPointer { buf in
+            try Quantizer.dequantize(tensor.type, file.data(for: tensor), count: count, into: buf)
+        }
+    }
+    return out
+}
