@@ -18,7 +18,7 @@ swift build -c release --product quantd >/dev/null
 Q=$PWD/.build/release/quantd
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-cat "$MODEL" > /dev/null  # warm the page cache
+if [ -d "$MODEL" ]; then cat "$MODEL"/*.safetensors > /dev/null; else cat "$MODEL" > /dev/null; fi  # warm the page cache
 measure() {  # label, command...: prints "label seconds peakKiB"
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$OUT/time" "$@" > /dev/null 2>&1
