@@ -74,6 +74,7 @@ let package = Package(
             name: "QuantdCLI",
             dependencies: [
                 "GGUF", "Safetensors", "Quantization", "ModelConversion", "BinaryIO", "JSON", "Pipeline", "Daemon",
+                "Tokenizer", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
@@ -104,7 +105,7 @@ let package = Package(
             name: "ModelConversionTests", dependencies: ["ModelConversion", "GGUF", "Safetensors", "BinaryIO", "JSON"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors"],
+            name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors", "Tokenizer"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

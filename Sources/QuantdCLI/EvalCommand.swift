@@ -1,0 +1,134 @@
+import ArgumentParser
+import BinaryIO
+import Inference
+import JSON
+import Tokenizer
+
+/// `quantd eval MODEL.gguf --text FILE [--ref SOURCE.gguf]`: what quantizing cost, measured as
+/// llama-perplexity measures it — perplexity on a text and, against the source model, the KL
+/// divergence of the two models' next-token distributions.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Perplexity of a GGUF on a text; with --ref, KL divergence and top-1 agreement against the source model.",
+        discussion: """
+            The method is llama-perplexity's: the text is tokenized with the model's vocabulary, cut \\
+            into non-overlapping chunks of --ctx tokens (BOS first when the vocabulary adds it), and \\
+            the second half of each chunk is scored. Architectures: llama, qwen2, qwen3.
+            """)
+
+    @Argument(help: "The GGUF to evaluate (e.g. a quantized artifact).")
+    var model: String
+
+    @Option(name: .long, help: "The source model (F16/BF16/F32 GGUF) to compare against.")
+    var ref: String?
+
+    @Option(name: .long, help: "A UTF-8 text file to evaluate on.")
+    var text: String?
+
+    @Option(name: .long, help: "Token ids (whitespace-separated) instead of --text, e.g. from another tokenizer.")
+    var tokens: String?
+
+    @Option(name: .long, help: "Tokens per chunk.")
+    var ctx: Int = 512
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "One JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard ctx >= 8 else { throw ValidationError("--ctx must be at least 8") }
+        guard (text == nil) != (tokens == nil) else { throw ValidationError("give either --text FILE or --tokens FILE") }
+    }
+
+    /// The ids to evaluate: the text tokenized with the model's vocabulary (BOS as it says), or
+    /// the ids given.
+    private func loadTokens() throws -> (ids: [Int32], source: String) {
+        if let tokens {
+            let content = String(decoding: try MappedFile.contents(of: tokens), as: UTF8.self)
+            var ids: [Int32] = []
+            for word in content.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "," }) {
+                guard let id = Int32(word) else {
+                    throw CLIFailure(message: "\(tokens): '\(word.prefix(20))' is not a token id", hint: "give whitespace-separated integers",
+                                     exit: QuantdExit.badInput)
+                }
+                ids.append(id)
+            }
+            return (ids, tokens)
+        }
+        let path = text ?? ""
+        let tokenizer = try Tokenizer(contentsOf: model)
+        return (tokenizer.encode(String(decoding: try MappedFile.contents(of: path), as: UTF8.self), addSpecial: true), path)
+    }
+
+    func run() throws {
+        do {
+            let (tokens, source) = try loadTokens()
+            guard tokens.count >= ctx else {
+                throw CLIFailure(message: "\(source): \(tokens.count) tokens, fewer than one chunk of --ctx \(ctx)",
+                                 hint: "use a longer text or a smaller --ctx", exit: QuantdExit.badInput)
+            }
+            let workers = threads ?? systemCoreCount()
+            let candidate = try LlamaModel(path: model)
+            if let ref {
+                let reference = try LlamaModel(path: ref)
+                let result = try PerplexityEvaluator.compare(reference: reference, candidate: candidate, tokens: tokens,
+                                                             ctx: ctx, threads: workers)
+                print(json ? Self.json(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx).serialized(pretty: true)
+                           : Self.table(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx))
+            } else {
+                let result = try PerplexityEvaluator.run(model: candidate, tokens: tokens, ctx: ctx, threads: workers)
+                print(json ? Self.json(result, model: model, tokens: tokens.count, ctx: ctx).serialized(pretty: true)
+                           : "\(model): perplexity \(Self.fixed(result.perplexity, 4)) over \(result.scoredTokens) scored tokens "
+                             + "(\(tokens.count) tokens, \(result.chunks) chunks of \(ctx)), \(Self.fixed(result.tokensPerSecond, 1)) tokens/s")
+            }
+        } catch let failure as CLIFailure {
+            throw failure.report()
+        } catch {
+            throw CLIFailure.from(error)
+        }
+    }
+
+    static func table(_ r: KLDResult, model: String, ref: String, tokens: Int, ctx: Int) -> String {
+        [
+            "\(tokens) tokens, \(r.candidate.chunks) chunks of \(ctx), \(r.scoredTokens) scored",
+            "  reference  \(ref)  perplexity \(fixed(r.reference.perplexity, 4))",
+            "  model      \(model)  perplexity \(fixed(r.candidate.perplexity, 4))"
+                + " (\(r.candidate.perplexity >= r.reference.perplexity ? "+" : "")\(fixed((r.candidate.perplexity / r.reference.perplexity - 1) * 100, 2)) %)",
+            "  KL divergence  mean \(sci(r.kldMean))  median \(sci(r.kldMedian))  p99 \(sci(r.kldP99))  max \(sci(r.kldMax))",
+            "  top-1 agreement \(fixed(r.top1Agreement * 100, 2)) %   RMS Δp \(fixed(r.rmsDeltaP * 100, 3)) %",
+        ].joined(separator: "\n")
+    }
+
+    static func json(_ r: KLDResult, model: String, ref: String, tokens: Int, ctx: Int) -> JSONValue {
+        .object([
+            ("model", .string(model)), ("ref", .string(ref)), ("tokens", num(tokens)), ("ctx", num(ctx)),
+            ("chunks", num(r.candidate.chunks)), ("scored", num(r.scoredTokens)),
+            ("perplexity", num(r.candidate.perplexity)), ("ref_perplexity", num(r.reference.perplexity)),
+            ("kld_mean", num(r.kldMean)), ("kld_median", num(r.kldMedian)), ("kld_p99", num(r.kldP99)), ("kld_max", num(r.kldMax)),
+            ("top1_agreement", num(r.top1Agreement)), ("rms_delta_p", num(r.rmsDeltaP)),
+        ])
+    }
+
+    static func json(_ r: PerplexityResult, model: String, tokens: Int, ctx: Int) -> JSONValue {
+        .object([
+            ("model", .string(model)), ("tokens", num(tokens)), ("ctx", num(ctx)), ("chunks", num(r.chunks)),
+            ("scored", num(r.scoredTokens)), ("perplexity", num(r.perplexity)), ("tokens_per_second", num(r.tokensPerSecond)),
+        ])
+    }
+
+    static func num(_ x: Int) -> JSONValue { .number(JSONNumber(x)) }
+    static func num(_ x: Double) -> JSONValue { x.isFinite ? .number(JSONNumber(x)) : .null }
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let r = (x * scale).rounded() / scale
+        var s = "\(r)"
+        let decimals = s.split(separator: ".").last?.count ?? 0
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+        return s
+    }
+    static func sci(_ x: Double) -> String { ConvertSummary.sci(x) }
+}
