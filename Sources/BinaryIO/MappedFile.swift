@@ -59,11 +59,20 @@ public final class MappedFile: @unchecked Sendable {
     /// Drops the pages of `range` from this process's memory (the page cache keeps them), so a
     /// pass over a large file does not accumulate it all in the process's resident set.
     public func release(_ range: Range<Int>) {
-        guard let base else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (range.lowerBound + page - 1) / page * page
-        let end = min(range.upperBound, bytes.count) / page * page
-        if end > start { _ = madvise(base + start, end - start, MADV_DONTNEED) }
+        let clamped = range.clamped(to: 0..<bytes.count)
+        MappedFile.releasePages(UnsafeRawBufferPointer(rebasing: bytes[clamped]))
+    }
+
+    /// Drops the whole pages inside `bytes` (part of a private read-only map) from the resident
+    /// set; neighbours may share the first and last page, so those stay. A later read faults the
+    /// pages back in from the page cache.
+    public static func releasePages(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        let page = UInt(max(sysconf(Int32(_SC_PAGESIZE)), 1))
+        let start = (UInt(bitPattern: base) + page - 1) / page * page
+        let end = (UInt(bitPattern: base) + UInt(bytes.count)) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, Int(end - start), MADV_DONTNEED)
     }
 
     deinit {

@@ -1,3 +1,4 @@
+import BinaryIO
 import Dispatch
 import GGUF
 import Safetensors
@@ -99,14 +100,7 @@ public struct Converter: Sendable {
     /// peak RSS follows the largest tensor rather than the model (they stay in the page cache; the
     /// mapping is private and read-only, so a later read just faults them in again). Only whole
     /// pages inside the tensor are released: neighbours may share its first and last page.
-    static func releasePages(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
-        let page = UInt(max(sysconf(Int32(_SC_PAGESIZE)), 1))
-        let start = (UInt(bitPattern: base) + page - 1) / page * page
-        let end = (UInt(bitPattern: base) + UInt(bytes.count)) / page * page
-        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(pointer, Int(end - start), MADV_DONTNEED)
-    }
+    static func releasePages(_ bytes: UnsafeRawBufferPointer) { MappedFile.releasePages(bytes) }
 }
 
 /// The output piece, shared by the lanes of one `concurrentPerform`, each writing disjoint rows.
