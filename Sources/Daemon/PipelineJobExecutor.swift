@@ -1,4 +1,7 @@
 import Pipeline
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Runs the quantization pipeline for each claimed input: the real executor behind `quantd watch`.
@@ -49,9 +52,14 @@ public final class PipelineJobExecutor: JobExecutor {
         return JobOutcome(files: files)
     }
 
-    /// The input as a tensor source. A GGUF today; Hugging Face folders arrive with the converter.
+    /// The input as a tensor source: a Hugging Face folder through the converter (as
+    /// convert_hf_to_gguf.py --outtype f16 would write it), or an F32/F16/BF16 GGUF.
     static func source(for path: String) throws -> TensorSource {
-        try GGUFTensorSource(path: path)
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            return try ConvertedModelSource(folder: path)
+        }
+        return try GGUFTensorSource(path: path)
     }
 
     static func name(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }

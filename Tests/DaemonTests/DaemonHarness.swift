@@ -59,7 +59,7 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     /// Stops the daemon and waits for `run()` to return.
-    func stop(timeout: Double = 15) throws {
+    func stop(timeout: Double = 45) throws {
         guard let daemon else { return }
         daemon.stop(reason: "test")
         guard stopped.wait(timeout: .now() + timeout) == .success else { throw TestError("daemon did not stop within \(timeout) s") }
@@ -69,7 +69,7 @@ final class DaemonHarness: @unchecked Sendable {
     var log: [String] { lines.withLock { $0 } }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    func waitFor(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
+    func waitFor(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try condition() { return }

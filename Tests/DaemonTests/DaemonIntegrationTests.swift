@@ -101,7 +101,7 @@ struct DaemonIntegrationTests {
         let names = (1...20).map { "m\($0).gguf" }
         for name in names { try FileManager.default.copyItem(atPath: DaemonHarness.samplePath, toPath: staging + "/" + name) }
         for name in names { try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: harness.folder.inbox + "/" + name) }
-        try harness.waitFor("20 outputs and inputs in done/", timeout: 20) {
+        try harness.waitFor("20 outputs and inputs in done/", timeout: 60) {
             harness.list(harness.folder.out).count == 20 && harness.list(harness.folder.done).count == 20
         }
         #expect(Set(harness.list(harness.folder.out)) == Set(names.map { DropFolder.stem($0) }))

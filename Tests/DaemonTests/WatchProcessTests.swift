@@ -35,7 +35,7 @@ struct WatchProcessTests {
 
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-        func waitForExit(_ harness: DaemonHarness, timeout: Double = 10) throws -> Int32 {
+        func waitForExit(_ harness: DaemonHarness, timeout: Double = 30) throws -> Int32 {
             try harness.waitFor("quantd watch to exit", timeout: timeout) { !process.isRunning }
             return process.terminationStatus
         }
@@ -127,6 +127,26 @@ struct WatchProcessTests {
         #expect(try watch.waitForExit(harness) == 0)
     }
 
+    /// A Hugging Face folder renamed in goes through the converter and the pipeline in one job.
+    @Test func droppedHuggingFaceFolderIsConvertedAndQuantized() throws {
+        let harness = DaemonHarness()
+        let model = DaemonHarness.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-qwen2").path
+        let path = harness.root + "/pipeline.json"
+        try Data(#"{"version": 1, "schemes": [{"mix": "Q8_0"}], "daemon": {"settle_seconds": 0.2}}"#.utf8).write(to: URL(fileURLWithPath: path))
+        let watch = try Watch(harness: harness, pipeline: path, tag: "hf")
+        defer { if watch.process.isRunning { watch.process.terminate() } }
+        try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+        try harness.dropByRename("tiny-qwen2") { try FileManager.default.copyItem(atPath: model, toPath: $0) }
+        let out = harness.folder.out + "/tiny-qwen2"
+        try harness.waitFor("out/tiny-qwen2", timeout: 30) { FileManager.default.fileExists(atPath: out + "/manifest.json") }
+        #expect(harness.list(out) == ["manifest.json", "tiny-qwen2-Q8_0.gguf"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any]
+        #expect((manifest?["artifacts"] as? [[String: Any]])?.first?["sha256"] as? String == Self.sha256(file: out + "/tiny-qwen2-Q8_0.gguf"))
+        #expect(((manifest?["sources"] as? [[String: Any]])?.count ?? 0) >= 2, "weights, config and tokenizer files are recorded")
+        kill(watch.process.processIdentifier, SIGTERM)
+        #expect(try watch.waitForExit(harness) == 0)
+    }
+
     static func sha256(file: String) -> String? {
         try? MappedFile(path: file).withUnsafeBytes { SHA256Digest.hex(of: $0) }
     }
@@ -145,7 +165,7 @@ struct WatchProcessTests {
 
     @Test func killNineAtAnyMomentLosesNothing() throws {
         let harness = DaemonHarness()
-        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.2, "rescan_seconds": 1, "concurrency": 2}"#)
+        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.2, "rescan_seconds": 1, "concurrency": 2, "grace_seconds": 5}"#)
         try harness.folder.create()
         let staging = harness.root + "/staging"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -170,7 +190,7 @@ struct WatchProcessTests {
                     try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: harness.folder.inbox + "/" + name)
                 }
             }
-            try harness.waitFor("\(claims) claims", timeout: 15) {
+            try harness.waitFor("\(claims) claims", timeout: 40) {
                 watch.log.components(separatedBy: " claim: ").count > claims || harness.list(harness.folder.inbox).isEmpty
             }
             kill(watch.process.processIdentifier, SIGKILL)
@@ -187,7 +207,7 @@ struct WatchProcessTests {
         }
         let last = try Watch(harness: harness, pipeline: pipeline, tag: "last")
         defer { if last.process.isRunning { last.process.terminate() } }
-        try harness.waitFor("every input accounted for", timeout: 20) {
+        try harness.waitFor("every input accounted for", timeout: 60) {
             harness.list(harness.folder.out).count + harness.list(harness.folder.failed).count == 24
                 && harness.list(harness.folder.work).isEmpty
         }
