@@ -56,7 +56,8 @@ public final class PipelineJobExecutor: JobExecutor {
     /// convert_hf_to_gguf.py --outtype f16 would write it), or an F32/F16/BF16 GGUF.
     static func source(for path: String) throws -> TensorSource {
         var info = stat()
-        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+        // A lone .safetensors goes to the converter too, whose error says a model folder is needed.
+        if path.hasSuffix(".safetensors") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR) {
             return try ConvertedModelSource(folder: path)
         }
         return try GGUFTensorSource(path: path)
