@@ -39,6 +39,19 @@ struct WatchProcessTests {
             try harness.waitFor("quantd watch to exit", timeout: timeout) { !process.isRunning }
             return process.terminationStatus
         }
+
+        /// Waits until the process is dead, judged by the kernel (/proc: gone or a zombie) rather
+        /// than by Foundation's Process, whose reaping of children can lag far behind under load.
+        func waitUntilDead(_ harness: DaemonHarness, timeout: Double = 30) throws {
+            let pid = process.processIdentifier
+            try harness.waitFor("quantd watch (pid \(pid)) to die", timeout: timeout) {
+                guard process.isRunning else { return true }
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+                // The state follows the parenthesised command name: "pid (comm) S ...".
+                guard let close = stat.lastIndex(of: ")") else { return false }
+                return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+            }
+        }
     }
 
     /// A pipeline for the sample drops: Q8_0, requantizing the sample's Q4_0 tensor (the sample
@@ -194,7 +207,7 @@ struct WatchProcessTests {
                 watch.log.components(separatedBy: " claim: ").count > claims || harness.list(harness.folder.inbox).isEmpty
             }
             kill(watch.process.processIdentifier, SIGKILL)
-            _ = try watch.waitForExit(harness)
+            try watch.waitUntilDead(harness)
             // Never a partial artifact in out/: each folder there is complete, and its artifact's
             // hash is the one its manifest records.
             for name in harness.list(harness.folder.out) {
@@ -207,12 +220,17 @@ struct WatchProcessTests {
         }
         let last = try Watch(harness: harness, pipeline: pipeline, tag: "last")
         defer { if last.process.isRunning { last.process.terminate() } }
+        // SIGTERM only once its handler is installed: this test process ignores SIGTERM (the
+        // in-process daemon tests install the daemon's handling here), children inherit the
+        // ignore, and a signal sent before `quantd watch` sets up its own would be lost.
+        try harness.waitFor("ready") { last.log.contains(" ready: ") }
         try harness.waitFor("every input accounted for", timeout: 60) {
             harness.list(harness.folder.out).count + harness.list(harness.folder.failed).count == 24
                 && harness.list(harness.folder.work).isEmpty
         }
         kill(last.process.processIdentifier, SIGTERM)
-        #expect(try last.waitForExit(harness) == 0)
+        try last.waitUntilDead(harness)
+        try harness.waitFor("the clean stop in the log") { last.log.contains("stopped cleanly") }
         #expect(Set(harness.list(harness.folder.out)) == Set(good))
         #expect(Set(harness.list(harness.folder.failed)) == Set(bad))
         #expect(harness.list(harness.folder.inbox).isEmpty)
