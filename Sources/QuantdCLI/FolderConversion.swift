@@ -18,9 +18,9 @@ enum FolderConversion {
             try Self.refuseWritingInto(input: input, destination: destination)
             let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
             let converter = Converter(threads: threads ?? max(1, cores))
-            let meter = isatty(2) != 0 ? ProgressMeter() : nil
-            try converter.run(plan, destination: destination) { meter?.update($0) }
-            meter?.finish()
+            let line = ProgressLine(enabled: isatty(2) != 0)
+            try converter.run(plan, destination: destination) { line.update($0) }
+            line.finish()
             print("\(destination): \(plan.architecture.ggufName) \(plan.outputType.rawValue), "
                   + "\(plan.tensors.count) tensors, \(plan.metadata.count) metadata keys")
         } catch let error as ConversionError {

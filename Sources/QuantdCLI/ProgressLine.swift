@@ -1,10 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ModelConversion
 import Pipeline
 
-/// A one-line progress display on stderr (tensor i/N, bytes, rate, ETA), redrawn at most ten
-/// times a second; silent when disabled (not a terminal and no `-v`).
+/// The one progress display of `quantd convert` (pipeline jobs and folder conversions alike): a
+/// line on stderr with tensor i/N, bytes, rate and ETA, redrawn at most ten times a second;
+/// silent when disabled (not a terminal and no `-v`).
 final class ProgressLine: @unchecked Sendable {
     private let enabled: Bool
     private let start = ProgressLine.now()
@@ -13,17 +15,28 @@ final class ProgressLine: @unchecked Sendable {
 
     init(enabled: Bool) { self.enabled = enabled }
 
+    /// Pipeline jobs (bytes read of the source).
     func update(_ p: PipelineProgress) {
+        update(tensor: p.tensorIndex, of: p.tensorCount, name: p.tensorName, bytes: p.bytesRead, total: p.bytesTotal)
+    }
+
+    /// Folder conversions (bytes written of the output).
+    func update(_ p: ConversionProgress) {
+        update(tensor: p.tensorIndex, of: p.tensorCount, name: p.tensorName, bytes: p.bytesWritten, total: p.totalBytes)
+    }
+
+    private func update(tensor index: Int, of count: Int, name: String, bytes: Int, total: Int) {
         guard enabled else { return }
         lock.locked {
             let now = ProgressLine.now()
-            guard now - lastDraw >= 0.1 || p.bytesRead == p.bytesTotal else { return }
+            guard now - lastDraw >= 0.1 || bytes == total else { return }
             lastDraw = now
             let elapsed = max(now - start, 1e-3)
-            let rate = Double(p.bytesRead) / elapsed
-            let eta = rate > 0 ? Double(p.bytesTotal - p.bytesRead) / rate : 0
-            let text = "\r\u{1B}[2Ktensor \(p.tensorIndex + 1)/\(p.tensorCount) \(p.tensorName.prefix(32))  "
-                + "\(mib(p.bytesRead))/\(mib(p.bytesTotal)) MiB  \(mib(Int(rate))) MiB/s  ETA \(Int(eta.rounded())) s"
+            let rate = Double(bytes) / elapsed
+            // The first half second says nothing about the rate; show no ETA until it does.
+            let eta = elapsed >= 0.5 && rate > 0 ? "\(Int((Double(total - bytes) / rate).rounded(.up))) s" : "--"
+            let text = "\r\u{1B}[2Ktensor \(index + 1)/\(count) \(name.prefix(32))  "
+                + "\(mib(bytes))/\(mib(total)) MiB  \(mib(Int(rate))) MiB/s  ETA \(eta)"
             var stderr = StandardError()
             stderr.write(text)
         }
