@@ -1,0 +1,57 @@
+import Foundation
+import GGUF
+@testable import ModelConversion
+import Testing
+
+/// BERT specifics beyond the reference fixture: the phantom-space vocabulary, tensor filtering and
+/// the sentence-transformers pooling type.
+@Suite struct BertTests {
+    @Test func phantomSpaceComparesScalarsNotCharacters() {
+        #expect(WordPieceVocabulary.phantomSpace("[CLS]", .control) == "[CLS]")
+        #expect(WordPieceVocabulary.phantomSpace("##ing", .normal) == "ing")
+        #expect(WordPieceVocabulary.phantomSpace("the", .normal) == "\u{2581}the")
+        // U+093E joins the second "#" into one Character; Python still sees the "##" prefix.
+        #expect(WordPieceVocabulary.phantomSpace("##\u{093E}", .normal) == "\u{093E}")
+    }
+
+    @Test func tensorNamesAndFilter() {
+        let bert = Architecture.bert
+        #expect(bert.filterTensor("bert.encoder.layer.3.attention.output.LayerNorm.gamma") == "encoder.layer.3.attention.output.LayerNorm.weight")
+        #expect(bert.filterTensor("bert.pooler.dense.weight") == nil)
+        #expect(bert.filterTensor("cls.predictions.transform.dense.weight") == nil)
+        #expect(bert.filterTensor("embeddings.position_ids") == nil)
+        #expect(bert.ggufTensorName("encoder.layer.11.output.LayerNorm.bias") == "blk.11.layer_output_norm.bias")
+        #expect(bert.ggufTensorName("encoder.layer.1.intermediate.dense.weight") == "blk.1.ffn_up.weight")
+        #expect(bert.ggufTensorName("embeddings.token_type_embeddings.weight") == "token_types.weight")
+        #expect(bert.ggufTensorName("encoder.layer.x.output.dense.weight") == nil)
+        #expect(TensorRules.type(ggufName: "position_embd.weight", numpyShape: [512, 64], outputType: .f16) == .f32)
+    }
+
+    @Test(arguments: [
+        (#"{"pooling_mode_mean_tokens": true, "pooling_mode_cls_token": false}"#, UInt32(1)),
+        (#"{"pooling_mode_cls_token": true}"#, UInt32(2)),
+        (#"{"pooling_mode_lasttoken": true}"#, UInt32(3)),
+        (#"{"pooling_mode": "mean"}"#, UInt32(1)),
+    ])
+    func poolingTypeFromSentenceTransformersConfig(config: String, expected: UInt32) throws {
+        let temp = TemporaryFolder()
+        let folder = try temp.copy(fixture: "tiny-bert")
+        try config.write(toFile: folder + "/1_Pooling/config.json", atomically: true, encoding: .utf8)
+        let plan = try ConversionPlan(input: folder, outputType: .fixed(.f16))
+        #expect(plan.metadata["bert.pooling_type"] == .uint32(expected))
+    }
+
+    @Test func noModulesMeansNoPoolingKeyAndUnknownPoolingIsAnError() throws {
+        let temp = TemporaryFolder()
+        let folder = try temp.copy(fixture: "tiny-bert")
+        try FileManager.default.removeItem(atPath: folder + "/modules.json")
+        #expect(try ConversionPlan(input: folder, outputType: .fixed(.f16)).metadata["bert.pooling_type"] == nil)
+
+        let otherTemp = TemporaryFolder()
+        let other = try otherTemp.copy(fixture: "tiny-bert")
+        try #"{"pooling_mode_max_tokens": true}"#.write(toFile: other + "/1_Pooling/config.json", atomically: true, encoding: .utf8)
+        #expect { _ = try ConversionPlan(input: other, outputType: .fixed(.f16)) } throws: {
+            "\($0)".contains("1_Pooling/config.json") && "\($0)".contains("pooling")
+        }
+    }
+}
