@@ -35,8 +35,11 @@ public struct Converter: Sendable {
     /// stops the conversion and leaves no output, which is how a caller cancels.
     public func run(_ plan: ConversionPlan, destination: String,
                     progress: ((ConversionProgress) throws -> Void)? = nil) throws {
+        // O_DIRECT: a converted model is written once and not read back by us, and filling fresh
+        // page cache was most of the conversion's CPU time (Benchmarks/convert.sh).
         let writer = try GGUFWriter(destination: destination, metadata: plan.metadata,
-                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
+                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) },
+                                    directIO: true)
         do {
             let total = plan.tensorBytes
             var written = 0
