@@ -41,6 +41,42 @@ import Testing
         #expect(Self.encode([Float](repeating: 0, count: 32), .q8_0) == [UInt8](repeating: 0, count: 34))
     }
 
+    /// The Q8_0 rounding shortcut against numpy's formula (`floor|v| + floor(2 * frac)`) written out,
+    /// on values around every half step (both signs, next-up/next-down), with a scale of 1 (amax 127).
+    @Test func q8_0ShortcutMatchesNumpysFormula() {
+        var values: [Float] = []
+        for k in -254...254 {
+            let h = Float(k) / 2
+            values += [h, h.nextUp, h.nextDown]
+        }
+        values = values.filter { abs($0) <= 127 }
+        for start in stride(from: 0, to: values.count - 31, by: 31) {
+            let block = [Float(127)] + values[start..<(start + 31)]
+            let bytes = Self.encode(block, .q8_0)
+            for (i, v) in block.enumerated() {
+                let a = abs(v)
+                let b = a.rounded(.down) + (2 * (a - a.rounded(.down))).rounded(.down)
+                let q = v > 0 ? b : (v < 0 ? -b : 0)
+                #expect(Int8(bitPattern: bytes[2 + i]) == Int8(q), "value \(v)")
+            }
+        }
+        // Random blocks at many scales: the fast path and the general one give the same bytes.
+        var state: UInt64 = 42
+        for trial in 0..<2000 {
+            let scale = Float(sign: .plus, exponent: trial % 60 - 30, significand: 1)
+            let block = (0..<32).map { _ -> Float in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return (Float(state >> 40) / Float(1 << 24) - 0.5) * scale
+            }
+            var fast = [UInt8](repeating: 0, count: 34), general = [UInt8](repeating: 0, count: 34)
+            block.withUnsafeBufferPointer { b in
+                fast.withUnsafeMutableBytes { ElementConversion.encodeQ8_0Block(b, into: $0.baseAddress!) }
+                general.withUnsafeMutableBytes { ElementConversion.encodeQ8_0BlockGeneral(b, into: $0.baseAddress!) }
+            }
+            #expect(fast == general, "trial \(trial)")
+        }
+    }
+
     @Test func decodeWidensExactly() {
         let f16: [UInt8] = [0x00, 0x3c, 0x66, 0x2e]  // 1.0, 0.0999755859375
         let bf16: [UInt8] = [0x80, 0x3f, 0xc0, 0xbf]  // 1.0, -1.5
