@@ -37,9 +37,10 @@ public struct Architecture: Sendable {
     var writesTextModelParameters = true
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
     var layerPrefix = "model.layers."
-    /// The class's `filter_tensors`: the HF name the tensor map sees, or nil to drop the tensor
-    /// (BERT strips `bert.`, renames `gamma`/`beta` and drops the pooler and training heads).
-    var filterTensor: @Sendable (String) -> String? = { $0 }
+    /// The class's `filter_tensors` (and renames of its `modify_tensors`): the HF name the tensor
+    /// map sees, or nil to drop the tensor (BERT strips `bert.`, renames `gamma`/`beta`, drops the
+    /// pooler and training heads, and names a labelled classifier `classifier.out_proj`).
+    var filterTensor: @Sendable (String, HyperParameters) -> String? = { name, _ in name }
 
     /// The architectures this converter knows, in the order they are listed to users.
     public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3, .bert]

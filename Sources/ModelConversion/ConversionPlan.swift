@@ -51,7 +51,7 @@ public struct ConversionPlan: Sendable {
                 if name.contains("language_model.") { name = name.replacingOccurrences(of: "language_model.", with: "") }
                 if name.contains("text_model.") { name = name.replacingOccurrences(of: "text_model.", with: "") }
                 if TensorRules.isMultimodal(name) { continue }
-                guard let filtered = architecture.filterTensor(name) else { continue }
+                guard let filtered = architecture.filterTensor(name, hparams) else { continue }
                 stored.append((filtered, file, tensor))
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import JSON
 @testable import ModelConversion
 import Testing
 
@@ -14,12 +15,20 @@ import Testing
         #expect(WordPieceVocabulary.phantomSpace("##\u{093E}", .normal) == "\u{093E}")
     }
 
-    @Test func tensorNamesAndFilter() {
+    @Test func tensorNamesAndFilter() throws {
         let bert = Architecture.bert
-        #expect(bert.filterTensor("bert.encoder.layer.3.attention.output.LayerNorm.gamma") == "encoder.layer.3.attention.output.LayerNorm.weight")
-        #expect(bert.filterTensor("bert.pooler.dense.weight") == nil)
-        #expect(bert.filterTensor("cls.predictions.transform.dense.weight") == nil)
-        #expect(bert.filterTensor("embeddings.position_ids") == nil)
+        let plain = HyperParameters(config: .object([]), path: "x")
+        #expect(bert.filterTensor("bert.encoder.layer.3.attention.output.LayerNorm.gamma", plain) == "encoder.layer.3.attention.output.LayerNorm.weight")
+        #expect(bert.filterTensor("bert.pooler.dense.weight", plain) == nil)
+        #expect(bert.filterTensor("cls.predictions.transform.dense.weight", plain) == nil)
+        #expect(bert.filterTensor("embeddings.position_ids", plain) == nil)
+        // A classifier: `cls` with transformers' two dummy labels, `cls.output` with real ones.
+        #expect(bert.filterTensor("classifier.weight", plain).flatMap(bert.ggufTensorName) == "cls.weight")
+        let labelled = HyperParameters(config: try StrictJSON.parse(Array(#"{"id2label": {"1": "yes", "0": "no"}}"#.utf8)), path: "x")
+        #expect(bert.filterTensor("classifier.bias", labelled).flatMap(bert.ggufTensorName) == "cls.output.bias")
+        #expect(try BertClassifierLabels.labels(labelled) == ["no", "yes"])
+        let one = HyperParameters(config: try StrictJSON.parse(Array(#"{"num_labels": 1}"#.utf8)), path: "x")
+        #expect(try BertClassifierLabels.labels(one) == ["LABEL_0"])
         #expect(bert.ggufTensorName("encoder.layer.11.output.LayerNorm.bias") == "blk.11.layer_output_norm.bias")
         #expect(bert.ggufTensorName("encoder.layer.1.intermediate.dense.weight") == "blk.1.ffn_up.weight")
         #expect(bert.ggufTensorName("embeddings.token_type_embeddings.weight") == "token_types.weight")

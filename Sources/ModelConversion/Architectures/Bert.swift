@@ -7,15 +7,18 @@ extension Architecture {
     /// absolute position and token-type embeddings (kept F32), post-attention and post-FFN
     /// LayerNorms with biases, non-causal attention, the pooling type of the sentence-transformers
     /// config, and a WordPiece vocabulary. The pooler and the masked-LM / next-sentence heads are
-    /// dropped, as the reference only converts the encoder.
+    /// dropped, as the reference only converts the encoder; a sequence-classification head (cross-
+    /// encoder rerankers) is kept as `cls` / `cls.output` with its labels.
     static let bert = Architecture(
-        huggingFaceNames: ["BertModel", "BertForMaskedLM"],
+        huggingFaceNames: ["BertModel", "BertForMaskedLM", "BertForSequenceClassification"],
         ggufName: "bert",
         globalTensors: [
             "embeddings.word_embeddings": "token_embd",
             "embeddings.token_type_embeddings": "token_types",
             "embeddings.position_embeddings": "position_embd",
             "embeddings.LayerNorm": "token_embd_norm",
+            "classifier": "cls",
+            "classifier.out_proj": "cls.output",
         ],
         layerTensors: [
             "attention.self.query": "attn_q",
@@ -47,7 +50,7 @@ extension Architecture {
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
         vocabulary: .bert,
         layerPrefix: "encoder.layer.",
-        filterTensor: { name in
+        filterTensor: { name, h in
             var name = name
             if name.hasPrefix("bert.") { name.removeFirst(5) }
             if name.hasSuffix(".gamma") { name = name.dropLast(6) + ".weight" }
@@ -55,6 +58,10 @@ extension Architecture {
             if ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"].contains(name)
                 || name.hasPrefix("cls.predictions") || name.hasPrefix("cls.seq_relationship") {
                 return nil
+            }
+            // `modify_tensors`: with real labels the classifier is a direct output projection.
+            if name == "classifier.weight" || name == "classifier.bias", (try? BertClassifierLabels.labels(h)) != nil {
+                name = "classifier.out_proj" + name.dropFirst("classifier".count)
             }
             return name
         })
@@ -64,7 +71,11 @@ extension Architecture {
 /// (`LABEL_0`, `LABEL_1`) transformers adds to every config.
 enum BertClassifierLabels {
     static func labels(_ h: HyperParameters) throws(ConversionError) -> [String]? {
-        guard let entries = h["id2label"]?.objectValue, !entries.isEmpty else { return nil }
+        guard let entries = h["id2label"]?.objectValue, !entries.isEmpty else {
+            // transformers fills id2label from num_labels (LABEL_i), and 2 when neither is given.
+            guard let count = h["num_labels"]?.intValue, count > 0, count != 2 else { return nil }
+            return (0..<count).map { "LABEL_\($0)" }
+        }
         if entries.count == 2, h["id2label"]?["0"]?.stringValue == "LABEL_0" { return nil }
         var byID: [(Int, String)] = []
         for (key, value) in entries {
