@@ -84,6 +84,21 @@ public enum ElementConversion {
         Float16(value).bitPattern
     }
 
+    /// Float (given as bits, not NaN) to IEEE half, round to nearest even, overflow to infinity:
+    /// the same bits as `Float16(x)` without its library call (baseline x86-64 has no F16C), and
+    /// branch-free so a row's loop vectorizes. Normal results round by adding 0xfff plus the
+    /// lowest kept bit before dropping 13 bits; subnormal ones let an FP add do the rounding.
+    @inline(__always)
+    static func halfBitsRoundingToNearestEven(_ bits: UInt32) -> UInt16 {
+        let sign = bits & 0x8000_0000
+        let x = bits ^ sign
+        let normal = (x &+ 0xC800_0FFF &+ ((x >> 13) & 1)) >> 13  // rebias 127 -> 15, round
+        let denormMagic: UInt32 = 0x3F00_0000  // 0.5: aligns the subnormal's unit with the float's
+        let subnormal = (Float(bitPattern: x) + Float(bitPattern: denormMagic)).bitPattern &- denormMagic
+        let magnitude = x >= 0x4780_0000 ? 0x7c00 : (x < 0x3880_0000 ? subnormal : normal)
+        return UInt16(truncatingIfNeeded: magnitude | (sign >> 16))
+    }
+
     /// gguf-py `quants.BF16.quantize_blocks` (= ggml_compute_fp32_to_bf16): NaN becomes a quiet
     /// NaN keeping its sign and high payload bits, everything else rounds to nearest even.
     @inline(__always)
@@ -110,7 +125,17 @@ public enum ElementConversion {
         case .f32:
             for (i, v) in row.enumerated() { output.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         case .f16:
-            for (i, v) in row.enumerated() { output.storeBytes(of: f16Bits(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            guard let source = row.baseAddress else { return }
+            let out = output.assumingMemoryBound(to: UInt16.self)
+            var nan: UInt32 = 0
+            for i in 0..<row.count {
+                let bits = source[i].bitPattern
+                nan |= bits & 0x7fff_ffff > 0x7f80_0000 ? 1 : 0
+                out[i] = halfBitsRoundingToNearestEven(bits).littleEndian
+            }
+            if nan != 0 {  // NaN payloads: whatever Float16's conversion does, as before
+                for i in 0..<row.count where source[i].isNaN { out[i] = f16Bits(source[i]).littleEndian }
+            }
         case .bf16:
             for (i, v) in row.enumerated() { output.storeBytes(of: bf16Bits(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .q8_0:

@@ -77,6 +77,31 @@ import Testing
         }
     }
 
+    /// The branch-free F16 encoder against Float16's conversion: a stride through every float bit
+    /// pattern (NaNs excluded) plus the rounding and range edges.
+    @Test func halfEncodingMatchesFloat16() {
+        var edges: [Float] = [0, 65504, 65519.996, 65520, 65536, .infinity, 6.1035156e-05, 5.9604645e-08, 2.9802322e-08,
+                              2.9802326e-08, 1e-10, 1.0009766, 1.00048828125, 1.000732421875, 2049, 2051, 3.4e38]
+        edges += edges.map { -$0 } + edges.map(\.nextUp) + edges.map(\.nextDown)
+        var mismatches = 0
+        func check(_ v: Float) {
+            guard !v.isNaN else { return }
+            if ElementConversion.halfBitsRoundingToNearestEven(v.bitPattern) != Float16(v).bitPattern { mismatches += 1 }
+        }
+        edges.forEach(check)
+        var bits: UInt32 = 0
+        while true {
+            check(Float(bitPattern: bits))
+            let (next, overflow) = bits.addingReportingOverflow(4099)
+            if overflow { break }
+            bits = next
+        }
+        #expect(mismatches == 0)
+        // NaN still goes through Float16 (the row encoder's second pass).
+        let row: [Float] = [1, .nan, -2]
+        #expect(Self.encode(row, .f16) == [0x00, 0x3c] + withUnsafeBytes(of: Float16(Float.nan).bitPattern.littleEndian, Array.init) + [0x00, 0xc0])
+    }
+
     @Test func decodeWidensExactly() {
         let f16: [UInt8] = [0x00, 0x3c, 0x66, 0x2e]  // 1.0, 0.0999755859375
         let bf16: [UInt8] = [0x80, 0x3f, 0xc0, 0xbf]  // 1.0, -1.5
