@@ -58,8 +58,11 @@ public enum PreTokenizer {
                                  + "only BERT's (BertNormalizer + BertPreTokenizer) is supported",
                              hint: "convert this model with llama.cpp's convert_hf_to_gguf.py")
         }
-        return "jina-v2-en"
+        return wordPieceName
     }
+
+    /// The name written for BERT WordPiece vocabularies (see `identifyWordPiece`).
+    static let wordPieceName = "jina-v2-en"
 
     static func steps(_ pre: JSONValue?) -> [Step] {
         guard let pre, !pre.isNull else { return [] }

@@ -36,6 +36,26 @@ import Testing
         #expect(TensorRules.type(ggufName: "position_embd.weight", numpyShape: [512, 64], outputType: .f16) == .f32)
     }
 
+    /// Without tokenizer.json the vocabulary comes from vocab.txt (the same tokens and types as
+    /// tiny-bert's expected ones) and, as in the reference (checked with compare_gguf on this
+    /// folder, with and without tokenizer_config.json's added_tokens_decoder and with neither
+    /// config file), only config.json's pad id is a special id; no normalizer or add_* flags.
+    @Test func vocabTextWithoutTokenizerJSON() throws {
+        let temp = TemporaryFolder()
+        let folder = try temp.copy(fixture: "tiny-bert")
+        try FileManager.default.removeItem(atPath: folder + "/tokenizer.json")
+        let metadata = try ConversionPlan(input: folder, outputType: .fixed(.f16)).metadata
+        let expected = try Fixtures.json("expected/tiny-bert.json")["metadata"]
+        for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.model", "tokenizer.ggml.pre"] {
+            let want = try #require(expected?[key])
+            #expect(ReferenceFixtureTests.matches(try #require(metadata[key]), want), "\(key)")
+        }
+        #expect(metadata["tokenizer.ggml.padding_token_id"] == .uint32(0))
+        let tokenizerKeys = metadata.entries.map(\.key).filter { $0.hasPrefix("tokenizer.") }
+        #expect(tokenizerKeys == ["tokenizer.ggml.token_type_count", "tokenizer.ggml.model", "tokenizer.ggml.pre",
+                                  "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.padding_token_id"])
+    }
+
     @Test(arguments: [
         (#"{"pooling_mode_mean_tokens": true, "pooling_mode_cls_token": false}"#, UInt32(1)),
         (#"{"pooling_mode_cls_token": true}"#, UInt32(2)),
