@@ -322,7 +322,8 @@ struct FrontMatterYAML {
         }
         let digitsOrUnderscore: (Character) -> Bool = { $0.isASCIIDigit || $0 == "_" }
         if whole.isEmpty {
-            guard !fraction.isEmpty, fraction.first != "_" || true, fraction.allSatisfy(digitsOrUnderscore) else { return nil }
+            // `\.[0-9][0-9_]*`: no sign, a digit right after the dot.
+            guard s.first == ".", let first = fraction.first, first.isASCIIDigit, fraction.allSatisfy(digitsOrUnderscore) else { return nil }
         } else {
             guard whole.first!.isASCIIDigit, whole.allSatisfy(digitsOrUnderscore), fraction.allSatisfy(digitsOrUnderscore) else { return nil }
         }

@@ -22,6 +22,11 @@ import Testing
         #expect(FrontMatterYAML.plain("1.0e+5") == .float(100000))
         #expect(FrontMatterYAML.plain("2024-01-31") == .timestamp("2024-01-31"))
         #expect(FrontMatterYAML.plain("v1.5") == .string("v1.5"))
+        #expect(FrontMatterYAML.plain(".5") == .float(0.5))
+        #expect(FrontMatterYAML.plain("-.5") == .string("-.5"))  // PyYAML: no sign before a bare fraction
+        #expect(FrontMatterYAML.plain("._5") == .string("._5"))
+        #expect(FrontMatterYAML.plain("2.") == .float(2))
+        #expect(FrontMatterYAML.plain("09") == .string("09"))
         #expect(FrontMatterYAML.plain("apache-2.0") == .string("apache-2.0"))
     }
 
