@@ -33,8 +33,10 @@ public final class GGUFWriter {
     public private(set) var state: State
     private let output: AtomicFileWriter
 
-    /// Validates the plan, then creates the temporary file and writes the header.
-    public init(destination: String, metadata: GGUFMetadata, tensors: [GGUFTensorPlan], hashing: Bool = false) throws {
+    /// Validates the plan, then creates the temporary file and writes the header. `directIO`:
+    /// see `AtomicFileWriter.init`.
+    public init(destination: String, metadata: GGUFMetadata, tensors: [GGUFTensorPlan], hashing: Bool = false,
+                directIO: Bool = false) throws {
         let header = try GGUFWriter.layOut(metadata: metadata, tensors: tensors)
         var encoder = GGUFEncoder()
         encoder.append(GGUFHeaderParser.magic)
@@ -56,7 +58,7 @@ public final class GGUFWriter {
         encoder.padZeros(to: header.alignment)
 
         self.header = header
-        output = try AtomicFileWriter(destination: destination, hashing: hashing)
+        output = try AtomicFileWriter(destination: destination, hashing: hashing, directIO: directIO)
         try output.write(encoder.bytes)
         state = .writingTensor(index: 0, written: 0)
     }

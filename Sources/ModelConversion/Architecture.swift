@@ -15,7 +15,7 @@ public struct Architecture: Sendable {
     public let ggufName: String
     /// HF tensor names outside the layers (without `.weight`/`.bias`) to GGUF names.
     let globalTensors: [String: String]
-    /// Names inside `model.layers.N.` (without the suffix) to names inside `blk.N.`.
+    /// Names inside `<layerPrefix>N.` (without the suffix) to names inside `blk.N.`.
     let layerTensors: [String: String]
     /// transformers config-class defaults the reference converter reads (see `HyperParameters`).
     let configDefaults: [(String, @Sendable (HyperParameters) -> JSONValue?)]
@@ -35,9 +35,15 @@ public struct Architecture: Sendable {
     /// False when the architecture writes all its hyperparameters itself (Phi-3 does not call
     /// `TextModel.set_gguf_parameters`).
     var writesTextModelParameters = true
+    /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
+    var layerPrefix = "model.layers."
+    /// The class's `filter_tensors` (and renames of its `modify_tensors`): the HF name the tensor
+    /// map sees, or nil to drop the tensor (BERT strips `bert.`, renames `gamma`/`beta`, drops the
+    /// pooler and training heads, and names a labelled classifier `classifier.out_proj`).
+    var filterTensor: @Sendable (String, HyperParameters) -> String? = { name, _ in name }
 
     /// The architectures this converter knows, in the order they are listed to users.
-    public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3]
+    public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3, .bert]
 
     /// Every supported `config.json` architecture name.
     public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
@@ -56,9 +62,10 @@ public struct Architecture: Sendable {
             suffix = candidate
         }
         if let mapped = globalTensors[base] { return mapped + suffix }
-        let parts = base.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
-        if parts.count == 4, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]), layer >= 0,
-           parts[2].allSatisfy(\.isASCII), let mapped = layerTensors[String(parts[3])] {
+        guard base.hasPrefix(layerPrefix) else { return nil }
+        let parts = base.dropFirst(layerPrefix.count).split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        if parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0 >= "0" && $0 <= "9" }), let layer = Int(parts[0]),
+           let mapped = layerTensors[String(parts[1])] {
             return "blk.\(layer).\(mapped)\(suffix)"
         }
         return nil
@@ -85,6 +92,8 @@ enum VocabularyStyle: Sendable {
     /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_class says so, else its own SentencePiece
     /// variant (added tokens from tokenizer_config.json and tokenizer.json, none "looking special").
     case phi3
+    /// `BertModel.set_vocab`: WordPiece from tokenizer.json written as a "phantom space" vocabulary.
+    case bert
 }
 
 /// A tensor computed from the config rather than read from the weights.

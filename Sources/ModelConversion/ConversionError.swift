@@ -16,6 +16,9 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible {
     case tensor(path: String, tensor: String, message: String)
     /// The tokenizer files are missing, malformed, or of a kind not supported yet.
     case tokenizer(path: String, message: String, hint: String)
+    /// Another file of the folder (modules.json, a pooling config, the README.md model card) is
+    /// malformed: `path` is the file.
+    case modelFile(path: String, message: String, hint: String)
     /// The output path cannot be used.
     case output(path: String, message: String)
 
@@ -45,6 +48,8 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible {
         case .tensor(let path, let tensor, let message):
             return "\(path): tensor '\(tensor)' \(message)"
         case .tokenizer(let path, let message, let hint):
+            return "\(path): \(message) — \(hint)"
+        case .modelFile(let path, let message, let hint):
             return "\(path): \(message) — \(hint)"
         case .output(let path, let message):
             return "\(path): \(message)"

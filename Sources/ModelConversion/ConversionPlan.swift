@@ -51,7 +51,8 @@ public struct ConversionPlan: Sendable {
                 if name.contains("language_model.") { name = name.replacingOccurrences(of: "language_model.", with: "") }
                 if name.contains("text_model.") { name = name.replacingOccurrences(of: "text_model.", with: "") }
                 if TensorRules.isMultimodal(name) { continue }
-                stored.append((name, file, tensor))
+                guard let filtered = architecture.filterTensor(name, hparams) else { continue }
+                stored.append((filtered, file, tensor))
             }
         }
         let outputType = Self.resolve(choice, stored.map(\.info))
@@ -110,8 +111,9 @@ public struct ConversionPlan: Sendable {
 
         let parameterCount = planned.reduce(0) { $0 + $1.elementCount }
         let generationConfig = try TokenizerFiles.json(path, "generation_config.json")
+        let card = try ModelCard.load(folder: path, totalParameters: parameterCount)
         let general = GeneralMetadata(folderName: Self.folderName(path), config: hparams,
-                                      generationConfig: generationConfig, parameterCount: parameterCount)
+                                      generationConfig: generationConfig, parameterCount: parameterCount, card: card)
 
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)

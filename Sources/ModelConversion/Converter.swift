@@ -35,8 +35,11 @@ public struct Converter: Sendable {
     /// stops the conversion and leaves no output, which is how a caller cancels.
     public func run(_ plan: ConversionPlan, destination: String,
                     progress: ((ConversionProgress) throws -> Void)? = nil) throws {
+        // O_DIRECT: a converted model is written once and not read back by us, and filling fresh
+        // page cache was most of the conversion's CPU time (Benchmarks/convert.sh).
         let writer = try GGUFWriter(destination: destination, metadata: plan.metadata,
-                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) })
+                                    tensors: plan.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) },
+                                    directIO: true)
         do {
             let total = plan.tensorBytes
             var written = 0
@@ -89,6 +92,9 @@ public struct Converter: Sendable {
                 work(0, count)
             }
             try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
+            // Rows read in order: their source pages can go now, so a large tensor (the token
+            // embedding) is never resident whole.
+            if let consumed = rows.sourceBytes(ofRows: start..<(start + count)) { Self.releasePages(consumed) }
             first += count
         }
         if case .stored(let file, let info, _, _, _, _) = tensor.source {
@@ -152,6 +158,15 @@ private struct RowReader: @unchecked Sendable {
                 && ((element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
                     || (element == .bf16 && tensor.type == .bf16))
         }
+    }
+
+    /// The source bytes of rows `range` when they are read in order and nothing else is read
+    /// with them (not permuted, not FP8-scaled), else nil.
+    func sourceBytes(ofRows range: Range<Int>) -> UnsafeRawBufferPointer? {
+        guard values.isEmpty, permuteGroups == nil, scale == nil, data.baseAddress != nil else { return nil }
+        let rowBytes = rowLength * element.byteSize
+        guard range.upperBound * rowBytes <= data.count else { return nil }
+        return UnsafeRawBufferPointer(rebasing: data[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)])
     }
 
     func write(row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,

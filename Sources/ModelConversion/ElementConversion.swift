@@ -84,6 +84,21 @@ public enum ElementConversion {
         Float16(value).bitPattern
     }
 
+    /// Float (given as bits, not NaN) to IEEE half, round to nearest even, overflow to infinity:
+    /// the same bits as `Float16(x)` without its library call (baseline x86-64 has no F16C), and
+    /// branch-free so a row's loop vectorizes. Normal results round by adding 0xfff plus the
+    /// lowest kept bit before dropping 13 bits; subnormal ones let an FP add do the rounding.
+    @inline(__always)
+    static func halfBitsRoundingToNearestEven(_ bits: UInt32) -> UInt16 {
+        let sign = bits & 0x8000_0000
+        let x = bits ^ sign
+        let normal = (x &+ 0xC800_0FFF &+ ((x >> 13) & 1)) >> 13  // rebias 127 -> 15, round
+        let denormMagic: UInt32 = 0x3F00_0000  // 0.5: aligns the subnormal's unit with the float's
+        let subnormal = (Float(bitPattern: x) + Float(bitPattern: denormMagic)).bitPattern &- denormMagic
+        let magnitude = x >= 0x4780_0000 ? 0x7c00 : (x < 0x3880_0000 ? subnormal : normal)
+        return UInt16(truncatingIfNeeded: magnitude | (sign >> 16))
+    }
+
     /// gguf-py `quants.BF16.quantize_blocks` (= ggml_compute_fp32_to_bf16): NaN becomes a quiet
     /// NaN keeping its sign and high payload bits, everything else rounds to nearest even.
     @inline(__always)
@@ -110,7 +125,17 @@ public enum ElementConversion {
         case .f32:
             for (i, v) in row.enumerated() { output.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         case .f16:
-            for (i, v) in row.enumerated() { output.storeBytes(of: f16Bits(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            guard let source = row.baseAddress else { return }
+            let out = output.assumingMemoryBound(to: UInt16.self)
+            var nan: UInt32 = 0
+            for i in 0..<row.count {
+                let bits = source[i].bitPattern
+                nan |= bits & 0x7fff_ffff > 0x7f80_0000 ? 1 : 0
+                out[i] = halfBitsRoundingToNearestEven(bits).littleEndian
+            }
+            if nan != 0 {  // NaN payloads: whatever Float16's conversion does, as before
+                for i in 0..<row.count where source[i].isNaN { out[i] = f16Bits(source[i]).littleEndian }
+            }
         case .bf16:
             for (i, v) in row.enumerated() { output.storeBytes(of: bf16Bits(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .q8_0:
@@ -129,6 +154,36 @@ public enum ElementConversion {
     /// `d = max|x| / 127`, `id = d == 0 ? 0 : 1/d`, `q = np_roundf(x * id)` (round half away
     /// from zero, computed as `sign(v) * (floor|v| + floor(2 * (|v| - floor|v|)))`), then d as F16.
     public static func encodeQ8_0Block(_ block: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawPointer) {
+        guard let p = block.baseAddress, block.count == 32 else { return encodeQ8_0BlockGeneral(block, into: output) }
+        var amax: Float = 0
+        var nan: UInt32 = 0
+        for i in 0..<32 {
+            let a = abs(p[i])
+            nan |= a.bitPattern > 0x7f80_0000 ? 1 : 0
+            amax = a > amax ? a : amax
+        }
+        let d = amax / 127
+        let id: Float = d == 0 ? 0 : 1 / d
+        guard nan == 0, id.isFinite else { return encodeQ8_0BlockGeneral(block, into: output) }
+        output.storeBytes(of: f16Bits(d).littleEndian, as: UInt16.self)
+        // Every |x * id| is at most ~127 here, so with 2^23 added the float's unit is 1: adding and
+        // subtracting it rounds to the nearest integer, and the low mantissa bits are that integer.
+        // Branch-free, so the loop vectorizes; same bytes as numpy's floor-based formula.
+        let magic: Float = 8_388_608
+        let out = (output + 2).assumingMemoryBound(to: UInt8.self)
+        for i in 0..<32 {
+            let x = p[i] * id
+            let a = abs(x)
+            let nearest = (a + magic) - magic
+            let floored = nearest > a ? nearest - 1 : nearest
+            let rounded = a - floored >= 0.5 ? floored + 1 : floored
+            let byte = UInt8(truncatingIfNeeded: (rounded + magic).bitPattern)
+            out[i] = x < 0 ? 0 &- byte : byte
+        }
+    }
+
+    /// The same for any block, NaN and infinite scales included (the numpy formula as written).
+    static func encodeQ8_0BlockGeneral(_ block: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawPointer) {
         var amax: Float = 0
         for v in block {
             let a = abs(v)

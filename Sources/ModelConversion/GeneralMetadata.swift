@@ -3,7 +3,8 @@ import GGUF
 import Safetensors
 
 /// The `general.*` keys: `Metadata.load` + `set_gguf_meta_model` of gguf-py, for a local folder
-/// without a metadata override file. Model-card (README.md YAML) fields are not read.
+/// without a metadata override file: the README.md model card's front matter first, then
+/// config.json's `_name_or_path`, then the folder's name.
 public struct GeneralMetadata: Equatable, Sendable {
     public var name: String
     public var organization: String?
@@ -13,9 +14,11 @@ public struct GeneralMetadata: Equatable, Sendable {
     public var sizeLabel: String?
     /// `general.sampling.*` from generation_config.json, in the reference's order.
     public var sampling: [(String, GGUFValue)] = []
+    /// The rest of what the model card gives (license, base models, tags, ...).
+    var card: ModelCard?
 
     public static func == (a: GeneralMetadata, b: GeneralMetadata) -> Bool {
-        a.name == b.name && a.organization == b.organization && a.basename == b.basename && a.finetune == b.finetune
+        a.name == b.name && a.organization == b.organization && (a.card == nil) == (b.card == nil) && a.basename == b.basename && a.finetune == b.finetune
             && a.version == b.version && a.sizeLabel == b.sizeLabel
             && a.sampling.map(\.0) == b.sampling.map(\.0) && a.sampling.map(\.1) == b.sampling.map(\.1)
     }
@@ -23,9 +26,11 @@ public struct GeneralMetadata: Equatable, Sendable {
     /// Derives the names from `_name_or_path` in config.json (when it looks like `org/model`) and
     /// then the folder's name, each filling only what is still unknown; the size label falls back
     /// to the parameter count.
-    public init(folderName: String, config: HyperParameters, generationConfig: JSONValue?, parameterCount: Int) {
-        var name: String?
-        var fill = ModelNaming.Components()
+    init(folderName: String, config: HyperParameters, generationConfig: JSONValue?, parameterCount: Int, card: ModelCard? = nil) {
+        var name = card?.fields["name"]
+        var fill = ModelNaming.Components(fullName: nil, organization: card?.fields["organization"],
+                                          basename: card?.fields["basename"], finetune: card?.fields["finetune"],
+                                          version: card?.fields["version"], sizeLabel: card?.fields["size_label"])
         var ids: [String] = []
         if let hfID = config["_name_or_path"]?.stringValue, hfID.filter({ $0 == "/" }).count <= 1 { ids.append(hfID) }
         ids.append(folderName)
@@ -45,6 +50,7 @@ public struct GeneralMetadata: Equatable, Sendable {
         version = fill.version
         sizeLabel = fill.sizeLabel ?? (parameterCount > 0 ? ModelNaming.sizeLabel(parameterCount: parameterCount) : nil)
         sampling = Self.sampling(from: generationConfig)
+        self.card = card
     }
 
     /// `general.sampling.*`: only values of the type gguf-py would write without failing.
@@ -80,12 +86,35 @@ public struct GeneralMetadata: Equatable, Sendable {
     func write(into m: inout MetadataBuilder) {
         m.set("general.type", .string("model"))
         for (key, value) in sampling { m.set(key, value) }
+        let fields = card?.fields ?? [:]
         m.set("general.name", .string(name))
+        m.set("general.author", fields["author"].map(GGUFValue.string))
         m.set("general.version", version.map(GGUFValue.string))
         m.set("general.organization", organization.map(GGUFValue.string))
         m.set("general.finetune", finetune.map(GGUFValue.string))
         m.set("general.basename", basename.map(GGUFValue.string))
+        m.set("general.description", fields["description"].map(GGUFValue.string))
         m.set("general.size_label", sizeLabel.map(GGUFValue.string))
+        guard let card else { return }
+        m.set("general.license", card.license.map(GGUFValue.string))
+        m.set("general.license.name", fields["license_name"].map(GGUFValue.string))
+        m.set("general.license.link", fields["license_link"].map(GGUFValue.string))
+        for key in ["url", "doi", "uuid", "repo_url"] {
+            m.set("general.source.\(key)", fields["source_\(key)"].map(GGUFValue.string))
+        }
+        // Entry fields in set_gguf_meta_model's order, whatever order the card gave them in.
+        let entryKeys = ["name", "author", "version", "organization", "description", "url", "doi", "uuid", "repo_url"]
+        for (prefix, entries) in [("general.base_model", card.baseModels), ("general.dataset", card.datasets)] {
+            guard let entries else { continue }
+            m.set("\(prefix).count", .uint32(UInt32(clamping: entries.count)))
+            for (i, entry) in entries.enumerated() {
+                for key in entryKeys {
+                    if let value = entry.last(where: { $0.0 == key })?.1 { m.set("\(prefix).\(i).\(key)", .string(value)) }
+                }
+            }
+        }
+        if let tags = card.tags { m.set("general.tags", MetadataBuilder.stringArray(tags)) }
+        if let languages = card.languages { m.set("general.languages", MetadataBuilder.stringArray(languages)) }
     }
 
     /// The default output file name, `naming_convention(...)` + `.gguf`.

@@ -46,6 +46,24 @@ public enum PreTokenizer {
                              + "; convert this model with llama.cpp's convert_hf_to_gguf.py")
     }
 
+    /// For WordPiece (BERT) tokenizers: llama.cpp tokenizes every `bert` vocabulary with its one
+    /// WPM splitter and ignores the name, so only BERT's own normalizer and pre-tokenizer are
+    /// accepted, and the name is the one the reference writes for them: bge-small-en-v1.5's test
+    /// hash is listed twice in `get_vocab_base_pre`, and the later entry, `jina-v2-en`, wins.
+    public static func identifyWordPiece(tokenizerJSON tokenizer: JSONValue, path: String) throws(ConversionError) -> String {
+        let normalizer = tokenizer["normalizer"]?["type"]?.stringValue
+        let steps = Self.steps(tokenizer["pre_tokenizer"])
+        guard normalizer == "BertNormalizer", steps == [.other("BertPreTokenizer")] else {
+            throw .tokenizer(path: path, message: "WordPiece tokenizer with normalizer \(normalizer ?? "(none)") and pre-tokenizer \(describe(steps)); "
+                                 + "only BERT's (BertNormalizer + BertPreTokenizer) is supported",
+                             hint: "convert this model with llama.cpp's convert_hf_to_gguf.py")
+        }
+        return wordPieceName
+    }
+
+    /// The name written for BERT WordPiece vocabularies (see `identifyWordPiece`).
+    static let wordPieceName = "jina-v2-en"
+
     static func steps(_ pre: JSONValue?) -> [Step] {
         guard let pre, !pre.isNull else { return [] }
         if pre["type"]?.stringValue == "Sequence" {

@@ -123,17 +123,19 @@ struct SpecialVocabulary {
     }
 
     /// The post-processor part of `_try_load_from_tokenizer_json`: ByteLevel adds nothing,
-    /// RobertaProcessing adds bos/eos/sep, TemplateProcessing is read from its single-sequence template.
+    /// RobertaProcessing adds bos/eos/sep, TemplateProcessing is read from its single-sequence
+    /// template (bos/eos) and its pair template (sep between the two sequences).
     private mutating func readPostProcessor(_ postProcessor: JSONValue?, config: inout [String: JSONValue]?) {
         guard let postProcessor, !postProcessor.isNull, postProcessor.objectValue?.isEmpty == false else { return }
         var specialBOS = config?["bos_token"]?.stringValue
         var specialEOS = config?["eos_token"]?.stringValue
-        let specialCLS = config?["cls_token"]?.stringValue
-        let specialSEP = config?["sep_token"]?.stringValue
-        if (specialBOS ?? "").isEmpty, let cls = specialCLS, !cls.isEmpty, config?.isEmpty == false {
+        var specialCLS = config?["cls_token"]?.stringValue
+        var specialSEP = config?["sep_token"]?.stringValue
+        let hasConfig = config?.isEmpty == false
+        if (specialBOS ?? "").isEmpty, let cls = specialCLS, !cls.isEmpty, hasConfig {
             config?["bos_token"] = .string(cls); specialBOS = cls
         }
-        if (specialEOS ?? "").isEmpty, let sep = specialSEP, !sep.isEmpty, config?.isEmpty == false {
+        if (specialEOS ?? "").isEmpty, let sep = specialSEP, !sep.isEmpty, hasConfig {
             config?["eos_token"] = .string(sep); specialEOS = sep
         }
         let processors = postProcessor["processors"]?.arrayValue ?? [postProcessor]
@@ -144,38 +146,77 @@ struct SpecialVocabulary {
                 setDefault("eos", false)
             case "RobertaProcessing":
                 set("bos", true); set("eos", true); set("sep", true)
+                if (specialCLS ?? "").isEmpty, hasConfig {
+                    specialCLS = processor["cls"]?[0]?.stringValue ?? specialBOS
+                    config?["cls_token"] = specialCLS.map(JSONValue.string) ?? .null
+                }
+                if (specialSEP ?? "").isEmpty, hasConfig {
+                    specialSEP = processor["sep"]?[0]?.stringValue ?? specialEOS
+                    config?["sep_token"] = specialSEP.map(JSONValue.string) ?? .null
+                }
             case "TemplateProcessing":
                 let single = processor["single"]?.arrayValue ?? []
-                guard single.count > 1 else { continue }
-                if let first = single.first?["SpecialToken"]?["id"]?.stringValue, !first.isEmpty {
-                    let hasConfig = config?.isEmpty == false
-                    if !hasConfig {
-                        specialBOS = first
-                    } else if first != specialBOS && first != specialCLS {
-                        if (specialBOS ?? "").isEmpty { config?["bos_token"] = .string(first); specialBOS = first }
-                    }
-                    set("bos", first == specialBOS || first == specialCLS)
-                }
-                if let last = single.last?["SpecialToken"]?["id"]?.stringValue, !last.isEmpty {
-                    let hasConfig = config?.isEmpty == false
-                    if !hasConfig {
-                        specialEOS = last
-                    } else if last != specialEOS {
-                        if !specialTokenTypes.contains("eot") {
-                            specialTokenTypes.append("eot")
-                            if let eos = specialEOS { config?["eot_token"] = .string(eos) }
-                        } else if !specialTokenTypes.contains("eom") {
-                            specialTokenTypes.append("eom")
-                            if let eos = specialEOS { config?["eom_token"] = .string(eos) }
+                var first: String?
+                var last: String?
+                if single.count > 1 {
+                    if let id = single.first?["SpecialToken"]?["id"]?.stringValue, !id.isEmpty {
+                        first = id
+                        if !hasConfig {
+                            specialBOS = id
+                        } else if id != specialBOS && id != specialCLS {
+                            if (specialBOS ?? "").isEmpty { config?["bos_token"] = .string(id); specialBOS = id }
+                            if (specialCLS ?? "").isEmpty { config?["cls_token"] = .string(id); specialCLS = id }
                         }
-                        config?["eos_token"] = .string(last)
-                        specialEOS = last
+                        set("bos", id == specialBOS || id == specialCLS)
                     }
-                    set("eos", last == specialEOS)
+                    if let id = single.last?["SpecialToken"]?["id"]?.stringValue, !id.isEmpty {
+                        last = id
+                        if !hasConfig {
+                            specialEOS = id
+                        } else if id != specialEOS {
+                            if !specialTokenTypes.contains("eot") {
+                                specialTokenTypes.append("eot")
+                                config?["eot_token"] = specialEOS.map(JSONValue.string) ?? .null
+                            } else if !specialTokenTypes.contains("eom") {
+                                specialTokenTypes.append("eom")
+                                config?["eom_token"] = specialEOS.map(JSONValue.string) ?? .null
+                            }
+                            config?["eos_token"] = .string(id)
+                            specialEOS = id
+                        }
+                        set("eos", id == specialEOS)
+                    }
                 }
+                readPairTemplate(processor["pair"]?.arrayValue ?? [], first: first, last: last,
+                                 sep: specialSEP, eos: specialEOS, hasConfig: hasConfig, config: &config)
             default:
                 break
             }
+        }
+    }
+
+    /// `A [sep] [eos] B`: whether the pair template puts a separator between the sequences,
+    /// once the single template's leading and trailing specials are taken off its ends.
+    private mutating func readPairTemplate(_ pair: [JSONValue], first: String?, last: String?, sep: String?, eos: String?,
+                                           hasConfig: Bool, config: inout [String: JSONValue]?) {
+        guard !pair.isEmpty else { return }
+        let start = first != nil && pair.first?["SpecialToken"]?["id"]?.stringValue == first ? 1 : 0
+        let stop = last != nil && pair.last?["SpecialToken"]?["id"]?.stringValue == last ? pair.count - 1 : pair.count
+        guard start < stop else { return }
+        let inner = Array(pair[start..<stop])
+        guard inner.first?["Sequence"]?["id"]?.stringValue == "A", inner.last?["Sequence"]?["id"]?.stringValue == "B",
+              inner.count > 2 else { return }
+        let middle = Array(inner[1..<(inner.count - 1)])
+        func isSeparator(_ entry: JSONValue) -> Bool {
+            guard let id = entry["SpecialToken"]?["id"]?.stringValue, !id.isEmpty else { return false }
+            return id == sep || id == eos
+        }
+        var addSep = false
+        if isSeparator(middle[0]) && last == nil { addSep = true }
+        if middle.count == 2, isSeparator(middle[1]) { addSep = true }
+        set("sep", addSep)
+        if addSep, (sep ?? "").isEmpty, hasConfig {
+            config?["sep_token"] = eos.map(JSONValue.string) ?? .null
         }
     }
 

@@ -48,11 +48,13 @@ public enum TensorRules {
         return prefixes.contains { name.hasPrefix($0) } || infixes.contains { name.contains($0) }
     }
 
-    /// The GGML type the reference gives a tensor: 1-D tensors, `*_norm.weight` and anything not
-    /// named `.weight` (biases) stay F32; the rest get the output type, except that Q8_0 falls
-    /// back to F16 when a row is not a multiple of its 32-element block.
+    /// The GGML type the reference gives a tensor: 1-D tensors, `*_norm.weight`, anything not
+    /// named `.weight` (biases) and the position and token-type embeddings stay F32; the rest get
+    /// the output type, except that Q8_0 falls back to F16 when a row is not a multiple of its
+    /// 32-element block.
     public static func type(ggufName: String, numpyShape: [Int], outputType: OutputType) -> GGMLType {
-        if numpyShape.count <= 1 || ggufName.hasSuffix("_norm.weight") || !ggufName.hasSuffix(".weight") {
+        if numpyShape.count <= 1 || ggufName.hasSuffix("_norm.weight") || !ggufName.hasSuffix(".weight")
+            || ggufName == "position_embd.weight" || ggufName == "token_types.weight" {
             return .f32
         }
         if outputType == .q8_0, let row = numpyShape.last, row % 32 != 0 {

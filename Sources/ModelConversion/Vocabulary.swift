@@ -63,6 +63,10 @@ enum Vocabulary {
         if style == .llama, let config = files.tokenizerConfig, let prefix = config["add_prefix_space"]?.boolValue {
             m.set("tokenizer.ggml.add_space_prefix", .bool(prefix))
         }
+        if style == .bert {
+            try WordPieceVocabulary.write(files: files, hparams: hparams, into: &m)
+            return
+        }
         if style == .phi3 {
             guard files.tokenizerConfig?["tokenizer_class"]?.stringValue == "GPT2Tokenizer" else {
                 guard files.hasSentencePieceModel else {

@@ -41,6 +41,67 @@ import Testing
         #expect(Self.encode([Float](repeating: 0, count: 32), .q8_0) == [UInt8](repeating: 0, count: 34))
     }
 
+    /// The Q8_0 rounding shortcut against numpy's formula (`floor|v| + floor(2 * frac)`) written out,
+    /// on values around every half step (both signs, next-up/next-down), with a scale of 1 (amax 127).
+    @Test func q8_0ShortcutMatchesNumpysFormula() {
+        var values: [Float] = []
+        for k in -254...254 {
+            let h = Float(k) / 2
+            values += [h, h.nextUp, h.nextDown]
+        }
+        values = values.filter { abs($0) <= 127 }
+        for start in stride(from: 0, to: values.count - 31, by: 31) {
+            let block = [Float(127)] + values[start..<(start + 31)]
+            let bytes = Self.encode(block, .q8_0)
+            for (i, v) in block.enumerated() {
+                let a = abs(v)
+                let b = a.rounded(.down) + (2 * (a - a.rounded(.down))).rounded(.down)
+                let q = v > 0 ? b : (v < 0 ? -b : 0)
+                #expect(Int8(bitPattern: bytes[2 + i]) == Int8(q), "value \(v)")
+            }
+        }
+        // Random blocks at many scales: the fast path and the general one give the same bytes.
+        var state: UInt64 = 42
+        for trial in 0..<2000 {
+            let scale = Float(sign: .plus, exponent: trial % 60 - 30, significand: 1)
+            let block = (0..<32).map { _ -> Float in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return (Float(state >> 40) / Float(1 << 24) - 0.5) * scale
+            }
+            var fast = [UInt8](repeating: 0, count: 34), general = [UInt8](repeating: 0, count: 34)
+            block.withUnsafeBufferPointer { b in
+                fast.withUnsafeMutableBytes { ElementConversion.encodeQ8_0Block(b, into: $0.baseAddress!) }
+                general.withUnsafeMutableBytes { ElementConversion.encodeQ8_0BlockGeneral(b, into: $0.baseAddress!) }
+            }
+            #expect(fast == general, "trial \(trial)")
+        }
+    }
+
+    /// The branch-free F16 encoder against Float16's conversion: a stride through every float bit
+    /// pattern (NaNs excluded) plus the rounding and range edges.
+    @Test func halfEncodingMatchesFloat16() {
+        var edges: [Float] = [0, 65504, 65519.996, 65520, 65536, .infinity, 6.1035156e-05, 5.9604645e-08, 2.9802322e-08,
+                              2.9802326e-08, 1e-10, 1.0009766, 1.00048828125, 1.000732421875, 2049, 2051, 3.4e38]
+        edges += edges.map { -$0 } + edges.map(\.nextUp) + edges.map(\.nextDown)
+        var mismatches = 0
+        func check(_ v: Float) {
+            guard !v.isNaN else { return }
+            if ElementConversion.halfBitsRoundingToNearestEven(v.bitPattern) != Float16(v).bitPattern { mismatches += 1 }
+        }
+        edges.forEach(check)
+        var bits: UInt32 = 0
+        while true {
+            check(Float(bitPattern: bits))
+            let (next, overflow) = bits.addingReportingOverflow(4099)
+            if overflow { break }
+            bits = next
+        }
+        #expect(mismatches == 0)
+        // NaN still goes through Float16 (the row encoder's second pass).
+        let row: [Float] = [1, .nan, -2]
+        #expect(Self.encode(row, .f16) == [0x00, 0x3c] + withUnsafeBytes(of: Float16(Float.nan).bitPattern.littleEndian, Array.init) + [0x00, 0xc0])
+    }
+
     @Test func decodeWidensExactly() {
         let f16: [UInt8] = [0x00, 0x3c, 0x66, 0x2e]  // 1.0, 0.0999755859375
         let bf16: [UInt8] = [0x80, 0x3f, 0xc0, 0xbf]  // 1.0, -1.5

@@ -10,7 +10,8 @@ import Testing
 /// tensor (type, shape, SHA-256 of its bytes) with what llama.cpp's convert_hf_to_gguf.py wrote
 /// for them (Fixtures/expected, made by scripts/convert/make_fixtures.sh).
 @Suite struct ReferenceFixtureTests {
-    static let models = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-llama2-spm", "tiny-gemma3", "tiny-phi3", "tiny-llama-fp8"]
+    static let models = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-llama2-spm", "tiny-gemma3", "tiny-phi3", "tiny-llama-fp8",
+                         "tiny-bert"]
 
     @Test(arguments: models, OutputType.allCases)
     func matchesReference(model: String, type: OutputType) throws {

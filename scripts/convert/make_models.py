@@ -23,6 +23,9 @@ Made, each from a real model's config shape scaled down (hidden 64, 2 layers), s
     tiny-phi3        Phi3ForCausalLM  BF16 Phi-3 mini's layout (fused qkv and gate_up), the SentencePiece tokenizer
     tiny-llama-fp8   LlamaForCausalLM FP8  layer matrices float8_e4m3fn with 32x32 weight_scale_inv blocks
                                            (quant_method fp8, as DeepSeek/Qwen FP8 releases), the rest BF16
+    tiny-bert        BertModel        F16  bge-small-en-v1.5's layout scaled down as a sentence-transformers folder
+                                           (modules.json, 1_Pooling/config.json with CLS pooling), WordPiece
+                                           vocabulary from --bert-vocab (see make_bert), tokenizer.json + vocab.txt
 Everything is deterministic: the same command gives the same bytes.
 """
 import argparse, json, os, shutil
@@ -77,6 +80,9 @@ def main():
     ap.add_argument("smollm2"); ap.add_argument("outdir")
     ap.add_argument("--vocab", type=int, default=None, help="cut the tokenizer to its first N ids")
     ap.add_argument("--spm-text", default=None, help="text to train the SentencePiece model on (skipped without it)")
+    ap.add_argument("--bert-vocab", default=None,
+                    help="llama.cpp's models/ggml-vocab-bert-bge.gguf, the WordPiece vocabulary for tiny-bert (skipped without it)")
+    ap.add_argument("--bert-vocab-size", type=int, default=None, help="keep the first N WordPiece ids (all without it)")
     args = ap.parse_args()
     n = args.vocab
     vocab = n if n is not None else 49152
@@ -130,6 +136,111 @@ def main():
         make_phi3(os.path.join(args.outdir, "tiny-phi3"), os.path.join(args.outdir, "tiny-llama2-spm"))
 
     make_fp8_llama(os.path.join(args.outdir, "tiny-llama-fp8"), args.smollm2, n, vocab)
+
+    if args.bert_vocab:
+        make_bert(os.path.join(args.outdir, "tiny-bert"), args.bert_vocab, args.bert_vocab_size)
+
+
+def wordpiece_vocab_from_gguf(path):
+    """bert-base-uncased's vocab.txt lines, recovered from the BERT vocabulary GGUF that llama.cpp's
+    source tree ships (models/ggml-vocab-bert-bge.gguf, converted from BAAI/bge-small-en-v1.5).
+    The converter wrote `##x` as `x` and other pieces as `\u2581x`; control and `[unusedN]` pieces as
+    they are. Reversing that gives the original file (the reference converter recognises its hash
+    as `bert-bge`, which checks the reconstruction)."""
+    from gguf import GGUFReader
+    r = GGUFReader(path)
+    tokens = r.fields["tokenizer.ggml.tokens"].contents()
+    lines = []
+    for t in tokens:
+        if t.startswith("\u2581"):
+            lines.append(t[1:])
+        elif t.startswith("[") and t.endswith("]"):
+            lines.append(t)
+        else:
+            lines.append("##" + t)
+    return lines
+
+
+def make_bert(d, vocab_gguf, n):
+    """BAAI/bge-small-en-v1.5's layout scaled down, F16, as a sentence-transformers folder."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    torch.manual_seed(9)
+    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
+    lines = wordpiece_vocab_from_gguf(vocab_gguf)
+    if n is not None:
+        lines = lines[:n]
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    tok = BertTokenizerFast(vocab_file=os.path.join(d, "vocab.txt"), do_lower_case=True, model_max_length=512)
+    tok.save_pretrained(d)
+    cfg = BertConfig(vocab_size=len(lines), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                     num_attention_heads=4, max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12,
+                     pad_token_id=0)
+    model = BertModel(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name:  # ones and zeros at init; vary them
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.1)
+    save(model, d, torch.float16)
+    with open(os.path.join(d, "modules.json"), "w") as f:
+        json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                   {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}],
+                  f, indent=2)
+    with open(os.path.join(d, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"word_embedding_dimension": 64, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False,
+                   "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
+    with open(os.path.join(d, "sentence_bert_config.json"), "w") as f:
+        json.dump({"max_seq_length": 512, "do_lower_case": True}, f, indent=2)
+    with open(os.path.join(d, "README.md"), "w", encoding="utf-8") as f:
+        f.write(MODEL_CARD)
+
+
+# A model card front matter with what Hugging Face cards carry (shaped like bge-small-en-v1.5's
+# and other sentence-transformers cards): block and flow lists, quoting, comments, the Norway
+# problem (`- no`), base models and datasets as ids, URLs and a mapping, and the nested
+# `model-index`/`widget` blocks the converter skips.
+MODEL_CARD = """---
+# sentence-transformers model card
+tags:
+- sentence-transformers
+- feature-extraction
+- 'sentence-similarity'
+license: mit   # as bge-small
+license_link: "https://example.org/licenses/mit"
+language:
+- en
+- no
+model_creator: Quantd Tests
+description: 'A tiny random BERT: ''not'' for real use'
+base_model:
+- BAAI/bge-small-en-v1.5
+- https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2-v2.1
+datasets: [sentence-transformers/msmarco-v2, "https://example.org/corpus"]
+pipeline_tag: sentence-similarity
+model-index:
+- name: tiny-bert
+  results:
+  - task:
+      type: Classification
+    dataset:
+      name: MTEB Example
+      type: mteb/example
+    metrics:
+    - type: accuracy
+      value: 71.5
+widget:
+- source_sentence: "That is a happy person"
+  sentences:
+  - That is a happy dog
+---
+
+# tiny-bert
+
+A random-weight test model. A line of dashes below is not front matter:
+
+---
+"""
 
 
 def make_gemma3(d, spm_folder):
