@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "Inference", dependencies: ["GGUF", "Quantization"], swiftSettings: inferenceSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
-        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference"]),
+        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference", "Tokenizer"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
         // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
         .target(

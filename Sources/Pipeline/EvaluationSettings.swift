@@ -1,0 +1,57 @@
+import JSON
+
+/// The `evaluate` stage's settings: `"evaluate": {"tokens": N, "ctx": 512, "text": "path"}`,
+/// `"evaluate": true` (the defaults) or `"evaluate": false` (off). Absent means on with the
+/// defaults: every job measures what quantizing cost unless told not to.
+public struct EvaluationSettings: Sendable, Equatable {
+    /// Tokens of the text evaluated by default: 4 chunks of 512. Measured on the oracle's models
+    /// (README, "Evaluation"): with the default pipeline this keeps a job's time under twice the
+    /// time without evaluation.
+    public static let defaultTokens = 2048
+    public static let defaultContext = 512
+
+    /// At most this many tokens of the text are evaluated, in whole chunks of `ctx` (as
+    /// llama-perplexity's `--chunks tokens/ctx`).
+    public var tokens: Int
+    /// Tokens per chunk; the second half of each chunk is scored.
+    public var ctx: Int
+    /// A UTF-8 text file as written in the pipeline; nil: the built-in text (`EvaluationText`).
+    public var text: String?
+
+    public init(tokens: Int = defaultTokens, ctx: Int = defaultContext, text: String? = nil) {
+        self.tokens = tokens
+        self.ctx = ctx
+        self.text = text
+    }
+
+    /// The JSON that says these settings in a pipeline (for pipelines made on the command line).
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("tokens", .number(JSONNumber(tokens))), ("ctx", .number(JSONNumber(ctx))),
+        ]
+        if let text { members.append(("text", .string(text))) }
+        return .object(members)
+    }
+
+    /// Parses the root `evaluate` value; nil input (key absent) gives the defaults, `false` gives nil.
+    static func parse(_ json: JSONValue?, path: String) throws(ConfigError) -> EvaluationSettings? {
+        guard let json else { return EvaluationSettings() }
+        if let on = json.boolValue { return on ? EvaluationSettings() : nil }
+        guard json.objectValue != nil else {
+            throw ConfigError(path: path, message: "must be an object ({\"tokens\": \(defaultTokens), \"ctx\": \(defaultContext), \"text\": \"file.txt\"}) or true/false, not \(json.kindName)")
+        }
+        var reader = try ConfigReader(json, path: path)
+        var settings = EvaluationSettings()
+        settings.ctx = try reader.int("ctx", in: 8...131_072) ?? defaultContext
+        settings.tokens = try reader.int("tokens", in: 1...Int(Int32.max)) ?? max(defaultTokens, settings.ctx)
+        guard settings.tokens >= settings.ctx else {
+            throw ConfigError(path: reader.child("tokens"), message: "is \(settings.tokens), less than one chunk of ctx \(settings.ctx); give at least \(settings.ctx)")
+        }
+        if let text = try reader.string("text") {
+            guard !text.isEmpty else { throw ConfigError(path: reader.child("text"), message: "is empty; name a UTF-8 text file or leave the key out for the built-in text") }
+            settings.text = text
+        }
+        try reader.rejectUnknownKeys()
+        return settings
+    }
+}
