@@ -4,10 +4,12 @@ import JSON
 /// `"evaluate": true` (the defaults) or `"evaluate": false` (off). Absent means on with the
 /// defaults: every job measures what quantizing cost unless told not to.
 public struct EvaluationSettings: Sendable, Equatable {
-    /// Tokens of the text evaluated by default: 4 chunks of 512. Measured on the oracle's models
-    /// (README, "Evaluation"): with the default pipeline this keeps a job's time under twice the
-    /// time without evaluation.
-    public static let defaultTokens = 2048
+    /// Tokens of the text evaluated by default: one chunk of 512 (255 scored positions), the least
+    /// llama-perplexity's method allows. Even this more than doubles a job on the oracle's 135M
+    /// models (measured in the README, "Evaluation": the forward pass costs ~2 FLOPs per weight per
+    /// token and per model, quantizing a few hundred per weight in all), so the default is the
+    /// smallest meaningful budget rather than one that meets the doubling goal.
+    public static let defaultTokens = 512
     public static let defaultContext = 512
 
     /// At most this many tokens of the text are evaluated, in whole chunks of `ctx` (as

@@ -37,7 +37,7 @@ enum ConvertSummary {
         if let reason = e.skipped { return ["", "evaluation skipped: \(reason)"] }
         var lines = [
             "",
-            "quality against the source (\(e.tokens) tokens of \(e.text); \(e.chunks) chunks of \(e.ctx), \(e.scoredTokens) scored)",
+            "quality against the source: \(e.chunks) chunk\(e.chunks == 1 ? "" : "s") of \(e.ctx) tokens (\(e.scoredTokens) scored) of \(e.text)",
             "artifact                                   size        bpw    PPL        ΔPPL %   KLD mean    KLD p99     top-1 %",
         ]
         if let source = e.reference {
