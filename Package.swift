@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
-            name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
+            name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO", "Pipeline"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
             resources: [.copy("Fixtures")]),

@@ -35,6 +35,7 @@ public final class PipelineJobExecutor: JobExecutor {
         let job = PipelineJob(config: current, source: source, outputFolder: request.outputFolder,
                               baseName: PipelineJob.baseName(forInput: request.inputName), threads: request.threads)
         job.quantdVersion = version
+        job.scratchFolder = request.scratchFolder
         let progress = request.progress
         let cancelled = request.isCancelled
         job.progress = { p in

@@ -19,6 +19,9 @@ public final class PipelineJob {
     /// Progress of the `evaluate` stage (after the quantizing progress above has finished).
     public var evaluationProgress: (@Sendable (EvaluationProgress) -> Void)?
     public var quantdVersion = "0.1.0"
+    /// Where intermediate files go (the evaluate stage's F16 reference of a folder source); nil:
+    /// the output folder (hidden names, removed when the stage ends).
+    public var scratchFolder: String?
 
     public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
         self.config = config
