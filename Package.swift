@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO", "Pipeline"]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON", "Inference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],

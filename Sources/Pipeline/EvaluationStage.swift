@@ -133,22 +133,19 @@ public struct EvaluationStage {
         report.ctx = ctx
         report.chunks = chunks
         report.tokens = chunks * ctx
+        // Artifacts that cannot be run are skipped one by one; the others are measured together.
         var models: [LlamaModel] = []
-        var slots: [Int?] = []
-        for path in artifacts {
+        var problems: [Int: String] = [:]
+        for (i, path) in artifacts.enumerated() {
             do {
                 let model = try LlamaModel(path: path)
-                guard model.vocabularySize == reference.vocabularySize else {
-                    slots.append(nil)
-                    report.artifacts.append(.skipped(reason: "its vocabulary has \(model.vocabularySize) tokens, the source's \(reference.vocabularySize)"))
-                    continue
+                if model.vocabularySize == reference.vocabularySize {
+                    models.append(model)
+                } else {
+                    problems[i] = "its vocabulary has \(model.vocabularySize) tokens, the source's \(reference.vocabularySize)"
                 }
-                slots.append(models.count)
-                models.append(model)
-                report.artifacts.append(.skipped(reason: ""))
             } catch let error as InferenceError {
-                slots.append(nil)
-                report.artifacts.append(.skipped(reason: "it cannot be evaluated: \(error)"))
+                problems[i] = "it cannot be evaluated: \(error)"
             }
         }
         let (referenceResult, results) = try PerplexityEvaluator.compare(
@@ -156,8 +153,10 @@ public struct EvaluationStage {
             progress: { done, total in try progress?(EvaluationProgress(passesDone: done, passesTotal: total)) })
         report.reference = referenceResult
         report.scoredTokens = referenceResult.scoredTokens
-        for (i, slot) in slots.enumerated() {
-            if let slot { report.artifacts[i] = .measured(results[slot]) }
+        var measured = results.makeIterator()
+        report.artifacts = artifacts.indices.map { i in
+            if let problem = problems[i] { return .skipped(reason: problem) }
+            return .measured(measured.next()!)
         }
         return report
     }

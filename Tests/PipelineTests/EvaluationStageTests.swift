@@ -1,6 +1,7 @@
 import BinaryIO
 import Foundation
 import GGUF
+import Inference
 import JSON
 import Pipeline
 import Synchronization
@@ -124,6 +125,21 @@ struct EvaluationStageTests {
         let reason = try #require(m["evaluation"]?["skipped"]?.stringValue)
         #expect(reason.contains("'gptneox' is not supported by the forward pass"), "\(reason)")
         #expect(m["artifacts"]?[0]?["evaluation"]?["skipped"]?.stringValue == reason)
+    }
+
+    /// One artifact that cannot be compared (another vocabulary) is skipped with its reason; the
+    /// others are still measured.
+    @Test func anArtifactThatCannotBeComparedIsSkippedAlone() throws {
+        let other = TestPaths.repositoryRoot + "/Tests/InferenceTests/Fixtures/tiny-llama-f32.gguf"
+        let reference = try LlamaModel(path: Self.model)
+        let ids = [Int32](repeating: 5, count: 200)
+        let report = try EvaluationStage.measure(reference: reference, artifacts: [other, Self.model], tokens: ids,
+                                                 settings: EvaluationSettings(tokens: 128, ctx: 64), threads: 2)
+        guard case .skipped(let reason)? = report.outcome(artifact: 0) else { Issue.record("not skipped"); return }
+        #expect(reason.contains("256 tokens, the source's 600"), "\(reason)")
+        guard case .measured(let r)? = report.outcome(artifact: 1) else { Issue.record("not measured"); return }
+        #expect(r.kldMax.magnitude < 1e-12 && r.top1Agreement == 1, "the source against itself")
+        #expect(report.chunks == 2 && report.scoredTokens == 62 && report.textTokens == 200)
     }
 
     @Test func turnedOffMeansNoEvaluationInTheManifest() throws {
