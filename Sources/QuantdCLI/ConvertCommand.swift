@@ -20,7 +20,9 @@ struct ConvertCommand: ParsableCommand {
             <Name>-<SizeLabel>-<TYPE>.gguf. Any other mix, or --pipeline, runs the pipeline: from a \
             folder exactly as convert_hf_to_gguf.py --outtype f16 followed by llama-quantize, from an \
             F32/F16/BF16 GGUF as llama-quantize; each scheme becomes OUTPUT/<model>-<scheme>.gguf, \
-            all from one read of the source, with manifest.json written last. Supported \
+            all from one read of the source, then each artifact's perplexity and KL divergence \
+            against the source are measured on a built-in text (--no-eval skips this), with \
+            manifest.json written last. Supported \
             architectures: \(Architecture.supportedNames.joined(separator: ", ")).
             """)
 
