@@ -107,7 +107,9 @@ public struct EvaluationStage {
             } catch {
                 return .skipped("the source's vocabulary cannot be tokenized: \(error)")
             }
-            let ids = tokenizer.encode(text.text, addSpecial: true)
+            // As llama-perplexity tokenizes its file: BOS as the vocabulary says, special-token text
+            // (e.g. "<|im_start|>") read as plain text.
+            let ids = tokenizer.encode(text.text, addSpecial: true, parseSpecial: false)
             var report = try Self.measure(reference: reference, artifacts: artifacts, tokens: ids, settings: settings,
                                           threads: threads, progress: progress)
             report.text = text.name

@@ -61,7 +61,7 @@ struct EvalCommand: ParsableCommand {
         }
         let path = text ?? ""
         let tokenizer = try Tokenizer(contentsOf: model)
-        return (tokenizer.encode(String(decoding: try MappedFile.contents(of: path), as: UTF8.self), addSpecial: true), path)
+        return (tokenizer.encode(String(decoding: try MappedFile.contents(of: path), as: UTF8.self), addSpecial: true, parseSpecial: false), path)
     }
 
     func run() throws {

@@ -179,6 +179,25 @@ struct EvaluationStageTests {
         #expect(r.reference.perplexity.isFinite && r.reference.perplexity > 1)
     }
 
+    /// A job stopped while evaluating (the daemon shutting down) stops at the next forward pass and
+    /// leaves no temporary reference behind.
+    @Test func cancellingDuringEvaluationStopsTheJob() throws {
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try ConvertedModelSource(folder: TestPaths.repositoryRoot + "/Tests/ModelConversionTests/Fixtures/models/tiny-llama3")
+        let job = PipelineJob(config: config([.q8_0], evaluation: EvaluationSettings(tokens: 256, ctx: 64)), source: source,
+                              outputFolder: folder, baseName: "tiny", threads: 2)
+        let stop = Mutex(false), passes = Mutex(0)
+        job.evaluationProgress = { _ in
+            passes.withLock { $0 += 1 }
+            stop.withLock { $0 = true }
+        }
+        job.isCancelled = { stop.withLock { $0 } }
+        #expect(throws: PipelineError.cancelled) { try job.run() }
+        #expect(passes.withLock { $0 } == 1, "stopped at the pass after the first")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".quantd-reference-") }.isEmpty)
+    }
+
     /// The fixture with its architecture renamed (keys `llama.*` → `ARCH.*`), tensors unchanged.
     static func copy(_ path: String, to destination: String, architecture: String) throws {
         let file = try GGUFFile(path: path)
