@@ -26,7 +26,9 @@ public final class PipelineJobExecutor: JobExecutor {
 
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? {
         let source = try Self.source(for: request.inputPath)
-        return try PlanReport.plannedBytes(config: config.withLock { $0 }, source: source)
+        let current = config.withLock { $0 }
+        return try PlanReport.plannedBytes(config: current, source: source)
+            + EvaluationStage.scratchBytes(config: current, source: source)
     }
 
     public func run(_ request: JobRequest) throws -> JobOutcome {

@@ -85,6 +85,13 @@ public struct EvaluationStage {
         return nil
     }
 
+    /// Disk the stage needs besides the artifacts: a folder source's F16 reference file while it
+    /// runs (a GGUF source is read in place). For the daemon's free-space check.
+    public static func scratchBytes(config: PipelineConfig, source: TensorSource) -> Int {
+        guard config.evaluation != nil, source is ConvertedModelSource, unsupportedReason(source: source) == nil else { return 0 }
+        return source.tensors.reduce(0) { $0 + $1.elementCount / $1.type.blockSize * $1.type.bytesPerBlock }
+    }
+
     /// Measures every artifact against the reference. Errors other than "this model cannot be run"
     /// (cancellation, I/O) are thrown.
     public func run(

@@ -27,7 +27,12 @@ struct PipelineExecutorEvaluationTests {
                     scratchUsed.withLock { $0 = true }
                 }
             })
-        let outcome = try PipelineJobExecutor(config: config, version: "test").run(request)
+        let executor = PipelineJobExecutor(config: config, version: "test")
+        // The free-space check counts the F16 reference too (the folder's F16 conversion).
+        let source = try ConvertedModelSource(folder: request.inputPath)
+        let f16 = source.tensors.reduce(0) { $0 + $1.elementCount * ($1.type == .f32 ? 4 : 2) }
+        #expect(try executor.plannedOutputBytes(for: request) == PlanReport.plannedBytes(config: config, source: source) + f16)
+        let outcome = try executor.run(request)
         #expect(stages.withLock { $0 } == ["quantize", "evaluate"])
         #expect(scratchUsed.withLock { $0 }, "the F16 reference was written to the scratch folder")
         #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/out").sorted() == outcome.files.sorted())
