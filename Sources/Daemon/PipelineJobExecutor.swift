@@ -26,7 +26,9 @@ public final class PipelineJobExecutor: JobExecutor {
 
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? {
         let source = try Self.source(for: request.inputPath)
-        return try PlanReport.plannedBytes(config: config.withLock { $0 }, source: source)
+        let current = config.withLock { $0 }
+        return try PlanReport.plannedBytes(config: current, source: source)
+            + EvaluationStage.scratchBytes(config: current, source: source)
     }
 
     public func run(_ request: JobRequest) throws -> JobOutcome {
@@ -35,11 +37,16 @@ public final class PipelineJobExecutor: JobExecutor {
         let job = PipelineJob(config: current, source: source, outputFolder: request.outputFolder,
                               baseName: PipelineJob.baseName(forInput: request.inputName), threads: request.threads)
         job.quantdVersion = version
+        job.scratchFolder = request.scratchFolder
         let progress = request.progress
         let cancelled = request.isCancelled
         job.progress = { p in
             progress(JobProgress(stage: "quantize", fraction: p.bytesTotal > 0 ? Double(p.bytesRead) / Double(p.bytesTotal) : nil,
                                  detail: "tensor \(p.tensorIndex + 1)/\(p.tensorCount)"))
+        }
+        job.evaluationProgress = { p in
+            progress(JobProgress(stage: "evaluate", fraction: Double(p.passesDone) / Double(max(1, p.passesTotal)),
+                                 detail: "forward pass \(p.passesDone)/\(p.passesTotal)"))
         }
         job.isCancelled = cancelled
         let result = try job.run()

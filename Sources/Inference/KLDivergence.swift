@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// How far a candidate model's next-token distributions are from a reference's over the same
@@ -25,46 +26,80 @@ extension PerplexityEvaluator {
         reference: LlamaModel, candidate: LlamaModel, tokens: [Int32], ctx: Int = 512, first: Int? = nil,
         threads: Int = 1
     ) throws -> KLDResult {
+        try compare(reference: reference, candidates: [candidate], tokens: tokens, ctx: ctx, first: first,
+                    threads: threads).candidates[0]
+    }
+
+    /// Compares several candidates (e.g. every artifact of a job) with one reference. The text is
+    /// walked chunk by chunk: the reference's logits for a chunk are computed once and every
+    /// candidate's logits for the same chunk are compared with them before the next chunk, so memory
+    /// stays at two chunks of logits (2 × ctx × vocabulary floats) whatever the text's length or the
+    /// number of candidates, and the reference is evaluated once, not once per candidate.
+    ///
+    /// `progress(done, total)` is called after each forward pass (total = chunks × (1 + candidates));
+    /// it may throw to stop the evaluation (cancellation).
+    public static func compare(
+        reference: LlamaModel, candidates: [LlamaModel], tokens: [Int32], ctx: Int = 512, first: Int? = nil,
+        threads: Int = 1, progress: ((_ done: Int, _ total: Int) throws -> Void)? = nil
+    ) throws -> (reference: PerplexityResult, candidates: [KLDResult]) {
         let n = reference.vocabularySize
-        guard candidate.vocabularySize == n else {
+        for candidate in candidates where candidate.vocabularySize != n {
             throw InferenceError.invalidHyperparameter(key: "vocabulary size", value: candidate.vocabularySize)
         }
         let hp = reference.hyperParameters
         let chunks = try chunks(tokens: tokens, ctx: ctx, addBOS: hp.addsBOS, bos: hp.bosToken)
         let start = min(max(first ?? ctx / 2, 0), ctx - 1)
-        var stats = DivergenceAccumulator()
-        var refSeconds = 0.0, candSeconds = 0.0
+        let positions = ctx - 1 - start
+        var referenceStats = ReferenceAccumulator()
+        var stats = [DivergenceAccumulator](repeating: DivergenceAccumulator(), count: candidates.count)
+        var candidateSeconds = [Double](repeating: 0, count: candidates.count)
+        var referenceSeconds = 0.0
+        let total = chunks.count * (1 + candidates.count)
+        var done = 0
+        var rows = ReferenceRows(count: positions)
         for chunk in chunks {
             var t0 = Date()
             let lr = try reference.logits(tokens: chunk, threads: threads)
-            refSeconds += Date().timeIntervalSince(t0)
-            t0 = Date()
-            let lc = try candidate.logits(tokens: chunk, threads: threads)
-            candSeconds += Date().timeIntervalSince(t0)
+            referenceSeconds += Date().timeIntervalSince(t0)
+            done += 1
+            try progress?(done, total)
             lr.withUnsafeBufferPointer { r in
-                lc.withUnsafeBufferPointer { c in
-                    for i in start..<(ctx - 1) {
-                        stats.add(reference: r.baseAddress! + i * n, candidate: c.baseAddress! + i * n, count: n,
-                                  next: Int(chunk[i + 1]))
+                rows.measure(r.baseAddress! + start * n, vocabulary: n, next: chunk[(start + 1)...], threads: threads)
+            }
+            referenceStats.add(rows)
+            for (k, candidate) in candidates.enumerated() {
+                t0 = Date()
+                let lc = try candidate.logits(tokens: chunk, threads: threads)
+                candidateSeconds[k] += Date().timeIntervalSince(t0)
+                lr.withUnsafeBufferPointer { r in
+                    lc.withUnsafeBufferPointer { c in
+                        stats[k].add(reference: r.baseAddress! + start * n, rows: rows, candidate: c.baseAddress! + start * n,
+                                     vocabulary: n, next: chunk[(start + 1)...], threads: threads)
                     }
                 }
+                done += 1
+                try progress?(done, total)
             }
         }
-        let count = stats.kld.count
+        let count = chunks.count * positions
         func result(_ nll: Double, _ seconds: Double) -> PerplexityResult {
             let mean = nll / Double(max(count, 1))
             return PerplexityResult(perplexity: exp(mean), meanNLL: mean, scoredTokens: count, chunks: chunks.count,
                                     evaluationSeconds: seconds,
                                     tokensPerSecond: Double(chunks.count * ctx) / max(seconds, 1e-9))
         }
-        let sorted = stats.kld.sorted()
-        return KLDResult(
-            reference: result(stats.nllReference, refSeconds), candidate: result(stats.nllCandidate, candSeconds),
-            kldMean: sorted.reduce(0, +) / Double(max(count, 1)),
-            kldMedian: percentile(sorted, 50), kldP99: percentile(sorted, 99), kldMax: sorted.last ?? 0,
-            top1Agreement: Double(stats.sameTop) / Double(max(count, 1)),
-            rmsDeltaP: (stats.sumDeltaP2 / Double(max(count, 1))).squareRoot(), maxDeltaP: stats.maxDeltaP,
-            scoredTokens: count)
+        let referenceResult = result(referenceStats.nll, referenceSeconds)
+        let results = stats.enumerated().map { k, s in
+            let sorted = s.kld.sorted()
+            return KLDResult(
+                reference: referenceResult, candidate: result(s.nllCandidate, candidateSeconds[k]),
+                kldMean: sorted.reduce(0, +) / Double(max(count, 1)),
+                kldMedian: percentile(sorted, 50), kldP99: percentile(sorted, 99), kldMax: sorted.last ?? 0,
+                top1Agreement: Double(s.sameTop) / Double(max(count, 1)),
+                rmsDeltaP: (s.sumDeltaP2 / Double(max(count, 1))).squareRoot(), maxDeltaP: s.maxDeltaP,
+                scoredTokens: count)
+        }
+        return (referenceResult, results)
     }
 
     /// Linear interpolation between closest ranks (numpy's default percentile).
@@ -75,32 +110,124 @@ extension PerplexityEvaluator {
         let frac = pos - Double(lo)
         return hi == lo ? last : sorted[lo] + (sorted[hi] - sorted[lo]) * frac
     }
+
+    /// Runs `body(i)` for `0..<count`, split over `threads` in contiguous ranges. Each index is
+    /// handled by one thread and writes only its own slot, so results do not depend on the split.
+    static func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+        let workers = max(1, min(threads, count))
+        guard workers > 1 else {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in (count * w / workers)..<(count * (w + 1) / workers) { box.value(i) }
+            }
+        }
+    }
 }
 
-/// Per-position statistics of two distributions, accumulated in double.
+/// Lets a non-Sendable closure cross into `concurrentPerform`, which joins before returning.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// The reference's log-normalizer, argmax and next-token log-probability at each scored position of
+/// one chunk, computed once and shared by every candidate's comparison.
+struct ReferenceRows {
+    var logSumExp: [Double]
+    var argmax: [Int]
+    var nextLogProbability: [Double]
+
+    init(count: Int) {
+        logSumExp = .init(repeating: 0, count: count)
+        argmax = .init(repeating: 0, count: count)
+        nextLogProbability = .init(repeating: 0, count: count)
+    }
+
+    mutating func measure(_ rows: UnsafePointer<Float>, vocabulary n: Int, next: ArraySlice<Int32>, threads: Int) {
+        let next = Array(next)
+        logSumExp.withUnsafeMutableBufferPointer { lse in
+            argmax.withUnsafeMutableBufferPointer { am in
+                nextLogProbability.withUnsafeMutableBufferPointer { lp in
+                    let (lse, am, lp) = (lse, am, lp)
+                    PerplexityEvaluator.parallelFor(lse.count, threads: threads) { i in
+                        let r = rows + i * n
+                        let (m, im) = LogSoftmax.maximum(r, count: n)
+                        let z = Double(m) + LogSoftmax.logSumExp(r, count: n, max: m)
+                        lse[i] = z
+                        am[i] = im
+                        lp[i] = Double(r[Int(next[i])]) - z
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The reference's own negative log-likelihood over all chunks.
+struct ReferenceAccumulator {
+    var nll = 0.0
+
+    mutating func add(_ rows: ReferenceRows) {
+        for lp in rows.nextLogProbability { nll -= lp }
+    }
+}
+
+/// Per-position statistics of a candidate against the reference, accumulated in double.
 struct DivergenceAccumulator {
     var kld: [Double] = []
-    var nllReference = 0.0, nllCandidate = 0.0
+    var nllCandidate = 0.0
     var sameTop = 0
     var sumDeltaP2 = 0.0, maxDeltaP = 0.0
 
+    /// Adds one position (both rows of logits raw), for comparisons outside `compare`.
     mutating func add(reference r: UnsafePointer<Float>, candidate c: UnsafePointer<Float>, count n: Int, next: Int) {
-        let (mr, ir) = LogSoftmax.maximum(r, count: n)
-        let (mc, ic) = LogSoftmax.maximum(c, count: n)
-        let lser = Double(mr) + LogSoftmax.logSumExp(r, count: n, max: mr)
-        let lsec = Double(mc) + LogSoftmax.logSumExp(c, count: n, max: mc)
-        var sum = 0.0
-        for i in 0..<n {
-            let lpr = Double(r[i]) - lser, lpc = Double(c[i]) - lsec
-            sum += exp(lpr) * (lpr - lpc)
+        var rows = ReferenceRows(count: 1)
+        rows.measure(r, vocabulary: n, next: [Int32(next)], threads: 1)
+        add(reference: r, rows: rows, candidate: c, vocabulary: n, next: [Int32(next)], threads: 1)
+    }
+
+    /// Adds one chunk's scored positions: `reference` and `candidate` point at the first scored row.
+    /// Positions are measured in parallel into per-position slots, then summed in position order,
+    /// so the totals do not depend on the thread count.
+    mutating func add(reference r: UnsafePointer<Float>, rows: ReferenceRows, candidate c: UnsafePointer<Float>,
+                      vocabulary n: Int, next: ArraySlice<Int32>, threads: Int) {
+        let count = rows.logSumExp.count
+        let next = Array(next)
+        var divergence = [Double](repeating: 0, count: count)
+        var candidateLogProbability = [Double](repeating: 0, count: count)
+        var top = [Int](repeating: 0, count: count)
+        divergence.withUnsafeMutableBufferPointer { kl in
+            candidateLogProbability.withUnsafeMutableBufferPointer { lpc in
+                top.withUnsafeMutableBufferPointer { tp in
+                    let (kl, lpc, tp) = (kl, lpc, tp)
+                    PerplexityEvaluator.parallelFor(count, threads: threads) { i in
+                        let ri = r + i * n, ci = c + i * n
+                        let (mc, ic) = LogSoftmax.maximum(ci, count: n)
+                        let lser = rows.logSumExp[i]
+                        let lsec = Double(mc) + LogSoftmax.logSumExp(ci, count: n, max: mc)
+                        var sum = 0.0
+                        for j in 0..<n {
+                            let lpr = Double(ri[j]) - lser, lpcj = Double(ci[j]) - lsec
+                            sum += exp(lpr) * (lpr - lpcj)
+                        }
+                        kl[i] = sum
+                        lpc[i] = Double(ci[Int(next[i])]) - lsec
+                        tp[i] = ic
+                    }
+                }
+            }
         }
-        kld.append(sum)
-        let nr = lser - Double(r[next]), nc = lsec - Double(c[next])
-        nllReference += nr
-        nllCandidate += nc
-        if ir == ic { sameTop += 1 }
-        let dp = exp(-nc) - exp(-nr)
-        sumDeltaP2 += dp * dp
-        maxDeltaP = max(maxDeltaP, abs(dp))
+        for i in 0..<count {
+            kld.append(divergence[i])
+            nllCandidate -= candidateLogProbability[i]
+            if top[i] == rows.argmax[i] { sameTop += 1 }
+            let dp = exp(candidateLogProbability[i]) - exp(rows.nextLogProbability[i])
+            sumDeltaP2 += dp * dp
+            maxDeltaP = max(maxDeltaP, abs(dp))
+        }
     }
 }

@@ -45,6 +45,8 @@ public struct PipelineConfig: Sendable {
     public var schemes: [Scheme] = []
     public var zstd: ZstdStage?
     public var manifest = true
+    /// The `evaluate` stage (perplexity and KL divergence of every artifact); nil: off.
+    public var evaluation: EvaluationSettings? = EvaluationSettings()
     /// Threads for quantizing (0: all cores).
     public var threads = 0
     /// Requantize tensors that are already quantized (llama-quantize's `--allow-requantize`).
@@ -61,6 +63,7 @@ public struct PipelineConfig: Sendable {
         if let file = importanceMatrixFile {
             root.append(("calibration", .array([.object([("stage", .string("imatrix")), ("file", .string(file))])])))
         }
+        if evaluation != EvaluationSettings() { root.append(("evaluate", evaluation?.json ?? .bool(false))) }
         root.append(("schemes", .array(schemes.map { .object([("name", .string($0.name)), ("mix", .string($0.options.mix.rawValue))]) })))
         return .object(root)
     }
@@ -142,6 +145,7 @@ public struct PipelineConfig: Sendable {
         config.threads = try root.int("threads", in: 0...4096) ?? 0
         config.allowRequantize = try root.bool("allow_requantize") ?? false
         config.daemon = root.raw("daemon")
+        config.evaluation = try EvaluationSettings.parse(root.raw("evaluate"), path: "$.evaluate")
         for (i, stage) in (try root.array("calibration") ?? []).enumerated() {
             config.calibration.append(try parseCalibration(stage, path: "$.calibration[\(i)]"))
         }

@@ -16,7 +16,12 @@ public final class PipelineJob {
     public var progress: (@Sendable (PipelineProgress) -> Void)?
     /// Polled between tensors; when it turns true the job stops with `PipelineError.cancelled`.
     public var isCancelled: (@Sendable () -> Bool)?
+    /// Progress of the `evaluate` stage (after the quantizing progress above has finished).
+    public var evaluationProgress: (@Sendable (EvaluationProgress) -> Void)?
     public var quantdVersion = "0.1.0"
+    /// Where intermediate files go (the evaluate stage's F16 reference of a folder source); nil:
+    /// the output folder (hidden names, removed when the stage ends).
+    public var scratchFolder: String?
 
     public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
         self.config = config
@@ -44,11 +49,16 @@ public final class PipelineJob {
         let started = Stopwatch.now()
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
+        let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
         let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result = try runner.run()
         var clock = Stopwatch()
+        if let settings = config.evaluation, let evaluationText {
+            result.evaluation = try evaluate(settings: settings, text: evaluationText, artifacts: result.artifacts.map(\.path))
+            result.timings.append(("evaluate", clock.lap()))
+        }
 
         if let zstd = config.zstd {
             for i in result.artifacts.indices {

@@ -34,6 +34,8 @@ public struct JobResult: Sendable {
     public var timings: [(stage: String, seconds: Double)]
     /// The importance matrix the schemes used, for the manifest.
     public var importance: ImportanceMatrix?
+    /// Set by the `evaluate` stage (PipelineJob).
+    public var evaluation: EvaluationReport? = nil
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab

@@ -20,7 +20,9 @@ struct ConvertCommand: ParsableCommand {
             <Name>-<SizeLabel>-<TYPE>.gguf. Any other mix, or --pipeline, runs the pipeline: from a \
             folder exactly as convert_hf_to_gguf.py --outtype f16 followed by llama-quantize, from an \
             F32/F16/BF16 GGUF as llama-quantize; each scheme becomes OUTPUT/<model>-<scheme>.gguf, \
-            all from one read of the source, with manifest.json written last. Supported \
+            all from one read of the source, then each artifact's perplexity and KL divergence \
+            against the source are measured on a built-in text (--no-eval skips this), with \
+            manifest.json written last. Supported \
             architectures: \(Architecture.supportedNames.joined(separator: ", ")).
             """)
 
@@ -45,6 +47,12 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Requantize tensors that are already quantized (loses quality).")
     var allowRequantize = false
 
+    @Flag(name: .long, help: "Skip the evaluate stage (perplexity and KL divergence of every artifact against the source).")
+    var noEval = false
+
+    @Option(name: .long, help: "Tokens of the evaluation text to evaluate (default \(EvaluationSettings.defaultTokens), in chunks of 512).")
+    var evalTokens: Int?
+
     @Flag(name: .long, help: "Print the plan (tensor → type, size, bits per weight) and write nothing.")
     var dryRun = false
 
@@ -59,6 +67,8 @@ struct ConvertCommand: ParsableCommand {
             throw ValidationError("'\(type)' is not a type or mix quantd knows; try auto, F16, Q8_0, Q4_K_M, Q6_K, IQ4_XS")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if noEval && evalTokens != nil { throw ValidationError("give either --no-eval or --eval-tokens, not both") }
+        if let evalTokens, evalTokens < 1 { throw ValidationError("--eval-tokens must be at least 1") }
     }
 
     /// Anything but a GGUF file (a folder, a lone .safetensors, a missing path) with a plain
@@ -87,6 +97,7 @@ struct ConvertCommand: ParsableCommand {
                 for i in config.schemes.indices { config.schemes[i].options.hasImportanceMatrix = true }
             }
             if allowRequantize { config.allowRequantize = true }
+            try applyEvaluationOptions(&config)
             let source: TensorSource = isDirectory(input) ? try ConvertedModelSource(folder: input) : try GGUFTensorSource(path: input)
             if dryRun {
                 print(try PlanReport.render(config: config, source: source))
@@ -99,6 +110,7 @@ struct ConvertCommand: ParsableCommand {
             job.quantdVersion = QuantdVersion.string
             let line = ProgressLine(enabled: verbose || isatty(2) != 0)
             job.progress = { line.update($0) }
+            job.evaluationProgress = { line.update($0) }
             let result = try job.run()
             line.finish()
             print(ConvertSummary.render(result, folder: output))
@@ -107,6 +119,19 @@ struct ConvertCommand: ParsableCommand {
         } catch {
             throw CLIFailure.from(error)
         }
+    }
+
+    /// `--no-eval` turns the evaluate stage off; `--eval-tokens N` turns it on with that budget.
+    private func applyEvaluationOptions(_ config: inout PipelineConfig) throws {
+        if noEval { config.evaluation = nil }
+        guard let evalTokens else { return }
+        var settings = config.evaluation ?? EvaluationSettings()
+        guard evalTokens >= settings.ctx else {
+            throw CLIFailure(message: "--eval-tokens \(evalTokens) is less than one chunk of \(settings.ctx) tokens",
+                             hint: "give at least \(settings.ctx), or --no-eval", exit: ExitCode.validationFailure)
+        }
+        settings.tokens = evalTokens
+        config.evaluation = settings
     }
 
     private func loadConfig() throws -> PipelineConfig {

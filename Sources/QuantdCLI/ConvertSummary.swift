@@ -27,8 +27,39 @@ enum ConvertSummary {
                              + " (ratio " + String(format2: Double(a.bytes) / Double(max(1, zb))) + ")")
             }
         }
+        if let evaluation = result.evaluation { lines += quality(evaluation, artifacts: result.artifacts) }
         lines.append("manifest: \(folder)/manifest.json")
         return lines.joined(separator: "\n")
+    }
+
+    /// The `evaluate` stage's table: what quantizing cost each artifact, measured against the source.
+    static func quality(_ e: EvaluationReport, artifacts: [JobResult.Artifact]) -> [String] {
+        if let reason = e.skipped { return ["", "evaluation skipped: \(reason)"] }
+        var lines = [
+            "",
+            "quality against the source: \(e.chunks) chunk\(e.chunks == 1 ? "" : "s") of \(e.ctx) tokens (\(e.scoredTokens) scored) of \(e.text)",
+            "artifact                                   size        bpw    PPL        ΔPPL %   KLD mean    KLD p99     top-1 %",
+        ]
+        if let source = e.reference {
+            lines.append(pad("source", 42) + " " + pad("", 11) + " " + pad("", 6) + " " + pad(EvalCommand.fixed(source.perplexity, 4), 10))
+        }
+        for (i, a) in artifacts.enumerated() {
+            let elements = a.tensors.reduce(0) { $0 + $1.elements }
+            let bytes = a.tensors.reduce(0) { $0 + $1.bytes }
+            var row = pad(String(a.path.split(separator: "/").last ?? ""), 42) + " " + pad(HumanReport.bytes(a.bytes), 11) + " "
+                + pad(String(format2: Double(bytes) * 8 / Double(max(1, elements))), 6) + " "
+            switch e.outcome(artifact: i) {
+            case .measured(let r)?:
+                let change = (r.candidate.perplexity / r.reference.perplexity - 1) * 100
+                row += pad(EvalCommand.fixed(r.candidate.perplexity, 4), 10) + " "
+                    + pad((change >= 0 ? "+" : "") + EvalCommand.fixed(change, 2), 8) + " "
+                    + pad(sci(r.kldMean), 11) + " " + pad(sci(r.kldP99), 11) + " " + EvalCommand.fixed(r.top1Agreement * 100, 2)
+            case .skipped(let reason)?: row += "skipped: \(reason)"
+            case nil: row += "not evaluated"
+            }
+            lines.append(row)
+        }
+        return lines
     }
 
     static func pad(_ s: String, _ n: Int) -> String { HumanReport.pad(s, n) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BinaryIO
 import Inference
 import JSON
+import Pipeline
 import Tokenizer
 
 /// `quantd eval MODEL.gguf --text FILE [--ref SOURCE.gguf]`: what quantizing cost, measured as
@@ -60,7 +61,7 @@ struct EvalCommand: ParsableCommand {
         }
         let path = text ?? ""
         let tokenizer = try Tokenizer(contentsOf: model)
-        return (tokenizer.encode(String(decoding: try MappedFile.contents(of: path), as: UTF8.self), addSpecial: true), path)
+        return (tokenizer.encode(String(decoding: try MappedFile.contents(of: path), as: UTF8.self), addSpecial: true, parseSpecial: false), path)
     }
 
     func run() throws {
@@ -71,15 +72,23 @@ struct EvalCommand: ParsableCommand {
                                  hint: "use a longer text or a smaller --ctx", exit: QuantdExit.badInput)
             }
             let workers = threads ?? systemCoreCount()
-            let candidate = try LlamaModel(path: model)
             if let ref {
+                // The pipeline's evaluate stage, on one artifact: the same numbers a job's manifest records.
                 let reference = try LlamaModel(path: ref)
-                let result = try PerplexityEvaluator.compare(reference: reference, candidate: candidate, tokens: tokens,
-                                                             ctx: ctx, threads: workers)
-                print(json ? Self.json(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx).serialized(pretty: true)
-                           : Self.table(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx))
+                let report = try EvaluationStage.measure(
+                    reference: reference, artifacts: [model], tokens: tokens,
+                    settings: EvaluationSettings(tokens: tokens.count, ctx: ctx), threads: workers)
+                switch report.outcome(artifact: 0) {
+                case .measured(let result)?:
+                    print(json ? Self.json(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx).serialized(pretty: true)
+                               : Self.table(result, model: model, ref: ref, tokens: tokens.count, ctx: ctx))
+                case .skipped(let reason)?:
+                    throw CLIFailure(message: "\(model): \(reason)", hint: "compare models made from the same source", exit: QuantdExit.badInput)
+                case nil:
+                    throw CLIFailure(message: "\(model) was not evaluated", hint: nil, exit: QuantdExit.badInput)
+                }
             } else {
-                let result = try PerplexityEvaluator.run(model: candidate, tokens: tokens, ctx: ctx, threads: workers)
+                let result = try PerplexityEvaluator.run(model: LlamaModel(path: model), tokens: tokens, ctx: ctx, threads: workers)
                 print(json ? Self.json(result, model: model, tokens: tokens.count, ctx: ctx).serialized(pretty: true)
                            : "\(model): perplexity \(Self.fixed(result.perplexity, 4)) over \(result.scoredTokens) scored tokens "
                              + "(\(tokens.count) tokens, \(result.chunks) chunks of \(ctx)), \(Self.fixed(result.tokensPerSecond, 1)) tokens/s")
@@ -105,11 +114,8 @@ struct EvalCommand: ParsableCommand {
     static func json(_ r: KLDResult, model: String, ref: String, tokens: Int, ctx: Int) -> JSONValue {
         .object([
             ("model", .string(model)), ("ref", .string(ref)), ("tokens", num(tokens)), ("ctx", num(ctx)),
-            ("chunks", num(r.candidate.chunks)), ("scored", num(r.scoredTokens)),
-            ("perplexity", num(r.candidate.perplexity)), ("ref_perplexity", num(r.reference.perplexity)),
-            ("kld_mean", num(r.kldMean)), ("kld_median", num(r.kldMedian)), ("kld_p99", num(r.kldP99)), ("kld_max", num(r.kldMax)),
-            ("top1_agreement", num(r.top1Agreement)), ("rms_delta_p", num(r.rmsDeltaP)),
-        ])
+            ("chunks", num(r.candidate.chunks)), ("scored", num(r.scoredTokens)), ("ref_perplexity", num(r.reference.perplexity)),
+        ] + EvaluationJSON.divergence(r))
     }
 
     static func json(_ r: PerplexityResult, model: String, tokens: Int, ctx: Int) -> JSONValue {

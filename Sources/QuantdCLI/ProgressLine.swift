@@ -42,6 +42,15 @@ final class ProgressLine: @unchecked Sendable {
         }
     }
 
+    /// The `evaluate` stage: forward passes done of all (the source's and each artifact's, per chunk).
+    func update(_ p: EvaluationProgress) {
+        guard enabled else { return }
+        lock.locked {
+            var stderr = StandardError()
+            stderr.write("\r\u{1B}[2Kevaluate: forward pass \(p.passesDone)/\(p.passesTotal)")
+        }
+    }
+
     func finish() {
         guard enabled else { return }
         var stderr = StandardError()

@@ -39,6 +39,11 @@ struct ValidateCommand: ParsableCommand {
             if !scheme.options.rules.isEmpty { detail += ", \(scheme.options.rules.count) rules" }
             lines.append("  scheme       \(scheme.name): \(detail)")
         }
+        if let e = config.evaluation {
+            lines.append("  evaluate     \(e.tokens) tokens in chunks of \(e.ctx) of \(e.text ?? "the built-in text")")
+        } else {
+            lines.append("  evaluate     off")
+        }
         if let zstd = config.zstd {
             lines.append("  output       zstd level \(zstd.level), \(zstd.workers) workers\(zstd.keepPlain ? ", keeps the plain file" : ", plain file dropped")")
         }
