@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "Inference", dependencies: ["GGUF", "Quantization"], swiftSettings: inferenceSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
-        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference"]),
+        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference", "Tokenizer"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
         // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
         .target(
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO"]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON"],
+            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON", "Inference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],

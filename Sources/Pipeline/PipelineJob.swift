@@ -45,6 +45,7 @@ public final class PipelineJob {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
+        runner.importance = try computeImportanceMatrix()
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result = try runner.run()
