@@ -213,6 +213,12 @@ struct ImatrixConfigTests {
         #expect(config.importanceMatrixPath == "/p/m.imatrix.gguf" && config.computedImatrix == nil)
     }
 
+    @Test func theExampleValidates() throws {
+        let config = try PipelineConfig.load(file: TestPaths.repositoryRoot + "/examples/computed-imatrix.json")
+        #expect(config.computedImatrix == ImatrixSettings(ctx: 512))
+        #expect(config.schemes.map(\.name) == ["Q4_K_M", "IQ4_XS"])
+    }
+
     @Test func mistakesAreReportedWhereTheyAre() {
         expectError(#"{"stage": "imatrix", "file": "m.gguf", "text": "t.txt"}"#, path: "$.calibration[0].text", containing: "cannot go with \"file\"")
         expectError(#"{"stage": "imatrix", "file": "m.gguf", "ctx": 512}"#, path: "$.calibration[0].ctx", containing: "cannot go with \"file\"")

@@ -4,8 +4,8 @@
 usage: ~/.cache/gguf-oracle/venv/bin/python scripts/imatrix/compare_imatrix.py OURS.gguf THEIRS.gguf [--tolerance 1e-3]
 
 Prints both files' imatrix.* keys, the names only one file has, every count that differs, and the
-largest relative difference |a - b| / max(|b|, tiny) over all in_sum2 values (with the tensor and
-column where it occurs) and the mean and 99th percentile. Exit status 0 when every entry of both
+largest relative difference |a - b| / |b| over all in_sum2 values (with the tensor and column where
+it occurs), its mean and 99th percentile and how many sums are beyond the tolerance. Exit status 0 when every entry of both
 files is present in the other, every count is equal, and every sum is within --tolerance relative.
 """
 import argparse, sys
@@ -58,7 +58,8 @@ def main():
     allrel = np.concatenate(rels) if rels else np.zeros(1)
     print(f"{len(rels)} entries, {allrel.size} sums: max relative difference {worst:.3e}"
           + (f" ({where[0]} column {where[1]}: {where[2]:.6g} vs {where[3]:.6g})" if where else "")
-          + f", mean {allrel.mean():.3e}, p99 {np.percentile(allrel, 99):.3e}")
+          + f", mean {allrel.mean():.3e}, p99 {np.percentile(allrel, 99):.3e}; "
+          + f"{int((allrel > a.tolerance).sum())} sums beyond {a.tolerance:g}")
     if worst > a.tolerance:
         ok = False
     print("AGREE" if ok else "DIFFER", f"(tolerance {a.tolerance:g})")
