@@ -57,8 +57,14 @@ struct ImatrixCommand: ParsableCommand {
             var info = stat()
             let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
             let source: TensorSource = isFolder ? try ConvertedModelSource(folder: model) : try GGUFTensorSource(path: model)
-            let folder = output.contains("/") ? String(output[..<(output.lastIndex(of: "/") ?? output.endIndex)]) : "."
-            let reference = try ReferenceModel(source: source, scratchFolder: folder.isEmpty ? "/" : folder, threads: workers)
+            var folder = output.contains("/") ? String(output[..<(output.lastIndex(of: "/") ?? output.endIndex)]) : "."
+            if folder.isEmpty { folder = "/" }
+            var folderInfo = stat()
+            guard stat(folder, &folderInfo) == 0, (folderInfo.st_mode & S_IFMT) == S_IFDIR else {
+                throw CLIFailure(message: "\(output): the folder \(folder) does not exist", hint: "create it first, or write the file elsewhere",
+                                 exit: QuantdExit.cannotOpen)
+            }
+            let reference = try ReferenceModel(source: source, scratchFolder: folder, threads: workers)
             let forward = try reference.open()
             let showsProgress = isatty(2) != 0
             let settings = ImatrixSettings(text: text, ctx: ctx, chunks: chunks, processOutput: processOutput)
