@@ -159,6 +159,21 @@ struct ImatrixTests {
         #expect(manifest["timings"]?["imatrix"]?.doubleValue != nil)
     }
 
+    @Test func aHuggingFaceFolderIsMeasuredThroughATemporaryConversion() throws {
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let config = try PipelineConfig.parse(Array("""
+            {"version": 1, "calibration": [{"stage": "imatrix", "text": "imatrix-text.txt", "ctx": 32, "chunks": 2}],
+             "schemes": [{"mix": "Q8_0"}]}
+            """.utf8), file: TestPaths.fixtures + "/pipeline.json")
+        let source = try ConvertedModelSource(folder: TestPaths.repositoryRoot + "/Tests/ModelConversionTests/Fixtures/models/tiny-llama3")
+        let result = try PipelineJob(config: config, source: source, outputFolder: folder, baseName: "llama3", threads: 2).run()
+        #expect(result.importance?.computation?.chunks == 2)
+        #expect(result.importance?.entries.count == 14)
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(left == ["llama3-Q8_0.gguf", "llama3.imatrix.gguf", "manifest.json"], "the temporary F16 conversion is gone")
+    }
+
     @Test func computedStageWithAMissingTextSaysWhichFile() throws {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
