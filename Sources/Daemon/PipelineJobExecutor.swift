@@ -55,6 +55,7 @@ public final class PipelineJobExecutor: JobExecutor {
             if current.zstd?.keepPlain ?? true { files.append(Self.name(artifact.path)) }
             if let compressed = artifact.compressedPath { files.append(Self.name(compressed)) }
         }
+        if let imatrix = result.importance?.computation?.writtenFile { files.append(imatrix) }
         if current.manifest { files.append(Manifest.fileName) }
         return JobOutcome(files: files)
     }

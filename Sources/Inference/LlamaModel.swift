@@ -21,6 +21,8 @@ public final class LlamaModel {
     /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
     /// `ActivationRounding`), so logits are llama.cpp's. False measures the weights' error alone.
     public var roundsActivationsLikeGGML = true
+    /// Told the input of every weight matmul (llama-imatrix's collection; see `ActivationObserver`).
+    public var activationObserver: (any ActivationObserver)?
 
     public convenience init(path: String) throws { try self.init(file: GGUFFile(path: path)) }
 
@@ -82,7 +84,7 @@ public final class LlamaModel {
             let n = tokens.count * vocabularySize
             return [Float](unsafeUninitializedCapacity: n) { buf, count in
                 if let base = buf.baseAddress {
-                    MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
+                    multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
                                     rounding: rounding(for: output))
                 }
                 if let base = buf.baseAddress, let outputBias {
@@ -110,9 +112,9 @@ public final class LlamaModel {
             layer.attentionNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            MatMul.multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
-            MatMul.multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
-            MatMul.multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
+            multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
+            multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
+            multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
             if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
             if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
             if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
@@ -125,16 +127,16 @@ public final class LlamaModel {
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: kqScale, into: s.attention, threads: threads)
-            MatMul.multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
+            multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
             Kernels.add(s.hidden, s.projected, count: n * e)
             layer.ffnNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            MatMul.multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
-            MatMul.multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
+            multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
+            multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
             Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength)
-            MatMul.multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
+            multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
             Kernels.add(s.hidden, s.projected, count: n * e)
         }
         outputNorm.withUnsafeBufferPointer {

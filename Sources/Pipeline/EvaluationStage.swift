@@ -85,10 +85,12 @@ public struct EvaluationStage {
         return nil
     }
 
-    /// Disk the stage needs besides the artifacts: a folder source's F16 reference file while it
-    /// runs (a GGUF source is read in place). For the daemon's free-space check.
+    /// Disk the job needs besides the artifacts for its forward passes (this stage and a computed
+    /// imatrix share one reference): a folder source's F16 reference file while they run (a GGUF
+    /// source is read in place). For the daemon's free-space check.
     public static func scratchBytes(config: PipelineConfig, source: TensorSource) -> Int {
-        guard config.evaluation != nil, source is ConvertedModelSource, unsupportedReason(source: source) == nil else { return 0 }
+        let evaluates = config.evaluation != nil && unsupportedReason(source: source) == nil
+        guard evaluates || config.computedImatrix != nil, source is ConvertedModelSource else { return 0 }
         return source.tensors.reduce(0) { $0 + $1.elementCount / $1.type.blockSize * $1.type.bytesPerBlock }
     }
 

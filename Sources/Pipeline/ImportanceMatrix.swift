@@ -14,12 +14,16 @@ public struct ImportanceMatrix: Sendable {
     public let entries: [String: [Float]]
     public let datasets: [String]
     public let chunkCount: Int
+    /// How quantd computed it, when the job did (nil: imported from a file).
+    public var computation: ImatrixComputation?
 
-    public init(file: String, entries: [String: [Float]], datasets: [String], chunkCount: Int) {
+    public init(file: String, entries: [String: [Float]], datasets: [String], chunkCount: Int,
+                computation: ImatrixComputation? = nil) {
         self.file = file
         self.entries = entries
         self.datasets = datasets
         self.chunkCount = chunkCount
+        self.computation = computation
     }
 
     /// Loads `path`; `recordedName` (default: `path`) is the name written into artifacts.
@@ -61,17 +65,23 @@ public struct ImportanceMatrix: Sendable {
                   sumInfo.elementCount % countInfo.elementCount == 0 else {
                 throw ImportanceMatrixError(file: path, message: "'\(name)' sums and counts are not F32 arrays of matching sizes")
             }
-            let s = floats(file.data(for: sumInfo)), c = floats(file.data(for: countInfo))
-            let columns = s.count / c.count
-            var e = [Float](repeating: 1, count: s.count)
-            for j in 0..<c.count where c[j] > 0 {
-                for i in 0..<columns { e[j * columns + i] = s[j * columns + i] / c[j] }
-            }
-            entries[name] = e
+            entries[name] = normalised(sums: floats(file.data(for: sumInfo)), counts: floats(file.data(for: countInfo)))
         }
         let datasets = file.metadata["imatrix.datasets"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let chunks = file.metadata["imatrix.chunk_count"]?.integerValue.map(Int.init) ?? 0
         return ImportanceMatrix(file: path, entries: entries, datasets: datasets, chunkCount: chunks)
+    }
+
+    /// Per expert, each sum divided by that expert's count; an expert never routed to (count 0)
+    /// gets weights of 1, as llama-quantize fills in partial data.
+    public static func normalised(sums s: [Float], counts c: [Float]) -> [Float] {
+        guard !c.isEmpty, s.count % c.count == 0 else { return s }
+        let columns = s.count / c.count
+        var e = [Float](repeating: 1, count: s.count)
+        for j in 0..<c.count where c[j] > 0 {
+            for i in 0..<columns { e[j * columns + i] = s[j * columns + i] / c[j] }
+        }
+        return e
     }
 
     private static func loadLegacy(path: String, bytes: UnsafeRawBufferPointer) throws -> ImportanceMatrix {

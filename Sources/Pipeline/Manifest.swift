@@ -30,12 +30,20 @@ public enum Manifest {
         })))
         var calibration: [(key: String, value: JSONValue)] = []
         if let importance {
-            calibration.append(("imatrix", .object([
+            var fields: [(key: String, value: JSONValue)] = [
                 ("file", .string(importance.file)),
                 ("entries", .number(JSONNumber(importance.entries.count))),
                 ("chunks", .number(JSONNumber(importance.chunkCount))),
                 ("datasets", .array(importance.datasets.map { .string($0) })),
-            ])))
+            ]
+            if let c = importance.computation {
+                fields += [
+                    ("computed", .bool(true)), ("text", .string(c.text)), ("text_sha256", .string(c.textSHA256)),
+                    ("text_tokens", .number(JSONNumber(c.textTokens))), ("ctx", .number(JSONNumber(c.ctx))),
+                    ("process_output", .bool(c.processOutput)), ("seconds", number(c.seconds)),
+                ]
+            }
+            calibration.append(("imatrix", .object(fields)))
         }
         if !result.weightStats.isEmpty {
             calibration.append(("weight_stats", .object(result.weightStats.map { entry in

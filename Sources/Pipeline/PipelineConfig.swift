@@ -23,6 +23,8 @@ public struct PipelineConfig: Sendable {
     public enum CalibrationStage: Sendable, Equatable {
         /// Import a llama.cpp importance matrix (GGUF or legacy .dat).
         case importImatrix(file: String)
+        /// Compute one natively from a calibration text (see `ImatrixCalibration`).
+        case computeImatrix(ImatrixSettings)
         /// Per-tensor weight statistics into the manifest.
         case weightStats
     }
@@ -87,6 +89,22 @@ public struct PipelineConfig: Sendable {
         return "\(baseDirectory)/\(file)"
     }
 
+    /// The settings of an `imatrix` stage that computes the matrix (no `file`).
+    public var computedImatrix: ImatrixSettings? {
+        for stage in calibration { if case .computeImatrix(let settings) = stage { return settings } }
+        return nil
+    }
+
+    /// The calibration text's path to open (nil: the bundled text, or no computed imatrix).
+    public var calibrationTextPath: String? {
+        guard let text = computedImatrix?.text else { return nil }
+        guard !text.hasPrefix("/"), let baseDirectory else { return text }
+        return "\(baseDirectory)/\(text)"
+    }
+
+    /// True when some stage provides an importance matrix (imported or computed).
+    public var hasImportanceMatrix: Bool { importanceMatrixFile != nil || computedImatrix != nil }
+
     public func loadImportanceMatrix() throws -> ImportanceMatrix? {
         guard let path = importanceMatrixPath, let file = importanceMatrixFile else { return nil }
         return try ImportanceMatrix.load(path: path, recordedName: file)
@@ -147,12 +165,16 @@ public struct PipelineConfig: Sendable {
         config.daemon = root.raw("daemon")
         config.evaluation = try EvaluationSettings.parse(root.raw("evaluate"), path: "$.evaluate")
         for (i, stage) in (try root.array("calibration") ?? []).enumerated() {
-            config.calibration.append(try parseCalibration(stage, path: "$.calibration[\(i)]"))
+            let parsed = try parseCalibration(stage, path: "$.calibration[\(i)]")
+            if parsed != .weightStats && config.hasImportanceMatrix {
+                throw ConfigError(path: "$.calibration[\(i)]", message: "is a second imatrix stage; a job uses one importance matrix — keep one")
+            }
+            config.calibration.append(parsed)
         }
         let schemes = try root.array("schemes") ?? []
         guard !schemes.isEmpty else { throw ConfigError(path: "$.schemes", message: "must list at least one scheme") }
         for (i, stage) in schemes.enumerated() {
-            let scheme = try parseScheme(stage, path: "$.schemes[\(i)]", hasImatrix: config.importanceMatrixFile != nil)
+            let scheme = try parseScheme(stage, path: "$.schemes[\(i)]", hasImatrix: config.hasImportanceMatrix)
             if config.schemes.contains(where: { $0.name == scheme.name }) {
                 throw ConfigError(path: "$.schemes[\(i)].name", message: "'\(scheme.name)' names two schemes; each artifact needs its own name")
             }
@@ -170,13 +192,34 @@ public struct PipelineConfig: Sendable {
         let kind = try reader.requiredString("stage")
         let stage: CalibrationStage
         switch kind {
-        case "imatrix": stage = .importImatrix(file: try reader.requiredString("file"))
+        case "imatrix": stage = try parseImatrix(&reader, path: path)
         case "weight-stats": stage = .weightStats
         default:
             throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not a calibration stage (imatrix, weight-stats)")
         }
         try reader.rejectUnknownKeys()
         return stage
+    }
+
+    /// `file` imports a finished matrix; without it the matrix is computed (`text`, `ctx`,
+    /// `chunks`, `process_output`), so the two sets of keys exclude each other.
+    private static func parseImatrix(_ reader: inout ConfigReader, path: String) throws(ConfigError) -> CalibrationStage {
+        let file = try reader.string("file")
+        let text = try reader.string("text")
+        let ctx = try reader.int("ctx", in: 16...1_048_576)
+        let chunks = try reader.int("chunks", in: 1...Int(Int32.max))
+        let processOutput = try reader.bool("process_output")
+        guard let file else {
+            if text == "" { throw ConfigError(path: "\(path).text", message: "is empty; name a calibration text file, or leave \"text\" out for the bundled one") }
+            return .computeImatrix(ImatrixSettings(text: text, ctx: ctx ?? 512, chunks: chunks, processOutput: processOutput ?? false))
+        }
+        let computeKeys = [("text", text != nil), ("ctx", ctx != nil), ("chunks", chunks != nil),
+                           ("process_output", processOutput != nil)].filter(\.1).map(\.0)
+        if let key = computeKeys.first {
+            throw ConfigError(path: "\(path).\(key)", message: "cannot go with \"file\": \"file\" imports a finished importance matrix, \"\(key)\" is for computing one from a text — remove one of them")
+        }
+        guard !file.isEmpty else { throw ConfigError(path: "\(path).file", message: "is empty; name an imatrix file, or leave \"file\" out to compute the matrix") }
+        return .importImatrix(file: file)
     }
 
     private static func parseScheme(_ json: JSONValue, path: String, hasImatrix: Bool) throws(ConfigError) -> Scheme {

@@ -7,7 +7,7 @@ extension PipelineJob {
         let stage = EvaluationStage(settings: settings, baseDirectory: config.baseDirectory)
         let cancelled = isCancelled, report = evaluationProgress
         return try stage.run(
-            reference: { try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: threads) },
+            reference: { try self.referenceModel() },
             text: text, artifacts: artifacts, threads: threads,
             progress: { p in
                 if cancelled?() == true { throw PipelineError.cancelled }

@@ -45,12 +45,27 @@ public final class PipelineJob {
         return name.isEmpty ? "model" : name
     }
 
+    /// The source as a GGUF for the forward pass, made on first use and shared by the imatrix and
+    /// evaluate stages, so a folder source is converted to its temporary F16 once per job.
+    private var reference: ReferenceModel?
+
+    func referenceModel() throws -> ReferenceModel {
+        if let reference { return reference }
+        let workers = threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let made = try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: workers)
+        reference = made
+        return made
+    }
+
     public func run() throws -> JobResult {
+        // The temporary reference conversion (if any) is removed when the job ends, however it ends.
+        defer { reference = nil }
         let started = Stopwatch.now()
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
         let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
+        runner.importance = try computeImportanceMatrix()
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result = try runner.run()

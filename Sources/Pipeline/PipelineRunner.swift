@@ -49,6 +49,9 @@ public final class PipelineRunner {
     public var threads: Int
     public var progress: (@Sendable (PipelineProgress) -> Void)?
     public var isCancelled: (@Sendable () -> Bool)?
+    /// The importance matrix when the job already has it (computed by the `imatrix` stage);
+    /// nil: the runner loads the config's imatrix file, if any.
+    public var importance: ImportanceMatrix?
     /// Floats per slab: 4 Mi values (16 MiB) keeps every buffer small and every thread busy.
     public var slabElements = 1 << 22
 
@@ -67,8 +70,14 @@ public final class PipelineRunner {
     public func run() throws -> JobResult {
         var clock = Stopwatch()
         var timings: [(String, Double)] = []
-        let importance = try config.loadImportanceMatrix()
-        if importance != nil { timings.append(("imatrix", clock.lap())) }
+        let importance: ImportanceMatrix?
+        if let given = self.importance {
+            importance = given
+            timings.append(("imatrix", given.computation?.seconds ?? 0))
+        } else {
+            importance = try config.loadImportanceMatrix()
+            if importance != nil { timings.append(("imatrix", clock.lap())) }
+        }
         let model = try ModelHyperparameters(metadata: source.metadata)
         let artifacts = try config.schemes.map {
             try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), source: source, model: model, importance: importance)

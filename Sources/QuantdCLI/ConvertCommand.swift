@@ -92,7 +92,7 @@ struct ConvertCommand: ParsableCommand {
         do {
             var config = try loadConfig()
             if let imatrix {
-                config.calibration.removeAll { if case .importImatrix = $0 { true } else { false } }
+                config.calibration.removeAll { $0 != .weightStats }
                 config.calibration.insert(.importImatrix(file: imatrix), at: 0)
                 for i in config.schemes.indices { config.schemes[i].options.hasImportanceMatrix = true }
             }

@@ -28,6 +28,9 @@ struct ValidateCommand: ParsableCommand {
         for stage in config.calibration {
             switch stage {
             case .importImatrix(let path): lines.append("  calibration  imatrix from \(path)")
+            case .computeImatrix(let s):
+                lines.append("  calibration  imatrix computed on \(s.text ?? "the bundled text (\(CalibrationText.name))"), ctx \(s.ctx)"
+                             + (s.chunks.map { ", at most \($0) chunks" } ?? "") + (s.processOutput ? ", output too" : ""))
             case .weightStats: lines.append("  calibration  weight statistics")
             }
         }

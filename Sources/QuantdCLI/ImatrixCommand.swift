@@ -1,0 +1,97 @@
+import ArgumentParser
+import Inference
+import ModelConversion
+import Pipeline
+import Tokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `quantd imatrix MODEL -o OUT.imatrix.gguf [--text FILE]`: llama-imatrix without llama.cpp —
+/// the importance matrix of a model over a calibration text, as a llama.cpp imatrix GGUF that
+/// `llama-quantize --imatrix` and quantd's pipelines (`{"stage": "imatrix", "file": ...}`) accept.
+struct ImatrixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imatrix",
+        abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text.",
+        discussion: """
+            The method is llama-imatrix's: the text is tokenized with the model's vocabulary, cut \\
+            into non-overlapping chunks of --ctx tokens (the first replaced by BOS when the \\
+            vocabulary adds one), and for every weight matrix of the layers (blk.*) the sum of each \\
+            input column's squared activation over all tokens is collected, with the token count. \\
+            Without --text, a public-domain text bundled with quantd is used (\(CalibrationText.name): \\
+            the King James Version's Genesis 1-11). Architectures: llama, qwen2, qwen3.
+            """)
+
+    @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder.")
+    var model: String
+
+    @Option(name: .shortAndLong, help: "The imatrix GGUF to write.")
+    var output: String
+
+    @Option(name: .long, help: "A UTF-8 calibration text (default: the bundled text).")
+    var text: String?
+
+    @Option(name: .long, help: "Tokens per chunk.")
+    var ctx: Int = 512
+
+    @Option(name: .long, help: "At most this many chunks (default: every whole chunk of the text).")
+    var chunks: Int?
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .customLong("process-output"), help: "Collect output.weight too (llama-imatrix's --process-output).")
+    var processOutput = false
+
+    func validate() throws {
+        guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }
+        if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        do {
+            let workers = threads ?? systemCoreCount()
+            let calibration: ImatrixCalibration.Text = try text.map { try .file($0) } ?? .bundled
+            var info = stat()
+            let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            let source: TensorSource = isFolder ? try ConvertedModelSource(folder: model) : try GGUFTensorSource(path: model)
+            var folder = output.contains("/") ? String(output[..<(output.lastIndex(of: "/") ?? output.endIndex)]) : "."
+            if folder.isEmpty { folder = "/" }
+            var folderInfo = stat()
+            guard stat(folder, &folderInfo) == 0, (folderInfo.st_mode & S_IFMT) == S_IFDIR else {
+                throw CLIFailure(message: "\(output): the folder \(folder) does not exist", hint: "create it first, or write the file elsewhere",
+                                 exit: QuantdExit.cannotOpen)
+            }
+            let reference = try ReferenceModel(source: source, scratchFolder: folder, threads: workers)
+            let forward = try reference.open()
+            let showsProgress = isatty(2) != 0
+            let settings = ImatrixSettings(text: text, ctx: ctx, chunks: chunks, processOutput: processOutput)
+            let (file, computation) = try ImatrixCalibration.compute(
+                model: forward, text: calibration, settings: settings, threads: workers,
+                progress: { done, total in
+                    guard showsProgress else { return }
+                    var stderr = StandardError()
+                    print("\r\u{1B}[2Kchunk \(done)/\(total)", terminator: done == total ? "\n" : "", to: &stderr)
+                })
+            try file.write(to: output)
+            let rate = Double(computation.chunks * computation.ctx) / max(computation.seconds, 1e-9)
+            print("\(output): \(file.entries.count) entries, \(computation.chunks) chunks of \(computation.ctx) tokens "
+                  + "from \(calibration.name) (\(computation.textTokens) tokens), "
+                  + "\(EvalCommand.fixed(computation.seconds, 1)) s, \(EvalCommand.fixed(rate, 1)) tokens/s")
+        } catch let failure as CLIFailure {
+            throw failure.report()
+        } catch let error as ImatrixError {
+            throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
+        } catch let error as InferenceError {
+            throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
+        } catch let error as TokenizerError {
+            throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
+        } catch let error as ConversionError {
+            throw FolderConversion.classify(error).report()
+        } catch {
+            throw CLIFailure.from(error)
+        }
+    }
+}
