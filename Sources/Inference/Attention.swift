@@ -6,6 +6,8 @@ import Foundation
 /// `q` is `tokens × heads × d`, `k` and `v` are `tokens × kvHeads × d` (already rotated); query
 /// head h reads kv head `h / (heads / kvHeads)`, as ggml broadcasts in `mul_mat`. Token i attends
 /// to tokens 0...i (the chunk starts from an empty cache, as llama-perplexity evaluates it).
+/// With a `window` w > 0, token i attends to tokens i-w+1...i only (llama.cpp's LLAMA_SWA_TYPE_STANDARD
+/// masks key p0 for query p1 when p1 - p0 >= w).
 /// The work items are (head, block of queries), taken by threads from a `WorkCounter`; each item
 /// owns its output.
 enum Attention {
@@ -13,7 +15,7 @@ enum Attention {
 
     static func causal(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, tokens: Int, heads: Int,
-        kvHeads: Int, headDimension d: Int, scale: Float, into out: UnsafeMutablePointer<Float>, threads: Int
+        kvHeads: Int, headDimension d: Int, scale: Float, window: Int = 0, into out: UnsafeMutablePointer<Float>, threads: Int
     ) {
         let blocks = (tokens + queryBlock - 1) / queryBlock
         let items = heads * blocks
@@ -31,22 +33,23 @@ enum Attention {
                 let i0 = block * queryBlock, i1 = min(tokens, i0 + queryBlock)
                 for i in i0..<i1 {
                     let qi = job.q + (i * heads + h) * d
+                    let first = window > 0 ? max(0, i - window + 1) : 0
                     var maxScore = -Float.infinity
-                    for j in 0...i {
+                    for j in first...i {
                         let s = MatMul.dot(qi, job.k + (j * kvHeads + kvh) * d, count: d) * scale
                         scores[j] = s
                         maxScore = max(maxScore, s)
                     }
                     // ggml_soft_max: exp(x - max), summed in double, then scaled by 1/sum.
                     var sum = 0.0
-                    for j in 0...i {
+                    for j in first...i {
                         let e = expf(scores[j] - maxScore)
                         scores[j] = e
                         sum += Double(e)
                     }
                     let inv = Float(1 / sum)
                     acc.update(repeating: 0, count: d)
-                    for j in 0...i {
+                    for j in first...i {
                         axpy(scores[j] * inv, job.v + (j * kvHeads + kvh) * d, acc, count: d)
                     }
                     (job.out + (i * heads + h) * d).update(from: acc, count: d)
