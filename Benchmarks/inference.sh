@@ -17,7 +17,7 @@ REPEAT=${REPEAT:-3}
 LP=$ORACLE/build/llama.cpp/bin/llama-perplexity
 SCRATCH=.build
 # A portable build goes to its own build directory so it does not replace the default one.
-[ "${QUANTD_MARCH-}" = portable ] && SCRATCH=.build-portable
+[ "${QUANTD_MARCH-}" = portable ] && SCRATCH=.build/portable
 swift build -c release --product inference-bench --scratch-path "$SCRATCH" >/dev/null
 BENCH=$PWD/$SCRATCH/release/inference-bench
 TMP=$(mktemp -d)

@@ -64,4 +64,34 @@ import Testing
         #expect(maxDiff < 0.05, "max |Δlogit| \(maxDiff)")
         print("gemma3 vs llama.cpp: KLD mean \(mean), top-1 \(top1), max |Δlogit| \(maxDiff)")
     }
+
+    func metadata(_ extra: [GGUFKeyValue]) -> GGUFMetadata {
+        GGUFMetadata([
+            GGUFKeyValue("general.architecture", .string("gemma3")),
+            GGUFKeyValue("gemma3.embedding_length", .uint32(64)),
+            GGUFKeyValue("gemma3.block_count", .uint32(4)),
+            GGUFKeyValue("gemma3.attention.head_count", .uint32(4)),
+            GGUFKeyValue("gemma3.feed_forward_length", .uint32(128)),
+        ] + extra)
+    }
+
+    /// llama_hparams::set_swa_pattern and the keys' absence, as llama.cpp reads them.
+    @Test func slidingWindowPatterns() throws {
+        func hp(_ kv: [GGUFKeyValue]) throws -> LlamaHyperParameters {
+            try LlamaHyperParameters(metadata: metadata(kv), vocabularySize: 10)
+        }
+        let none = try hp([])
+        #expect(none.slidingWindow == 0 && !(0..<4).contains { none.isSliding(layer: $0) })
+        #expect(none.finalLogitSoftcap == 0 && none.embeddingScale == 8)
+        let window = GGUFKeyValue("gemma3.attention.sliding_window", .uint32(16))
+        #expect(try hp([window]).slidingLayers == [true, true, true, true])  // period 6: layer 5 would be global
+        let period2 = try hp([window, GGUFKeyValue("gemma3.attention.sliding_window_pattern", .uint32(2))])
+        #expect(period2.slidingLayers == [true, false, true, false])
+        let flags = try hp([window, GGUFKeyValue("gemma3.attention.sliding_window_pattern",
+                                                 .array(.bool, [.bool(false), .bool(true), .bool(true), .bool(false)]))])
+        #expect(flags.slidingLayers == [false, true, true, false] && flags.isSliding(layer: 1) && !flags.isSliding(layer: 3))
+        #expect(throws: InferenceError.invalidHyperparameter(key: "gemma3.attention.sliding_window_pattern", value: 2)) {
+            try hp([window, GGUFKeyValue("gemma3.attention.sliding_window_pattern", .array(.bool, [.bool(true), .bool(true)]))])
+        }
+    }
 }
