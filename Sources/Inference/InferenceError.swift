@@ -10,6 +10,7 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case unsupportedTensorType(name: String, type: String)
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
     case emptyInput
+    case outputPosition(from: Int, tokens: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +26,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfRange(let token, let n):
             return "token id \(token) is outside the vocabulary of \(n) tokens"
         case .emptyInput: return "no tokens to evaluate"
+        case .outputPosition(let from, let tokens):
+            return "logits asked from position \(from), but the chunk has positions 0..<\(tokens)"
         }
     }
 }

@@ -36,15 +36,16 @@ extension PerplexityEvaluator {
         var refSeconds = 0.0, candSeconds = 0.0
         for chunk in chunks {
             var t0 = Date()
-            let lr = try reference.logits(tokens: chunk, threads: threads)
+            let lr = try reference.logits(tokens: chunk, threads: threads, from: start)
             refSeconds += Date().timeIntervalSince(t0)
             t0 = Date()
-            let lc = try candidate.logits(tokens: chunk, threads: threads)
+            let lc = try candidate.logits(tokens: chunk, threads: threads, from: start)
             candSeconds += Date().timeIntervalSince(t0)
             lr.withUnsafeBufferPointer { r in
                 lc.withUnsafeBufferPointer { c in
                     for i in start..<(ctx - 1) {
-                        stats.add(reference: r.baseAddress! + i * n, candidate: c.baseAddress! + i * n, count: n,
+                        let o = (i - start) * n
+                        stats.add(reference: r.baseAddress! + o, candidate: c.baseAddress! + o, count: n,
                                   next: Int(chunk[i + 1]))
                     }
                 }

@@ -71,12 +71,18 @@ public final class LlamaModel {
 
     public var vocabularySize: Int { hyperParameters.vocabularySize }
 
-    /// Logits for every position of one chunk, `tokens.count × vocabularySize`, row-major. Position
-    /// i sees tokens 0...i only; nothing is cached between calls.
-    public func logits(tokens: [Int32], threads: Int = 1) throws -> [Float] {
+    /// Logits for positions `from..<tokens.count` of one chunk, `(tokens.count - from) × vocabularySize`,
+    /// row-major (every position by default). Position i sees tokens 0...i only; nothing is cached
+    /// between calls. Perplexity asks only for the positions it scores, as llama-perplexity requests
+    /// outputs only for them: the output matrix is the largest matmul of a small model (SmolLM2: a
+    /// fifth of the multiply-adds). Each row is the same whichever rows are asked for.
+    public func logits(tokens: [Int32], threads: Int = 1, from: Int = 0) throws -> [Float] {
         guard !tokens.isEmpty else { throw InferenceError.emptyInput }
         for t in tokens where t < 0 || Int(t) >= vocabularySize {
             throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
+        }
+        guard from >= 0, from < tokens.count else {
+            throw InferenceError.outputPosition(from: from, tokens: tokens.count)
         }
         let threads = max(1, threads)
         return withExtendedLifetime(file) {
@@ -85,14 +91,15 @@ public final class LlamaModel {
             let hidden = hyperParameters.architecture == "gemma3"
                 ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
                 : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
-            let n = tokens.count * vocabularySize
+            let rows = tokens.count - from
+            let n = rows * vocabularySize
             return [Float](unsafeUninitializedCapacity: n) { buf, count in
                 if let base = buf.baseAddress {
-                    MatMul.multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
-                                    rounding: rounding(for: output))
+                    MatMul.multiply(hidden + from * hyperParameters.embeddingLength, tokens: rows, by: output,
+                                    into: base, threads: threads, rounding: rounding(for: output))
                 }
                 if let base = buf.baseAddress, let outputBias {
-                    Kernels.addBias(base, tokens: tokens.count, bias: outputBias)
+                    Kernels.addBias(base, tokens: rows, bias: outputBias)
                 }
                 if let base = buf.baseAddress, hyperParameters.finalLogitSoftcap > 0 {
                     Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
