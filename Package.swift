@@ -3,10 +3,29 @@
 // each layer is one target and imports only the layers below it.
 import PackageDescription
 
-// `QUANTD_MARCH=x86-64-v3` (or `native`, `x86-64-v4`) compiles the forward pass's kernels for that
-// CPU: 8-lane AVX2 vectors and fused multiply-adds, about 2x the tokens/s of the portable build.
-// The binary then needs that CPU (SIGILL otherwise), so the default stays baseline x86-64.
-let inferenceMarch = Context.environment["QUANTD_MARCH"].flatMap { $0.isEmpty ? nil : $0 }
+// The forward pass's kernels (the Inference target only) are compiled for the building machine's
+// CPU class, as llama.cpp's GGML_NATIVE default does: x86-64-v3 (8-lane AVX2 vectors, fused
+// multiply-adds, F16C) when /proc/cpuinfo shows every feature of that level, about 2x the tokens/s
+// of baseline x86-64 (SSE2). Such a binary needs such a CPU (SIGILL otherwise): build with
+// `QUANTD_MARCH=portable` for one that runs on any x86-64, or `QUANTD_MARCH=<-march value>`
+// (`x86-64-v4`, `native`, ...) to choose. arm64 always has FMA (MatMul uses it there).
+import Foundation
+func hostInferenceMarch() -> String? {
+    #if arch(x86_64) && os(Linux)
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return nil }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    let v3: Set<String> = ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
+    return v3.isSubset(of: flags) ? "x86-64-v3" : nil
+    #else
+    return nil
+    #endif
+}
+let inferenceMarch: String? = {
+    guard let requested = Context.environment["QUANTD_MARCH"] else { return hostInferenceMarch() }
+    return requested.isEmpty || requested == "portable" ? nil : requested
+}()
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
     + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])

@@ -2,22 +2,31 @@
 # Forward-pass throughput: quantd's Inference against llama-perplexity, same machine, same text,
 # release build, warm page cache. Tokens evaluated per second over llama-perplexity's chunks
 # (ctx 512, batch 512), forward passes only on both sides.
-#   Benchmarks/inference.sh [MODEL.gguf ...]      (default: SmolLM2-135M F16 from the oracle)
-# Environment: THREADS="1 2", REPEAT=2 (best of), QUANTD_MARCH (default x86-64-v3; "" = portable).
+#   Benchmarks/inference.sh [MODEL.gguf ...]      (default: SmolLM2-135M F16 from the oracle and its
+#                                                  Q4_K_M made here by llama-quantize)
+# Environment: THREADS="1 2", REPEAT=3 (each repeat runs quantd then llama.cpp back to back; the table
+# shows the medians of the tokens/s and of the per-repeat ratios), QUANTD_MARCH (unset: the default
+# build, for this machine's CPU class; "portable": baseline x86-64; see Package.swift).
 # Needs the oracle (../shared/oracle/setup.sh): llama-perplexity, and its venv to tokenize.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 TEXT=${TEXT:-$ORACLE/data/gpl3_excerpt.txt}
 THREADS=${THREADS:-"1 2"}
-REPEAT=${REPEAT:-2}
-export QUANTD_MARCH=${QUANTD_MARCH-x86-64-v3}
-[ $# -gt 0 ] || set -- "$ORACLE/models/gguf/smollm2-135m-f16-convert.gguf"
+REPEAT=${REPEAT:-3}
 LP=$ORACLE/build/llama.cpp/bin/llama-perplexity
-swift build -c release --product inference-bench >/dev/null
-BENCH=$PWD/.build/release/inference-bench
+SCRATCH=.build
+# A portable build goes to its own build directory so it does not replace the default one.
+[ "${QUANTD_MARCH-}" = portable ] && SCRATCH=.build/portable
+swift build -c release --product inference-bench --scratch-path "$SCRATCH" >/dev/null
+BENCH=$PWD/$SCRATCH/release/inference-bench
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+if [ $# -eq 0 ]; then
+  F16=$ORACLE/models/gguf/smollm2-135m-f16-convert.gguf
+  "$ORACLE/build/llama.cpp/bin/llama-quantize" "$F16" "$TMP/smollm2-135m-Q4_K_M.gguf" Q4_K_M 2 >/dev/null 2>&1
+  set -- "$F16" "$TMP/smollm2-135m-Q4_K_M.gguf"
+fi
 
 # llama-perplexity's log lines start with a timestamp M.SS.mmm.uuu; the forward passes run between
 # "calculating perplexity" and "Final estimate" (that span also holds its log-softmax, which is small).
@@ -39,7 +48,7 @@ PY
 ours_tps() {  # model tokens threads -> tokens/s
   "$BENCH" ppl "$1" "$2" --ctx 512 --threads "$3" | python3 -c "import json,sys; print('%.1f' % json.load(sys.stdin)['tokens_per_second'])"
 }
-best() { sort -g | tail -1; }
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 printf "%-40s %7s %12s %12s %7s\n" model threads "quantd t/s" "llama t/s" ratio
 for MODEL in "$@"; do
@@ -51,9 +60,13 @@ toks = llm.tokenize(open(sys.argv[2], "rb").read(), add_bos=bool(llm._model.add_
 print(" ".join(map(str, toks)))
 PY
   for T in $THREADS; do
-    q=$(for _ in $(seq "$REPEAT"); do ours_tps "$MODEL" "$TMP/tokens.txt" "$T"; done | best)
-    l=$(for _ in $(seq "$REPEAT"); do llama_tps "$MODEL" "$T"; done | best)
-    printf "%-40s %7s %12s %12s %7.2f\n" "$(basename "$MODEL")" "$T" "$q" "$l" "$(python3 -c "print($q/$l)")"
+    : > "$TMP/q"; : > "$TMP/l"; : > "$TMP/r"
+    for _ in $(seq "$REPEAT"); do
+      q=$(ours_tps "$MODEL" "$TMP/tokens.txt" "$T"); l=$(llama_tps "$MODEL" "$T")
+      echo "$q" >> "$TMP/q"; echo "$l" >> "$TMP/l"; python3 -c "print($q/$l)" >> "$TMP/r"
+    done
+    printf "%-40s %7s %12s %12s %7.2f\n" "$(basename "$MODEL")" "$T" "$(median < "$TMP/q")" "$(median < "$TMP/l")" \
+      "$(median < "$TMP/r")"
   done
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"

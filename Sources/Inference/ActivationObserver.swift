@@ -31,7 +31,7 @@ extension LlamaModel {
         withExtendedLifetime(file) {
             var scratch = LlamaScratch(tokens: tokens.count, hp: hyperParameters)
             defer { scratch.deallocate() }
-            let hidden = forwardHidden(tokens: tokens, scratch: &scratch, threads: max(1, threads))
+            let hidden = finalHidden(tokens: tokens, scratch: &scratch, threads: max(1, threads))
             activationObserver?.observe(weight: output.name, input: hidden, rows: tokens.count, columns: output.columns)
         }
     }

@@ -10,11 +10,12 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case unsupportedTensorType(name: String, type: String)
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
     case emptyInput
+    case outputPosition(from: Int, tokens: Int)
 
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let arch):
-            return "architecture '\(arch)' is not supported by the forward pass (supported: llama, qwen2, qwen3)"
+            return "architecture '\(arch)' is not supported by the forward pass (supported: llama, qwen2, qwen3, gemma3)"
         case .missingKey(let key): return "metadata key '\(key)' is missing"
         case .invalidHyperparameter(let key, let value): return "metadata key '\(key)' has an invalid value \(value)"
         case .missingTensor(let name): return "tensor '\(name)' is missing"
@@ -25,6 +26,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         case .tokenOutOfRange(let token, let n):
             return "token id \(token) is outside the vocabulary of \(n) tokens"
         case .emptyInput: return "no tokens to evaluate"
+        case .outputPosition(let from, let tokens):
+            return "logits asked from position \(from), but the chunk has positions 0..<\(tokens)"
         }
     }
 }

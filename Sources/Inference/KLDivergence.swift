@@ -59,21 +59,21 @@ extension PerplexityEvaluator {
         var rows = ReferenceRows(count: positions)
         for chunk in chunks {
             var t0 = Date()
-            let lr = try reference.logits(tokens: chunk, threads: threads)
+            let lr = try reference.logits(tokens: chunk, threads: threads, from: start)
             referenceSeconds += Date().timeIntervalSince(t0)
             done += 1
             try progress?(done, total)
             lr.withUnsafeBufferPointer { r in
-                rows.measure(r.baseAddress! + start * n, vocabulary: n, next: chunk[(start + 1)...], threads: threads)
+                rows.measure(r.baseAddress!, vocabulary: n, next: chunk[(start + 1)...], threads: threads)
             }
             referenceStats.add(rows)
             for (k, candidate) in candidates.enumerated() {
                 t0 = Date()
-                let lc = try candidate.logits(tokens: chunk, threads: threads)
+                let lc = try candidate.logits(tokens: chunk, threads: threads, from: start)
                 candidateSeconds[k] += Date().timeIntervalSince(t0)
                 lr.withUnsafeBufferPointer { r in
                     lc.withUnsafeBufferPointer { c in
-                        stats[k].add(reference: r.baseAddress! + start * n, rows: rows, candidate: c.baseAddress! + start * n,
+                        stats[k].add(reference: r.baseAddress!, rows: rows, candidate: c.baseAddress!,
                                      vocabulary: n, next: chunk[(start + 1)...], threads: threads)
                     }
                 }

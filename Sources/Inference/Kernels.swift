@@ -98,3 +98,16 @@ enum Kernels {
         for i in 0..<count { x[i] += y[i] }
     }
 }
+
+extension Kernels {
+    /// `x *= factor` over `count` values (ggml_scale).
+    static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        for i in 0..<count { x[i] *= factor }
+    }
+
+    /// `x = cap · tanh(x / cap)`, as llama.cpp builds final logit softcapping: scale, tanh, scale.
+    static func softcap(_ x: UnsafeMutablePointer<Float>, count: Int, cap: Float) {
+        let inverse = 1 / cap
+        for i in 0..<count { x[i] = tanhf(x[i] * inverse) * cap }
+    }
+}

@@ -25,9 +25,24 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     public var addsBOS: Bool
     public var bosToken: Int32
 
-    /// The decoders this forward pass implements: Llama, and the Qwen2 (q/k/v biases) and Qwen3
-    /// (per-head q/k RMSNorm) variations of it.
-    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3"]
+    // Gemma3 (`src/models/gemma3.cpp`); for the other architectures these keep values that change nothing.
+    /// Sliding-window width (`attention.sliding_window`); 0 means every layer attends to the whole chunk.
+    public var slidingWindow: Int = 0
+    /// Which layers use the sliding window: `attention.sliding_window_pattern` as a per-layer bool
+    /// array, or as a period n (layer i slides unless i % n == n - 1); Gemma3's default period is 6.
+    public var slidingLayers: [Bool] = []
+    /// RoPE base of the sliding layers (`rope.freq_base_swa`, llama.cpp's default 10000); their scale is 1.
+    public var ropeFrequencyBaseSliding: Float = 10000
+    /// Multiplier of the scaled token embeddings (Gemma: sqrt(embedding_length)); 1 otherwise.
+    public var embeddingScale: Float = 1
+    /// Query scaling before attention (llama.cpp's f_attention_scale); the default is 1/sqrt(head width).
+    public var attentionScale: Float = 1
+    /// `final_logit_softcapping` c: logits become c·tanh(logits/c); 0 = none.
+    public var finalLogitSoftcap: Float = 0
+
+    /// The decoders this forward pass implements: Llama, the Qwen2 (q/k/v biases) and Qwen3
+    /// (per-head q/k RMSNorm) variations of it, and Gemma3's text decoder.
+    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3", "gemma3"]
 
     public var qDimension: Int { headCount * headDimension }
     public var kvDimension: Int { kvHeadCount * headDimension }
@@ -86,7 +101,38 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         self.vocabularySize = vocabularySize
         addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
+        attentionScale = 1 / Float(headDimension).squareRoot()
+        if arch == "gemma3" { try readGemma3(m) }
     }
+
+    /// llama.cpp's `llama_model_gemma3::load_arch_hparams` and the graph's constants.
+    private mutating func readGemma3(_ m: GGUFMetadata) throws {
+        let arch = architecture
+        embeddingScale = Float(embeddingLength).squareRoot()
+        // gemma_pytorch's config: the 27B (62 layers) scales queries by 1/sqrt(embedding/heads).
+        if layerCount == 62 { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
+        finalLogitSoftcap = m["\(arch).final_logit_softcapping"]?.doubleValue.map { Float($0) } ?? 0
+        guard let window = m["\(arch).attention.sliding_window"]?.integerValue, window > 0 else { return }
+        guard window <= 1 << 24 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.sliding_window", value: Int(window))
+        }
+        slidingWindow = Int(window)
+        let patternKey = "\(arch).attention.sliding_window_pattern"
+        if let flags = m[patternKey]?.arrayValue {
+            guard flags.count >= layerCount else {
+                throw InferenceError.invalidHyperparameter(key: patternKey, value: flags.count)
+            }
+            slidingLayers = flags.prefix(layerCount).map { $0 == .bool(true) }
+        } else {
+            let period = Int(m[patternKey]?.integerValue ?? 6)
+            // llama_hparams::set_swa_pattern: period 0 makes every layer slide.
+            slidingLayers = (0..<layerCount).map { period == 0 || $0 % period < period - 1 }
+        }
+        ropeFrequencyBaseSliding = m["\(arch).rope.freq_base_swa"]?.doubleValue.map { Float($0) } ?? 10000
+    }
+
+    /// True when layer `i` attends only to the last `slidingWindow` positions.
+    public func isSliding(layer i: Int) -> Bool { slidingWindow > 0 && i < slidingLayers.count && slidingLayers[i] }
 
     /// llama.cpp's default when `add_bos_token` is absent (`llama_vocab::impl::load`): true for SPM
     /// ("llama") and WPM ("bert") vocabularies and for BPE ("gpt2") with a Llama-3-style pre-tokenizer.

@@ -7,7 +7,7 @@ import GGUF
 /// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
 /// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
-/// (`src/models/qwen2.cpp`, `qwen3.cpp`). Weights stay in the file's memory map in whatever type they are stored and are
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`); Gemma3 has its own layer (`Gemma3Forward.swift`). Weights stay in the file's memory map in whatever type they are stored and are
 /// dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
     public let file: GGUFFile
@@ -63,36 +63,57 @@ public final class LlamaModel {
                 vBias: try loadOptionalVector(file: file, name: p + "attn_v.bias", count: hp.kvDimension),
                 oBias: try loadOptionalVector(file: file, name: p + "attn_output.bias", count: e),
                 qNorm: try loadOptionalVector(file: file, name: p + "attn_q_norm.weight", count: hp.headDimension),
-                kNorm: try loadOptionalVector(file: file, name: p + "attn_k_norm.weight", count: hp.headDimension))
+                kNorm: try loadOptionalVector(file: file, name: p + "attn_k_norm.weight", count: hp.headDimension),
+                postAttentionNorm: hp.architecture == "gemma3"
+                    ? try loadVector(file: file, name: p + "post_attention_norm.weight", count: e) : nil,
+                postFeedForwardNorm: hp.architecture == "gemma3"
+                    ? try loadVector(file: file, name: p + "post_ffw_norm.weight", count: e) : nil)
         }
     }
 
     public var vocabularySize: Int { hyperParameters.vocabularySize }
 
-    /// Logits for every position of one chunk, `tokens.count × vocabularySize`, row-major. Position
-    /// i sees tokens 0...i only; nothing is cached between calls.
-    public func logits(tokens: [Int32], threads: Int = 1) throws -> [Float] {
+    /// Logits for positions `from..<tokens.count` of one chunk, `(tokens.count - from) × vocabularySize`,
+    /// row-major (every position by default). Position i sees tokens 0...i only; nothing is cached
+    /// between calls. Perplexity asks only for the positions it scores, as llama-perplexity requests
+    /// outputs only for them: the output matrix is the largest matmul of a small model (SmolLM2: a
+    /// fifth of the multiply-adds). Each row is the same whichever rows are asked for.
+    public func logits(tokens: [Int32], threads: Int = 1, from: Int = 0) throws -> [Float] {
         guard !tokens.isEmpty else { throw InferenceError.emptyInput }
         for t in tokens where t < 0 || Int(t) >= vocabularySize {
             throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
+        }
+        guard from >= 0, from < tokens.count else {
+            throw InferenceError.outputPosition(from: from, tokens: tokens.count)
         }
         let threads = max(1, threads)
         return withExtendedLifetime(file) {
             var scratch = LlamaScratch(tokens: tokens.count, hp: hyperParameters)
             defer { scratch.deallocate() }
-            let hidden = forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
-            let n = tokens.count * vocabularySize
+            let hidden = finalHidden(tokens: tokens, scratch: &scratch, threads: threads)
+            let rows = tokens.count - from
+            let n = rows * vocabularySize
             return [Float](unsafeUninitializedCapacity: n) { buf, count in
                 if let base = buf.baseAddress {
-                    multiply(hidden, tokens: tokens.count, by: output, into: base, threads: threads,
-                                    rounding: rounding(for: output))
+                    multiply(hidden + from * hyperParameters.embeddingLength, tokens: rows, by: output,
+                             into: base, threads: threads, rounding: rounding(for: output))
                 }
                 if let base = buf.baseAddress, let outputBias {
-                    Kernels.addBias(base, tokens: tokens.count, bias: outputBias)
+                    Kernels.addBias(base, tokens: rows, bias: outputBias)
+                }
+                if let base = buf.baseAddress, hyperParameters.finalLogitSoftcap > 0 {
+                    Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
                 }
                 count = n
             }
         }
+    }
+
+    /// The final normed hidden states of a chunk, through the architecture's layers.
+    func finalHidden(tokens: [Int32], scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+        hyperParameters.architecture == "gemma3"
+            ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
+            : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
     }
 
     func rounding(for w: WeightMatrix) -> ActivationRounding {
@@ -154,8 +175,10 @@ struct LlamaLayer {
     let gate, up, down: WeightMatrix
     /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
     let qBias, kBias, vBias, oBias: [Float]?
-    /// Qwen3's per-head q/k RMSNorm weights.
+    /// Qwen3's and Gemma3's per-head q/k RMSNorm weights.
     let qNorm, kNorm: [Float]?
+    /// Gemma3's RMSNorms of the attention and FFN outputs, before each is added to the residual.
+    let postAttentionNorm, postFeedForwardNorm: [Float]?
 }
 
 /// Activations of one chunk: allocated once per `logits` call, reused by every layer.

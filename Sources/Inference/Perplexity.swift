@@ -39,11 +39,11 @@ public enum PerplexityEvaluator {
         var nll = 0.0, count = 0, seconds = 0.0
         for chunk in chunks {
             let t0 = Date()
-            let logits = try model.logits(tokens: chunk, threads: threads)
+            let logits = try model.logits(tokens: chunk, threads: threads, from: start)
             seconds += Date().timeIntervalSince(t0)
             logits.withUnsafeBufferPointer { l in
                 for i in start..<(ctx - 1) {
-                    let row = l.baseAddress! + i * model.vocabularySize
+                    let row = l.baseAddress! + (i - start) * model.vocabularySize
                     let lp = LogSoftmax.logProbability(row, count: model.vocabularySize, token: Int(chunk[i + 1]))
                     nll -= lp
                     count += 1

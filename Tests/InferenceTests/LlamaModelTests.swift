@@ -74,6 +74,18 @@ import Testing
         #expect(Array(full.prefix(10 * 256)) == prefix)
     }
 
+    /// Logits from a later position are the same rows as those of the whole chunk.
+    @Test func logitsFromAPositionAreTheTailRows() throws {
+        let model = try Fixture.model("q8_0")
+        let tokens = Array(try Fixture.tokens().prefix(21))
+        let full = try model.logits(tokens: tokens, threads: 2)
+        let tail = try model.logits(tokens: tokens, threads: 2, from: 13)
+        #expect(tail == Array(full[(13 * 256)...]))
+        #expect(throws: InferenceError.outputPosition(from: 21, tokens: 21)) {
+            try model.logits(tokens: tokens, from: 21)
+        }
+    }
+
     @Test func rejectsBadInput() throws {
         let model = try Fixture.model("f32")
         #expect(throws: InferenceError.tokenOutOfRange(token: 256, vocabularySize: 256)) {
@@ -115,9 +127,9 @@ import Testing
         let hp = try LlamaHyperParameters(metadata: metadata([]), vocabularySize: 10)
         #expect(hp.kvHeadCount == 4 && hp.headDimension == 16 && hp.ropeDimensions == 16)
         #expect(hp.ropeFrequencyBase == 10000 && hp.rmsEpsilon == 1e-5)
-        #expect(throws: InferenceError.unsupportedArchitecture("gemma3")) {
+        #expect(throws: InferenceError.unsupportedArchitecture("gemma2")) {
             try LlamaHyperParameters(
-                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("gemma3"))]), vocabularySize: 10)
+                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("gemma2"))]), vocabularySize: 10)
         }
         #expect(throws: InferenceError.missingKey("llama.feed_forward_length")) {
             try LlamaHyperParameters(
