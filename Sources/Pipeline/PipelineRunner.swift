@@ -104,7 +104,8 @@ public final class PipelineRunner {
         for (index, tensor) in tensors.enumerated() {
             if isCancelled?() == true { throw PipelineError.cancelled }
             let targets = artifacts.map { $0.types[index] }
-            let converts = targets.contains { $0 != tensor.type }
+            let conversions = targets.filter { $0 != tensor.type }.count
+            let converts = conversions > 0
             if converts && tensor.type.isQuantized && !config.allowRequantize {
                 throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
             }
@@ -123,8 +124,15 @@ public final class PipelineRunner {
                 let expert = row / rowsPerExpert
                 let count = rows.count * tensor.rowLength
                 let slab = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
-                if converts || statistics != nil {
-                    try source.floatRows(index, rows: rows, into: slab)
+                // With a single artifact to quantize and no statistics wanted, each worker converts
+                // its own rows to f32 as it quantizes them (no f32 slab through memory); otherwise
+                // the slab is converted once for all artifacts.
+                let fused = statistics == nil && conversions == 1
+                if (converts && !fused) || statistics != nil {
+                    // rawRows + dequantize is what both sources' floatRows do; split across the
+                    // threads so the conversion does not run alone while the workers wait.
+                    try Quantizer.dequantize(tensor.type, try source.rawRows(index, rows: rows), count: count,
+                                             into: slab, threads: threads)
                     statistics?.add(UnsafeBufferPointer(slab))
                 }
                 for (artifact, target) in zip(artifacts, targets) {
@@ -134,8 +142,13 @@ public final class PipelineRunner {
                         let bytes = rows.count * tensor.rowBytes(target)
                         let out = UnsafeMutableRawBufferPointer(rebasing: output[0..<bytes])
                         let error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
-                            try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
-                                                   importance: importanceBuffer, into: out, threads: threads, measure: true)
+                            if fused {
+                                return try Quantizer.quantize(target, rawRows: try source.rawRows(index, rows: rows), of: tensor.type,
+                                                              rowLength: tensor.rowLength, importance: importanceBuffer, into: out,
+                                                              threads: threads, measure: true)
+                            }
+                            return try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
+                                                          importance: importanceBuffer, into: out, threads: threads, measure: true)
                         }
                         try artifact.append(UnsafeRawBufferPointer(out), error: error)
                     }

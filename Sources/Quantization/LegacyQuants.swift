@@ -68,11 +68,20 @@ enum LegacyQuants {
             }
             return
         }
+        // Eight blocks at a time: their scales and inverse scales as vectors, so the divisions
+        // of different blocks overlap instead of each block waiting for its own.
+        // (max / -half == max * (-1 / half) exactly: half is a power of two.)
+        var d8 = F8(), id8 = F8()
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            let (_, max) = LegacyLanes.signedAbsMax32(xb)
-            let d = max / -half
-            let id: Float = d != 0 ? 1 / d : 0
+            let lane = ib & 7
+            if lane == 0 {
+                var maxes = F8()
+                for k in 0..<Swift.min(8, nb - ib) { maxes[k] = LegacyLanes.signedAbsMax32(x + 32 * (ib + k)).max }
+                d8 = maxes * F8(repeating: -1 / half)
+                id8 = (1 / d8).replacing(with: 0, where: d8 .== 0)
+            }
+            let d = d8[lane], id = id8[lane]
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             var qh: UInt32 = 0
@@ -156,33 +165,22 @@ enum LegacyQuants {
             }
             return
         }
+        // Eight blocks at a time: scales and inverse scales as vectors (see quantizeSymmetric).
+        var d8 = F8(), id8 = F8(), min8 = F8()
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            // min/max with C's "if (v < min) min = v" semantics (NaN never replaces), per lane
-            // then across lanes; the result does not depend on the order for non-NaN values.
-            let p = UnsafeRawPointer(xb)
-            var vmin = F8(repeating: Float.greatestFiniteMagnitude)
-            var vmax = F8(repeating: -Float.greatestFiniteMagnitude)
-            for k in 0..<4 {
-                let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
-                vmin.replace(with: v, where: v .< vmin)
-                vmax.replace(with: v, where: v .> vmax)
-            }
-            // Lanes are never NaN (a NaN never replaces), so any reduction order agrees.
-            var min = Lanes.hmin(vmin)
-            var max = Lanes.hmax(vmax)
-            if min == 0 || max == 0 {
-                // +0 and -0 compare equal but store differently: only the sequential scan
-                // knows which one came first.
-                min = Float.greatestFiniteMagnitude
-                max = -Float.greatestFiniteMagnitude
-                for j in 0..<32 {
-                    if xb[j] < min { min = xb[j] }
-                    if xb[j] > max { max = xb[j] }
+            let lane = ib & 7
+            if lane == 0 {
+                var maxes = F8()
+                for k in 0..<Swift.min(8, nb - ib) {
+                    let (lo, hi) = LegacyLanes.minMax32(x + 32 * (ib + k))
+                    min8[k] = lo
+                    maxes[k] = hi
                 }
+                d8 = (maxes - min8) / F8(repeating: Float(nmax))
+                id8 = (1 / d8).replacing(with: 0, where: d8 .== 0)
             }
-            let d = (max - min) / Float(nmax)
-            let id: Float = d != 0 ? 1 / d : 0
+            let d = d8[lane], id = id8[lane], min = min8[lane]
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             yb.storeU16(FP16.fromFloat(min), at: 2)
