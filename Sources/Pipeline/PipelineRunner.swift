@@ -96,8 +96,9 @@ public final class PipelineRunner {
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: slabCapacity)
         defer { floats.deallocate() }
         // The widest type is F32 at 4 bytes a value; any quantized slab fits in the same size.
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: slabCapacity * 4, alignment: 64)
-        defer { output.deallocate() }
+        // Slabs are written behind the quantizer (drained before returning, error or not).
+        let writes = WriteBehind(bufferBytes: slabCapacity * 4)
+        defer { try? writes.drain() }
         let totalBytes = tensors.reduce(0) { $0 + $1.rowCount * $1.rowBytes($1.type) }
         var bytesRead = 0
 
@@ -111,7 +112,7 @@ public final class PipelineRunner {
             }
             let weights = try importanceWeights(for: tensor, importance: importance, targets: targets,
                                                 mixes: artifacts.map(\.scheme.options.mix))
-            for artifact in artifacts { artifact.beginTensor(index, tensor: tensor) }
+            for artifact in artifacts { writes.later(artifact) { $0.beginTensor(index, tensor: tensor) } }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
             var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
             // Expert tensors (3-D) are quantized expert by expert, each with its own slice of the
@@ -137,11 +138,14 @@ public final class PipelineRunner {
                 }
                 for (artifact, target) in zip(artifacts, targets) {
                     if target == tensor.type {
-                        try artifact.append(try source.rawRows(index, rows: rows), error: nil)
+                        // The source's bytes are valid only until it is read again: written now.
+                        let raw = try source.rawRows(index, rows: rows)
+                        try writes.now { try artifact.append(raw, error: nil) }
                     } else {
-                        let bytes = rows.count * tensor.rowBytes(target)
-                        let out = UnsafeMutableRawBufferPointer(rebasing: output[0..<bytes])
-                        let error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
+                        let out = writes.takeBuffer(bytes: rows.count * tensor.rowBytes(target))
+                        let error: ErrorAccumulator?
+                        do {
+                            error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
                             if fused {
                                 return try Quantizer.quantize(target, rawRows: try source.rawRows(index, rows: rows), of: tensor.type,
                                                               rowLength: tensor.rowLength, importance: importanceBuffer, into: out,
@@ -149,16 +153,21 @@ public final class PipelineRunner {
                             }
                             return try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
                                                           importance: importanceBuffer, into: out, threads: threads, measure: true)
+                            }
+                        } catch {
+                            writes.release()
+                            throw error
                         }
-                        try artifact.append(UnsafeRawBufferPointer(out), error: error)
+                        writes.append(out, to: artifact, error: error)
                     }
                 }
+                try writes.check()
                 bytesRead += rows.count * tensor.rowBytes(tensor.type)
                 row = rows.upperBound
                 progress?(PipelineProgress(tensorIndex: index, tensorCount: tensors.count, tensorName: tensor.name,
                                       bytesRead: bytesRead, bytesTotal: totalBytes))
             }
-            for artifact in artifacts { artifact.endTensor() }
+            for artifact in artifacts { writes.later(artifact) { $0.endTensor() } }
             if let statistics {
                 var counter = OutlierCounter(statistics: statistics)
                 try countOutliers(index, tensor, into: &counter, buffer: floats)
@@ -166,6 +175,7 @@ public final class PipelineRunner {
             }
             source.finished(index)
         }
+        try writes.drain()
     }
 
     private func countOutliers(_ index: Int, _ tensor: PlannedTensorSource, into counter: inout OutlierCounter,
