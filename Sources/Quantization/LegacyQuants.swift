@@ -296,30 +296,34 @@ enum LegacyQuants {
     static func dequantize(
         bits: Int, affine: Bool, _ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>
     ) {
-        let blockBytes = 18 + (affine ? 2 : 0) + (bits == 5 ? 4 : 0)
-        let qhOffset = affine ? 4 : 2
-        let qsOffset = qhOffset + (bits == 5 ? 4 : 0)
-        let bias: Int32 = affine ? 0 : Int32(1 << (bits - 1))
+        // One loop per format with nothing but the block's scale inside, so LLVM vectorizes it.
+        switch (bits, affine) {
+        case (4, false): dequantizeBlocks(y, count, x, blockBytes: 18, qs: 2) { q, _, _, d, _ in Float(q - 8) * d }
+        case (5, false): dequantizeBlocks(y, count, x, blockBytes: 22, qs: 6) { q, qh, shift, d, _ in
+            Float((q | Int32(truncatingIfNeeded: (qh >> shift) << 4) & 0x10) - 16) * d }
+        case (4, true): dequantizeBlocks(y, count, x, blockBytes: 20, qs: 4) { q, _, _, d, m in Float(q) * d + m }
+        default: dequantizeBlocks(y, count, x, blockBytes: 24, qs: 8) { q, qh, shift, d, m in
+            Float(q | Int32(truncatingIfNeeded: (qh >> shift) << 4) & 0x10) * d + m }
+        }
+    }
+
+    /// Calls `value(nibble, qh, bit index of its high bit, d, m)` for the 32 values of every block
+    /// (d at byte 0, m at 2 for the affine formats, qh before qs for the 5-bit ones).
+    @inline(__always)
+    private static func dequantizeBlocks(
+        _ y: UnsafeRawPointer, _ count: Int, _ x: UnsafeMutablePointer<Float>, blockBytes: Int, qs: Int,
+        _ value: (Int32, UInt32, UInt32, Float, Float) -> Float
+    ) {
         for ib in 0..<(count / 32) {
             let yb = y + ib * blockBytes
             let d = yb.half(0)
-            let m: Float = affine ? yb.half(2) : 0
-            let qh: UInt32 = bits == 5 ? yb.u32(qhOffset) : 0
+            let m: Float = qs >= 4 && blockBytes != 22 ? yb.half(2) : 0
+            let qh: UInt32 = qs >= 6 ? yb.u32(qs - 4) : 0
             let out = x + ib * 32
             for j in 0..<16 {
-                let q = yb.u8(qsOffset + j)
-                var x0 = Int32(q & 0x0F), x1 = Int32(q >> 4)
-                if bits == 5 {
-                    x0 |= Int32(((qh >> UInt32(j)) << 4) & 0x10)
-                    x1 |= Int32((qh >> UInt32(j + 12)) & 0x10)
-                }
-                if affine {
-                    out[j] = Float(x0) * d + m
-                    out[j + 16] = Float(x1) * d + m
-                } else {
-                    out[j] = Float(x0 - bias) * d
-                    out[j + 16] = Float(x1 - bias) * d
-                }
+                let q = Int32(yb.load(fromByteOffset: qs + j, as: UInt8.self))
+                out[j] = value(q & 0xF, qh, UInt32(j), d, m)
+                out[j + 16] = value(q >> 4, qh, UInt32(j + 16), d, m)
             }
         }
     }
