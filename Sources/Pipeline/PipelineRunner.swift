@@ -37,8 +37,9 @@ public struct JobResult: Sendable {
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
-/// of rows at a time, converted to f32 once, and quantized for every artifact, which are all
-/// written side by side. Memory stays at a few slabs whatever the model's size.
+/// of rows at a time, converted to f32 once (inside the quantizing workers when only one artifact
+/// converts it), and quantized for every artifact, which are all written side by side, each slab
+/// behind the quantization of the next. Memory stays at a few slabs whatever the model's size.
 public final class PipelineRunner {
     public let config: PipelineConfig
     public let source: TensorSource
