@@ -2,7 +2,10 @@
 //
 //   swift build -c release --product quantd-bench
 //   .build/release/quantd-bench [--types Q4_K,Q8_0] [--threads 1,2] [--rows 1536] [--cols 2048]
-//                               [--imatrix] [--min-seconds 1.0] [--input rows.f32 --cols N]
+//                               [--imatrix] [--measure] [--f16] [--min-seconds 1.0] [--input rows.f32 --cols N]
+//
+// --measure adds the per-tensor error metrics a job computes; --f16 feeds the rows as F16 converted
+// inside the workers, as a job on an F16 model does (MB/s stays per MB of f32-equivalent input).
 //
 // Input: seeded Gaussian-like weights (deterministic), so runs are comparable.
 import Dispatch
@@ -17,6 +20,8 @@ struct Options {
     var rows = 1536
     var cols = 2048
     var imatrix = false
+    var measure = false
+    var f16 = false
     var minSeconds = 1.0
     var input: String? = nil
 }
@@ -31,6 +36,8 @@ func parse() -> Options {
         case "--rows": o.rows = Int(args.next() ?? "") ?? o.rows
         case "--cols": o.cols = Int(args.next() ?? "") ?? o.cols
         case "--imatrix": o.imatrix = true
+        case "--measure": o.measure = true
+        case "--f16": o.f16 = true
         case "--min-seconds": o.minSeconds = Double(args.next() ?? "") ?? o.minSeconds
         case "--input": o.input = args.next()
         default:
@@ -68,7 +75,8 @@ var imatrix = [Float](repeating: 0, count: opts.cols)
 for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
 let mb = Double(data.count * 4) / 1_000_000
 
-print("quantd-bench: \(opts.rows) x \(opts.cols) f32 (\(String(format: "%.1f", mb)) MB), imatrix: \(opts.imatrix)")
+let halves = opts.f16 ? data.map { FP16.fromFloat($0) } : []
+print("quantd-bench: \(opts.rows) x \(opts.cols) f32 (\(String(format: "%.1f", mb)) MB), imatrix: \(opts.imatrix), measure: \(opts.measure), f16 input: \(opts.f16)")
 print("type     threads   MB/s    ms/pass  cpu-MB/s")
 for name in opts.types {
     guard let type = GGMLType(name: name), Quantizer.supportsQuantize(type) else {
@@ -80,8 +88,8 @@ for name in opts.types {
     var out = [UInt8](repeating: 0, count: bytes)
     for t in opts.threads {
         let cpuStart = clock()
-        let (passes, elapsed) = timePasses(type, data, imatrix, &out, cols: opts.cols, threads: t,
-                                           useImatrix: opts.imatrix, minSeconds: opts.minSeconds)
+        let (passes, elapsed) = timePasses(type, data, halves, imatrix, &out, cols: opts.cols, threads: t,
+                                           useImatrix: opts.imatrix, measure: opts.measure, minSeconds: opts.minSeconds)
         let perPass = elapsed / Double(passes)
         // CPU seconds per pass (summed over threads): steadier than wall time on a shared
         // machine, and for one thread the better A/B figure.
@@ -93,22 +101,30 @@ for name in opts.types {
 
 /// The timed loop, outside top-level (main-actor) code so no isolation checks run per pass.
 nonisolated func timePasses(
-    _ type: GGMLType, _ data: [Float], _ imatrix: [Float], _ out: inout [UInt8], cols: Int, threads: Int,
-    useImatrix: Bool, minSeconds: Double
+    _ type: GGMLType, _ data: [Float], _ halves: [UInt16], _ imatrix: [Float], _ out: inout [UInt8], cols: Int,
+    threads: Int, useImatrix: Bool, measure: Bool, minSeconds: Double
 ) -> (Int, Double) {
     var passes = 0
     let start = DispatchTime.now().uptimeNanoseconds
     var elapsed = 0.0
     data.withUnsafeBufferPointer { x in
+        halves.withUnsafeBytes { h in
         imatrix.withUnsafeBufferPointer { w in
             out.withUnsafeMutableBytes { y in
                 repeat {
-                    _ = try? Quantizer.quantize(type, rows: x, rowLength: cols,
-                                                importance: useImatrix ? w : nil, into: y, threads: threads)
+                    if h.isEmpty {
+                        _ = try? Quantizer.quantize(type, rows: x, rowLength: cols, importance: useImatrix ? w : nil,
+                                                    into: y, threads: threads, measure: measure)
+                    } else {
+                        _ = try? Quantizer.quantize(type, rawRows: h, of: .f16, rowLength: cols,
+                                                    importance: useImatrix ? w : nil, into: y, threads: threads,
+                                                    measure: measure)
+                    }
                     passes += 1
                     elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 } while elapsed < minSeconds
             }
+        }
         }
     }
     return (passes, elapsed)

@@ -39,8 +39,9 @@ public struct JobResult: Sendable {
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
-/// of rows at a time, converted to f32 once, and quantized for every artifact, which are all
-/// written side by side. Memory stays at a few slabs whatever the model's size.
+/// of rows at a time, converted to f32 once (inside the quantizing workers when only one artifact
+/// converts it), and quantized for every artifact, which are all written side by side, each slab
+/// behind the quantization of the next. Memory stays at a few slabs whatever the model's size.
 public final class PipelineRunner {
     public let config: PipelineConfig
     public let source: TensorSource
@@ -107,21 +108,23 @@ public final class PipelineRunner {
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: slabCapacity)
         defer { floats.deallocate() }
         // The widest type is F32 at 4 bytes a value; any quantized slab fits in the same size.
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: slabCapacity * 4, alignment: 64)
-        defer { output.deallocate() }
+        // Slabs are written behind the quantizer (drained before returning, error or not).
+        let writes = WriteBehind(bufferBytes: slabCapacity * 4)
+        defer { try? writes.drain() }
         let totalBytes = tensors.reduce(0) { $0 + $1.rowCount * $1.rowBytes($1.type) }
         var bytesRead = 0
 
         for (index, tensor) in tensors.enumerated() {
             if isCancelled?() == true { throw PipelineError.cancelled }
             let targets = artifacts.map { $0.types[index] }
-            let converts = targets.contains { $0 != tensor.type }
+            let conversions = targets.filter { $0 != tensor.type }.count
+            let converts = conversions > 0
             if converts && tensor.type.isQuantized && !config.allowRequantize {
                 throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
             }
             let weights = try importanceWeights(for: tensor, importance: importance, targets: targets,
                                                 mixes: artifacts.map(\.scheme.options.mix))
-            for artifact in artifacts { artifact.beginTensor(index, tensor: tensor) }
+            for artifact in artifacts { writes.later(artifact) { $0.beginTensor(index, tensor: tensor) } }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
             var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
             // Expert tensors (3-D) are quantized expert by expert, each with its own slice of the
@@ -134,29 +137,49 @@ public final class PipelineRunner {
                 let expert = row / rowsPerExpert
                 let count = rows.count * tensor.rowLength
                 let slab = UnsafeMutableBufferPointer(rebasing: floats[0..<count])
-                if converts || statistics != nil {
-                    try source.floatRows(index, rows: rows, into: slab)
+                // With a single artifact to quantize and no statistics wanted, each worker converts
+                // its own rows to f32 as it quantizes them (no f32 slab through memory); otherwise
+                // the slab is converted once for all artifacts.
+                let fused = statistics == nil && conversions == 1
+                if (converts && !fused) || statistics != nil {
+                    // rawRows + dequantize is what both sources' floatRows do; split across the
+                    // threads so the conversion does not run alone while the workers wait.
+                    try Quantizer.dequantize(tensor.type, try source.rawRows(index, rows: rows), count: count,
+                                             into: slab, threads: threads)
                     statistics?.add(UnsafeBufferPointer(slab))
                 }
                 for (artifact, target) in zip(artifacts, targets) {
                     if target == tensor.type {
-                        try artifact.append(try source.rawRows(index, rows: rows), error: nil)
+                        // The source's bytes are valid only until it is read again: written now.
+                        let raw = try source.rawRows(index, rows: rows)
+                        try writes.now { try artifact.append(raw, error: nil) }
                     } else {
-                        let bytes = rows.count * tensor.rowBytes(target)
-                        let out = UnsafeMutableRawBufferPointer(rebasing: output[0..<bytes])
-                        let error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
-                            try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
-                                                   importance: importanceBuffer, into: out, threads: threads, measure: true)
+                        let out = writes.takeBuffer(bytes: rows.count * tensor.rowBytes(target))
+                        let error: ErrorAccumulator?
+                        do {
+                            error = try weights.withOptionalBuffer(for: target, expert: expert, rowLength: tensor.rowLength) { importanceBuffer in
+                            if fused {
+                                return try Quantizer.quantize(target, rawRows: try source.rawRows(index, rows: rows), of: tensor.type,
+                                                              rowLength: tensor.rowLength, importance: importanceBuffer, into: out,
+                                                              threads: threads, measure: true)
+                            }
+                            return try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
+                                                          importance: importanceBuffer, into: out, threads: threads, measure: true)
+                            }
+                        } catch {
+                            writes.release()
+                            throw error
                         }
-                        try artifact.append(UnsafeRawBufferPointer(out), error: error)
+                        writes.append(out, to: artifact, error: error)
                     }
                 }
+                try writes.check()
                 bytesRead += rows.count * tensor.rowBytes(tensor.type)
                 row = rows.upperBound
                 progress?(PipelineProgress(tensorIndex: index, tensorCount: tensors.count, tensorName: tensor.name,
                                       bytesRead: bytesRead, bytesTotal: totalBytes))
             }
-            for artifact in artifacts { artifact.endTensor() }
+            for artifact in artifacts { writes.later(artifact) { $0.endTensor() } }
             if let statistics {
                 var counter = OutlierCounter(statistics: statistics)
                 try countOutliers(index, tensor, into: &counter, buffer: floats)
@@ -164,6 +187,7 @@ public final class PipelineRunner {
             }
             source.finished(index)
         }
+        try writes.drain()
     }
 
     private func countOutliers(_ index: Int, _ tensor: PlannedTensorSource, into counter: inout OutlierCounter,

@@ -41,6 +41,41 @@ public enum FP16 {
     }
 }
 
+extension FP16 {
+    /// `count` fp16 values to f32, eight at a time: the same bit manipulation as `toFloat` on
+    /// SIMD lanes (exact, so identical results). Four 32-bit words hold eight halves; the even
+    /// halves are the low 16 bits, the odd ones the high, and the results are interleaved back.
+    static func toFloats(_ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        typealias U4 = SIMD4<UInt32>
+        var i = 0
+        while i + 8 <= count {
+            let v = src.loadUnaligned(fromByteOffset: 2 * i, as: U4.self)
+            let even = convert4(v &<< 16), odd = convert4(v & 0xFFFF_0000)
+            let out = SIMD8<Float>(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: out, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            dst[i] = toFloat(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            i += 1
+        }
+    }
+
+    /// `toFloat` for four halves already shifted into the top 16 bits of each lane.
+    @inline(__always)
+    private static func convert4(_ w: SIMD4<UInt32>) -> SIMD4<Float> {
+        let sign = w & 0x8000_0000
+        let twoW = w &+ w
+        let normalized = unsafeBitCast((twoW &>> 4) &+ (0xE0 << 23), to: SIMD4<Float>.self)
+            * SIMD4<Float>(repeating: Float(bitPattern: 0x0780_0000))
+        let denormalized = unsafeBitCast((twoW &>> 17) | (126 << 23), to: SIMD4<Float>.self) - 0.5
+        let tiny = twoW .< SIMD4<UInt32>(repeating: 1 << 27)
+        let bits = unsafeBitCast(normalized, to: SIMD4<UInt32>.self)
+            .replacing(with: unsafeBitCast(denormalized, to: SIMD4<UInt32>.self), where: tiny)
+        return unsafeBitCast(sign | bits, to: SIMD4<Float>.self)
+    }
+}
+
 /// bfloat16 as ggml_compute_fp32_to_bf16 / ggml_compute_bf16_to_fp32.
 public enum BF16 {
     /// Round to nearest even on the upper 16 bits; NaNs are truncated and forced quiet.

@@ -54,6 +54,24 @@ enum Lanes {
         return (b[0] & b[1]) == -1
     }
 
+    /// Per lane `a > b ? a : b` (b when either is NaN): one maxps per half. Written lane by
+    /// lane because LLVM matches that to maxps, while `replacing(with:where:)` becomes a
+    /// compare and a three-instruction blend (SSE2 has no blendvps) and `pointwiseMax` a call.
+    @inline(__always)
+    static func maxF(_ a: F8, _ b: F8) -> F8 {
+        var r = a
+        for k in 0..<8 { r[k] = a[k] > b[k] ? a[k] : b[k] }
+        return r
+    }
+
+    /// Per lane `a < b ? a : b` (b when either is NaN): minps.
+    @inline(__always)
+    static func minF(_ a: F8, _ b: F8) -> F8 {
+        var r = a
+        for k in 0..<8 { r[k] = a[k] < b[k] ? a[k] : b[k] }
+        return r
+    }
+
     /// Largest lane (lanes must not be NaN); inlined, unlike SIMD.max().
     @inline(__always)
     static func hmax(_ v: F8) -> Float {

@@ -14,19 +14,51 @@ enum LegacyLanes {
     }
 
     /// The value ggml's `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }` scan leaves in
-    /// `max` for 32 values: the first value of largest magnitude (NaN never wins).
+    /// `max` for 32 values: the first value of largest magnitude (NaN never wins). From the
+    /// largest and smallest values: only a tie between +a and -a needs the scan for which came first.
     @inline(__always)
     static func signedAbsMax32(_ x: UnsafePointer<Float>) -> (amax: Float, max: Float) {
         let p = UnsafeRawPointer(x)
-        var m = F8(repeating: 0)
+        var hi = F8(repeating: 0), lo = F8(repeating: 0)
         for k in 0..<4 {
-            let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
-            m.replace(with: a, where: m .< a)
+            let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
+            hi = Lanes.maxF(v, hi)
+            lo = Lanes.minF(v, lo)
         }
-        let amax = Lanes.hmax(m)  // lanes are never NaN
-        if amax == 0 { return (0, 0) }
-        for j in 0..<32 where abs(x[j]) == amax { return (amax, x[j]) }
-        return (amax, 0)
+        let top = Lanes.hmax(hi), bottom = -Lanes.hmin(lo)  // lanes are never NaN
+        if top > bottom { return (top, top) }
+        if bottom > top { return (bottom, -bottom) }
+        if top == 0 { return (0, 0) }
+        for j in 0..<32 where abs(x[j]) == top { return (top, x[j]) }
+        return (top, 0)
+    }
+
+    /// ggml's `if (v < min) min = v; if (v > max) max = v;` over 32 values from min = FLT_MAX,
+    /// max = -FLT_MAX (NaN never replaces). Per lane, then across lanes: the order does not
+    /// matter except for the sign of a zero result, which takes the sequential scan.
+    @inline(__always)
+    static func minMax32(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
+        let p = UnsafeRawPointer(x)
+        var vmin = F8(repeating: Float.greatestFiniteMagnitude)
+        var vmax = F8(repeating: -Float.greatestFiniteMagnitude)
+        for k in 0..<4 {
+            let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
+            vmin = Lanes.minF(v, vmin)
+            vmax = Lanes.maxF(v, vmax)
+        }
+        var min = Lanes.hmin(vmin)
+        var max = Lanes.hmax(vmax)
+        if min == 0 || max == 0 {
+            // +0 and -0 compare equal but store differently: only the sequential scan
+            // knows which one came first.
+            min = Float.greatestFiniteMagnitude
+            max = -Float.greatestFiniteMagnitude
+            for j in 0..<32 {
+                if x[j] < min { min = x[j] }
+                if x[j] > max { max = x[j] }
+            }
+        }
+        return (min, max)
     }
 
     /// Largest |x| over 32 values (NaN never wins, like the scalar "if (amax < fabsf(v))").
@@ -35,8 +67,7 @@ enum LegacyLanes {
         let p = UnsafeRawPointer(x)
         var m = F8(repeating: 0)
         for k in 0..<4 {
-            let a = Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self))
-            m.replace(with: a, where: m .< a)
+            m = Lanes.maxF(Lanes.abs(p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)), m)
         }
         return Lanes.hmax(m)
     }

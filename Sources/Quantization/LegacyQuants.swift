@@ -68,11 +68,20 @@ enum LegacyQuants {
             }
             return
         }
+        // Eight blocks at a time: their scales and inverse scales as vectors, so the divisions
+        // of different blocks overlap instead of each block waiting for its own.
+        // (max / -half == max * (-1 / half) exactly: half is a power of two.)
+        var d8 = F8(), id8 = F8()
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            let (_, max) = LegacyLanes.signedAbsMax32(xb)
-            let d = max / -half
-            let id: Float = d != 0 ? 1 / d : 0
+            let lane = ib & 7
+            if lane == 0 {
+                var maxes = F8()
+                for k in 0..<Swift.min(8, nb - ib) { maxes[k] = LegacyLanes.signedAbsMax32(x + 32 * (ib + k)).max }
+                d8 = maxes * F8(repeating: -1 / half)
+                id8 = (1 / d8).replacing(with: 0, where: d8 .== 0)
+            }
+            let d = d8[lane], id = id8[lane]
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             var qh: UInt32 = 0
@@ -156,33 +165,22 @@ enum LegacyQuants {
             }
             return
         }
+        // Eight blocks at a time: scales and inverse scales as vectors (see quantizeSymmetric).
+        var d8 = F8(), id8 = F8(), min8 = F8()
         for ib in 0..<nb {
             let xb = x + 32 * ib
-            // min/max with C's "if (v < min) min = v" semantics (NaN never replaces), per lane
-            // then across lanes; the result does not depend on the order for non-NaN values.
-            let p = UnsafeRawPointer(xb)
-            var vmin = F8(repeating: Float.greatestFiniteMagnitude)
-            var vmax = F8(repeating: -Float.greatestFiniteMagnitude)
-            for k in 0..<4 {
-                let v = p.loadUnaligned(fromByteOffset: 32 * k, as: F8.self)
-                vmin.replace(with: v, where: v .< vmin)
-                vmax.replace(with: v, where: v .> vmax)
-            }
-            // Lanes are never NaN (a NaN never replaces), so any reduction order agrees.
-            var min = Lanes.hmin(vmin)
-            var max = Lanes.hmax(vmax)
-            if min == 0 || max == 0 {
-                // +0 and -0 compare equal but store differently: only the sequential scan
-                // knows which one came first.
-                min = Float.greatestFiniteMagnitude
-                max = -Float.greatestFiniteMagnitude
-                for j in 0..<32 {
-                    if xb[j] < min { min = xb[j] }
-                    if xb[j] > max { max = xb[j] }
+            let lane = ib & 7
+            if lane == 0 {
+                var maxes = F8()
+                for k in 0..<Swift.min(8, nb - ib) {
+                    let (lo, hi) = LegacyLanes.minMax32(x + 32 * (ib + k))
+                    min8[k] = lo
+                    maxes[k] = hi
                 }
+                d8 = (maxes - min8) / F8(repeating: Float(nmax))
+                id8 = (1 / d8).replacing(with: 0, where: d8 .== 0)
             }
-            let d = (max - min) / Float(nmax)
-            let id: Float = d != 0 ? 1 / d : 0
+            let d = d8[lane], id = id8[lane], min = min8[lane]
             let yb = y + ib * blockBytes
             yb.storeU16(FP16.fromFloat(d), at: 0)
             yb.storeU16(FP16.fromFloat(min), at: 2)
@@ -298,30 +296,34 @@ enum LegacyQuants {
     static func dequantize(
         bits: Int, affine: Bool, _ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>
     ) {
-        let blockBytes = 18 + (affine ? 2 : 0) + (bits == 5 ? 4 : 0)
-        let qhOffset = affine ? 4 : 2
-        let qsOffset = qhOffset + (bits == 5 ? 4 : 0)
-        let bias: Int32 = affine ? 0 : Int32(1 << (bits - 1))
+        // One loop per format with nothing but the block's scale inside, so LLVM vectorizes it.
+        switch (bits, affine) {
+        case (4, false): dequantizeBlocks(y, count, x, blockBytes: 18, qs: 2) { q, _, _, d, _ in Float(q - 8) * d }
+        case (5, false): dequantizeBlocks(y, count, x, blockBytes: 22, qs: 6) { q, qh, shift, d, _ in
+            Float((q | Int32(truncatingIfNeeded: (qh >> shift) << 4) & 0x10) - 16) * d }
+        case (4, true): dequantizeBlocks(y, count, x, blockBytes: 20, qs: 4) { q, _, _, d, m in Float(q) * d + m }
+        default: dequantizeBlocks(y, count, x, blockBytes: 24, qs: 8) { q, qh, shift, d, m in
+            Float(q | Int32(truncatingIfNeeded: (qh >> shift) << 4) & 0x10) * d + m }
+        }
+    }
+
+    /// Calls `value(nibble, qh, bit index of its high bit, d, m)` for the 32 values of every block
+    /// (d at byte 0, m at 2 for the affine formats, qh before qs for the 5-bit ones).
+    @inline(__always)
+    private static func dequantizeBlocks(
+        _ y: UnsafeRawPointer, _ count: Int, _ x: UnsafeMutablePointer<Float>, blockBytes: Int, qs: Int,
+        _ value: (Int32, UInt32, UInt32, Float, Float) -> Float
+    ) {
         for ib in 0..<(count / 32) {
             let yb = y + ib * blockBytes
             let d = yb.half(0)
-            let m: Float = affine ? yb.half(2) : 0
-            let qh: UInt32 = bits == 5 ? yb.u32(qhOffset) : 0
+            let m: Float = qs >= 4 && blockBytes != 22 ? yb.half(2) : 0
+            let qh: UInt32 = qs >= 6 ? yb.u32(qs - 4) : 0
             let out = x + ib * 32
             for j in 0..<16 {
-                let q = yb.u8(qsOffset + j)
-                var x0 = Int32(q & 0x0F), x1 = Int32(q >> 4)
-                if bits == 5 {
-                    x0 |= Int32(((qh >> UInt32(j)) << 4) & 0x10)
-                    x1 |= Int32((qh >> UInt32(j + 12)) & 0x10)
-                }
-                if affine {
-                    out[j] = Float(x0) * d + m
-                    out[j + 16] = Float(x1) * d + m
-                } else {
-                    out[j] = Float(x0 - bias) * d
-                    out[j + 16] = Float(x1 - bias) * d
-                }
+                let q = Int32(yb.load(fromByteOffset: qs + j, as: UInt8.self))
+                out[j] = value(q & 0xF, qh, UInt32(j), d, m)
+                out[j + 16] = value(q >> 4, qh, UInt32(j + 16), d, m)
             }
         }
     }

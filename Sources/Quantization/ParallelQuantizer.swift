@@ -20,21 +20,57 @@ extension Quantizer {
         guard nrows > 0, let x = rows.baseAddress, let y = output.baseAddress else {
             return measure ? ErrorAccumulator() : nil
         }
+        return run(RowJob(x: UnsafeRawPointer(x), sourceType: .f32, sourceRowBytes: 4 * rowLength, y: y,
+                          qw: usesImportanceWeights(type) ? importance?.baseAddress : nil),
+                   type: type, rowLength: rowLength, nrows: nrows, threads: threads, measure: measure)
+    }
+
+    /// Quantizes rows stored as `sourceType` (F16, BF16, F32 or any dequantizable type),
+    /// converting each row to f32 inside the worker that quantizes it, into a row buffer that
+    /// stays in L1: no f32 slab is written to memory and read back, and the conversion is
+    /// spread over the threads. The output and the statistics are those of converting first
+    /// and calling `quantize(_:rows:...)`.
+    @discardableResult
+    public static func quantize(
+        _ type: GGMLType, rawRows: UnsafeRawBufferPointer, of sourceType: GGMLType, rowLength: Int,
+        importance: UnsafeBufferPointer<Float>?, into output: UnsafeMutableRawBufferPointer,
+        threads: Int, measure: Bool = false
+    ) throws -> ErrorAccumulator? {
+        guard supportsDequantize(sourceType) else { throw QuantizationError.dequantizeUnsupported(sourceType) }
+        guard rowLength % sourceType.blockSize == 0, let sourceRowBytes = sourceType.byteCount(elements: rowLength) else {
+            throw QuantizationError.rowLengthNotMultipleOfBlock(sourceType, rowLength: rowLength)
+        }
+        let sourceRows = rawRows.count / sourceRowBytes
+        guard rawRows.count == sourceRows * sourceRowBytes else {
+            throw QuantizationError.inputSizeMismatch(expected: sourceRows * sourceRowBytes, actual: rawRows.count)
+        }
+        let nrows = try validate(type, count: sourceRows * rowLength, rowLength: rowLength, importance: importance,
+                                 outputBytes: output.count)
+        guard nrows > 0, let x = rawRows.baseAddress, let y = output.baseAddress else {
+            return measure ? ErrorAccumulator() : nil
+        }
+        return run(RowJob(x: x, sourceType: sourceType, sourceRowBytes: sourceRowBytes, y: y,
+                          qw: usesImportanceWeights(type) ? importance?.baseAddress : nil),
+                   type: type, rowLength: rowLength, nrows: nrows, threads: threads, measure: measure)
+    }
+
+    private static func run(
+        _ job: RowJob, type: GGMLType, rowLength: Int, nrows: Int, threads: Int, measure: Bool
+    ) -> ErrorAccumulator? {
         let rowBytes = type.bytesPerBlock * (rowLength / type.blockSize)
-        let qw = usesImportanceWeights(type) ? importance?.baseAddress : nil
         let workers = Swift.max(1, Swift.min(threads, nrows))
         let perRow = measure ? UnsafeMutableBufferPointer<ErrorAccumulator>.allocate(capacity: nrows) : nil
         defer { perRow?.deallocate() }
-        // Raw pointers are not Sendable; each worker touches only its own rows of them.
-        let job = RowJob(x: x, y: y, qw: qw, perRow: perRow)
         // About 16 chunks per worker, each at least 1 row.
         let chunk = Swift.max(1, nrows / (workers * 16))
         let next = Atomic<Int>(0)
         if workers == 1 {
-            work(job, type: type, rowLength: rowLength, rowBytes: rowBytes, nrows: nrows, chunk: chunk, next: next)
+            work(job, perRow, type: type, rowLength: rowLength, rowBytes: rowBytes, nrows: nrows, chunk: chunk, next: next)
         } else {
+            let shared = PerRow(slots: perRow)
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                work(job, type: type, rowLength: rowLength, rowBytes: rowBytes, nrows: nrows, chunk: chunk, next: next)
+                work(job, shared.slots, type: type, rowLength: rowLength, rowBytes: rowBytes, nrows: nrows, chunk: chunk,
+                     next: next)
             }
         }
         guard let perRow else { return nil }
@@ -43,31 +79,73 @@ extension Quantizer {
         return total
     }
 
-    /// One worker: claims chunks of rows until none are left.
+    /// Dequantizes like `dequantize(_:_:count:into:)`, split into runs of whole blocks over
+    /// `threads` threads (each value is converted on its own, so the result is the same).
+    /// The job runner turns each slab of F16 rows into f32 with it: on one thread that
+    /// conversion would stall every worker while it runs.
+    public static func dequantize(
+        _ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, into output: UnsafeMutableBufferPointer<Float>,
+        threads: Int
+    ) throws {
+        let blocks = count / Swift.max(1, type.blockSize)
+        // Below ~64 Ki values a second thread costs more than it saves.
+        let pieces = Swift.min(Swift.max(1, threads) * 4, Swift.max(1, count >> 16))
+        guard pieces > 1, threads > 1 else {
+            return try dequantize(type, bytes, count: count, into: output)
+        }
+        guard supportsDequantize(type) else { throw QuantizationError.dequantizeUnsupported(type) }
+        guard count >= 0, let expected = type.byteCount(elements: count) else {
+            throw QuantizationError.countNotWholeBlocks(type, count: count)
+        }
+        guard bytes.count == expected else {
+            throw QuantizationError.inputSizeMismatch(expected: expected, actual: bytes.count)
+        }
+        guard output.count >= count else {
+            throw QuantizationError.outputSizeMismatch(expected: count, actual: output.count)
+        }
+        guard let y = bytes.baseAddress, let x = output.baseAddress else { return }
+        let job = ConvertJob(y: y, x: x)
+        let perPiece = (blocks + pieces - 1) / pieces
+        DispatchQueue.concurrentPerform(iterations: pieces) { p in
+            let first = p * perPiece, end = Swift.min(blocks, first + perPiece)
+            guard first < end else { return }
+            dequantizeBlocks(type, job.y + first * type.bytesPerBlock, count: (end - first) * type.blockSize,
+                             into: job.x + first * type.blockSize)
+        }
+    }
+
+    /// One worker: claims chunks of rows until none are left. Measuring, a row is dequantized
+    /// right after it is quantized, while both are still in L1, and compared with its input.
     private static func work(
-        _ job: RowJob, type: GGMLType, rowLength: Int, rowBytes: Int, nrows: Int, chunk: Int,
-        next: borrowing Atomic<Int>
+        _ job: RowJob, _ perRow: UnsafeMutableBufferPointer<ErrorAccumulator>?, type: GGMLType, rowLength: Int,
+        rowBytes: Int, nrows: Int, chunk: Int, next: borrowing Atomic<Int>
     ) {
-        let x = job.x, y = job.y, qw = job.qw
-        let scratch = job.perRow != nil ? UnsafeMutableBufferPointer<Float>.allocate(capacity: rowLength) : nil
-        defer { scratch?.deallocate() }
+        let y = job.y, qw = job.qw
+        let converts = job.sourceType.id != GGMLType.f32.id
+        // One row of f32 input (when converting) and one of reconstruction (when measuring).
+        let buffers = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowLength)
+        defer { buffers.deallocate() }
+        let reconstructed = buffers + rowLength
         while true {
             let first = next.wrappingAdd(chunk, ordering: .relaxed).oldValue
             if first >= nrows { break }
-            let range = first..<Swift.min(nrows, first + chunk)
-            if let perRow = job.perRow, let scratch, let out = scratch.baseAddress {
-                for r in range {
-                    let src = x + r * rowLength, dst = y + r * rowBytes
-                    quantizeRow(type, src, count: rowLength, weights: qw, into: dst)
-                    dequantizeBlocks(type, UnsafeRawPointer(dst), count: rowLength, into: out)
+            for r in first..<Swift.min(nrows, first + chunk) {
+                let raw = job.x + r * job.sourceRowBytes
+                let src: UnsafePointer<Float>
+                if converts {
+                    dequantizeBlocks(job.sourceType, raw, count: rowLength, into: buffers)
+                    src = UnsafePointer(buffers)
+                } else {
+                    src = raw.assumingMemoryBound(to: Float.self)
+                }
+                let dst = y + r * rowBytes
+                quantizeRow(type, src, count: rowLength, weights: qw, into: dst)
+                if let perRow {
+                    dequantizeBlocks(type, UnsafeRawPointer(dst), count: rowLength, into: reconstructed)
                     var acc = ErrorAccumulator()
                     acc.add(reference: UnsafeBufferPointer(start: src, count: rowLength),
-                            reconstructed: UnsafeBufferPointer(scratch))
+                            reconstructed: UnsafeBufferPointer(start: reconstructed, count: rowLength))
                     (perRow.baseAddress! + r).initialize(to: acc)
-                }
-            } else {
-                for r in range {
-                    quantizeRow(type, x + r * rowLength, count: rowLength, weights: qw, into: y + r * rowBytes)
                 }
             }
         }
@@ -75,9 +153,22 @@ extension Quantizer {
 }
 
 /// The buffers of one parallel quantization, shared by workers that write disjoint rows.
+/// (Raw pointers are not Sendable; each worker touches only its own rows of them.)
 private struct RowJob: @unchecked Sendable {
-    let x: UnsafePointer<Float>
+    let x: UnsafeRawPointer
+    let sourceType: GGMLType
+    let sourceRowBytes: Int
     let y: UnsafeMutableRawPointer
     let qw: UnsafePointer<Float>?
-    let perRow: UnsafeMutableBufferPointer<ErrorAccumulator>?
+}
+
+/// Per-row statistics slots; each worker initializes only its own rows'.
+private struct PerRow: @unchecked Sendable {
+    let slots: UnsafeMutableBufferPointer<ErrorAccumulator>?
+}
+
+/// The buffers of one parallel dequantization; pieces write disjoint ranges.
+private struct ConvertJob: @unchecked Sendable {
+    let y: UnsafeRawPointer
+    let x: UnsafeMutablePointer<Float>
 }

@@ -86,18 +86,21 @@ enum Q6_K {
             let d = yb.half(208)
             for half in 0..<2 {
                 let out = x + ib * 256 + half * 128
-                let ql = half * 64, qh = 128 + half * 32, sc = 192 + half * 8
-                for l in 0..<32 {
-                    let isc = l / 16
-                    let h = yb.u8(qh + l)
-                    let q1 = Int32((yb.u8(ql + l) & 0xF) | (((h >> 0) & 3) << 4)) - 32
-                    let q2 = Int32((yb.u8(ql + l + 32) & 0xF) | (((h >> 2) & 3) << 4)) - 32
-                    let q3 = Int32((yb.u8(ql + l) >> 4) | (((h >> 4) & 3) << 4)) - 32
-                    let q4 = Int32((yb.u8(ql + l + 32) >> 4) | (((h >> 6) & 3) << 4)) - 32
-                    out[l] = d * Float(yb.i8(sc + isc)) * Float(q1)
-                    out[l + 32] = d * Float(yb.i8(sc + isc + 2)) * Float(q2)
-                    out[l + 64] = d * Float(yb.i8(sc + isc + 4)) * Float(q3)
-                    out[l + 96] = d * Float(yb.i8(sc + isc + 6)) * Float(q4)
+                let ql = yb + half * 64, qh = yb + 128 + half * 32, sc = 192 + half * 8
+                // ggml's d * sc * q is (d * sc) * q: the sub-block factor is hoisted, and each run
+                // of 16 values has a fixed one, so LLVM vectorizes the loop.
+                for isc in 0..<2 {
+                    let d1 = d * Float(yb.i8(sc + isc)), d2 = d * Float(yb.i8(sc + isc + 2))
+                    let d3 = d * Float(yb.i8(sc + isc + 4)), d4 = d * Float(yb.i8(sc + isc + 6))
+                    for l in (16 * isc)..<(16 * isc + 16) {
+                        let h = Int32(qh.load(fromByteOffset: l, as: UInt8.self))
+                        let a = Int32(ql.load(fromByteOffset: l, as: UInt8.self))
+                        let b = Int32(ql.load(fromByteOffset: l + 32, as: UInt8.self))
+                        out[l] = d1 * Float(((a & 0xF) | ((h & 3) << 4)) - 32)
+                        out[l + 32] = d2 * Float(((b & 0xF) | (((h >> 2) & 3) << 4)) - 32)
+                        out[l + 64] = d3 * Float(((a >> 4) | (((h >> 4) & 3) << 4)) - 32)
+                        out[l + 96] = d4 * Float(((b >> 4) | (((h >> 6) & 3) << 4)) - 32)
+                    }
                 }
             }
         }

@@ -4,20 +4,21 @@ enum Q8_0 {
     static let blockBytes = 34
 
     static func quantize(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
-        for ib in 0..<(count / 32) {
+        let nb = count / 32
+        // Eight blocks at a time: scales and inverse scales as vectors, so the two divisions
+        // of each block overlap with the other blocks' (same IEEE operations per lane).
+        var d8 = F8(), id8 = F8()
+        for ib in 0..<nb {
             let xb = x + ib * 32
             let yb = y + ib * blockBytes
-            var amax = LegacyLanes.absMax32(xb)
-            if amax.isNaN || xb[31].isNaN || LegacyLanes.hasNaN32(xb) {
-                // C's MAX(amax, fabsf(v)) lets a NaN through only as the last value: scan.
-                amax = 0
-                for j in 0..<32 {
-                    let a = abs(xb[j])
-                    amax = amax > a ? amax : a
-                }
+            let lane = ib & 7
+            if lane == 0 {
+                var amaxes = F8()
+                for k in 0..<Swift.min(8, nb - ib) { amaxes[k] = absMax(x + 32 * (ib + k)) }
+                d8 = amaxes / F8(repeating: 127)
+                id8 = (1 / d8).replacing(with: 0, where: d8 .== 0)
             }
-            let d = amax / 127
-            let id: Float = d != 0 ? 1 / d : 0
+            let d = d8[lane], id = id8[lane]
             yb.storeU16(FP16.fromFloat(d), at: 0)
             // Fast path: |x*id| <= 127 (+rounding) whenever the block is finite and d normal;
             // checked, since a subnormal d makes id infinite.
@@ -40,6 +41,21 @@ enum Q8_0 {
                 yb.storeU8(Numerics.roundToByte(xb[j] * id), at: 2 + j)
             }
         }
+    }
+
+    /// ggml's `amax = MAX(amax, fabsf(v))` over a block.
+    @inline(__always)
+    private static func absMax(_ xb: UnsafePointer<Float>) -> Float {
+        var amax = LegacyLanes.absMax32(xb)
+        if amax.isNaN || xb[31].isNaN || LegacyLanes.hasNaN32(xb) {
+            // C's MAX(amax, fabsf(v)) lets a NaN through only as the last value: scan.
+            amax = 0
+            for j in 0..<32 {
+                let a = abs(xb[j])
+                amax = amax > a ? amax : a
+            }
+        }
+        return amax
     }
 
     static func dequantize(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {

@@ -169,7 +169,7 @@ public enum Quantizer {
     static func dequantizeBlocks(_ type: GGMLType, _ y: UnsafeRawPointer, count n: Int, into x: UnsafeMutablePointer<Float>) {
         switch type.id {
         case GGMLType.f32.id: UnsafeMutableRawPointer(x).copyMemory(from: y, byteCount: 4 * n)
-        case GGMLType.f16.id: for i in 0..<n { x[i] = FP16.toFloat(y.u16(2 * i)) }
+        case GGMLType.f16.id: FP16.toFloats(y, count: n, into: x)
         case GGMLType.bf16.id: for i in 0..<n { x[i] = BF16.toFloat(y.u16(2 * i)) }
         case GGMLType.q8_0.id: Q8_0.dequantize(y, count: n, into: x)
         case GGMLType.q4_0.id: LegacyQuants.dequantize(bits: 4, affine: false, y, count: n, into: x)
