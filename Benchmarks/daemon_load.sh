@@ -18,7 +18,7 @@ TIMER=""
 cleanup() { [ -n "$TIMER" ] && kill "$TIMER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 ROOT=$WORK/drop
-printf '{"version": 1, "schemes": [{"mix": "Q4_K_M"}, {"mix": "Q8_0"}], "daemon": {"settle_seconds": 1, "rescan_seconds": 30, "concurrency": %d}}\n' "$CONCURRENCY" > "$WORK/pipeline.json"
+printf '{"version": 1, "schemes": [{"mix": "Q4_K_M"}, {"mix": "Q8_0"}], "evaluate": false, "daemon": {"settle_seconds": 1, "rescan_seconds": 30, "concurrency": %d}}\n' "$CONCURRENCY" > "$WORK/pipeline.json"
 
 /usr/bin/time -v -o "$WORK/time.txt" "$Q" watch --root "$ROOT" --pipeline "$WORK/pipeline.json" 2>"$WORK/watch.log" &
 TIMER=$!

@@ -25,7 +25,7 @@ median() { python3 -c "import statistics,sys; print(statistics.median(float(v) f
 printf "type\tthreads\tquantd_s\tllama_s\tratio\tcpu_ratio\tbytes\n"
 for t in $TYPES; do
   for n in $THREADS; do
-    printf '{"version":1,"threads":%s,"schemes":[{"mix":"%s","pure":true}],"outputs":[{"stage":"manifest","enabled":false}]}\n' "$n" "$t" > "$OUT/p.json"
+    printf '{"version":1,"threads":%s,"schemes":[{"mix":"%s","pure":true}],"outputs":[{"stage":"manifest","enabled":false}],"evaluate":false}\n' "$n" "$t" > "$OUT/p.json"
     qw=(); qc=(); lw=(); lc=(); same=identical
     for _ in $(seq "$REPEAT"); do
       rm -rf "$OUT/q"

@@ -24,10 +24,10 @@ measure() {  # label, command...: prints "label seconds peakKiB"
   /usr/bin/time -f "%e %M" -o "$OUT/time" "$@" > /dev/null 2>&1
   read -r secs kib < "$OUT/time"; echo "$label $secs $kib"
 }
-printf '{"version":1,"threads":%s,"schemes":[{"mix":"Q4_K_M"},{"mix":"Q6_K"},{"mix":"Q8_0"}]}\n' "$THREADS" > "$OUT/three.json"
+printf '{"version":1,"threads":%s,"schemes":[{"mix":"Q4_K_M"},{"mix":"Q6_K"},{"mix":"Q8_0"}],"evaluate":false}\n' "$THREADS" > "$OUT/three.json"
 CONVERT=$ORACLE/build/llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py
 {
-  measure quantd_q4km "$Q" convert "$MODEL" -o "$OUT/q1" --type Q4_K_M --threads "$THREADS"
+  measure quantd_q4km "$Q" convert "$MODEL" -o "$OUT/q1" --type Q4_K_M --no-eval --threads "$THREADS"
   s=0; m=0; F16=$MODEL
   if [ -d "$MODEL" ]; then
     F16=$OUT/chain-f16.gguf

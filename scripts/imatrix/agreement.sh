@@ -30,7 +30,7 @@ echo "wall time: llama-imatrix $(echo "$mid - $start" | bc) s, quantd imatrix $(
 "$py" "$here/compare_imatrix.py" "$out/quantd.imatrix.gguf" "$out/llama.imatrix.gguf" || true
 
 for who in llama quantd; do
-    "$quantd" convert "$model" -o "$out/$who" --type "$type" --imatrix "$out/$who.imatrix.gguf" --threads 2 > /dev/null
+    "$quantd" convert "$model" -o "$out/$who" --type "$type" --imatrix "$out/$who.imatrix.gguf" --no-eval --threads 2 > /dev/null
 done
 for who in llama quantd; do
     artifact=$(ls "$out/$who"/*"$type"*.gguf | head -1)

@@ -16,7 +16,7 @@ mkdir -p "$OUT/quantd" "$OUT/ref"
   [ -n "$IMATRIX" ] && echo "\"calibration\": [{\"stage\": \"imatrix\", \"file\": \"$IMATRIX\"}],"
   echo '"schemes": ['
   first=1; for m in $MIXES; do [ $first = 1 ] || echo ','; first=0; echo "{\"mix\": \"$m\"}"; done
-  echo '], "outputs": [{"stage": "manifest"}]}'
+  echo '], "outputs": [{"stage": "manifest"}], "evaluate": false}'
 } > "$OUT/pipeline.json"
 /usr/bin/time -f "quantd: all mixes in one pass: %e s, peak RSS %M KiB" "$QUANTD" convert "$MODEL" -o "$OUT/quantd" --pipeline "$OUT/pipeline.json" > /dev/null
 base=$(basename "$MODEL" .gguf); base=${base%-f16}; base=${base%-F16}
