@@ -29,6 +29,12 @@ let inferenceMarch: String? = {
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
     + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])
+// The quantization kernels get the same CPU class: their SIMD lanes become 8 wide with AVX2. Their
+// bytes do not change — Swift never contracts a*b+c into a fused multiply-add on its own, and
+// the golden tests compare bytes with ggml's on whatever CPU class the build targets.
+let quantizationSettings: [SwiftSetting] =
+    [.unsafeFlags(["-O"], .when(configuration: .debug))]
+    + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
 
 let package = Package(
     name: "quantd",
@@ -71,7 +77,7 @@ let package = Package(
             // frames overflow Dispatch workers' 512 KiB stacks when unoptimized, and the golden
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
             // so -O keeps the bytes ggml's.)
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+            swiftSettings: quantizationSettings),
         // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
         .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON"]),
         // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
