@@ -63,6 +63,18 @@ struct ImatrixTests {
         try expectAgreement(file, reference: TestPaths.fixtures + "/tiny-spm-output.imatrix.gguf")
     }
 
+    /// Gemma3's own graph (scaled embeddings, sliding-window layers, GELU-gated FFN) reports its
+    /// matmul inputs as llama-imatrix sees them; the model is the forward pass's Gemma3 fixture.
+    @Test func gemma3MatrixMatchesLlamaImatrix() throws {
+        let gemma = TestPaths.fixtures + "/../../InferenceTests/Fixtures/tiny-gemma3-f16.gguf"
+        let (file, computation) = try ImatrixCalibration.compute(
+            model: LlamaModel(path: gemma), text: .file(Self.text, recordedName: "imatrix-text.txt"),
+            settings: ImatrixSettings(ctx: 64), threads: 2)
+        #expect(computation.chunks == 19)
+        #expect(file.entries.count == 42, "7 matrices × 6 layers")
+        try expectAgreement(file, reference: TestPaths.fixtures + "/tiny-gemma3.imatrix.gguf")
+    }
+
     @Test func sumsDoNotDependOnTheThreadCount() throws {
         let model = try LlamaModel(path: Self.model)
         let tokens = try ImatrixCalibration.tokens(of: .file(Self.text), model: model)

@@ -103,7 +103,12 @@ def main():
         subprocess.run([IMATRIX, "-m", "tiny-spm-f16.gguf", "-f", "imatrix-text.txt", "-c", "64", "-t", "2",
                         "-o", name, "--no-ppl"] + extra, cwd=out, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for name in ["tiny-spm.imatrix.gguf", "tiny-spm-output.imatrix.gguf"]:
+    # Gemma3 (scaled embeddings, sliding-window layers): the forward pass's own Gemma3 fixture.
+    gemma = os.path.abspath("Tests/InferenceTests/Fixtures/tiny-gemma3-f16.gguf")
+    subprocess.run([IMATRIX, "-m", gemma, "-f", "imatrix-text.txt", "-c", "64", "-t", "2",
+                    "-o", "tiny-gemma3.imatrix.gguf", "--no-ppl"], cwd=out, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for name in ["tiny-spm.imatrix.gguf", "tiny-spm-output.imatrix.gguf", "tiny-gemma3.imatrix.gguf"]:
         r = gguf.GGUFReader(os.path.join(out, name))
         print(name, {k: r.fields[k].contents() for k in r.fields if k.startswith("imatrix.")}, len(r.tensors), "tensors")
 
