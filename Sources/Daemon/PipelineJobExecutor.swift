@@ -44,6 +44,10 @@ public final class PipelineJobExecutor: JobExecutor {
             progress(JobProgress(stage: "quantize", fraction: p.bytesTotal > 0 ? Double(p.bytesRead) / Double(p.bytesTotal) : nil,
                                  detail: "tensor \(p.tensorIndex + 1)/\(p.tensorCount)"))
         }
+        job.imatrixProgress = { done, total in
+            progress(JobProgress(stage: "imatrix", fraction: Double(done) / Double(max(1, total)),
+                                 detail: "chunk \(done)/\(total)"))
+        }
         job.evaluationProgress = { p in
             progress(JobProgress(stage: "evaluate", fraction: Double(p.passesDone) / Double(max(1, p.passesTotal)),
                                  detail: "forward pass \(p.passesDone)/\(p.passesTotal)"))

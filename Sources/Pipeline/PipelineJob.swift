@@ -18,6 +18,8 @@ public final class PipelineJob {
     public var isCancelled: (@Sendable () -> Bool)?
     /// Progress of the `evaluate` stage (after the quantizing progress above has finished).
     public var evaluationProgress: (@Sendable (EvaluationProgress) -> Void)?
+    /// Progress of a computed `imatrix` stage (before quantizing): chunks done of all.
+    public var imatrixProgress: (@Sendable (_ chunksDone: Int, _ chunksTotal: Int) -> Void)?
     public var quantdVersion = "0.1.0"
     /// Where intermediate files go (the evaluate stage's F16 reference of a folder source); nil:
     /// the output folder (hidden names, removed when the stage ends).

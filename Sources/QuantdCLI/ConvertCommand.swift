@@ -111,6 +111,7 @@ struct ConvertCommand: ParsableCommand {
             let line = ProgressLine(enabled: verbose || isatty(2) != 0)
             job.progress = { line.update($0) }
             job.evaluationProgress = { line.update($0) }
+            job.imatrixProgress = { line.updateImatrix(chunksDone: $0, of: $1) }
             let result = try job.run()
             line.finish()
             print(ConvertSummary.render(result, folder: output))

@@ -51,6 +51,15 @@ final class ProgressLine: @unchecked Sendable {
         }
     }
 
+    /// A computed `imatrix` stage: chunks of the calibration text done of all.
+    func updateImatrix(chunksDone: Int, of total: Int) {
+        guard enabled else { return }
+        lock.locked {
+            var stderr = StandardError()
+            stderr.write("\r\u{1B}[2Kimatrix: chunk \(chunksDone)/\(total)")
+        }
+    }
+
     func finish() {
         guard enabled else { return }
         var stderr = StandardError()

@@ -150,7 +150,11 @@ struct ImatrixTests {
             """.utf8), file: TestPaths.fixtures + "/pipeline.json")
         let job = PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: folder,
                               baseName: "tiny", threads: 2)
+        let reports = ProgressReports()
+        job.imatrixProgress = { done, total in reports.append(done, total) }
         let result = try job.run()
+        #expect(reports.values.map(\.done) == [0, 1, 2, 3, 4] && reports.values.allSatisfy { $0.total == 4 },
+                "a report at the start and after each chunk: \(reports.values)")
         let written = folder + "/tiny.imatrix.gguf"
         let loaded = try ImportanceMatrix.load(path: written)
         #expect(loaded.chunkCount == 4 && loaded.datasets == ["imatrix-text.txt"])
@@ -258,4 +262,12 @@ struct ImatrixConfigTests {
         expectError(#"{"stage": "imatrix", "txt": "a"}"#, path: "$.calibration[0].txt", containing: "not a known key")
         expectError(#"{"stage": "imatrix"}, {"stage": "imatrix", "file": "m.gguf"}"#, path: "$.calibration[1]", containing: "second imatrix stage")
     }
+}
+
+/// Collects progress callbacks (they are `@Sendable`).
+final class ProgressReports: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [(done: Int, total: Int)] = []
+    func append(_ done: Int, _ total: Int) { lock.lock(); reports.append((done, total)); lock.unlock() }
+    var values: [(done: Int, total: Int)] { lock.lock(); defer { lock.unlock() }; return reports }
 }
