@@ -158,130 +158,27 @@ extension Lanes {
 
 extension Lanes {
     /// makeQ3Pair with float-domain levels for finite groups (see KQuantLanesFloat.swift for
-    /// why float levels are exact). The initial levels are bounded like make_qx_quants'; the
-    /// descent's candidate x*sl2/slx is not, so each vector checks |v| < 4e6 on the lanes that
-    /// can still change and otherwise takes the integer form. w = x^2 and w*x are hoisted
-    /// (ggml's w*x*l is (w*x)*l). Degenerate lanes never update (their results are discarded).
+    /// why float levels are exact), built from the same steps as `makeQ3Quad`.
     @inline(__always)
     static func makeQ3PairFloat(
         n: Int, nmax: Int32, xa: UnsafePointer<F8>, La: UnsafeMutablePointer<I8>,
         xb: UnsafePointer<F8>, Lb: UnsafeMutablePointer<I8>, scratch: UnsafeMutablePointer<F8>
     ) -> (F8, F8) {
-        let zero = F8(repeating: 0)
-        let magic = F8(repeating: 12582912.0), limit = F8(repeating: 4_000_000)
-        let fnmax = F8(repeating: Float(nmax))
-        let lo = Float(-nmax), hi = Float(nmax - 1)
         let wA = scratch, wxA = scratch + n, LfA = scratch + 2 * n
         let wB = scratch + 3 * n, wxB = scratch + 4 * n, LfB = scratch + 5 * n
-
-        var maxA = zero, amaxA = zero
-        for i in 0..<n {
-            let a = abs(xa[i])
-            let b = a .> amaxA
-            amaxA.replace(with: a, where: b)
-            maxA.replace(with: xa[i], where: b)
-            wA[i] = xa[i] * xa[i]
-            wxA[i] = wA[i] * xa[i]
-        }
-        let degA = amaxA .< F8(repeating: Numerics.groupMaxEps)
-        let iscaleA = negate(fnmax) / maxA
-        var slxA = zero, sl2A = zero
-        for i in 0..<n {
-            let fl = clampF((iscaleA * xa[i] + magic) - magic, lo, hi)
-            LfA[i] = fl
-            slxA += wxA[i] * fl
-            sl2A += wA[i] * fl * fl
-        }
-        var activeA = .!degA
-
-        var maxB = zero, amaxB = zero
-        for i in 0..<n {
-            let a = abs(xb[i])
-            let b = a .> amaxB
-            amaxB.replace(with: a, where: b)
-            maxB.replace(with: xb[i], where: b)
-            wB[i] = xb[i] * xb[i]
-            wxB[i] = wB[i] * xb[i]
-        }
-        let degB = amaxB .< F8(repeating: Numerics.groupMaxEps)
-        let iscaleB = negate(fnmax) / maxB
-        var slxB = zero, sl2B = zero
-        for i in 0..<n {
-            let fl = clampF((iscaleB * xb[i] + magic) - magic, lo, hi)
-            LfB[i] = fl
-            slxB += wxB[i] * fl
-            sl2B += wB[i] * fl * fl
-        }
-        var activeB = .!degB
-
+        var a = q3Start(n: n, nmax: nmax, x: xa, w: wA, wx: wxA, levels: LfA)
+        var b = q3Start(n: n, nmax: nmax, x: xb, w: wB, wx: wxB, levels: LfB)
         for _ in 0..<5 {
-            var changedA = SIMDMask<I8>(repeating: false), changedB = SIMDMask<I8>(repeating: false)
+            a.changed = SIMDMask(repeating: false)
+            b.changed = a.changed
             for i in 0..<n {
-                do {
-                    let x = xa[i], w = wA[i], wx = wxA[i]
-                    let li = LfA[i]
-                    var slx = slxA - wx * li
-                    var sl2 = sl2A - w * li * li
-                    let positive = slx .> zero
-                    let v = x * sl2 / slx
-                    let newL: F8
-                    if allLanes((abs(v) .< limit) .| .!(positive .& activeA)) {
-                        newL = clampF((v + magic) - magic, lo, hi)
-                    } else {
-                        newL = floatSigned(clamp(nearestInt(v), -nmax, nmax - 1))
-                    }
-                    let differs = newL .!= li
-                    slx += wx * newL
-                    sl2 += w * newL * newL
-                    let improves = (sl2 .> zero) .& (slx * slx * sl2A .> slxA * slxA * sl2)
-                    let update = activeA .& positive .& differs .& improves
-                    LfA[i].replace(with: newL, where: update)
-                    slxA.replace(with: slx, where: update)
-                    sl2A.replace(with: sl2, where: update)
-                    changedA .|= update
-                }
-                do {
-                    let x = xb[i], w = wB[i], wx = wxB[i]
-                    let li = LfB[i]
-                    var slx = slxB - wx * li
-                    var sl2 = sl2B - w * li * li
-                    let positive = slx .> zero
-                    let v = x * sl2 / slx
-                    let newL: F8
-                    if allLanes((abs(v) .< limit) .| .!(positive .& activeB)) {
-                        newL = clampF((v + magic) - magic, lo, hi)
-                    } else {
-                        newL = floatSigned(clamp(nearestInt(v), -nmax, nmax - 1))
-                    }
-                    let differs = newL .!= li
-                    slx += wx * newL
-                    sl2 += w * newL * newL
-                    let improves = (sl2 .> zero) .& (slx * slx * sl2B .> slxB * slxB * sl2)
-                    let update = activeB .& positive .& differs .& improves
-                    LfB[i].replace(with: newL, where: update)
-                    slxB.replace(with: slx, where: update)
-                    sl2B.replace(with: sl2, where: update)
-                    changedB .|= update
-                }
+                q3Step(&a, nmax: nmax, x: xa[i], w: wA[i], wx: wxA[i], level: LfA + i)
+                q3Step(&b, nmax: nmax, x: xb[i], w: wB[i], wx: wxB[i], level: LfB + i)
             }
-            activeA .&= changedA
-            activeB .&= changedB
-            if !anyLane(activeA .| activeB) { break }
+            a.active .&= a.changed
+            b.active .&= b.changed
+            if !anyLane(a.active .| b.active) { break }
         }
-        for i in 0..<n {
-            La[i] = intLevel(LfA[i] + fnmax)
-            Lb[i] = intLevel(LfB[i] + fnmax)
-        }
-        var scaleA = (slxA / sl2A).replacing(with: 0, where: .!(sl2A .> zero))
-        var scaleB = (slxB / sl2B).replacing(with: 0, where: .!(sl2B .> zero))
-        if anyLane(degA) {
-            for i in 0..<n { La[i].replace(with: 0, where: degA) }
-            scaleA.replace(with: zero, where: degA)
-        }
-        if anyLane(degB) {
-            for i in 0..<n { Lb[i].replace(with: 0, where: degB) }
-            scaleB.replace(with: zero, where: degB)
-        }
-        return (scaleA, scaleB)
+        return (q3Finish(a, n: n, nmax: nmax, levels: LfA, L: La), q3Finish(b, n: n, nmax: nmax, levels: LfB, L: Lb))
     }
 }

@@ -7,14 +7,15 @@ enum Q3_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
-        withUnsafeTemporaryAllocation(of: I8.self, capacity: 32) { lanesI in
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 2) { fb in
-                let L = lb.baseAddress!, Ls = L + 256
-                let scales = fb.baseAddress!, sw = scales + 16
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 64) { lanesI in
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16 + 256) { lb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 3) { fb in
+                let L = lb.baseAddress!, Ls = L + 256, nextL = Ls + 16
+                let scales = fb.baseAddress!, sw = scales + 16, nextScales = sw + 16
                 let xT = lanesF.baseAddress!, wT = xT + 16, LT = lanesI.baseAddress!
-                for ib in 0..<(count / 256) {
+                let blocks = count / 256
+                for ib in 0..<blocks {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
                     let s = yb + 96
@@ -25,7 +26,30 @@ enum Q3_K {
                         for j in 0..<256 { sumX2 += xb[j] * xb[j] }
                         sigma2 = F8(repeating: 2 * sumX2 / 256)
                     }
-                    if qw == nil {
+                    if qw == nil && ib % 2 == 1 {
+                        // searched together with the previous super-block
+                        for j in 0..<16 { scales[j] = nextScales[j] }
+                        for j in 0..<256 { L[j] = nextL[j] }
+                    } else if qw == nil && ib + 1 < blocks {
+                        // reference search of this super-block and the next: four groups of
+                        // eight sub-blocks in lockstep
+                        for g in 0..<4 {
+                            for i in 0..<16 { xT[16 * g + i] = Lanes.gather(xb + 128 * g, i, stride: 16) }
+                        }
+                        let (s0, s1, s2, s3) = Lanes.makeQ3Quad(n: 16, nmax: 4, x: xT, L: LT)
+                        for j in 0..<8 {
+                            scales[j] = s0[j]
+                            scales[8 + j] = s1[j]
+                            nextScales[j] = s2[j]
+                            nextScales[8 + j] = s3[j]
+                            for i in 0..<16 {
+                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
+                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT[16 + i][j])
+                                nextL[16 * j + i] = Int8(truncatingIfNeeded: LT[32 + i][j])
+                                nextL[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT[48 + i][j])
+                            }
+                        }
+                    } else if qw == nil {
                         // reference search: both groups of eight sub-blocks in lockstep
                         let xT2 = xT + 16, LT2 = LT + 16
                         for i in 0..<16 {
