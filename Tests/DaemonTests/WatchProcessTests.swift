@@ -35,6 +35,16 @@ struct WatchProcessTests {
 
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+        /// Waits for the " ready: " line; a timeout says whether the process is still running
+        /// and shows its own log (a rare 30 s wait was seen once after a build and never explained).
+        func waitForReady(_ harness: DaemonHarness, timeout: Double = 30) throws {
+            do {
+                try harness.waitFor("ready", timeout: timeout) { log.contains(" ready: ") }
+            } catch {
+                throw TestError("\(error)\nquantd watch running: \(process.isRunning)\nits log:\n\(log)")
+            }
+        }
+
         func waitForExit(_ harness: DaemonHarness, timeout: Double = 30) throws -> Int32 {
             try harness.waitFor("quantd watch to exit", timeout: timeout) { !process.isRunning }
             return process.terminationStatus
@@ -126,7 +136,7 @@ struct WatchProcessTests {
             .write(to: URL(fileURLWithPath: path))
         let watch = try Watch(harness: harness, pipeline: path, tag: "e2e")
         defer { if watch.process.isRunning { watch.process.terminate() } }
-        try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+        try watch.waitForReady(harness)
         try harness.dropByRename("tiny-llama-f16.gguf") { try FileManager.default.copyItem(atPath: fixtures + "/tiny-llama-f16.gguf", toPath: $0) }
         let out = harness.folder.out + "/tiny-llama-f16"
         try harness.waitFor("out/tiny-llama-f16", timeout: 30) { FileManager.default.fileExists(atPath: out + "/manifest.json") }
@@ -148,7 +158,7 @@ struct WatchProcessTests {
         try Data(#"{"version": 1, "schemes": [{"mix": "Q8_0"}], "daemon": {"settle_seconds": 0.2}}"#.utf8).write(to: URL(fileURLWithPath: path))
         let watch = try Watch(harness: harness, pipeline: path, tag: "hf")
         defer { if watch.process.isRunning { watch.process.terminate() } }
-        try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+        try watch.waitForReady(harness)
         try harness.dropByRename("tiny-qwen2") { try FileManager.default.copyItem(atPath: model, toPath: $0) }
         let out = harness.folder.out + "/tiny-qwen2"
         try harness.waitFor("out/tiny-qwen2", timeout: 30) { FileManager.default.fileExists(atPath: out + "/manifest.json") }
@@ -197,7 +207,7 @@ struct WatchProcessTests {
         // Kill at three different points of the run, then let a last daemon finish.
         for (round, claims) in [1, 5, 12].enumerated() {
             let watch = try Watch(harness: harness, pipeline: pipeline, tag: "\(round)")
-            try harness.waitFor("ready") { watch.log.contains(" ready: ") }
+            try watch.waitForReady(harness)
             if round == 0 {
                 for name in try FileManager.default.contentsOfDirectory(atPath: staging) {
                     try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: harness.folder.inbox + "/" + name)
@@ -223,7 +233,7 @@ struct WatchProcessTests {
         // SIGTERM only once its handler is installed: this test process ignores SIGTERM (the
         // in-process daemon tests install the daemon's handling here), children inherit the
         // ignore, and a signal sent before `quantd watch` sets up its own would be lost.
-        try harness.waitFor("ready") { last.log.contains(" ready: ") }
+        try last.waitForReady(harness)
         try harness.waitFor("every input accounted for", timeout: 60) {
             harness.list(harness.folder.out).count + harness.list(harness.folder.failed).count == 24
                 && harness.list(harness.folder.work).isEmpty
