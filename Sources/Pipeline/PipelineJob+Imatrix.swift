@@ -23,11 +23,10 @@ extension PipelineJob {
         } else {
             text = .bundled
         }
-        let workers = threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let model = try referenceModel().open()
         let cancelled = isCancelled, report = imatrixProgress
         var (file, computation) = try ImatrixCalibration.compute(
-            model: model, text: text, settings: settings, threads: workers,
+            model: model, text: text, settings: settings, threads: workerCount,
             progress: { done, total in report?(done, total) }, isCancelled: { cancelled?() == true })
         let name = Self.importanceMatrixFileName(baseName: baseName)
         try file.write(to: "\(outputFolder)/\(name)")

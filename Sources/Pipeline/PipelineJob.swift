@@ -51,10 +51,12 @@ public final class PipelineJob {
     /// evaluate stages, so a folder source is converted to its temporary F16 once per job.
     private var reference: ReferenceModel?
 
+    /// Threads for the forward-pass stages: `threads`, or every online core when it is 0.
+    var workerCount: Int { threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     func referenceModel() throws -> ReferenceModel {
         if let reference { return reference }
-        let workers = threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let made = try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: workers)
+        let made = try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: workerCount)
         reference = made
         return made
     }

@@ -98,7 +98,7 @@ struct ConvertCommand: ParsableCommand {
             }
             if allowRequantize { config.allowRequantize = true }
             try applyEvaluationOptions(&config)
-            let source: TensorSource = isDirectory(input) ? try ConvertedModelSource(folder: input) : try GGUFTensorSource(path: input)
+            let source = try modelSource(at: input)
             if dryRun {
                 print(try PlanReport.render(config: config, source: source))
                 return
@@ -167,6 +167,12 @@ func isGGUFFile(_ path: String) -> Bool {
 func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// The pipeline's view of a model given on the command line: a Hugging Face folder through the
+/// converter, anything else as a GGUF.
+func modelSource(at path: String) throws -> TensorSource {
+    isDirectory(path) ? try ConvertedModelSource(folder: path) : try GGUFTensorSource(path: path)
 }
 
 func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

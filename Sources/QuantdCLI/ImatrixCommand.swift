@@ -54,13 +54,10 @@ struct ImatrixCommand: ParsableCommand {
         do {
             let workers = threads ?? systemCoreCount()
             let calibration: ImatrixCalibration.Text = try text.map { try .file($0) } ?? .bundled
-            var info = stat()
-            let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-            let source: TensorSource = isFolder ? try ConvertedModelSource(folder: model) : try GGUFTensorSource(path: model)
+            let source = try modelSource(at: model)
             var folder = output.contains("/") ? String(output[..<(output.lastIndex(of: "/") ?? output.endIndex)]) : "."
             if folder.isEmpty { folder = "/" }
-            var folderInfo = stat()
-            guard stat(folder, &folderInfo) == 0, (folderInfo.st_mode & S_IFMT) == S_IFDIR else {
+            guard isDirectory(folder) else {
                 throw CLIFailure(message: "\(output): the folder \(folder) does not exist", hint: "create it first, or write the file elsewhere",
                                  exit: QuantdExit.cannotOpen)
             }

@@ -93,16 +93,7 @@ extension Quantizer {
         guard pieces > 1, threads > 1 else {
             return try dequantize(type, bytes, count: count, into: output)
         }
-        guard supportsDequantize(type) else { throw QuantizationError.dequantizeUnsupported(type) }
-        guard count >= 0, let expected = type.byteCount(elements: count) else {
-            throw QuantizationError.countNotWholeBlocks(type, count: count)
-        }
-        guard bytes.count == expected else {
-            throw QuantizationError.inputSizeMismatch(expected: expected, actual: bytes.count)
-        }
-        guard output.count >= count else {
-            throw QuantizationError.outputSizeMismatch(expected: count, actual: output.count)
-        }
+        try checkDequantize(type, bytes, count: count, into: output)
         guard let y = bytes.baseAddress, let x = output.baseAddress else { return }
         let job = ConvertJob(y: y, x: x)
         let perPiece = (blocks + pieces - 1) / pieces

@@ -147,8 +147,9 @@ public enum Quantizer {
         }
     }
 
-    /// Dequantizes `count` values (a whole number of blocks) from `bytes` into `output`.
-    public static func dequantize(
+    /// The type can be dequantized, `count` is whole blocks, `bytes` holds exactly those blocks
+    /// and `output` has room for them; otherwise the error that says which.
+    static func checkDequantize(
         _ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, into output: UnsafeMutableBufferPointer<Float>
     ) throws {
         guard supportsDequantize(type) else { throw QuantizationError.dequantizeUnsupported(type) }
@@ -161,6 +162,13 @@ public enum Quantizer {
         guard output.count >= count else {
             throw QuantizationError.outputSizeMismatch(expected: count, actual: output.count)
         }
+    }
+
+    /// Dequantizes `count` values (a whole number of blocks) from `bytes` into `output`.
+    public static func dequantize(
+        _ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        try checkDequantize(type, bytes, count: count, into: output)
         guard count > 0, let y = bytes.baseAddress, let x = output.baseAddress else { return }
         dequantizeBlocks(type, y, count: count, into: x)
     }
