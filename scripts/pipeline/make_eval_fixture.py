@@ -17,75 +17,12 @@ Writes
                        statistics against the F16 model, with the commands that made them
 The weights come from a fixed seed, so the files are the same on every run.
 """
-import hashlib, json, math, os, re, subprocess, sys, tempfile
-import numpy as np
-import gguf
+import hashlib, json, os, re, subprocess, sys, tempfile
 
-H, L, NH, NKV, FF, CTX, CHUNKS = 64, 2, 4, 2, 128, 64, 8
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from tiny_llama import write_tiny_llama  # noqa: E402
 
-
-def vocabulary(path):
-    r = gguf.GGUFReader(path)
-    f = r.fields
-    tokens = [bytes(f["tokenizer.ggml.tokens"].parts[i]).decode() for i in f["tokenizer.ggml.tokens"].data]
-    scores = [float(f["tokenizer.ggml.scores"].parts[i][0]) for i in f["tokenizer.ggml.scores"].data]
-    types = [int(f["tokenizer.ggml.token_type"].parts[i][0]) for i in f["tokenizer.ggml.token_type"].data]
-    return tokens, scores, types
-
-
-def write_model(path, vocab_path):
-    tokens, scores, types = vocabulary(vocab_path)
-    V = len(tokens)
-    rng = np.random.default_rng(20261125)
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name("quantd evaluate fixture")
-    w.add_context_length(2048)
-    w.add_embedding_length(H)
-    w.add_block_count(L)
-    w.add_feed_forward_length(FF)
-    w.add_head_count(NH)
-    w.add_head_count_kv(NKV)
-    w.add_rope_dimension_count(H // NH)
-    w.add_rope_freq_base(10000.0)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_vocab_size(V)
-    w.add_file_type(1)
-    w.add_tokenizer_model("llama")
-    w.add_tokenizer_pre("default")
-    w.add_token_list(tokens)
-    w.add_token_scores(scores)
-    w.add_token_types(types)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_unk_token_id(0)
-    w.add_add_bos_token(True)
-    w.add_add_eos_token(False)
-
-    def mat(rows, cols, scale=1.0):  # ggml shape [cols, rows]; numpy [rows, cols]
-        return (scale * rng.standard_normal((rows, cols)) / math.sqrt(cols)).astype(np.float16)
-
-    def norm():
-        return (1 + 0.1 * rng.standard_normal(H)).astype(np.float32)
-
-    w.add_tensor("token_embd.weight", rng.standard_normal((V, H)).astype(np.float16))
-    w.add_tensor("output_norm.weight", norm())
-    w.add_tensor("output.weight", mat(V, H, 1.0))
-    hd = H // NH
-    for i in range(L):
-        p = f"blk.{i}."
-        w.add_tensor(p + "attn_norm.weight", norm())
-        w.add_tensor(p + "attn_q.weight", mat(NH * hd, H))
-        w.add_tensor(p + "attn_k.weight", mat(NKV * hd, H))
-        w.add_tensor(p + "attn_v.weight", mat(NKV * hd, H))
-        w.add_tensor(p + "attn_output.weight", mat(H, NH * hd))
-        w.add_tensor(p + "ffn_norm.weight", norm())
-        w.add_tensor(p + "ffn_gate.weight", mat(FF, H))
-        w.add_tensor(p + "ffn_up.weight", mat(FF, H))
-        w.add_tensor(p + "ffn_down.weight", mat(H, FF))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+CTX, CHUNKS = 64, 8
 
 
 def builtin_text(repo):
@@ -108,7 +45,8 @@ def main():
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     perplexity = os.path.join(oracle, "build/llama.cpp/bin/llama-perplexity")
     f16 = os.path.join(out, "tiny-eval-f16.gguf")
-    write_model(f16, os.path.join(repo, "Tests/TokenizerTests/Fixtures/spm-vocab.gguf"))
+    write_tiny_llama(f16, os.path.join(repo, "Tests/TokenizerTests/Fixtures/spm-vocab.gguf"),
+                     name="quantd evaluate fixture", seed=20261125)
     tmp = tempfile.mkdtemp()
     text = os.path.join(tmp, "text.txt")
     open(text, "w", encoding="utf-8").write(builtin_text(repo))
