@@ -4,6 +4,7 @@ import GGUF
 import Inference
 import JSON
 import Pipeline
+import Synchronization
 import Testing
 
 /// The native imatrix against llama-imatrix's own files for a tiny model and text (made by
@@ -150,11 +151,11 @@ struct ImatrixTests {
             """.utf8), file: TestPaths.fixtures + "/pipeline.json")
         let job = PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: folder,
                               baseName: "tiny", threads: 2)
-        let reports = ProgressReports()
-        job.imatrixProgress = { done, total in reports.append(done, total) }
+        let reports = Mutex<[[Int]]>([])
+        job.imatrixProgress = { done, total in reports.withLock { $0.append([done, total]) } }
         let result = try job.run()
-        #expect(reports.values.map(\.done) == [0, 1, 2, 3, 4] && reports.values.allSatisfy { $0.total == 4 },
-                "a report at the start and after each chunk: \(reports.values)")
+        let seen = reports.withLock { $0 }
+        #expect(seen == [[0, 4], [1, 4], [2, 4], [3, 4], [4, 4]], "a report at the start and after each chunk")
         let written = folder + "/tiny.imatrix.gguf"
         let loaded = try ImportanceMatrix.load(path: written)
         #expect(loaded.chunkCount == 4 && loaded.datasets == ["imatrix-text.txt"])
@@ -264,10 +265,3 @@ struct ImatrixConfigTests {
     }
 }
 
-/// Collects progress callbacks (they are `@Sendable`).
-final class ProgressReports: @unchecked Sendable {
-    private let lock = NSLock()
-    private var reports: [(done: Int, total: Int)] = []
-    func append(_ done: Int, _ total: Int) { lock.lock(); reports.append((done, total)); lock.unlock() }
-    var values: [(done: Int, total: Int)] { lock.lock(); defer { lock.unlock() }; return reports }
-}
