@@ -61,6 +61,9 @@ extension PerplexityEvaluator {
             var t0 = Date()
             let lr = try reference.logits(tokens: chunk, threads: threads, from: start)
             referenceSeconds += Date().timeIntervalSince(t0)
+            // One model's weights resident at a time: a job's source and its artifacts together are
+            // several times one model (SmolLM2 and 3 artifacts: 670 MB of mapped pages, measured).
+            if !candidates.isEmpty { reference.releaseResidentWeights() }
             done += 1
             try progress?(done, total)
             lr.withUnsafeBufferPointer { r in
@@ -71,6 +74,7 @@ extension PerplexityEvaluator {
                 t0 = Date()
                 let lc = try candidate.logits(tokens: chunk, threads: threads, from: start)
                 candidateSeconds[k] += Date().timeIntervalSince(t0)
+                candidate.releaseResidentWeights()
                 lr.withUnsafeBufferPointer { r in
                     lc.withUnsafeBufferPointer { c in
                         stats[k].add(reference: r.baseAddress!, rows: rows, candidate: c.baseAddress!,
