@@ -33,7 +33,13 @@ enum ActivationRounding: Sendable, Equatable {
     func apply(_ x: UnsafePointer<Float>, count: Int, rowLength: Int, into y: UnsafeMutablePointer<Float>) {
         switch self {
         case .none: y.update(from: x, count: count)
-        case .half: for i in 0..<count { y[i] = FP16.toFloat(FP16.fromFloat(x[i])) }
+        case .half:
+            #if INFERENCE_FMA && arch(x86_64)
+            // F16C's conversions round to nearest even as FP16.fromFloat does: same values, vectorized.
+            for i in 0..<count { y[i] = Float(Float16(x[i])) }
+            #else
+            for i in 0..<count { y[i] = FP16.toFloat(FP16.fromFloat(x[i])) }
+            #endif
         case .bfloat16: for i in 0..<count { y[i] = BF16.toFloat(BF16.fromFloat(x[i])) }
         case .q8_0: Self.roundQ8_0(x, count: count, into: y)
         case .q8_K:
@@ -44,15 +50,28 @@ enum ActivationRounding: Sendable, Equatable {
     }
 
     /// ggml's `quantize_row_q8_0`: per 32 values, d = amax/127 stored as F16, q = round(x/d).
+    /// A block is four 8-lane vectors (the scalar loop was ~3 % of an evaluation, measured).
     static func roundQ8_0(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let src = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(y)
         var b = 0
         while b + 32 <= count {
-            var amax: Float = 0
-            for i in b..<(b + 32) { amax = max(amax, abs(x[i])) }
+            let o = b * 4
+            let v0 = src.loadUnaligned(fromByteOffset: o, as: V.self)
+            let v1 = src.loadUnaligned(fromByteOffset: o + 32, as: V.self)
+            let v2 = src.loadUnaligned(fromByteOffset: o + 64, as: V.self)
+            let v3 = src.loadUnaligned(fromByteOffset: o + 96, as: V.self)
+            let m = pointwiseMax(pointwiseMax(pointwiseMax(v0, -v0), pointwiseMax(v1, -v1)),
+                                 pointwiseMax(pointwiseMax(v2, -v2), pointwiseMax(v3, -v3)))
+            let amax = m.max() + 0  // + 0: a block of zeros gives +0, as the scalar max from 0 did
+
             let d = amax / 127
             let id: Float = d != 0 ? 1 / d : 0
             let dh = FP16.toFloat(FP16.fromFloat(d))
-            for i in b..<(b + 32) { y[i] = (x[i] * id).rounded(.toNearestOrAwayFromZero) * dh }
+            dst.storeBytes(of: (v0 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o, as: V.self)
+            dst.storeBytes(of: (v1 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 32, as: V.self)
+            dst.storeBytes(of: (v2 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 64, as: V.self)
+            dst.storeBytes(of: (v3 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 96, as: V.self)
             b += 32
         }
         for i in b..<count { y[i] = x[i] }
