@@ -61,10 +61,16 @@ enum ActivationRounding: Sendable, Equatable {
             let v1 = src.loadUnaligned(fromByteOffset: o + 32, as: V.self)
             let v2 = src.loadUnaligned(fromByteOffset: o + 64, as: V.self)
             let v3 = src.loadUnaligned(fromByteOffset: o + 96, as: V.self)
-            let m = pointwiseMax(pointwiseMax(pointwiseMax(v0, -v0), pointwiseMax(v1, -v1)),
-                                 pointwiseMax(pointwiseMax(v2, -v2), pointwiseMax(v3, -v3)))
-            let amax = m.max() + 0  // + 0: a block of zeros gives +0, as the scalar max from 0 did
-
+            // |x| as bits without the sign orders as the floats do, and an integer max reduction
+            // vectorizes (a float max does not, for its NaN rule; the generic SIMD pointwiseMax was
+            // not inlined and cost more than the whole rounding).
+            var bits: UInt32 = 0
+            for i in 0..<32 { bits = max(bits, src.load(fromByteOffset: o + 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
+            var amax = Float(bitPattern: bits)
+            if bits > 0x7F80_0000 {  // a NaN: the scalar max skips it
+                amax = 0
+                for i in b..<(b + 32) { amax = max(amax, abs(x[i])) }
+            }
             let d = amax / 127
             let id: Float = d != 0 ? 1 / d : 0
             let dh = FP16.toFloat(FP16.fromFloat(d))
@@ -82,8 +88,18 @@ enum ActivationRounding: Sendable, Equatable {
     static func roundQ8_K(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
         var b = 0
         while b + 256 <= count {
-            var amax: Float = 0, maxValue: Float = 0
-            for i in b..<(b + 256) where abs(x[i]) > amax { amax = abs(x[i]); maxValue = x[i] }
+            // The largest |x| as sign-less bits (an integer max reduction, which vectorizes), then
+            // the first value of that magnitude: the value ggml's strict `>` scan keeps.
+            let raw = UnsafeRawPointer(x + b)
+            var bits: UInt32 = 0
+            for i in 0..<256 { bits = max(bits, raw.load(fromByteOffset: 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
+            var amax = Float(bitPattern: bits), maxValue: Float = 0
+            if bits > 0x7F80_0000 {  // a NaN: the scan skips it, as ggml's does
+                amax = 0
+                for i in b..<(b + 256) where abs(x[i]) > amax { amax = abs(x[i]); maxValue = x[i] }
+            } else if amax > 0 {
+                for i in b..<(b + 256) where abs(x[i]) == amax { maxValue = x[i]; break }
+            }
             if amax == 0 {
                 for i in b..<(b + 256) { y[i] = 0 }
             } else {
