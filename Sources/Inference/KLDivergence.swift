@@ -57,13 +57,17 @@ extension PerplexityEvaluator {
         let total = chunks.count * (1 + candidates.count)
         var done = 0
         var rows = ReferenceRows(count: positions)
+        // About one layer of one model resident at a time, instead of every model whole: a job's
+        // source and three artifacts were 670 MB of mapped pages (SmolLM2, measured).
+        let models = [reference] + candidates
+        let resident = models.map(\.keepsWeightsResident)
+        for model in models { model.keepsWeightsResident = false }
+        defer { for (model, keeps) in zip(models, resident) { model.keepsWeightsResident = keeps } }
         for chunk in chunks {
             var t0 = Date()
             let lr = try reference.logits(tokens: chunk, threads: threads, from: start)
             referenceSeconds += Date().timeIntervalSince(t0)
-            // One model's weights resident at a time: a job's source and its artifacts together are
-            // several times one model (SmolLM2 and 3 artifacts: 670 MB of mapped pages, measured).
-            if !candidates.isEmpty { reference.releaseResidentWeights() }
+
             done += 1
             try progress?(done, total)
             lr.withUnsafeBufferPointer { r in
@@ -74,7 +78,6 @@ extension PerplexityEvaluator {
                 t0 = Date()
                 let lc = try candidate.logits(tokens: chunk, threads: threads, from: start)
                 candidateSeconds[k] += Date().timeIntervalSince(t0)
-                candidate.releaseResidentWeights()
                 lr.withUnsafeBufferPointer { r in
                     lc.withUnsafeBufferPointer { c in
                         stats[k].add(reference: r.baseAddress!, rows: rows, candidate: c.baseAddress!,

@@ -21,6 +21,11 @@ public final class LlamaModel {
     /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
     /// `ActivationRounding`), so logits are llama.cpp's. False measures the weights' error alone.
     public var roundsActivationsLikeGGML = true
+    /// False: each layer's weight pages are handed back to the kernel once the layer is done (and the
+    /// output matrix's after the logits), so a pass holds about one layer and the embedding resident
+    /// instead of the whole file. A later pass faults them back from the page cache. The evaluate
+    /// stage runs several models one after another and sets this (`PerplexityEvaluator.compare`).
+    public var keepsWeightsResident = true
     /// Told the input of every weight matmul (llama-imatrix's collection; see `ActivationObserver`).
     public var activationObserver: (any ActivationObserver)?
 
@@ -69,6 +74,10 @@ public final class LlamaModel {
                 postFeedForwardNorm: hp.architecture == "gemma3"
                     ? try loadVector(file: file, name: p + "post_ffw_norm.weight", count: e) : nil)
         }
+        // Reading the small vectors above, spread through the file, left much of the file mapped in
+        // this process (94 MB of a 138 MB Q8_0 SmolLM2, measured: the kernel maps whole page-cache
+        // folios around each fault). A model opened now and run later should not hold them meanwhile.
+        releaseResidentWeights()
     }
 
     public var vocabularySize: Int { hyperParameters.vocabularySize }
@@ -104,6 +113,7 @@ public final class LlamaModel {
                 if let base = buf.baseAddress, hyperParameters.finalLogitSoftcap > 0 {
                     Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
                 }
+                if !keepsWeightsResident { releaseResidentWeights() }
                 count = n
             }
         }
@@ -166,6 +176,9 @@ public final class LlamaModel {
             Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength)
             multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
             Kernels.add(s.hidden, s.projected, count: n * e)
+            if !keepsWeightsResident {
+                for w in [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down] { file.release(w.tensor) }
+            }
         }
         outputNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)

@@ -14,6 +14,8 @@ struct WeightMatrix: @unchecked Sendable {
     let columns: Int
     let rowBytes: Int
     let bytes: UnsafeRawPointer
+    /// The tensor's entry in the file, to hand its pages back (`LlamaModel.keepsWeightsResident`).
+    let tensor: GGUFTensorInfo
 
     init(file: GGUFFile, tensor: GGUFTensorInfo, rows expectedRows: Int, columns expectedColumns: Int) throws {
         let dims = tensor.dimensions
@@ -36,6 +38,7 @@ struct WeightMatrix: @unchecked Sendable {
         columns = expectedColumns
         self.rowBytes = rowBytes
         bytes = base
+        self.tensor = tensor
     }
 
     /// Dequantizes rows `range` into `output` (row-major, `columns` floats per row).
