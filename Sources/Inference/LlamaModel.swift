@@ -173,7 +173,7 @@ public final class LlamaModel {
             }
             multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
             multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
-            Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength)
+            Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
             multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
