@@ -28,7 +28,7 @@ let inferenceMarch: String? = {
 }()
 // The Inference target alone goes one level further when QUANTD_MARCH is unset: x86-64-v4 (AVX-512:
 // 16-lane vectors, 32 registers) when the host has its features, for MatMul's wider register tile
-// (INFERENCE_AVX512; ~1.6x the tokens/s of the v3 tile on SmolLM2, measured). `QUANTD_MARCH=x86-64-v3`
+// (INFERENCE_AVX512; ~1.5x the tokens/s of the 8-lane tile on SmolLM2, measured). `QUANTD_MARCH=x86-64-v3`
 // builds the 8-lane tile on such a host.
 func hostHasX86_64_v4() -> Bool {
     #if arch(x86_64) && os(Linux)

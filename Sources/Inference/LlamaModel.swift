@@ -120,8 +120,8 @@ public final class LlamaModel {
     }
 
     /// Drops the weight file's pages from this process's resident set (the page cache keeps them; the
-    /// next pass faults them back in, ~2 % of a SmolLM2 pass). For runs that go through several models
-    /// in turn, so the process holds one model's pages at a time rather than all of them.
+    /// next pass faults them back in, minor faults). For runs that go through several models in turn,
+    /// so the process does not hold all of them at once.
     public func releaseResidentWeights() {
         for tensor in file.tensors { file.release(tensor) }
     }
