@@ -32,9 +32,27 @@ let inferenceSettings: [SwiftSetting] =
 // The quantization kernels get the same CPU class: their SIMD lanes become 8 wide with AVX2. Their
 // bytes do not change — Swift never contracts a*b+c into a fused multiply-add on its own, and
 // the golden tests compare bytes with ggml's on whatever CPU class the build targets.
+// With AVX-512 (x86-64-v4) they get it too: 32 vector registers keep the interleaved Q3_K searches
+// out of memory (measured: Benchmarks/kernels_vs_llama.sh). QUANTD_MARCH still overrides both.
+func hostQuantizationMarch() -> String? {
+    #if arch(x86_64) && os(Linux)
+    guard hostInferenceMarch() == "x86-64-v3",
+          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return hostInferenceMarch() }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    let v4: Set<String> = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
+    return v4.isSubset(of: flags) ? "x86-64-v4" : "x86-64-v3"
+    #else
+    return nil
+    #endif
+}
+let quantizationMarch: String? = Context.environment["QUANTD_MARCH"] == nil ? hostQuantizationMarch() : inferenceMarch
 let quantizationSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
-    + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
+    + (quantizationMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
+    // Both levels have F16C: fp16 rows are converted by the CPU (FP16.toFloats).
+    + (quantizationMarch == "x86-64-v3" || quantizationMarch == "x86-64-v4" ? [.define("QUANTD_F16C")] : [])
 
 let package = Package(
     name: "quantd",
