@@ -86,7 +86,7 @@ extension Lanes {
         return scale
     }
 
-    /// Four `makeQ3` searches (x: 4·n vectors, group g at g·n; L likewise) advanced in lockstep.
+    /// Four `make_q3_quants` searches (x: 4·n vectors, group g at g·n; L likewise) advanced in lockstep.
     /// Falls back to two pairs when a group holds a non-finite value or n > 16.
     @inline(__always)
     static func makeQ3Quad(n: Int, nmax: Int32, x: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>) -> (F8, F8, F8, F8) {
@@ -126,7 +126,7 @@ extension Lanes {
 }
 
 extension Lanes {
-    /// Six `makeQ3` searches (three super-blocks: a 768-wide row) advanced in lockstep, like
+    /// Six `make_q3_quants` searches (three super-blocks: a 768-wide row) advanced in lockstep, like
     /// `makeQ3Quad`; with 32 vector registers (AVX-512) six chains still fit in registers.
     /// Falls back to three pairs when a group holds a non-finite value or n > 16.
     @inline(__always)
@@ -178,7 +178,7 @@ extension Lanes {
         }
     }
 
-    /// `count` (2, 4 or 6) `makeQ3` searches of n elements, group g's inputs at x + g·n and
+    /// `count` (2, 4 or 6) `make_q3_quants` searches of n elements, group g's inputs at x + g·n and
     /// levels at L + g·n, its scales into scales[g].
     @inline(__always)
     static func makeQ3Groups(_ count: Int, n: Int, nmax: Int32, x: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>,
