@@ -3,57 +3,47 @@
 // each layer is one target and imports only the layers below it.
 import PackageDescription
 
-// The forward pass's kernels (the Inference target only) are compiled for the building machine's
-// CPU class, as llama.cpp's GGML_NATIVE default does: x86-64-v3 (8-lane AVX2 vectors, fused
-// multiply-adds, F16C) when /proc/cpuinfo shows every feature of that level, about 2x the tokens/s
-// of baseline x86-64 (SSE2). Such a binary needs such a CPU (SIGILL otherwise): build with
-// `QUANTD_MARCH=portable` for one that runs on any x86-64, or `QUANTD_MARCH=<-march value>`
-// (`x86-64-v4`, `native`, ...) to choose. arm64 always has FMA (MatMul uses it there).
+// The forward pass (Inference) and the quantization kernels (Quantization) are compiled for the
+// building machine's CPU class, as llama.cpp's GGML_NATIVE default does:
+// - x86-64-v3 (8-lane AVX2 vectors, fused multiply-adds, F16C) when /proc/cpuinfo shows every
+//   feature of that level: about 2x the forward pass's tokens/s of baseline x86-64 (SSE2);
+// - x86-64-v4 (AVX-512: 16-lane vectors, 32 registers) when it also shows AVX-512's: MatMul's wider
+//   register tile (INFERENCE_AVX512, ~1.5x the tokens/s of the 8-lane tile on SmolLM2, measured) and
+//   room for the interleaved Q3_K searches (5-6 % less CPU time; other types unchanged).
+// Such a binary needs such a CPU (SIGILL otherwise): build with `QUANTD_MARCH=portable` for one that
+// runs on any x86-64, or `QUANTD_MARCH=<-march value>` (`x86-64-v3`, `native`, ...) to choose.
+// arm64 always has FMA (MatMul uses it there).
+// The quantization kernels' bytes do not depend on the level: Swift never contracts a*b+c into a
+// fused multiply-add on its own, and the golden tests compare bytes with ggml's on whatever CPU
+// class the build targets.
 import Foundation
-func hostInferenceMarch() -> String? {
+func hostMarch() -> String? {
     #if arch(x86_64) && os(Linux)
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
     else { return nil }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
     let v3: Set<String> = ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
-    return v3.isSubset(of: flags) ? "x86-64-v3" : nil
+    let v4: Set<String> = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
+    guard v3.isSubset(of: flags) else { return nil }
+    return v4.isSubset(of: flags) ? "x86-64-v4" : "x86-64-v3"
     #else
     return nil
     #endif
 }
-let inferenceMarch: String? = {
-    guard let requested = Context.environment["QUANTD_MARCH"] else { return hostInferenceMarch() }
+let march: String? = {
+    guard let requested = Context.environment["QUANTD_MARCH"] else { return hostMarch() }
     return requested.isEmpty || requested == "portable" ? nil : requested
 }()
-// The Inference target alone goes one level further when QUANTD_MARCH is unset: x86-64-v4 (AVX-512:
-// 16-lane vectors, 32 registers) when the host has its features, for MatMul's wider register tile
-// (INFERENCE_AVX512; ~1.5x the tokens/s of the 8-lane tile on SmolLM2, measured). `QUANTD_MARCH=x86-64-v3`
-// builds the 8-lane tile on such a host.
-func hostHasX86_64_v4() -> Bool {
-    #if arch(x86_64) && os(Linux)
-    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-    else { return false }
-    let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    return Set(["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]).isSubset(of: flags)
-    #else
-    return false
-    #endif
-}
-let inferenceKernelMarch: String? =
-    Context.environment["QUANTD_MARCH"] == nil && inferenceMarch == "x86-64-v3" && hostHasX86_64_v4()
-    ? "x86-64-v4" : inferenceMarch
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
-    + (inferenceKernelMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])
-    + (inferenceKernelMarch == "x86-64-v4" ? [.define("INFERENCE_AVX512")] : [])
-// The quantization kernels get the same CPU class: their SIMD lanes become 8 wide with AVX2. Their
-// bytes do not change — Swift never contracts a*b+c into a fused multiply-add on its own, and
-// the golden tests compare bytes with ggml's on whatever CPU class the build targets.
+    + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])
+    + (march == "x86-64-v4" ? [.define("INFERENCE_AVX512")] : [])
 let quantizationSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
-    + (inferenceMarch.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
+    + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
+    // Both levels have F16C: fp16 rows are converted by the CPU (FP16.toFloats).
+    + (march == "x86-64-v3" || march == "x86-64-v4" ? [.define("QUANTD_F16C")] : [])
 
 let package = Package(
     name: "quantd",

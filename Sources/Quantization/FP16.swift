@@ -48,6 +48,17 @@ extension FP16 {
     static func toFloats(_ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
         typealias U4 = SIMD4<UInt32>
         var i = 0
+        #if QUANTD_F16C
+        // The CPU's conversion (vcvtph2ps) gives the same bits: it is exact, and NaNs keep their
+        // payload and come out quiet, as ggml's multiply by 2^-112 leaves them.
+        while i + 8 <= count {
+            let h = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)
+            var out = SIMD8<Float>()
+            for k in 0..<8 { out[k] = Float(h[k]) }
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: out, as: SIMD8<Float>.self)
+            i += 8
+        }
+        #endif
         while i + 8 <= count {
             let v = src.loadUnaligned(fromByteOffset: 2 * i, as: U4.self)
             let even = convert4(v &<< 16), odd = convert4(v & 0xFFFF_0000)

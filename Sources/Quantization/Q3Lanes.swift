@@ -1,67 +1,10 @@
-/// Q3_K's reference search (`make_q3_quants` with do_rmse) on SIMD lanes: one group of eight
-/// sub-blocks, or two groups advanced in lockstep. Same per-lane operation sequence as ggml.
+/// Q3_K's reference search (`make_q3_quants` with do_rmse) on SIMD lanes: eight sub-blocks per
+/// group, two groups advanced in lockstep. Same per-lane operation sequence as ggml.
+/// Per search: start from the absmax scale, then up to five sweeps of single-level coordinate
+/// descent; a lane whose sweep changed nothing stops, as the scalar loop breaks (its state would
+/// not change anyway).
 extension Lanes {
-    /// `make_q3_quants` with do_rmse (Q3_K's reference search) for eight sub-blocks: start from
-    /// the absmax scale, then up to five sweeps of single-level coordinate descent. A lane whose
-    /// sweep changed nothing stops, as the scalar loop breaks (its state would not change anyway).
-    @inline(__always)
-    static func makeQ3(n: Int, nmax: Int32, x: UnsafePointer<F8>, L: UnsafeMutablePointer<I8>) -> F8 {
-        let zero = F8(repeating: 0)
-        var max = zero, amax = zero
-        for i in 0..<n {
-            let ax = abs(x[i])
-            let bigger = ax .> amax
-            amax.replace(with: ax, where: bigger)
-            max.replace(with: x[i], where: bigger)
-        }
-        let degenerate = amax .< F8(repeating: Numerics.groupMaxEps)
-        let iscale = negate(F8(repeating: Float(nmax))) / max
-        var sumlx = zero, suml2 = zero
-        for i in 0..<n {
-            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
-            L[i] = l
-            let w = x[i] * x[i]
-            let fl = floatSigned(l)
-            sumlx += w * x[i] * fl
-            suml2 += w * fl * fl
-        }
-        var active = SIMDMask<I8>(repeating: true)
-        for _ in 0..<5 {
-            var changed = SIMDMask<I8>(repeating: false)
-            for i in 0..<n {
-                let w = x[i] * x[i]
-                let li = floatSigned(L[i])
-                var slx = sumlx - w * x[i] * li
-                var sl2 = suml2 - w * li * li
-                let positive = slx .> zero
-                let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
-                let differs = newL .!= L[i]
-                let fl = floatSigned(newL)
-                slx += w * x[i] * fl
-                sl2 += w * fl * fl
-                let improves = (sl2 .> zero) .& (slx * slx * suml2 .> sumlx * sumlx * sl2)
-                let update = active .& positive .& differs .& improves
-                L[i].replace(with: newL, where: update)
-                sumlx.replace(with: slx, where: update)
-                suml2.replace(with: sl2, where: update)
-                changed .|= update
-            }
-            active .&= changed
-            if !Lanes.anyLane(active) { break }
-        }
-        let bias = I8(repeating: nmax)
-        for i in 0..<n { L[i] = L[i] &+ bias }
-        var scale = (sumlx / suml2).replacing(with: 0, where: .!(suml2 .> zero))
-        if Lanes.anyLane(degenerate) {
-            for i in 0..<n { L[i].replace(with: 0, where: degenerate) }
-            scale.replace(with: zero, where: degenerate)
-        }
-        return scale
-    }
-}
-
-extension Lanes {
-    /// Two independent `makeQ3` searches (sub-blocks 0-7 and 8-15) advanced in lockstep. The
+    /// Two independent `make_q3_quants` searches (sub-blocks 0-7 and 8-15) advanced in lockstep. The
     /// coordinate descent is one long dependency chain per element; interleaving two groups
     /// keeps the FPU busy while each waits. Each lane's operations are unchanged.
     @inline(__always)

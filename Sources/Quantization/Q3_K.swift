@@ -7,111 +7,148 @@ enum Q3_K {
     static func quantize(
         _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 64) { lanesF in
-        withUnsafeTemporaryAllocation(of: I8.self, capacity: 64) { lanesI in
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16 + 256) { lb in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 3) { fb in
-                let L = lb.baseAddress!, Ls = L + 256, nextL = Ls + 16
-                let scales = fb.baseAddress!, sw = scales + 16, nextScales = sw + 16
+        if let qw {
+            quantizeWeighted(x, count: count, weights: qw, into: y)
+        } else {
+            quantizeReference(x, count: count, into: y)
+        }
+    }
+
+    /// quantize_row_q3_K_ref. The searches of up to three super-blocks (six groups of eight
+    /// sub-blocks) run interleaved (see Q3LanesQuad.swift); the searched levels stay in their
+    /// transposed lanes, as only sub-blocks whose stored scale is zero keep them.
+    private static func quantizeReference(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 6 * 16 + 6) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 6 * 16) { lanesI in
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { lb in
+            let xT = lanesF.baseAddress!, found = xT + 6 * 16, LT = lanesI.baseAddress!, L = lb.baseAddress!
+            let blocks = count / 256
+            var first = 0
+            while first < blocks {
+                // Three super-blocks at a time (a 768-wide row is one such chunk), else pairs.
+                let remaining = blocks - first
+                let chunk = remaining == 4 ? 2 : Swift.min(remaining, 3)
+                for g in 0..<(2 * chunk) {
+                    Lanes.transpose8x16(x + 256 * first + 128 * g, into: xT + 16 * g)
+                }
+                Lanes.makeQ3Groups(2 * chunk, n: 16, nmax: 4, x: xT, L: LT, scales: found)
+                for k in 0..<chunk {
+                    let ib = first + k
+                    finishReference(
+                        x + 256 * ib, scales: UnsafeRawPointer(found + 2 * k).assumingMemoryBound(to: Float.self),
+                        levels: LT + 32 * k, L: L, into: y + ib * blockBytes)
+                }
+                first += chunk
+            }
+        }
+        }
+        }
+    }
+
+    /// The rest of quantize_row_q3_K_ref for one super-block once its sixteen sub-block scales are
+    /// known: 6-bit scales, the fp16 super-scale, levels against the stored scales, packing.
+    @inline(__always)
+    private static func finishReference(
+        _ xb: UnsafePointer<Float>, scales: UnsafePointer<Float>, levels: UnsafePointer<I8>,
+        L: UnsafeMutablePointer<Int8>, into yb: UnsafeMutableRawPointer
+    ) {
+        let s = yb + 96
+        s.zero(0, 12)
+        var maxScale: Float = 0, amax: Float = 0
+        for j in 0..<16 where abs(scales[j]) > amax {
+            amax = abs(scales[j])
+            maxScale = scales[j]
+        }
+        if maxScale != 0 {
+            let iscale = -32 / maxScale
+            for j in 0..<16 {
+                // C keeps this in an int8_t before clamping.
+                let l8 = Int32(Int8(truncatingIfNeeded: Numerics.nearestInt(iscale * scales[j])))
+                packScale(j, Swift.max(-32, Swift.min(31, l8)) + 32, s)
+            }
+            yb.storeU16(FP16.fromFloat(1 / iscale), at: 108)
+        } else {
+            yb.storeU16(FP16.fromFloat(0), at: 108)
+        }
+        let dAll = UnsafeRawPointer(yb).half(108)
+        for j in 0..<16 {
+            let d = dAll * Float(scale(j, UnsafeRawPointer(s)))
+            if d == 0 {
+                // ggml keeps the search's levels: lane j % 8 of group j / 8.
+                let group = levels + 16 * (j / 8), lane = j % 8
+                for i in 0..<16 { L[16 * j + i] = Int8(truncatingIfNeeded: group[i][lane]) }
+                continue
+            }
+            Lanes.requant16(xb + 16 * j, d: d, dm: 0, addMin: false, lo: -4, hi: 3, bias: 4,
+                            into: UnsafeMutableRawPointer(L + 16 * j))
+        }
+        pack(UnsafeRawPointer(L), into: yb)
+    }
+
+    /// hmask and qs from the 256 biased levels (0...7). The high bit of level j goes to
+    /// hmask[j % 32], bit j / 32; qs holds the low two bits, four levels 32 apart per byte.
+    /// Eight bytes at a time in 64-bit words (the masked bits never cross a byte).
+    @inline(__always)
+    private static func pack(_ lu: UnsafeRawPointer, into yb: UnsafeMutableRawPointer) {
+        let bit0: UInt64 = 0x0101_0101_0101_0101, low2: UInt64 = 0x0303_0303_0303_0303
+        for m in stride(from: 0, to: 32, by: 8) {
+            var h: UInt64 = 0
+            for k in 0..<8 {
+                h |= ((lu.loadUnaligned(fromByteOffset: 32 * k + m, as: UInt64.self) >> 2) & bit0) << UInt64(k)
+            }
+            yb.storeBytes(of: h, toByteOffset: m, as: UInt64.self)
+        }
+        for half in 0..<2 {
+            for l in stride(from: 0, to: 32, by: 8) {
+                let j = 128 * half + l
+                var q: UInt64 = 0
+                for k in 0..<4 {
+                    q |= (lu.loadUnaligned(fromByteOffset: j + 32 * k, as: UInt64.self) & low2) << UInt64(2 * k)
+                }
+                yb.storeBytes(of: q, toByteOffset: 32 + 32 * half + l, as: UInt64.self)
+            }
+        }
+    }
+
+    /// quantize_row_q3_K_impl (with importance weights).
+    private static func quantizeWeighted(
+        _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
+    ) {
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 32) { lanesF in
+        withUnsafeTemporaryAllocation(of: I8.self, capacity: 16) { lanesI in
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { lb in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { fb in
+                let L = lb.baseAddress!, Ls = L + 256
+                let scales = fb.baseAddress!, sw = scales + 16
                 let xT = lanesF.baseAddress!, wT = xT + 16, LT = lanesI.baseAddress!
-                let blocks = count / 256
-                for ib in 0..<blocks {
+                for ib in 0..<(count / 256) {
                     let xb = x + ib * 256
                     let yb = y + ib * blockBytes
                     let s = yb + 96
                     s.zero(0, 12)
-                    var sigma2 = F8(repeating: 0)
-                    if qw != nil {
-                        var sumX2: Float = 0
-                        for j in 0..<256 { sumX2 += xb[j] * xb[j] }
-                        sigma2 = F8(repeating: 2 * sumX2 / 256)
-                    }
-                    if qw == nil && ib % 2 == 1 {
-                        // searched together with the previous super-block
-                        for j in 0..<16 { scales[j] = nextScales[j] }
-                        for j in 0..<256 { L[j] = nextL[j] }
-                    } else if qw == nil && ib + 1 < blocks {
-                        // reference search of this super-block and the next: four groups of
-                        // eight sub-blocks in lockstep
-                        for g in 0..<4 {
-                            for i in 0..<16 { xT[16 * g + i] = Lanes.gather(xb + 128 * g, i, stride: 16) }
-                        }
-                        let (s0, s1, s2, s3) = Lanes.makeQ3Quad(n: 16, nmax: 4, x: xT, L: LT)
-                        for j in 0..<8 {
-                            scales[j] = s0[j]
-                            scales[8 + j] = s1[j]
-                            nextScales[j] = s2[j]
-                            nextScales[8 + j] = s3[j]
-                            for i in 0..<16 {
-                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
-                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT[16 + i][j])
-                                nextL[16 * j + i] = Int8(truncatingIfNeeded: LT[32 + i][j])
-                                nextL[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT[48 + i][j])
-                            }
-                        }
-                    } else if qw == nil {
-                        // reference search: both groups of eight sub-blocks in lockstep
-                        let xT2 = xT + 16, LT2 = LT + 16
-                        for i in 0..<16 {
-                            xT[i] = Lanes.gather(xb, i, stride: 16)
-                            xT2[i] = Lanes.gather(xb + 128, i, stride: 16)
-                        }
-                        let (s0, s1) = Lanes.makeQ3Pair(n: 16, nmax: 4, xa: xT, La: LT, xb: xT2, Lb: LT2)
-                        for j in 0..<8 {
-                            scales[j] = s0[j]
-                            scales[8 + j] = s1[j]
-                            for i in 0..<16 {
-                                L[16 * j + i] = Int8(truncatingIfNeeded: LT[i][j])
-                                L[128 + 16 * j + i] = Int8(truncatingIfNeeded: LT2[i][j])
-                            }
-                        }
-                    }
+                    var sumX2: Float = 0
+                    for j in 0..<256 { sumX2 += xb[j] * xb[j] }
+                    let sigma2 = F8(repeating: 2 * sumX2 / 256)
                     // Sub-blocks 8g...8g+7 run as the eight lanes of one search.
-                    for g in 0..<2 where qw != nil {
+                    for g in 0..<2 {
                         let xg = xb + 128 * g
                         for i in 0..<16 { xT[i] = Lanes.gather(xg, i, stride: 16) }
-                        let found: F8
-                        if let qw {
-                            var sumw = F8(repeating: 0)
-                            for i in 0..<16 {
-                                let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
-                                wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
-                                sumw += wT[i]
-                            }
-                            found = Lanes.makeQX(n: 16, nmax: 4, x: xT, w: wT, L: LT)
-                            for j in 0..<8 { sw[8 * g + j] = sumw[j] }
-                        } else {
-                            found = Lanes.makeQ3(n: 16, nmax: 4, x: xT, L: LT)
+                        var sumw = F8(repeating: 0)
+                        for i in 0..<16 {
+                            let q = Lanes.gather(qw + 256 * ib + 128 * g, i, stride: 16)
+                            wT[i] = q * Lanes.sqrt(sigma2 + xT[i] * xT[i])
+                            sumw += wT[i]
                         }
+                        let found = Lanes.makeQX(n: 16, nmax: 4, x: xT, w: wT, L: LT)
                         for j in 0..<8 {
+                            sw[8 * g + j] = sumw[j]
                             scales[8 * g + j] = found[j]
                             for i in 0..<16 { L[128 * g + 16 * j + i] = Int8(truncatingIfNeeded: LT[i][j]) }
                         }
                     }
-                    if qw != nil {
-                        // imatrix path (quantize_row_q3_K_impl)
-                        let dBlock = ScaleSearch.makeQX(n: 16, nmax: 32, x: scales, L: Ls, weights: sw)
-                        for j in 0..<16 { packScale(j, Int32(Ls[j]), s) }
-                        yb.storeU16(FP16.fromFloat(dBlock), at: 108)
-                    } else {
-                        // reference path (quantize_row_q3_K_ref)
-                        var maxScale: Float = 0, amax: Float = 0
-                        for j in 0..<16 where abs(scales[j]) > amax {
-                            amax = abs(scales[j])
-                            maxScale = scales[j]
-                        }
-                        if maxScale != 0 {
-                            let iscale = -32 / maxScale
-                            for j in 0..<16 {
-                                // C keeps this in an int8_t before clamping.
-                                let l8 = Int32(Int8(truncatingIfNeeded: Numerics.nearestInt(iscale * scales[j])))
-                                packScale(j, Swift.max(-32, Swift.min(31, l8)) + 32, s)
-                            }
-                            yb.storeU16(FP16.fromFloat(1 / iscale), at: 108)
-                        } else {
-                            yb.storeU16(FP16.fromFloat(0), at: 108)
-                        }
-                    }
+                    let dBlock = ScaleSearch.makeQX(n: 16, nmax: 32, x: scales, L: Ls, weights: sw)
+                    for j in 0..<16 { packScale(j, Int32(Ls[j]), s) }
+                    yb.storeU16(FP16.fromFloat(dBlock), at: 108)
                     let dAll = UnsafeRawPointer(yb).half(108)
                     for j in 0..<16 {
                         let d = dAll * Float(scale(j, UnsafeRawPointer(s)))
@@ -119,22 +156,7 @@ enum Q3_K {
                         Lanes.requant16(xb + 16 * j, d: d, dm: 0, addMin: false, lo: -4, hi: 3, bias: 4,
                                         into: UnsafeMutableRawPointer(L + 16 * j))
                     }
-                    // High bit of level j goes to hmask[j % 32], bit j / 32.
-                    // (Branch-free: levels are 0...7, so "> 3" is bit 2 and "-= 4" is "& 3".)
-                    let lu = UnsafeRawPointer(L)
-                    for m in 0..<32 {
-                        var h: UInt8 = 0
-                        for k in 0..<8 { h |= ((lu.u8(32 * k + m) >> 2) & 1) << UInt8(k) }
-                        yb.storeU8(h, at: m)
-                    }
-                    for h in 0..<2 {
-                        let j = h * 128
-                        for l in 0..<32 {
-                            let v = (lu.u8(j + l) & 3) | ((lu.u8(j + l + 32) & 3) << 2)
-                                | ((lu.u8(j + l + 64) & 3) << 4) | ((lu.u8(j + l + 96) & 3) << 6)
-                            yb.storeU8(v, at: 32 + h * 32 + l)
-                        }
-                    }
+                    pack(UnsafeRawPointer(L), into: yb)
                 }
             }
         }
