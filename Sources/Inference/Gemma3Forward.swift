@@ -35,7 +35,7 @@ extension LlamaModel {
             Kernels.scale(s.q, count: n * hp.qDimension, by: hp.attentionScale)
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: 1, window: sliding ? hp.slidingWindow : 0,
-                             into: s.attention, threads: threads)
+                             roundsKVToHalf: roundsActivationsLikeGGML, into: s.attention, threads: threads)
             gemma3Project(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)
             if let w = layer.postAttentionNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)

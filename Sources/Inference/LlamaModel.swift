@@ -164,7 +164,8 @@ public final class LlamaModel {
                 Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
-                             headDimension: d, scale: kqScale, into: s.attention, threads: threads)
+                             headDimension: d, scale: kqScale, roundsKVToHalf: roundsActivationsLikeGGML,
+                             into: s.attention, threads: threads)
             multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
             Kernels.add(s.hidden, s.projected, count: n * e)
