@@ -107,7 +107,7 @@ public final class RootLock: Sendable {
         path = folder.lockPath
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path: path, operation: "open lock", errno: errno) }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard RootLock.acquire(descriptor) else {
             let pid = RootLock.readPid(descriptor)
             close(descriptor)
             throw Held(root: folder.root, pid: pid)
@@ -120,6 +120,36 @@ public final class RootLock: Sendable {
     }
 
     deinit { close(fd) }
+
+    /// Takes the exclusive lock, waiting up to `dyingHolderWait` seconds when the holder is a
+    /// daemon that is already dead (a restart right after `kill -9`, as systemd does): the kernel
+    /// drops the lock only once the last of the dead process's threads has exited, which under
+    /// load can be a while after its main thread shows as a zombie. A live holder fails at once.
+    static let dyingHolderWait = 10.0
+
+    private static func acquire(_ descriptor: Int32) -> Bool {
+        let deadline = Clock.monotonic() + dyingHolderWait
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard let pid = readPid(descriptor), isDead(pid), Clock.monotonic() < deadline else { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    /// Whether `pid` is gone or a zombie (state Z or X in /proc/PID/stat).
+    private static func isDead(_ pid: Int32) -> Bool {
+        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard n > 0 else { return true }
+        let stat = String(decoding: buffer[0..<n], as: UTF8.self)
+        // The state follows the parenthesised command name: "pid (comm) S ...".
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
+        return state == "Z" || state == "X"
+    }
 
     /// The pid of the daemon holding ROOT's lock, or nil when no daemon runs there.
     public static func owner(of folder: DropFolder) -> Int32? {

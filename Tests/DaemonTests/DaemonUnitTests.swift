@@ -223,3 +223,45 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["to"])
     }
 }
+
+/// One daemon per ROOT, and a restart right after `kill -9` is not refused for a lock the dead
+/// daemon's last threads still hold.
+@Suite struct RootLockTests {
+    /// Holds ROOT's lock through a separate open file (flock conflicts across open files even in
+    /// one process) with `pid` written in it, as a daemon would.
+    private func holdLock(_ harness: DaemonHarness, pid: Int32) throws -> Int32 {
+        try harness.folder.create()
+        let fd = open(harness.folder.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let text = Array("\(pid)\n".utf8)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    @Test func aLiveHolderIsRefusedAtOnceAndNamed() throws {
+        let harness = DaemonHarness()
+        let fd = try holdLock(harness, pid: getpid())
+        defer { close(fd) }
+        let start = Date()
+        #expect(throws: RootLock.Held.self) { _ = try RootLock(folder: harness.folder) }
+        #expect(Date().timeIntervalSince(start) < 1, "a live holder must not be waited for")
+        do { _ = try RootLock(folder: harness.folder) } catch let held as RootLock.Held {
+            #expect(held.pid == getpid())
+            #expect(held.description.contains("quantd pid \(getpid())"))
+        }
+    }
+
+    @Test func aDeadHoldersLockIsWaitedForUntilTheKernelDropsIt() throws {
+        let harness = DaemonHarness()
+        // A pid that no process has: the holder is dead, its lock not yet released.
+        let fd = try holdLock(harness, pid: Int32.max - 7)
+        let release = DispatchWorkItem { close(fd) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.4, execute: release)
+        let start = Date()
+        let lock = try RootLock(folder: harness.folder)
+        #expect(Date().timeIntervalSince(start) >= 0.3)
+        #expect(RootLock.owner(of: harness.folder) == getpid())
+        _ = lock
+    }
+}
