@@ -1,37 +1,35 @@
 /// One work item of `Attention.causal`: a block of queries of one head against every key they may
-/// see, as three outer-product passes through `MatMul`'s register tile.
+/// see, as two matmuls through `MatMul`'s outer-product register tile and a softmax between them.
 ///
-/// The block is `MatMul.panelRows` queries (32 with AVX-512, 16 otherwise), so the queries,
-/// transposed, are one matmul panel: scores `S[j][i] = Σ_c K[j][c] · Q[i][c]` come from
-/// `MatMul.multiplyPanel` with the keys as its tokens, one lane per query — no horizontal sums.
-/// The softmax then runs down those lanes (a vector max, a vector exp, per-lane sums in Double),
-/// and writes the probabilities transposed, a row per query; the output `O[i][c] = Σ_j P[i][j] · V[j][c]`
-/// is a second matmul with the queries as tokens and the values, a panel of `panelRows` columns at a
-/// time, as the panel. Keys and values are copied into contiguous panels first (1/32 of the
-/// multiply-adds they feed). Every score and output is one lane's sum in a fixed order (over c, over
-/// j from the block's first key), so the output does not depend on the thread count; masked keys
-/// contribute exact zeros.
+/// Scores `S[i][j] = Σ_c Q[i][c] · K[j][c]`: the keys, `MatMul.panelRows` at a time (32 with AVX-512,
+/// 16 otherwise), transposed into a matmul panel, the block's queries as the matmul's tokens — one
+/// lane per key, no horizontal sums. The softmax runs along each query's row of scores (a vector
+/// exp, per-lane Double sums, one horizontal reduction per row), leaving probabilities `P[i][j]`,
+/// zero outside the query's visible keys. The output `O[i][c] = Σ_j P[i][j] · V[j][c]` is a second
+/// matmul: the queries as tokens again, the values, `panelRows` columns at a time, as the panel (a
+/// value row is already a panel row). Queries, keys and values are first copied into contiguous
+/// scratch (a small fraction of the multiply-adds they feed). Every score and output is one lane's
+/// sum in a fixed order (over c; over j from the block's first key, masked keys adding exact zeros),
+/// so the output does not depend on the thread count.
 enum AttentionTile {
     typealias Lane = MatMul.Lane
     #if INFERENCE_AVX512
     typealias IntLane = SIMD16<Int32>
     typealias DoubleHalf = SIMD8<Double>
-    typealias FloatHalf = SIMD8<Float>
     #else
     typealias IntLane = SIMD8<Int32>
     typealias DoubleHalf = SIMD4<Double>
-    typealias FloatHalf = SIMD4<Float>
     #endif
     static let width = Lane.scalarCount
-    /// Queries per block: one matmul panel.
+    /// Queries per block (and keys per score panel, values' columns per output panel).
     static let queries = MatMul.panelRows
 
     /// A worker's buffers, sized for the longest key range (`tokens`).
     struct Scratch {
-        let queryPanel: UnsafeMutablePointer<Float>  // d × queries
+        let queryRows: UnsafeMutablePointer<Float>   // queries × d
         let keys: UnsafeMutablePointer<Float>        // tokens × d
-        let scores: UnsafeMutablePointer<Float>      // tokens × queries
-        let probabilities: UnsafeMutablePointer<Float>  // queries × tokens
+        let keyPanel: UnsafeMutablePointer<Float>    // d × queries
+        let scores: UnsafeMutablePointer<Float>      // queries × tokens
         let valuePanel: UnsafeMutablePointer<Float>  // tokens × queries
         let partial: UnsafeMutablePointer<Float>     // queries × MatMul.tileTokens
 
@@ -40,12 +38,12 @@ enum AttentionTile {
                 UnsafeMutableRawPointer.allocate(byteCount: max(1, n) * 4, alignment: 64).bindMemory(to: Float.self, capacity: n)
             }
             let b = AttentionTile.queries
-            queryPanel = floats(d * b); keys = floats(tokens * d); scores = floats(tokens * b)
-            probabilities = floats(b * tokens); valuePanel = floats(tokens * b); partial = floats(b * MatMul.tileTokens)
+            queryRows = floats(b * d); keys = floats(tokens * d); keyPanel = floats(d * b)
+            scores = floats(b * tokens); valuePanel = floats(tokens * b); partial = floats(b * MatMul.tileTokens)
         }
 
         func deallocate() {
-            for p in [queryPanel, keys, scores, probabilities, valuePanel, partial] { p.deallocate() }
+            for p in [queryRows, keys, keyPanel, scores, valuePanel, partial] { p.deallocate() }
         }
     }
 
@@ -57,78 +55,81 @@ enum AttentionTile {
         window: Int, scratch: Scratch, into out: UnsafeMutablePointer<Float>
     ) {
         let b = queries
-        let last = i0 + nq - 1
         let first = window > 0 ? max(0, i0 - window + 1) : 0
-        let n = last - first + 1
+        let n = i0 + nq - first
         let qStride = heads * d, kvStride = kvHeads * d
-        let qt = scratch.queryPanel
-        if nq < b { qt.update(repeating: 0, count: d * b) }
-        for i in 0..<nq {
-            let row = q + (i0 + i) * qStride + h * d
-            for c in 0..<d { qt[c * b + i] = row[c] }
-        }
-        let kc = scratch.keys
+        let qc = scratch.queryRows, kc = scratch.keys, st = scratch.scores
+        for i in 0..<nq { (qc + i * d).update(from: q + (i0 + i) * qStride + h * d, count: d) }
         for j in 0..<n { (kc + j * d).update(from: k + (first + j) * kvStride + kvh * d, count: d) }
-        MatMul.multiplyPanel(kc, tokens: n, columns: d, panel: qt, rowCount: b, into: scratch.scores, ldy: b,
-                             partial: scratch.partial)
-        softmax(scratch.scores, keys: n, firstKey: first, firstQuery: i0, queries: nq, window: window, scale: scale,
-                into: scratch.probabilities)
+        var j0 = 0
+        while j0 < n {
+            let count = min(b, n - j0)
+            MatMul.transpose(kc + j0 * d, rows: count, columns: d, into: scratch.keyPanel)
+            MatMul.multiplyPanel(qc, tokens: nq, columns: d, panel: scratch.keyPanel, rowCount: count, into: st + j0,
+                                 ldy: n, partial: scratch.partial)
+            j0 += b
+        }
+        for i in 0..<nq {
+            let query = i0 + i
+            let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
+            softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale)
+        }
         let vp = scratch.valuePanel
         var c0 = 0
         while c0 < d {
             let count = min(b, d - c0)
             if count < b { vp.update(repeating: 0, count: n * b) }
             for j in 0..<n { (vp + j * b).update(from: v + (first + j) * kvStride + kvh * d + c0, count: count) }
-            MatMul.multiplyPanel(scratch.probabilities, tokens: nq, columns: n, panel: vp, rowCount: count,
+            MatMul.multiplyPanel(st, tokens: nq, columns: n, panel: vp, rowCount: count,
                                  into: out + (i0 * heads + h) * d + c0, ldy: qStride, partial: scratch.partial)
             c0 += b
         }
     }
 
-    /// ggml_soft_max down each query's lane of `s` (`keys × queries`, key j = firstKey + row): scores
-    /// times `scale`, masked (key after the query, or `window` or more before it) to -inf, exp(x - max),
-    /// summed in Double, scaled by 1/sum; written transposed to `p` (`queries × keys`, valid queries only).
+    /// ggml_soft_max over one query's row of `n` scores, in place: the `visible` ones times `scale`,
+    /// exp(x - max) summed in Double, scaled by 1/sum; the others (masked) become 0.
     @inline(__always)
-    static func softmax(
-        _ s: UnsafeMutablePointer<Float>, keys n: Int, firstKey: Int, firstQuery i0: Int, queries nq: Int,
-        window: Int, scale: Float, into p: UnsafeMutablePointer<Float>
-    ) {
-        let b = queries, raw = UnsafeMutableRawPointer(s)
-        var iota = IntLane()
-        for l in 0..<width { iota[l] = Int32(l) }
-        for half in 0..<2 where half * width < nq {
-            let laneQuery = iota &+ Int32(i0 + half * width)
-            let offset = half * width * 4
-            // Rows that mask some valid query: after the block's first query, or (window) before the
-            // last query's window.
-            let causalFrom = i0 + 1 - firstKey, windowBefore = window > 0 ? i0 + nq - window - firstKey : 0
-            var mx = Lane(repeating: -.infinity)
-            for j in 0..<n {
-                var x = raw.loadUnaligned(fromByteOffset: j * b * 4 + offset, as: Lane.self) * scale
-                if j >= causalFrom || j < windowBefore {
-                    let key = IntLane(repeating: Int32(firstKey + j))
-                    var masked = key .> laneQuery
-                    if window > 0 { masked .|= laneQuery &- key .>= Int32(window) }
-                    x.replace(with: -.infinity, where: masked)
-                }
-                raw.storeBytes(of: x, toByteOffset: j * b * 4 + offset, as: Lane.self)
-                mx = pointwiseMax(mx, x)
-            }
-            var sumLow = DoubleHalf(), sumHigh = DoubleHalf()
-            for j in 0..<n {
-                let e = exp(raw.loadUnaligned(fromByteOffset: j * b * 4 + offset, as: Lane.self) - mx)
-                raw.storeBytes(of: e, toByteOffset: j * b * 4 + offset, as: Lane.self)
-                sumLow += DoubleHalf(e.lowHalf)
-                sumHigh += DoubleHalf(e.highHalf)
-            }
-            let inv = Lane(lowHalf: FloatHalf(1 / sumLow), highHalf: FloatHalf(1 / sumHigh))
-            let lanes = min(width, nq - half * width)
-            let rows = p + half * width * n
-            for j in 0..<n {
-                let x = raw.loadUnaligned(fromByteOffset: j * b * 4 + offset, as: Lane.self) * inv
-                for l in 0..<lanes { rows[l * n + j] = x[l] }
-            }
+    static func softmax(_ row: UnsafeMutablePointer<Float>, keys n: Int, visible: ClosedRange<Int>, scale: Float) {
+        let raw = UnsafeMutableRawPointer(row)
+        let lo = visible.lowerBound, hi = visible.upperBound + 1
+        let vectorEnd = lo + (hi - lo) / width * width
+        var mxv = Lane(repeating: -.infinity)
+        var j = lo
+        while j < vectorEnd {
+            let x = raw.loadUnaligned(fromByteOffset: j * 4, as: Lane.self) * scale
+            raw.storeBytes(of: x, toByteOffset: j * 4, as: Lane.self)
+            mxv.replace(with: x, where: x .> mxv)
+            j += width
         }
+        var mx = largest(mxv)
+        // The last partial vector goes through a register padded with -inf (exp gives 0 there).
+        var tail = Lane(repeating: -.infinity)
+        for t in vectorEnd..<hi {
+            tail[t - vectorEnd] = row[t] * scale
+            mx = max(mx, tail[t - vectorEnd])
+        }
+        let m = Lane(repeating: mx)
+        var sumLow = DoubleHalf(), sumHigh = DoubleHalf()
+        j = lo
+        while j < vectorEnd {
+            let e = exp(raw.loadUnaligned(fromByteOffset: j * 4, as: Lane.self) - m)
+            raw.storeBytes(of: e, toByteOffset: j * 4, as: Lane.self)
+            sumLow += DoubleHalf(e.lowHalf)
+            sumHigh += DoubleHalf(e.highHalf)
+            j += width
+        }
+        let tailExp = exp(tail - m)
+        sumLow += DoubleHalf(tailExp.lowHalf)
+        sumHigh += DoubleHalf(tailExp.highHalf)
+        let inv = Float(1 / (sumLow + sumHigh).sum())
+        row.update(repeating: 0, count: lo)
+        j = lo
+        while j < vectorEnd {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: j * 4, as: Lane.self) * inv, toByteOffset: j * 4, as: Lane.self)
+            j += width
+        }
+        for t in vectorEnd..<hi { row[t] = tailExp[t - vectorEnd] * inv }
+        (row + hi).update(repeating: 0, count: n - hi)
     }
 
     /// e^x per lane, as expf within a few ulps (Cephes' expf): x = n·ln2 + r with |r| ≤ ln2/2
@@ -138,7 +139,12 @@ enum AttentionTile {
     static func exp(_ x: Lane) -> Lane {
         let low = x .< -87
         let xc = x.replacing(with: -87, where: low)
-        let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+        // n = round(x / ln 2) by adding 1.5·2^23: the sum's low mantissa bits are then n itself
+        // (a generic Float → Int32 vector conversion is a per-lane library call).
+        let magic = Lane(repeating: 12582912)
+        var shifted = magic
+        MatMul.madd(&shifted, xc, Lane(repeating: 1.44269504088896341))
+        let n = shifted - magic
         var r = xc
         MatMul.madd(&r, n, Lane(repeating: -0.693359375))
         MatMul.madd(&r, n, Lane(repeating: 2.12194440e-4))
@@ -151,9 +157,23 @@ enum AttentionTile {
         var y = r
         MatMul.madd(&y, poly, r * r)
         y += 1
-        let bits = (IntLane(n, rounding: .towardZero) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: IntLane.self) &- (0x4B40_0000 - 127)) &<< 23
         let result = y * unsafeBitCast(bits, to: Lane.self)
         return result.replacing(with: 0, where: low)
+    }
+
+    /// The largest lane, by halving (the standard library's `max()` and `pointwiseMax`, which order
+    /// NaNs as IEEE maximum does, compile to a scalar loop per lane).
+    @inline(__always)
+    static func largest(_ v: SIMD16<Float>) -> Float {
+        let (a, b) = (v.lowHalf, v.highHalf)
+        return largest(a.replacing(with: b, where: b .> a))
+    }
+
+    @inline(__always)
+    static func largest(_ v: SIMD8<Float>) -> Float {
+        let (a, b) = (v.lowHalf, v.highHalf), m = a.replacing(with: b, where: b .> a)
+        return Swift.max(Swift.max(m[0], m[1]), Swift.max(m[2], m[3]))
     }
 
     /// a · b + c.
