@@ -132,9 +132,11 @@ enum AttentionTile {
         (row + hi).update(repeating: 0, count: n - hi)
     }
 
-    /// e^x per lane, as expf within a few ulps (Cephes' expf): x = n·ln2 + r with |r| ≤ ln2/2
-    /// (ln2 in two parts, so r is exact enough), e^r by a degree-7 polynomial, 2^n put in the exponent
-    /// bits. Below -87 (where expf's result leaves the normal range; -inf for masked keys) gives 0.
+    /// e^x per lane for x ≤ 0 (softmax's x − max; a large positive x would overflow the exponent
+    /// bits), Cephes' expf method: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts, so r is exact
+    /// enough), e^r by a degree-7 polynomial, 2^n put in the exponent bits. Within 1.0 ulp of e^x on
+    /// [-87, 0] (checked against Double exp on every 7th float; expf: 0.5). Below -87, where the
+    /// result leaves the normal range (and -inf for masked keys), it gives 0.
     @inline(__always)
     static func exp(_ x: Lane) -> Lane {
         let low = x .< -87
