@@ -254,23 +254,6 @@ enum MatMul {
         acc += a * b
         #endif
     }
-
-    /// A plain dot product, 8 lanes at a time.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
-        var acc = SIMD8<Float>()
-        let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
-        let n8 = n & ~7
-        var i = 0
-        while i < n8 {
-            madd(&acc, pa.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
-                 pb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-            i += 8
-        }
-        var s = acc.sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
-        return s
-    }
 }
 
 /// Buffers shared by matmul workers, which write disjoint columns of `y`.
