@@ -79,11 +79,8 @@ struct ImatrixCommand: ParsableCommand {
                   + "\(EvalCommand.fixed(computation.seconds, 1)) s, \(EvalCommand.fixed(rate, 1)) tokens/s")
         } catch let failure as CLIFailure {
             throw failure.report()
-        } catch let error as ImatrixError {
-            throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
-        } catch let error as InferenceError {
-            throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
-        } catch let error as TokenizerError {
+        } catch where error is ImatrixError || error is InferenceError || error is TokenizerError {
+            // What the model or text cannot give (architecture, vocabulary, too few tokens): bad input.
             throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
         } catch let error as ConversionError {
             throw FolderConversion.classify(error).report()
