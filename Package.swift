@@ -95,7 +95,7 @@ let package = Package(
         // KL divergence as llama-perplexity computes them. Optimized in debug builds for the same
         // reason as Quantization: the matmul loops are the whole cost of every test that runs them.
         .target(
-            name: "Inference", dependencies: ["GGUF", "Quantization"], swiftSettings: inferenceSettings),
+            name: "Inference", dependencies: ["GGUF", "Quantization", "BinaryIO"], swiftSettings: inferenceSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference", "Tokenizer"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run

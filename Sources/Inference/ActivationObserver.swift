@@ -28,7 +28,7 @@ extension LlamaModel {
         for t in tokens where t < 0 || Int(t) >= vocabularySize {
             throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
         }
-        withExtendedLifetime(file) {
+        withExtendedLifetime(weights) {
             var scratch = LlamaScratch(tokens: tokens.count, hp: hyperParameters)
             defer { scratch.deallocate() }
             let hidden = finalHidden(tokens: tokens, scratch: &scratch, threads: max(1, threads))

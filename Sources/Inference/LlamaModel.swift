@@ -1,16 +1,17 @@
 import GGUF
 
-/// A Llama-family decoder over a GGUF file (`llama`, `qwen2`, `qwen3`), evaluated on the CPU one
-/// chunk at a time.
+/// A Llama-family decoder over a GGUF file or any other `ModelWeights` (`llama`, `qwen2`, `qwen3`,
+/// `gemma3`), evaluated on the CPU one chunk at a time.
 ///
 /// It follows llama.cpp's graph for LLM_ARCH_LLAMA (`src/models/llama.cpp`): token embedding,
 /// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
 /// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
-/// (`src/models/qwen2.cpp`, `qwen3.cpp`); Gemma3 has its own layer (`Gemma3Forward.swift`). Weights stay in the file's memory map in whatever type they are stored and are
-/// dequantized a row block at a time inside the matmul.
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`); Gemma3 has its own layer (`Gemma3Forward.swift`).
+/// Weights stay where their store keeps them (a file's memory map), in whatever type they are
+/// stored, and are dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
-    public let file: GGUFFile
+    public let weights: any ModelWeights
     public let hyperParameters: LlamaHyperParameters
     let tokenEmbedding: WeightMatrix
     let output: WeightMatrix
@@ -29,50 +30,50 @@ public final class LlamaModel {
     /// Told the input of every weight matmul (llama-imatrix's collection; see `ActivationObserver`).
     public var activationObserver: (any ActivationObserver)?
 
-    public convenience init(path: String) throws { try self.init(file: GGUFFile(path: path)) }
+    public convenience init(path: String) throws { try self.init(weights: GGUFFile(path: path)) }
 
-    public init(file: GGUFFile) throws {
-        self.file = file
-        guard let embd = file.header.tensor(named: "token_embd.weight"), embd.dimensions.count >= 2 else {
+    public init(weights: any ModelWeights) throws {
+        self.weights = weights
+        guard let embd = weights.tensor(named: "token_embd.weight"), embd.dimensions.count >= 2 else {
             throw InferenceError.missingTensor("token_embd.weight")
         }
-        let hp = try LlamaHyperParameters(metadata: file.metadata, vocabularySize: embd.dimensions[1])
+        let hp = try LlamaHyperParameters(metadata: weights.metadata, vocabularySize: embd.dimensions[1])
         hyperParameters = hp
         let e = hp.embeddingLength
         func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
-            guard let t = file.header.tensor(named: name) else { throw InferenceError.missingTensor(name) }
-            return try WeightMatrix(file: file, tensor: t, rows: rows, columns: columns)
+            guard let t = weights.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+            return try WeightMatrix(tensor: t, rows: rows, columns: columns)
         }
         tokenEmbedding = try matrix("token_embd.weight", rows: hp.vocabularySize, columns: e)
         // No output.weight means the embedding is tied (llama.cpp: TENSOR_DUPLICATED).
-        output = file.header.tensor(named: "output.weight") == nil
+        output = weights.tensor(named: "output.weight") == nil
             ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: e)
-        outputNorm = try loadVector(file: file, name: "output_norm.weight", count: e)
-        outputBias = try loadOptionalVector(file: file, name: "output.bias", count: hp.vocabularySize)
-        ropeFreqFactors = file.header.tensor(named: "rope_freqs.weight") == nil
-            ? nil : try loadVector(file: file, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
+        outputNorm = try loadVector(weights: weights, name: "output_norm.weight", count: e)
+        outputBias = try loadOptionalVector(weights: weights, name: "output.bias", count: hp.vocabularySize)
+        ropeFreqFactors = weights.tensor(named: "rope_freqs.weight") == nil
+            ? nil : try loadVector(weights: weights, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
         layers = try (0..<hp.layerCount).map { i in
             let p = "blk.\(i)."
             return LlamaLayer(
-                attentionNorm: try loadVector(file: file, name: p + "attn_norm.weight", count: e),
+                attentionNorm: try loadVector(weights: weights, name: p + "attn_norm.weight", count: e),
                 q: try matrix(p + "attn_q.weight", rows: hp.qDimension, columns: e),
                 k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
-                ffnNorm: try loadVector(file: file, name: p + "ffn_norm.weight", count: e),
+                ffnNorm: try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e),
                 gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
                 up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
                 down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength),
-                qBias: try loadOptionalVector(file: file, name: p + "attn_q.bias", count: hp.qDimension),
-                kBias: try loadOptionalVector(file: file, name: p + "attn_k.bias", count: hp.kvDimension),
-                vBias: try loadOptionalVector(file: file, name: p + "attn_v.bias", count: hp.kvDimension),
-                oBias: try loadOptionalVector(file: file, name: p + "attn_output.bias", count: e),
-                qNorm: try loadOptionalVector(file: file, name: p + "attn_q_norm.weight", count: hp.headDimension),
-                kNorm: try loadOptionalVector(file: file, name: p + "attn_k_norm.weight", count: hp.headDimension),
+                qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
+                kBias: try loadOptionalVector(weights: weights, name: p + "attn_k.bias", count: hp.kvDimension),
+                vBias: try loadOptionalVector(weights: weights, name: p + "attn_v.bias", count: hp.kvDimension),
+                oBias: try loadOptionalVector(weights: weights, name: p + "attn_output.bias", count: e),
+                qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: hp.headDimension),
+                kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: hp.headDimension),
                 postAttentionNorm: hp.architecture == "gemma3"
-                    ? try loadVector(file: file, name: p + "post_attention_norm.weight", count: e) : nil,
+                    ? try loadVector(weights: weights, name: p + "post_attention_norm.weight", count: e) : nil,
                 postFeedForwardNorm: hp.architecture == "gemma3"
-                    ? try loadVector(file: file, name: p + "post_ffw_norm.weight", count: e) : nil)
+                    ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil)
         }
         // Reading the small vectors above, spread through the file, left much of the file mapped in
         // this process (94 MB of a 138 MB Q8_0 SmolLM2, measured: the kernel maps whole page-cache
@@ -81,6 +82,8 @@ public final class LlamaModel {
     }
 
     public var vocabularySize: Int { hyperParameters.vocabularySize }
+    /// The model's GGUF metadata (its vocabulary for the tokenizer).
+    public var metadata: GGUFMetadata { weights.metadata }
 
     /// Logits for positions `from..<tokens.count` of one chunk, `(tokens.count - from) × vocabularySize`,
     /// row-major (every position by default). Position i sees tokens 0...i only; nothing is cached
@@ -96,7 +99,7 @@ public final class LlamaModel {
             throw InferenceError.outputPosition(from: from, tokens: tokens.count)
         }
         let threads = max(1, threads)
-        return withExtendedLifetime(file) {
+        return withExtendedLifetime(weights) {
             var scratch = LlamaScratch(tokens: tokens.count, hp: hyperParameters)
             defer { scratch.deallocate() }
             let hidden = finalHidden(tokens: tokens, scratch: &scratch, threads: threads)
@@ -123,7 +126,9 @@ public final class LlamaModel {
     /// next pass faults them back in, minor faults). For runs that go through several models in turn,
     /// so the process does not hold all of them at once.
     public func releaseResidentWeights() {
-        for tensor in file.tensors { file.release(tensor) }
+        for name in weights.tensorNames {
+            if let tensor = weights.tensor(named: name) { weights.release(tensor) }
+        }
     }
 
     /// The final normed hidden states of a chunk, through the architecture's layers.
@@ -178,7 +183,7 @@ public final class LlamaModel {
             multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
-                for w in [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down] { file.release(w.tensor) }
+                for w in [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down] { weights.release(w.tensor) }
             }
         }
         outputNorm.withUnsafeBufferPointer {

@@ -1,11 +1,12 @@
 import GGUF
 import Quantization
 
-/// One 2-D weight tensor of a GGUF, read in place from the file's memory map.
+/// One 2-D weight tensor, read in place from its `ModelWeights` (a GGUF file's memory map, or a
+/// converted folder's tensors).
 ///
 /// `rows` is ggml's `ne1` (output features), `columns` its `ne0` (input features); each row is a
 /// whole number of blocks, so any range of rows can be dequantized on its own. The pointer is
-/// valid only while the `GGUFFile` it came from is alive: `LlamaModel` owns the file and wraps
+/// valid only while the `ModelWeights` it came from is alive: `LlamaModel` owns them and wraps
 /// every evaluation in `withExtendedLifetime`.
 struct WeightMatrix: @unchecked Sendable {
     let name: String
@@ -14,10 +15,10 @@ struct WeightMatrix: @unchecked Sendable {
     let columns: Int
     let rowBytes: Int
     let bytes: UnsafeRawPointer
-    /// The tensor's entry in the file, to hand its pages back (`LlamaModel.keepsWeightsResident`).
-    let tensor: GGUFTensorInfo
+    /// The tensor as its store gave it, to hand its pages back (`LlamaModel.keepsWeightsResident`).
+    let tensor: WeightTensor
 
-    init(file: GGUFFile, tensor: GGUFTensorInfo, rows expectedRows: Int, columns expectedColumns: Int) throws {
+    init(tensor: WeightTensor, rows expectedRows: Int, columns expectedColumns: Int) throws {
         let dims = tensor.dimensions
         guard dims.count == 2 || (dims.count > 2 && dims[2...].allSatisfy { $0 == 1 }),
               dims[0] == expectedColumns, dims[1] == expectedRows
@@ -27,7 +28,7 @@ struct WeightMatrix: @unchecked Sendable {
         guard Quantizer.supportsDequantize(tensor.type), expectedColumns % tensor.type.blockSize == 0 else {
             throw InferenceError.unsupportedTensorType(name: tensor.name, type: tensor.type.name)
         }
-        let data = file.data(for: tensor)
+        let data = tensor.bytes
         let rowBytes = try Quantizer.byteCount(tensor.type, rows: 1, rowLength: expectedColumns)
         guard let base = data.baseAddress, data.count == rowBytes * expectedRows else {
             throw InferenceError.tensorShape(name: tensor.name, expected: [expectedColumns, expectedRows], actual: dims)
@@ -60,14 +61,14 @@ struct WeightMatrix: @unchecked Sendable {
     }
 }
 
-/// An optional 1-D tensor (biases, q/k norms): nil when the file does not have it.
-func loadOptionalVector(file: GGUFFile, name: String, count: Int) throws -> [Float]? {
-    file.header.tensor(named: name) == nil ? nil : try loadVector(file: file, name: name, count: count)
+/// An optional 1-D tensor (biases, q/k norms): nil when the model does not have it.
+func loadOptionalVector(weights: any ModelWeights, name: String, count: Int) throws -> [Float]? {
+    weights.tensor(named: name) == nil ? nil : try loadVector(weights: weights, name: name, count: count)
 }
 
 /// A 1-D F32-convertible vector (norm weights, biases), dequantized once at load.
-func loadVector(file: GGUFFile, name: String, count: Int) throws -> [Float] {
-    guard let tensor = file.header.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+func loadVector(weights: any ModelWeights, name: String, count: Int) throws -> [Float] {
+    guard let tensor = weights.tensor(named: name) else { throw InferenceError.missingTensor(name) }
     guard tensor.elementCount == count else {
         throw InferenceError.tensorShape(name: name, expected: [count], actual: tensor.dimensions)
     }
@@ -75,9 +76,9 @@ func loadVector(file: GGUFFile, name: String, count: Int) throws -> [Float] {
         throw InferenceError.unsupportedTensorType(name: name, type: tensor.type.name)
     }
     var out = [Float](repeating: 0, count: count)
-    try withExtendedLifetime(file) {
+    try withExtendedLifetime(weights) {
         try out.withUnsafeMutableBufferPointer { buf in
-            try Quantizer.dequantize(tensor.type, file.data(for: tensor), count: count, into: buf)
+            try Quantizer.dequantize(tensor.type, tensor.bytes, count: count, into: buf)
         }
     }
     return out

@@ -112,7 +112,7 @@ public struct EvaluationStage {
         return try withExtendedLifetime(holder) {
             let tokenizer: Tokenizer
             do {
-                tokenizer = try Tokenizer(metadata: reference.file.metadata)
+                tokenizer = try Tokenizer(metadata: reference.metadata)
             } catch {
                 return .skipped("the source's vocabulary cannot be tokenized: \(error)")
             }

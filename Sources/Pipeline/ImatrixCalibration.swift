@@ -66,7 +66,7 @@ public enum ImatrixCalibration {
     public static func tokens(of text: Text, model: LlamaModel) throws -> [Int32] {
         var bytes = text.bytes
         if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-        let tokenizer = try Tokenizer(metadata: model.file.metadata)
+        let tokenizer = try Tokenizer(metadata: model.metadata)
         return tokenizer.encode(String(decoding: bytes, as: UTF8.self), addSpecial: true, parseSpecial: false)
     }
 
