@@ -160,6 +160,10 @@ private struct RowReader: @unchecked Sendable {
         }
     }
 
+    /// The tensor is written as its source's bytes, unchanged and in order (same encoding, not
+    /// permuted, scaled or shifted): `write` is a copy.
+    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty }
+
     /// The source bytes of rows `range` when they are read in order and nothing else is read
     /// with them (not permuted, not FP8-scaled), else nil.
     func sourceBytes(ofRows range: Range<Int>) -> UnsafeRawBufferPointer? {
@@ -242,6 +246,16 @@ extension Converter {
             reader.write(row: unit, type: tensor.type, into: out + offset, byteCount: unitBytes, scratch: scratch)
             offset += unitBytes
         }
+    }
+
+    /// The bytes `writeRows` would write for the whole of `tensor`, when they are its source's own
+    /// bytes (an F16 weight of an F16 checkpoint: same encoding, not permuted, scaled or shifted), so
+    /// a reader can use them in place from the folder's memory map; nil when the tensor has to be
+    /// converted. Valid while the plan that holds the tensor is alive.
+    public static func sourceBytesIfUnchanged(_ tensor: PlannedTensor) -> UnsafeRawBufferPointer? {
+        let reader = RowReader(tensor)
+        guard reader.copiesSource else { return nil }
+        return reader.sourceBytes(ofRows: 0..<reader.rowCount)
     }
 
     /// Hands a converted tensor's source pages back to the kernel (see `releasePages`).

@@ -86,12 +86,13 @@ public struct EvaluationStage {
     }
 
     /// Disk the job needs besides the artifacts for its forward passes (this stage and a computed
-    /// imatrix share one reference): a folder source's F16 reference file while they run (a GGUF
-    /// source is read in place). For the daemon's free-space check.
+    /// imatrix share one reference): the F16 file of a folder source too large to convert in memory
+    /// (`ReferenceModel`), while they run; nothing for a GGUF source, read in place. For the daemon's
+    /// free-space check.
     public static func scratchBytes(config: PipelineConfig, source: TensorSource) -> Int {
         let evaluates = config.evaluation != nil && unsupportedReason(source: source) == nil
-        guard evaluates || config.computedImatrix != nil, source is ConvertedModelSource else { return 0 }
-        return source.tensors.reduce(0) { $0 + $1.elementCount / $1.type.blockSize * $1.type.bytesPerBlock }
+        guard evaluates || config.computedImatrix != nil else { return 0 }
+        return ReferenceModel.scratchFileBytes(source: source)
     }
 
     /// Measures every artifact against the reference. Errors other than "this model cannot be run"

@@ -21,9 +21,11 @@ public final class PipelineJob {
     /// Progress of a computed `imatrix` stage (before quantizing): chunks done of all.
     public var imatrixProgress: (@Sendable (_ chunksDone: Int, _ chunksTotal: Int) -> Void)?
     public var quantdVersion = "0.1.0"
-    /// Where intermediate files go (the evaluate stage's F16 reference of a folder source); nil:
-    /// the output folder (hidden names, removed when the stage ends).
+    /// Where intermediate files go (the F16 reference of a folder source too large to convert in
+    /// memory); nil: the output folder (hidden names, removed when the stage ends).
     public var scratchFolder: String?
+    /// Converted bytes of a folder source the forward-pass stages may hold in memory (`ReferenceModel`).
+    public var referenceMemoryLimit = ReferenceModel.defaultInMemoryLimit
 
     public init(config: PipelineConfig, source: TensorSource, outputFolder: String, baseName: String, threads: Int) {
         self.config = config
@@ -47,8 +49,8 @@ public final class PipelineJob {
         return name.isEmpty ? "model" : name
     }
 
-    /// The source as a GGUF for the forward pass, made on first use and shared by the imatrix and
-    /// evaluate stages, so a folder source is converted to its temporary F16 once per job.
+    /// The source as a model for the forward pass, made on first use and shared by the imatrix and
+    /// evaluate stages, so a folder source is converted once per job.
     private var reference: ReferenceModel?
 
     /// Threads for the forward-pass stages: `threads`, or every online core when it is 0.
@@ -56,13 +58,14 @@ public final class PipelineJob {
 
     func referenceModel() throws -> ReferenceModel {
         if let reference { return reference }
-        let made = try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: workerCount)
+        let made = try ReferenceModel(source: source, scratchFolder: scratchFolder ?? outputFolder, threads: workerCount,
+                                      inMemoryLimit: referenceMemoryLimit)
         reference = made
         return made
     }
 
     public func run() throws -> JobResult {
-        // The temporary reference conversion (if any) is removed when the job ends, however it ends.
+        // The reference conversion (memory or a temporary file) goes when the job ends, however it ends.
         defer { reference = nil }
         let started = Stopwatch.now()
         var wallClock = timespec()

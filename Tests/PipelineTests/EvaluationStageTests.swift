@@ -153,14 +153,16 @@ struct EvaluationStageTests {
         #expect(m["evaluation"] == nil && m["artifacts"]?[0]?["evaluation"] == nil && m["timings"]?["evaluate"] == nil)
     }
 
-    /// A Hugging Face folder has no GGUF to compare with: the job writes its F16 conversion to a
-    /// hidden file in the output folder for the stage and removes it when done.
-    @Test func folderSourceIsComparedThroughATemporaryF16File() throws {
+    /// A Hugging Face folder has no GGUF to compare with. Its converted F16 is held in memory
+    /// (ReferenceModelTests); when that would be too large, the job writes it to a hidden file in the
+    /// output folder for the stage and removes it when done — forced here with a limit of 0.
+    @Test func folderSourceTooLargeForMemoryIsComparedThroughATemporaryF16File() throws {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = try ConvertedModelSource(folder: TestPaths.repositoryRoot + "/Tests/ModelConversionTests/Fixtures/models/tiny-llama3")
         let job = PipelineJob(config: config([.q8_0], evaluation: EvaluationSettings(tokens: 128, ctx: 64)), source: source,
                               outputFolder: folder, baseName: "tiny", threads: 2)
+        job.referenceMemoryLimit = 0
         let seen = Mutex<[String]>([])
         job.evaluationProgress = { _ in
             let hidden = (try? FileManager.default.contentsOfDirectory(atPath: folder))?.filter { $0.hasPrefix(".quantd-reference-") } ?? []
@@ -187,6 +189,7 @@ struct EvaluationStageTests {
         let source = try ConvertedModelSource(folder: TestPaths.repositoryRoot + "/Tests/ModelConversionTests/Fixtures/models/tiny-llama3")
         let job = PipelineJob(config: config([.q8_0], evaluation: EvaluationSettings(tokens: 256, ctx: 64)), source: source,
                               outputFolder: folder, baseName: "tiny", threads: 2)
+        job.referenceMemoryLimit = 0  // a temporary reference file, which must not be left behind
         let stop = Mutex(false), passes = Mutex(0)
         job.evaluationProgress = { _ in
             passes.withLock { $0 += 1 }
