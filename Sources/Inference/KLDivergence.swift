@@ -216,12 +216,8 @@ struct DivergenceAccumulator {
                         let (mc, ic) = LogSoftmax.maximum(ci, count: n)
                         let lser = rows.logSumExp[i]
                         let lsec = Double(mc) + LogSoftmax.logSumExp(ci, count: n, max: mc)
-                        var sum = 0.0
-                        for j in 0..<n {
-                            let lpr = Double(ri[j]) - lser, lpcj = Double(ci[j]) - lsec
-                            sum += exp(lpr) * (lpr - lpcj)
-                        }
-                        kl[i] = sum
+                        kl[i] = LogSoftmax.divergence(reference: ri, candidate: ci, count: n,
+                                                      referenceNormalizer: lser, candidateNormalizer: lsec)
                         lpc[i] = Double(ci[Int(next[i])]) - lsec
                         tp[i] = ic
                     }

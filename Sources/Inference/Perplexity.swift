@@ -56,26 +56,3 @@ public enum PerplexityEvaluator {
             evaluationSeconds: seconds, tokensPerSecond: Double(chunks.count * ctx) / max(seconds, 1e-9))
     }
 }
-
-/// Log-softmax of one row of logits, in double as llama-perplexity accumulates it.
-enum LogSoftmax {
-    /// log p(token): `logit[token] - max - log Σ exp(logit - max)`.
-    static func logProbability(_ logits: UnsafePointer<Float>, count n: Int, token: Int) -> Double {
-        let (maxLogit, _) = maximum(logits, count: n)
-        return Double(logits[token] - maxLogit) - logSumExp(logits, count: n, max: maxLogit)
-    }
-
-    /// log Σ exp(x - max), the sum in double.
-    static func logSumExp(_ x: UnsafePointer<Float>, count n: Int, max m: Float) -> Double {
-        var sum = 0.0
-        for i in 0..<n { sum += Double(expf(x[i] - m)) }
-        return log(sum)
-    }
-
-    /// The largest value and its first index (ties go to the lowest index, as in llama-perplexity).
-    static func maximum(_ x: UnsafePointer<Float>, count n: Int) -> (Float, Int) {
-        var m = x[0], im = 0
-        for i in 1..<n where x[i] > m { m = x[i]; im = i }
-        return (m, im)
-    }
-}
