@@ -50,7 +50,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Skip the evaluate stage (perplexity and KL divergence of every artifact against the source).")
     var noEval = false
 
-    @Option(name: .long, help: "Tokens of the evaluation text to evaluate (default \(EvaluationSettings.defaultTokens), in chunks of 512).")
+    @Option(name: .long, help: "Tokens of the evaluation text to evaluate (default \(EvaluationSettings.defaultTokens), in chunks of \(EvaluationSettings.defaultContext)).")
     var evalTokens: Int?
 
     @Flag(name: .long, help: "Print the plan (tensor → type, size, bits per weight) and write nothing.")

@@ -20,20 +20,22 @@ struct EvaluationStageTests {
 
     @Test func evaluationIsOnByDefaultAndCanBeTurnedOffOrSized() throws {
         let schemes = #""schemes": [{"mix": "Q8_0"}]"#
-        #expect(try parse(#"{"version": 1, \#(schemes)}"#).evaluation == EvaluationSettings(tokens: 512, ctx: 512, text: nil))
+        #expect(try parse(#"{"version": 1, \#(schemes)}"#).evaluation == EvaluationSettings(tokens: 256, ctx: 256, text: nil))
         #expect(PipelineConfig().evaluation == EvaluationSettings())
         #expect(try parse(#"{"version": 1, "evaluate": false, \#(schemes)}"#).evaluation == nil)
         #expect(try parse(#"{"version": 1, "evaluate": true, \#(schemes)}"#).evaluation == EvaluationSettings())
-        let sized = try parse(#"{"version": 1, "evaluate": {"tokens": 4096, "ctx": 256, "text": "t.txt"}, \#(schemes)}"#)
-        #expect(sized.evaluation == EvaluationSettings(tokens: 4096, ctx: 256, text: "t.txt"))
+        let sized = try parse(#"{"version": 1, "evaluate": {"tokens": 4096, "ctx": 512, "text": "t.txt"}, \#(schemes)}"#)
+        #expect(sized.evaluation == EvaluationSettings(tokens: 4096, ctx: 512, text: "t.txt"))
         // A smaller ctx alone keeps the default budget.
-        #expect(try parse(#"{"version": 1, "evaluate": {"ctx": 128}, \#(schemes)}"#).evaluation?.tokens == 512)
+        #expect(try parse(#"{"version": 1, "evaluate": {"ctx": 128}, \#(schemes)}"#).evaluation?.tokens == 256)
+        // A larger ctx alone gives one chunk of it.
+        #expect(try parse(#"{"version": 1, "evaluate": {"ctx": 512}, \#(schemes)}"#).evaluation?.tokens == 512)
     }
 
     @Test func badEvaluateValuesNameTheirPath() {
         let cases: [(String, String, String)] = [
             (#""evaluate": "yes""#, "$.evaluate", "must be an object"),
-            (#""evaluate": {"tokens": 100}"#, "$.evaluate.tokens", "less than one chunk of ctx 512"),
+            (#""evaluate": {"tokens": 100}"#, "$.evaluate.tokens", "less than one chunk of ctx 256"),
             (#""evaluate": {"ctx": 4}"#, "$.evaluate.ctx", "between 8"),
             (#""evaluate": {"text": ""}"#, "$.evaluate.text", "is empty"),
             (#""evaluate": {"token": 512}"#, "$.evaluate.token", "not a known key"),

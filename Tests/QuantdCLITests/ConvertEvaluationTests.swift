@@ -59,6 +59,6 @@ struct ConvertEvaluationTests {
         let folder = TemporaryFolder()
         let result = try TestSupport.quantd("convert", Self.model, "-o", folder.path, "--type", "Q8_0", "--eval-tokens", "100")
         #expect(result.status != 0)
-        #expect(result.stderr.contains("less than one chunk of 512"), "\(result.stderr)")
+        #expect(result.stderr.contains("less than one chunk of 256"), "\(result.stderr)")
     }
 }
