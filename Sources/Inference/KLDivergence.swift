@@ -57,6 +57,7 @@ extension PerplexityEvaluator {
         let total = chunks.count * (1 + candidates.count)
         var done = 0
         var rows = ReferenceRows(count: positions)
+        var lr: [Float] = [], lc: [Float] = []
         // About one layer of one model resident at a time, instead of every model whole: a job's
         // source and three artifacts were 670 MB of mapped pages (SmolLM2, measured).
         let models = [reference] + candidates
@@ -65,7 +66,7 @@ extension PerplexityEvaluator {
         defer { for (model, keeps) in zip(models, resident) { model.keepsWeightsResident = keeps } }
         for chunk in chunks {
             var t0 = Date()
-            let lr = try reference.logits(tokens: chunk, threads: threads, from: start)
+            try reference.logits(tokens: chunk, threads: threads, from: start, into: &lr)
             referenceSeconds += Date().timeIntervalSince(t0)
 
             done += 1
@@ -76,7 +77,7 @@ extension PerplexityEvaluator {
             referenceStats.add(rows)
             for (k, candidate) in candidates.enumerated() {
                 t0 = Date()
-                let lc = try candidate.logits(tokens: chunk, threads: threads, from: start)
+                try candidate.logits(tokens: chunk, threads: threads, from: start, into: &lc)
                 candidateSeconds[k] += Date().timeIntervalSince(t0)
                 lr.withUnsafeBufferPointer { r in
                     lc.withUnsafeBufferPointer { c in
