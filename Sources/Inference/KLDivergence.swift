@@ -33,8 +33,10 @@ extension PerplexityEvaluator {
     /// Compares several candidates (e.g. every artifact of a job) with one reference. The text is
     /// walked chunk by chunk: the reference's logits for a chunk are computed once and every
     /// candidate's logits for the same chunk are compared with them before the next chunk, so memory
-    /// stays at two chunks of logits (2 × ctx × vocabulary floats) whatever the text's length or the
-    /// number of candidates, and the reference is evaluated once, not once per candidate.
+    /// stays at a few chunks of scored logits (the reference's and one per thread, at most one per
+    /// model) whatever the text's length, and the reference is evaluated once, not once per
+    /// candidate. With several threads the models' passes run side by side (`SideBySidePasses`);
+    /// a result's `evaluationSeconds` is then the wall time of its own passes.
     ///
     /// `progress(done, total)` is called after each forward pass (total = chunks × (1 + candidates));
     /// it may throw to stop the evaluation (cancellation).
@@ -57,36 +59,52 @@ extension PerplexityEvaluator {
         let total = chunks.count * (1 + candidates.count)
         var done = 0
         var rows = ReferenceRows(count: positions)
-        var lr: [Float] = [], lc: [Float] = []
         // About one layer of one model resident at a time, instead of every model whole: a job's
         // source and three artifacts were 670 MB of mapped pages (SmolLM2, measured).
         let models = [reference] + candidates
         let resident = models.map(\.keepsWeightsResident)
         for model in models { model.keepsWeightsResident = false }
         defer { for (model, keeps) in zip(models, resident) { model.keepsWeightsResident = keeps } }
+        // Passes run side by side, `lanes` at a time (`SideBySidePasses`): the reference with the
+        // first candidates, then the rest. Memory: the reference's logits and one chunk per lane.
+        let lanes = max(1, min(threads, models.count))
+        let outputs = (0..<lanes).map { _ in PassOutput() }
+        var lr: [Float] = []
         for chunk in chunks {
-            var t0 = Date()
-            try reference.logits(tokens: chunk, threads: threads, from: start, into: &lr)
-            referenceSeconds += Date().timeIntervalSince(t0)
-
-            done += 1
-            try progress?(done, total)
-            lr.withUnsafeBufferPointer { r in
-                rows.measure(r.baseAddress!, vocabulary: n, next: chunk[(start + 1)...], threads: threads)
-            }
-            referenceStats.add(rows)
-            for (k, candidate) in candidates.enumerated() {
-                t0 = Date()
-                try candidate.logits(tokens: chunk, threads: threads, from: start, into: &lc)
-                candidateSeconds[k] += Date().timeIntervalSince(t0)
-                lr.withUnsafeBufferPointer { r in
-                    lc.withUnsafeBufferPointer { c in
-                        stats[k].add(reference: r.baseAddress!, rows: rows, candidate: c.baseAddress!,
-                                     vocabulary: n, next: chunk[(start + 1)...], threads: threads)
+            let next = chunk[(start + 1)...]
+            var waiting = candidates.indices[...]
+            var referenceDone = false
+            while !referenceDone || !waiting.isEmpty {
+                let wave = Array(waiting.prefix(lanes - (referenceDone ? 0 : 1)))
+                waiting = waiting.dropFirst(wave.count)
+                let waveModels = (referenceDone ? [] : [reference]) + wave.map { candidates[$0] }
+                try SideBySidePasses.run(waveModels, tokens: chunk, from: start, threads: threads, into: outputs)
+                var slot = 0
+                if !referenceDone {
+                    swap(&lr, &outputs[0].logits)
+                    referenceSeconds += outputs[0].seconds
+                    done += 1
+                    try progress?(done, total)
+                    lr.withUnsafeBufferPointer { r in
+                        rows.measure(r.baseAddress!, vocabulary: n, next: next, threads: threads)
                     }
+                    referenceStats.add(rows)
+                    referenceDone = true
+                    slot = 1
                 }
-                done += 1
-                try progress?(done, total)
+                for k in wave {
+                    let out = outputs[slot]
+                    slot += 1
+                    candidateSeconds[k] += out.seconds
+                    lr.withUnsafeBufferPointer { r in
+                        out.logits.withUnsafeBufferPointer { c in
+                            stats[k].add(reference: r.baseAddress!, rows: rows, candidate: c.baseAddress!,
+                                         vocabulary: n, next: next, threads: threads)
+                        }
+                    }
+                    done += 1
+                    try progress?(done, total)
+                }
             }
         }
         let count = chunks.count * positions
@@ -128,7 +146,7 @@ extension PerplexityEvaluator {
             return
         }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
+            let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 for i in (count * w / workers)..<(count * (w + 1) / workers) { box.value(i) }
             }
@@ -136,11 +154,6 @@ extension PerplexityEvaluator {
     }
 }
 
-/// Lets a non-Sendable closure cross into `concurrentPerform`, which joins before returning.
-private struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
 
 /// The reference's log-normalizer, argmax and next-token log-probability at each scored position of
 /// one chunk, computed once and shared by every candidate's comparison.

@@ -52,6 +52,38 @@ import Testing
         #expect(abs(r.reference.perplexity / (expected["ppl_f32"] ?? 0) - 1) < 1e-3)
     }
 
+    /// With several threads the models' passes run side by side (two or three at once here); every
+    /// number but the timings is the same as with passes one at a time.
+    @Test func passesSideBySideGiveTheSameMeasurements() throws {
+        let reference = try Fixture.model("f32")
+        let candidates = [try Fixture.model("q8_0"), try Fixture.model("f32"), try Fixture.model("q8_0")]
+        func measure(_ threads: Int) throws -> (PerplexityResult, [KLDResult]) {
+            var passes = 0
+            let r = try PerplexityEvaluator.compare(reference: reference, candidates: candidates, tokens: Fixture.tokens(),
+                                                    ctx: Fixture.ctx, threads: threads, progress: { done, total in
+                passes += 1
+                #expect(done == passes && total == 4 * 4)
+            })
+            #expect(passes == 16)
+            return r
+        }
+        func withoutTimes(_ r: KLDResult) -> KLDResult {
+            var r = r
+            for p in [\KLDResult.reference, \KLDResult.candidate] {
+                r[keyPath: p].evaluationSeconds = 0
+                r[keyPath: p].tokensPerSecond = 0
+            }
+            return r
+        }
+        let (sourceAlone, alone) = try measure(1)
+        for threads in [2, 3] {
+            let (source, sideBySide) = try measure(threads)
+            #expect(source.perplexity == sourceAlone.perplexity)
+            #expect(sideBySide.map(withoutTimes) == alone.map(withoutTimes), "threads \(threads)")
+        }
+        #expect(alone[1].kldMax == 0 && alone[0].kldMean > 0)
+    }
+
     @Test func percentileInterpolatesLikeNumpy() {
         let v: [Double] = [1, 2, 3, 4, 5]
         #expect(PerplexityEvaluator.percentile(v, 50) == 3)
