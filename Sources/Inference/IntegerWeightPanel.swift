@@ -6,14 +6,18 @@ import Quantization
 ///
 /// Every weight is `wscale[s][r] · code - wmin[s][r]` within a sub-block s of `subblockLength`
 /// columns of row r, with an unsigned code (vpdpbusd multiplies unsigned by signed bytes): Q4_K's
-/// are 0...15 and Q5_K's 0...31 as stored; Q6_K's stored 0...63 stand for code - 32 and Q8_0's
-/// signed bytes are stored + 128, the offset taken out of the sum by starting it at -offset · Σ x.
+/// are 0...15 and Q5_K's 0...31 as stored; Q4_0's stored 0...15, Q5_0's 0...31 and Q6_K's 0...63
+/// stand for code - 8, - 16 and - 32, and Q8_0's signed bytes are stored + 128, the offset taken
+/// out of the sum by starting it at -offset · Σ x. (Q5_0 and Q8_0 are llama.cpp's fallbacks for
+/// Q4_K and Q6_K in rows that are not whole 256-blocks: most of SmolLM2's Q4_K_M.)
 enum IntegerWeightLayout: Sendable {
-    case q8_0, q4_K, q5_K, q6_K
+    case q8_0, q4_0, q5_0, q4_K, q5_K, q6_K
 
     init?(type: GGMLType) {
         switch type.id {
         case GGMLType.q8_0.id: self = .q8_0
+        case GGMLType.q4_0.id: self = .q4_0
+        case GGMLType.q5_0.id: self = .q5_0
         case GGMLType.q4_K.id: self = .q4_K
         case GGMLType.q5_K.id: self = .q5_K
         case GGMLType.q6_K.id: self = .q6_K
@@ -25,12 +29,19 @@ enum IntegerWeightLayout: Sendable {
     var subblockLength: Int { self == .q6_K ? 16 : 32 }
     var hasMins: Bool { self == .q4_K || self == .q5_K }
     /// The activation rounding ggml pairs with the type (its vec_dot_type).
-    var rounding: ActivationRounding { self == .q8_0 ? .q8_0 : .q8_K }
+    var rounding: ActivationRounding {
+        switch self {
+        case .q8_0, .q4_0, .q5_0: .q8_0
+        case .q4_K, .q5_K, .q6_K: .q8_K
+        }
+    }
     /// What the stored unsigned code exceeds the true one by.
     var codeOffset: Int32 {
         switch self {
         case .q8_0: 128
         case .q6_K: 32
+        case .q5_0: 16
+        case .q4_0: 8
         case .q4_K, .q5_K: 0
         }
     }
@@ -75,12 +86,71 @@ struct IntegerWeightPanel {
             scales.initialize(repeating: 0, count: Self.rows * subblocks)
             mins?.initialize(repeating: 0, count: Self.rows * subblocks)
         }
+        switch layout {
+        case .q8_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q8_0Codes($0 + 34 * $1) }
+        case .q4_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_0Codes($0 + 18 * $1) }
+        case .q5_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q5_0Codes($0 + 22 * $1) }
+        case .q4_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_KCodes($0, $1, high: false) }
+        case .q5_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_KCodes($0, $1, high: true) }
+        case .q6_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q6_KCodes($0, $1) }
+        }
         for r in 0..<count {
             let src = weights + r * rowBytes
             switch layout {
-            case .q8_0: loadQ8_0(src, row: r)
-            case .q4_K, .q5_K: loadQ4Q5_K(src, row: r, high: layout == .q5_K)
-            case .q6_K: loadQ6_K(src, row: r)
+            case .q8_0: loadLegacyScales(src, row: r, blockBytes: 34)
+            case .q4_0: loadLegacyScales(src, row: r, blockBytes: 18)
+            case .q5_0: loadLegacyScales(src, row: r, blockBytes: 22)
+            case .q4_K: loadQ4Q5_KScales(src, row: r, blockBytes: 144)
+            case .q5_K: loadQ4Q5_KScales(src, row: r, blockBytes: 176)
+            case .q6_K: loadQ6_KScales(src, row: r)
+            }
+        }
+    }
+
+    /// The codes of every row, 32 columns at a time (`decode(row, i)`: columns 32i..<32i+32 of the
+    /// row at `row`), into the panel's layout: 16 rows' 64 columns as 16 vectors of 16 lanes of 4
+    /// codes, transposed (lane = row) in registers and stored as 16 groups' half-panels. The scalar
+    /// lane stores this replaces were most of the repacking time.
+    @inline(__always)
+    func loadCodes(
+        _ weights: UnsafeRawPointer, rowBytes: Int, rows count: Int,
+        decode: (UnsafeRawPointer, Int) -> SIMD32<UInt8>
+    ) {
+        typealias Lanes = SIMD16<UInt32>
+        let chunks = columns / 64
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 32) { buffer in
+            var source = buffer.baseAddress!, target = source + 16
+            for half in 0..<2 where 16 * half < count {
+                let first = 16 * half, n = min(16, count - first)
+                for c in 0..<chunks {
+                    for i in 0..<16 {
+                        if i < n {
+                            let src = weights + (first + i) * rowBytes
+                            let v = SIMD64(lowHalf: decode(src, 2 * c), highHalf: decode(src, 2 * c + 1))
+                            source[i] = unsafeBitCast(v, to: Lanes.self)
+                        } else {
+                            source[i] = Lanes()
+                        }
+                    }
+                    // A 16 × 16 transpose: 4 rounds of even/odd unshuffles of row pairs (permutes).
+                    for _ in 0..<4 {
+                        for i in 0..<8 {
+                            let pair = SIMD32(lowHalf: source[2 * i], highHalf: source[2 * i + 1])
+                            target[i] = pair.evenHalf
+                            target[i + 8] = pair.oddHalf
+                        }
+                        swap(&source, &target)
+                    }
+                    for g in 0..<16 {
+                        codes.storeBytes(of: source[g], toByteOffset: (16 * c + g) * 128 + 64 * half, as: Lanes.self)
+                    }
+                }
+            }
+        }
+        // Rows of 32-column blocks can end in half a chunk: those 8 groups lane by lane.
+        if columns % 64 != 0 {
+            for r in 0..<count {
+                store(decode(weights + r * rowBytes, columns / 32 - 1), row: r, column: columns - 32)
             }
         }
     }
@@ -96,37 +166,84 @@ struct IntegerWeightPanel {
         }
     }
 
-    /// Q8_0 (34 bytes per 32: F16 d, 32 signed codes): codes + 128, scale d.
-    func loadQ8_0(_ src: UnsafeRawPointer, row r: Int) {
-        for b in 0..<(columns / 32) {
-            let block = src + 34 * b
-            let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD32<UInt8>.self)
-            store(q ^ SIMD32(repeating: 0x80), row: r, column: 32 * b)
-            scales[b * Self.rows + r] = FP16.toFloat(block.loadUnaligned(as: UInt16.self))
-        }
+    /// An F16 scale as a float (one instruction with F16C; exact either way).
+    @inline(__always)
+    static func half(_ p: UnsafeRawPointer) -> Float {
+        #if INFERENCE_FMA && arch(x86_64)
+        Float(Float16(bitPattern: p.loadUnaligned(as: UInt16.self)))
+        #else
+        FP16.toFloat(p.loadUnaligned(as: UInt16.self))
+        #endif
     }
 
+    /// Q8_0 block (34 bytes: F16 d, 32 signed codes): codes + 128.
+    @inline(__always)
+    static func q8_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
+        block.loadUnaligned(fromByteOffset: 2, as: SIMD32<UInt8>.self) ^ SIMD32(repeating: 0x80)
+    }
+
+    /// Q4_0 block (18 bytes: F16 d, 16 bytes of nibbles: columns 0-15 low, 16-31 high): codes 0...15
+    /// standing for code - 8.
+    @inline(__always)
+    static func q4_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
+        let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
+        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4)
+    }
+
+    /// Q5_0 block (22 bytes: F16 d, 32 fifth bits, nibbles as Q4_0's): codes 0...31 standing for
+    /// code - 16.
+    @inline(__always)
+    static func q5_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
+        let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
+        let bits = (SIMD32<UInt32>(repeating: qh) &>> columnIndex) & 1
+        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4) | (SIMD32<UInt8>(truncatingIfNeeded: bits) &<< 4)
+    }
+
+    static let columnIndex = SIMD32<UInt32>(0..<32)
+
     /// Q4_K (144 bytes per 256: F16 d and dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles)
-    /// and Q5_K (176: the same with 32 bytes of fifth bits before the nibbles). 64 columns per 32
-    /// bytes of nibbles: low nibbles first, then high; the fifth bits of pair j are bits 2j, 2j+1.
-    func loadQ4Q5_K(_ src: UnsafeRawPointer, row r: Int, high: Bool) {
-        let blockBytes = high ? 176 : 144, nibbles = high ? 48 : 16
+    /// and Q5_K (176: the same with 32 bytes of fifth bits before the nibbles): 32 columns `i` of a
+    /// row. 64 columns per 32 bytes of nibbles, low nibbles first; the fifth bits of the j-th 64
+    /// are bits 2j (low) and 2j+1 (high).
+    @inline(__always)
+    static func q4_KCodes(_ row: UnsafeRawPointer, _ i: Int, high: Bool) -> SIMD32<UInt8> {
+        let block = row + (high ? 176 : 144) * (i / 8)
+        let j = (i % 8) / 2, upper = i % 2 == 1
+        let q = block.loadUnaligned(fromByteOffset: (high ? 48 : 16) + 32 * j, as: SIMD32<UInt8>.self)
+        var codes = upper ? q &>> 4 : q & 0x0F
+        if high {
+            let fifth = block.loadUnaligned(fromByteOffset: 16, as: SIMD32<UInt8>.self)
+            codes |= ((fifth &>> UInt8(i % 8)) & 1) &<< 4
+        }
+        return codes
+    }
+
+    /// Q6_K (210 bytes per 256: 128 of low nibbles, 64 of high bit pairs, 16 signed scales, F16 d):
+    /// 32 columns `i` of a row, codes 0...63 standing for code - 32. Per 128 columns: 64 bytes of
+    /// nibbles (columns 0-31 and 64-95 in the low and high nibbles of the first 32, 32-63 and
+    /// 96-127 in the next 32) and 32 bytes of bit pairs (bits 2m, 2m+1 for the m-th 32 columns).
+    @inline(__always)
+    static func q6_KCodes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let block = row + 210 * (i / 8)
+        let n = (i % 8) / 4, m = i % 4
+        let ql = block.loadUnaligned(fromByteOffset: 64 * n + 32 * (m % 2), as: SIMD32<UInt8>.self)
+        let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: SIMD32<UInt8>.self)
+        let low = m < 2 ? ql & 0x0F : ql &>> 4
+        return low | (((qh &>> UInt8(2 * m)) & 3) &<< 4)
+    }
+
+    /// Q8_0/Q4_0/Q5_0: one F16 scale at the start of each 32-column block.
+    func loadLegacyScales(_ src: UnsafeRawPointer, row r: Int, blockBytes: Int) {
+        for b in 0..<(columns / 32) { scales[b * Self.rows + r] = Self.half(src + blockBytes * b) }
+    }
+
+    /// Q4_K/Q5_K: d·scale and dmin·min per 32 columns.
+    func loadQ4Q5_KScales(_ src: UnsafeRawPointer, row r: Int, blockBytes: Int) {
         let mins = self.mins!
         for b in 0..<(columns / 256) {
             let block = src + blockBytes * b
-            let d = FP16.toFloat(block.loadUnaligned(as: UInt16.self))
-            let dmin = FP16.toFloat(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-            let fifth = high ? block.loadUnaligned(fromByteOffset: 16, as: SIMD32<UInt8>.self) : SIMD32()
-            for j in 0..<4 {
-                let q = block.loadUnaligned(fromByteOffset: nibbles + 32 * j, as: SIMD32<UInt8>.self)
-                var low = q & 0x0F, upper = q &>> 4
-                if high {
-                    low |= ((fifth &>> UInt8(2 * j)) & 1) &<< 4
-                    upper |= ((fifth &>> UInt8(2 * j + 1)) & 1) &<< 4
-                }
-                store(low, row: r, column: 256 * b + 64 * j)
-                store(upper, row: r, column: 256 * b + 64 * j + 32)
-            }
+            let d = Self.half(block), dmin = Self.half(block + 2)
             for s in 0..<8 {
                 let (sc, m) = QK45.scaleMin(s, block + 4)
                 scales[(8 * b + s) * Self.rows + r] = d * Float(sc)
@@ -135,24 +252,11 @@ struct IntegerWeightPanel {
         }
     }
 
-    /// Q6_K (210 bytes per 256: 128 of low nibbles, 64 of high bit pairs, 16 signed scales, F16 d),
-    /// codes 0...63 standing for code - 32. Per 128 columns: 64 bytes of nibbles (columns 0-31 and
-    /// 64-95 in the low and high nibbles of the first 32, 32-63 and 96-127 in the next 32) and 32
-    /// bytes of bit pairs (bits 2m, 2m+1 for the m-th 32 columns).
-    func loadQ6_K(_ src: UnsafeRawPointer, row r: Int) {
+    /// Q6_K: d·scale per 16 columns.
+    func loadQ6_KScales(_ src: UnsafeRawPointer, row r: Int) {
         for b in 0..<(columns / 256) {
             let block = src + 210 * b
-            let d = FP16.toFloat(block.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-            for n in 0..<2 {
-                let ql0 = block.loadUnaligned(fromByteOffset: 64 * n, as: SIMD32<UInt8>.self)
-                let ql1 = block.loadUnaligned(fromByteOffset: 64 * n + 32, as: SIMD32<UInt8>.self)
-                let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: SIMD32<UInt8>.self)
-                let k0 = 256 * b + 128 * n
-                store((ql0 & 0x0F) | ((qh & 3) &<< 4), row: r, column: k0)
-                store((ql1 & 0x0F) | (((qh &>> 2) & 3) &<< 4), row: r, column: k0 + 32)
-                store((ql0 &>> 4) | (((qh &>> 4) & 3) &<< 4), row: r, column: k0 + 64)
-                store((ql1 &>> 4) | ((qh &>> 6) &<< 4), row: r, column: k0 + 96)
-            }
+            let d = Self.half(block + 208)
             for s in 0..<16 {
                 let sc = Int8(bitPattern: block.load(fromByteOffset: 192 + s, as: UInt8.self))
                 scales[(16 * b + s) * Self.rows + r] = d * Float(sc)
