@@ -87,12 +87,12 @@ struct IntegerWeightPanel {
             mins?.initialize(repeating: 0, count: Self.rows * subblocks)
         }
         switch layout {
-        case .q8_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q8_0Codes($0 + 34 * $1) }
-        case .q4_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_0Codes($0 + 18 * $1) }
-        case .q5_0: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q5_0Codes($0 + 22 * $1) }
-        case .q4_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_KCodes($0, $1, high: false) }
-        case .q5_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q4_KCodes($0, $1, high: true) }
-        case .q6_K: loadCodes(weights, rowBytes: rowBytes, rows: count) { Self.q6_KCodes($0, $1) }
+        case .q8_0: loadCodes(Q8_0Codes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q4_0: loadCodes(Q4_0Codes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q5_0: loadCodes(Q5_0Codes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q4_K: loadCodes(Q4_KCodes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q5_K: loadCodes(Q5_KCodes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q6_K: loadCodes(Q6_KCodes.self, weights, rowBytes: rowBytes, rows: count)
         }
         for r in 0..<count {
             let src = weights + r * rowBytes
@@ -107,15 +107,12 @@ struct IntegerWeightPanel {
         }
     }
 
-    /// The codes of every row, 32 columns at a time (`decode(row, i)`: columns 32i..<32i+32 of the
+    /// The codes of every row, 32 columns at a time (`D.codes(row, i)`: columns 32i..<32i+32 of the
     /// row at `row`), into the panel's layout: 16 rows' 64 columns as 16 vectors of 16 lanes of 4
     /// codes, transposed (lane = row) in registers and stored as 16 groups' half-panels. The scalar
     /// lane stores this replaces were most of the repacking time.
     @inline(__always)
-    func loadCodes(
-        _ weights: UnsafeRawPointer, rowBytes: Int, rows count: Int,
-        decode: (UnsafeRawPointer, Int) -> SIMD32<UInt8>
-    ) {
+    func loadCodes<D: CodeDecoder>(_: D.Type, _ weights: UnsafeRawPointer, rowBytes: Int, rows count: Int) {
         typealias Lanes = SIMD16<UInt32>
         let chunks = columns / 64
         withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 32) { buffer in
@@ -126,7 +123,7 @@ struct IntegerWeightPanel {
                     for i in 0..<16 {
                         if i < n {
                             let src = weights + (first + i) * rowBytes
-                            let v = SIMD64(lowHalf: decode(src, 2 * c), highHalf: decode(src, 2 * c + 1))
+                            let v = SIMD64(lowHalf: D.codes(src, 2 * c), highHalf: D.codes(src, 2 * c + 1))
                             source[i] = unsafeBitCast(v, to: Lanes.self)
                         } else {
                             source[i] = Lanes()
@@ -150,7 +147,7 @@ struct IntegerWeightPanel {
         // Rows of 32-column blocks can end in half a chunk: those 8 groups lane by lane.
         if columns % 64 != 0 {
             for r in 0..<count {
-                store(decode(weights + r * rowBytes, columns / 32 - 1), row: r, column: columns - 32)
+                store(D.codes(weights + r * rowBytes, columns / 32 - 1), row: r, column: columns - 32)
             }
         }
     }
@@ -174,63 +171,6 @@ struct IntegerWeightPanel {
         #else
         FP16.toFloat(p.loadUnaligned(as: UInt16.self))
         #endif
-    }
-
-    /// Q8_0 block (34 bytes: F16 d, 32 signed codes): codes + 128.
-    @inline(__always)
-    static func q8_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
-        block.loadUnaligned(fromByteOffset: 2, as: SIMD32<UInt8>.self) ^ SIMD32(repeating: 0x80)
-    }
-
-    /// Q4_0 block (18 bytes: F16 d, 16 bytes of nibbles: columns 0-15 low, 16-31 high): codes 0...15
-    /// standing for code - 8.
-    @inline(__always)
-    static func q4_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
-        let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4)
-    }
-
-    /// Q5_0 block (22 bytes: F16 d, 32 fifth bits, nibbles as Q4_0's): codes 0...31 standing for
-    /// code - 16.
-    @inline(__always)
-    static func q5_0Codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {
-        let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
-        let bits = (SIMD32<UInt32>(repeating: qh) &>> columnIndex) & 1
-        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4) | (SIMD32<UInt8>(truncatingIfNeeded: bits) &<< 4)
-    }
-
-    static let columnIndex = SIMD32<UInt32>(0..<32)
-
-    /// Q4_K (144 bytes per 256: F16 d and dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles)
-    /// and Q5_K (176: the same with 32 bytes of fifth bits before the nibbles): 32 columns `i` of a
-    /// row. 64 columns per 32 bytes of nibbles, low nibbles first; the fifth bits of the j-th 64
-    /// are bits 2j (low) and 2j+1 (high).
-    @inline(__always)
-    static func q4_KCodes(_ row: UnsafeRawPointer, _ i: Int, high: Bool) -> SIMD32<UInt8> {
-        let block = row + (high ? 176 : 144) * (i / 8)
-        let j = (i % 8) / 2, upper = i % 2 == 1
-        let q = block.loadUnaligned(fromByteOffset: (high ? 48 : 16) + 32 * j, as: SIMD32<UInt8>.self)
-        var codes = upper ? q &>> 4 : q & 0x0F
-        if high {
-            let fifth = block.loadUnaligned(fromByteOffset: 16, as: SIMD32<UInt8>.self)
-            codes |= ((fifth &>> UInt8(i % 8)) & 1) &<< 4
-        }
-        return codes
-    }
-
-    /// Q6_K (210 bytes per 256: 128 of low nibbles, 64 of high bit pairs, 16 signed scales, F16 d):
-    /// 32 columns `i` of a row, codes 0...63 standing for code - 32. Per 128 columns: 64 bytes of
-    /// nibbles (columns 0-31 and 64-95 in the low and high nibbles of the first 32, 32-63 and
-    /// 96-127 in the next 32) and 32 bytes of bit pairs (bits 2m, 2m+1 for the m-th 32 columns).
-    @inline(__always)
-    static func q6_KCodes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
-        let block = row + 210 * (i / 8)
-        let n = (i % 8) / 4, m = i % 4
-        let ql = block.loadUnaligned(fromByteOffset: 64 * n + 32 * (m % 2), as: SIMD32<UInt8>.self)
-        let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: SIMD32<UInt8>.self)
-        let low = m < 2 ? ql & 0x0F : ql &>> 4
-        return low | (((qh &>> UInt8(2 * m)) & 3) &<< 4)
     }
 
     /// Q8_0/Q4_0/Q5_0: one F16 scale at the start of each 32-column block.
@@ -261,6 +201,96 @@ struct IntegerWeightPanel {
                 let sc = Int8(bitPattern: block.load(fromByteOffset: 192 + s, as: UInt8.self))
                 scales[(16 * b + s) * Self.rows + r] = d * Float(sc)
             }
+        }
+    }
+}
+
+/// Unsigned codes of 32 columns of a row of one weight type (see `IntegerWeightLayout`).
+protocol CodeDecoder {
+    /// Columns 32i..<32i+32 of the row at `row`.
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8>
+}
+
+/// Q8_0 (34 bytes per 32: F16 d, 32 signed codes): codes + 128.
+enum Q8_0Codes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        row.loadUnaligned(fromByteOffset: 34 * i + 2, as: SIMD32<UInt8>.self) ^ SIMD32(repeating: 0x80)
+    }
+}
+
+/// Q4_0 (18 bytes per 32: F16 d, 16 bytes of nibbles: columns 0-15 low, 16-31 high): codes 0...15
+/// standing for code - 8.
+enum Q4_0Codes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let q = row.loadUnaligned(fromByteOffset: 18 * i + 2, as: SIMD16<UInt8>.self)
+        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4)
+    }
+}
+
+/// Q5_0 (22 bytes per 32: F16 d, 32 fifth bits, nibbles as Q4_0's): codes 0...31 standing for
+/// code - 16.
+enum Q5_0Codes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let block = row + 22 * i
+        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
+        // Bit l of the 32 for column l, as 16 in byte l: per 8 bits, the byte repeated 8 times,
+        // bit l kept in byte l, and + 0x7F carries any kept bit into the byte's top bit (SIMD
+        // shifts by a variable count or lane-wise masks did not vectorize: most of the repacking).
+        let h = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        @inline(__always) func spread(_ byte: UInt32) -> UInt64 {
+            let kept = (UInt64(byte & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
+            return ((kept &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) &>> 3
+        }
+        let fifth = unsafeBitCast(SIMD4<UInt64>(spread(h), spread(h >> 8), spread(h >> 16), spread(h >> 24)),
+                                  to: SIMD32<UInt8>.self)
+        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4) | fifth
+    }
+}
+
+/// Q4_K (144 bytes per 256: F16 d and dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles):
+/// 64 columns per 32 bytes of nibbles, low nibbles first.
+enum Q4_KCodes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let q = row.loadUnaligned(fromByteOffset: 144 * (i / 8) + 16 + 32 * ((i % 8) / 2), as: SIMD32<UInt8>.self)
+        return i % 2 == 1 ? q &>> 4 : q & 0x0F
+    }
+}
+
+/// Q5_K (176 bytes per 256: Q4_K's with 32 bytes of fifth bits before the nibbles): the fifth bit
+/// of the i-th 32 columns of a block is bit i of each byte.
+enum Q5_KCodes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let block = row + 176 * (i / 8)
+        let q = block.loadUnaligned(fromByteOffset: 48 + 32 * ((i % 8) / 2), as: SIMD32<UInt8>.self)
+        let fifth = block.loadUnaligned(fromByteOffset: 16, as: SIMD32<UInt8>.self)
+        // A test against the bit rather than a shift by a variable count, which does not vectorize.
+        let bit = SIMD32<UInt8>(repeating: UInt8(1) << UInt8(i % 8))
+        return (i % 2 == 1 ? q &>> 4 : q & 0x0F) | SIMD32<UInt8>().replacing(with: 16, where: fifth & bit .!= 0)
+    }
+}
+
+/// Q6_K (210 bytes per 256: 128 of low nibbles, 64 of high bit pairs, 16 signed scales, F16 d):
+/// codes 0...63 standing for code - 32. Per 128 columns: 64 bytes of nibbles (columns 0-31 and
+/// 64-95 in the low and high nibbles of the first 32, 32-63 and 96-127 in the next 32) and 32 bytes
+/// of bit pairs (bits 2m, 2m+1 for the m-th 32 columns).
+enum Q6_KCodes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+        let block = row + 210 * (i / 8)
+        let n = (i % 8) / 4, m = i % 4
+        let ql = block.loadUnaligned(fromByteOffset: 64 * n + 32 * (m % 2), as: SIMD32<UInt8>.self)
+        let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: SIMD32<UInt8>.self)
+        // Constant shift counts: a shift by a variable count does not vectorize.
+        switch m {
+        case 0: return (ql & 0x0F) | ((qh & 3) &<< 4)
+        case 1: return (ql & 0x0F) | ((qh & 0x0C) &<< 2)
+        case 2: return (ql &>> 4) | (qh & 0x30)
+        default: return (ql &>> 4) | ((qh & 0xC0) &>> 2)
         }
     }
 }
