@@ -123,8 +123,7 @@ struct IntegerWeightPanel {
                     for i in 0..<16 {
                         if i < n {
                             let src = weights + (first + i) * rowBytes
-                            let v = SIMD64(lowHalf: D.codes(src, 2 * c), highHalf: D.codes(src, 2 * c + 1))
-                            source[i] = unsafeBitCast(v, to: Lanes.self)
+                            source[i] = Lanes(lowHalf: D.codes(src, 2 * c), highHalf: D.codes(src, 2 * c + 1))
                         } else {
                             source[i] = Lanes()
                         }
@@ -152,10 +151,9 @@ struct IntegerWeightPanel {
         }
     }
 
-    /// Stores row r's 32 codes of columns k0..<k0+32 as 8 lanes of 4 codes.
+    /// Stores row r's 32 codes of columns k0..<k0+32 (8 words of 4) in their 8 lanes.
     @inline(__always)
-    func store(_ v: SIMD32<UInt8>, row r: Int, column k0: Int) {
-        let words = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+    func store(_ words: CodeWords, row r: Int, column k0: Int) {
         var o = k0 / 4 * 128 + 4 * r
         for i in 0..<8 {
             codes.storeBytes(of: words[i], toByteOffset: o, as: UInt32.self)
@@ -205,17 +203,24 @@ struct IntegerWeightPanel {
     }
 }
 
-/// Unsigned codes of 32 columns of a row of one weight type (see `IntegerWeightLayout`).
+/// Unsigned codes of 32 columns of a row of one weight type (see `IntegerWeightLayout`), as 8
+/// words of 4 codes (the panel's lanes). Bytes are handled as words: Swift's SIMD32<UInt8> has no
+/// vector bitwise operators (`|`, `&`, `^` and byte shifts compile to a loop over lanes, checked
+/// with -emit-assembly; they were most of the repacking time), SIMD8<UInt32>'s do, and masks keep
+/// the word shifts within bytes.
 protocol CodeDecoder {
     /// Columns 32i..<32i+32 of the row at `row`.
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8>
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD8<UInt32>
 }
+
+typealias CodeWords = SIMD8<UInt32>
+let lowNibbles: UInt32 = 0x0F0F_0F0F
 
 /// Q8_0 (34 bytes per 32: F16 d, 32 signed codes): codes + 128.
 enum Q8_0Codes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
-        row.loadUnaligned(fromByteOffset: 34 * i + 2, as: SIMD32<UInt8>.self) ^ SIMD32(repeating: 0x80)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
+        row.loadUnaligned(fromByteOffset: 34 * i + 2, as: CodeWords.self) ^ 0x8080_8080
     }
 }
 
@@ -223,9 +228,9 @@ enum Q8_0Codes: CodeDecoder {
 /// standing for code - 8.
 enum Q4_0Codes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
-        let q = row.loadUnaligned(fromByteOffset: 18 * i + 2, as: SIMD16<UInt8>.self)
-        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
+        let q = row.loadUnaligned(fromByteOffset: 18 * i + 2, as: SIMD4<UInt32>.self)
+        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles)
     }
 }
 
@@ -233,20 +238,19 @@ enum Q4_0Codes: CodeDecoder {
 /// code - 16.
 enum Q5_0Codes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
         let block = row + 22 * i
-        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
+        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD4<UInt32>.self)
         // Bit l of the 32 for column l, as 16 in byte l: per 8 bits, the byte repeated 8 times,
-        // bit l kept in byte l, and + 0x7F carries any kept bit into the byte's top bit (SIMD
-        // shifts by a variable count or lane-wise masks did not vectorize: most of the repacking).
+        // bit l kept in byte l, and + 0x7F carries any kept bit into the byte's top bit.
         let h = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
         @inline(__always) func spread(_ byte: UInt32) -> UInt64 {
             let kept = (UInt64(byte & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
             return ((kept &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) &>> 3
         }
         let fifth = unsafeBitCast(SIMD4<UInt64>(spread(h), spread(h >> 8), spread(h >> 16), spread(h >> 24)),
-                                  to: SIMD32<UInt8>.self)
-        return SIMD32(lowHalf: q & 0x0F, highHalf: q &>> 4) | fifth
+                                  to: CodeWords.self)
+        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles) | fifth
     }
 }
 
@@ -254,9 +258,9 @@ enum Q5_0Codes: CodeDecoder {
 /// 64 columns per 32 bytes of nibbles, low nibbles first.
 enum Q4_KCodes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
-        let q = row.loadUnaligned(fromByteOffset: 144 * (i / 8) + 16 + 32 * ((i % 8) / 2), as: SIMD32<UInt8>.self)
-        return i % 2 == 1 ? q &>> 4 : q & 0x0F
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
+        let q = row.loadUnaligned(fromByteOffset: 144 * (i / 8) + 16 + 32 * ((i % 8) / 2), as: CodeWords.self)
+        return (i % 2 == 1 ? q &>> 4 : q) & lowNibbles
     }
 }
 
@@ -264,13 +268,15 @@ enum Q4_KCodes: CodeDecoder {
 /// of the i-th 32 columns of a block is bit i of each byte.
 enum Q5_KCodes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
         let block = row + 176 * (i / 8)
-        let q = block.loadUnaligned(fromByteOffset: 48 + 32 * ((i % 8) / 2), as: SIMD32<UInt8>.self)
-        let fifth = block.loadUnaligned(fromByteOffset: 16, as: SIMD32<UInt8>.self)
-        // A test against the bit rather than a shift by a variable count, which does not vectorize.
-        let bit = SIMD32<UInt8>(repeating: UInt8(1) << UInt8(i % 8))
-        return (i % 2 == 1 ? q &>> 4 : q & 0x0F) | SIMD32<UInt8>().replacing(with: 16, where: fifth & bit .!= 0)
+        let q = block.loadUnaligned(fromByteOffset: 48 + 32 * ((i % 8) / 2), as: CodeWords.self)
+        let fifth = block.loadUnaligned(fromByteOffset: 16, as: CodeWords.self)
+        // The bit kept in each byte, moved to the byte's top bit by + 0x7F on the low 7 bits (no
+        // carry out of the byte) or'ed with bit 7 itself, then down to 16.
+        let kept = fifth & ((UInt32(1) << UInt32(i % 8)) &* 0x0101_0101)
+        let top = (((kept & 0x7F7F_7F7F) &+ 0x7F7F_7F7F) | kept) & 0x8080_8080
+        return ((i % 2 == 1 ? q &>> 4 : q) & lowNibbles) | (top &>> 3)
     }
 }
 
@@ -280,17 +286,16 @@ enum Q5_KCodes: CodeDecoder {
 /// of bit pairs (bits 2m, 2m+1 for the m-th 32 columns).
 enum Q6_KCodes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> SIMD32<UInt8> {
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
         let block = row + 210 * (i / 8)
         let n = (i % 8) / 4, m = i % 4
-        let ql = block.loadUnaligned(fromByteOffset: 64 * n + 32 * (m % 2), as: SIMD32<UInt8>.self)
-        let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: SIMD32<UInt8>.self)
-        // Constant shift counts: a shift by a variable count does not vectorize.
+        let ql = block.loadUnaligned(fromByteOffset: 64 * n + 32 * (m % 2), as: CodeWords.self)
+        let qh = block.loadUnaligned(fromByteOffset: 128 + 32 * n, as: CodeWords.self)
         switch m {
-        case 0: return (ql & 0x0F) | ((qh & 3) &<< 4)
-        case 1: return (ql & 0x0F) | ((qh & 0x0C) &<< 2)
-        case 2: return (ql &>> 4) | (qh & 0x30)
-        default: return (ql &>> 4) | ((qh & 0xC0) &>> 2)
+        case 0: return (ql & lowNibbles) | ((qh & 0x0303_0303) &<< 4)
+        case 1: return (ql & lowNibbles) | ((qh & 0x0C0C_0C0C) &<< 2)
+        case 2: return ((ql &>> 4) & lowNibbles) | (qh & 0x3030_3030)
+        default: return ((ql &>> 4) & lowNibbles) | ((qh & 0xC0C0_C0C0) &>> 2)
         }
     }
 }
