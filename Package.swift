@@ -43,8 +43,8 @@ let march: String? = {
     return requested.isEmpty || requested == "portable" ? nil : requested
 }()
 // AVX-512 VNNI (vpdpbusd, 64 byte multiply-adds per instruction) is not part of x86-64-v4: on an
-// AVX-512 build whose host has it, the forward pass multiplies Q8_0/Q4_K/Q5_K/Q6_K weights by the
-// int8-rounded activations in integers (INFERENCE_VNNI; the tile is C, CInferenceVNNI).
+// AVX-512 build whose host has it, the forward pass multiplies Q8_0/Q4_0/Q5_0/Q4_K/Q5_K/Q6_K weights
+// by the int8-rounded activations in integers (INFERENCE_VNNI; the tile is C, CInferenceVNNI).
 let vnni = march == "x86-64-v4" && hostFlags().contains("avx512_vnni")
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]

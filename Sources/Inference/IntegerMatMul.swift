@@ -10,7 +10,7 @@ import Foundation
 /// 16 for an f32 FMA) sums code products exactly in int32 within a sub-block, then scales the sum
 /// to float and adds it up in f32, sub-block after sub-block.
 ///
-/// Used for Q8_0, Q4_K, Q5_K and Q6_K weights when the activations are rounded like ggml and the
+/// Used for Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights when the activations are rounded like ggml and the
 /// build has VNNI (INFERENCE_VNNI, see Package.swift); `QUANTD_INTEGER_MATMUL=0` turns it off (the
 /// f32 path then multiplies the same rounded activations by the dequantized weights). Work is split
 /// by panels as in `MatMul`, and each output is summed in one lane in a fixed order, so it does not

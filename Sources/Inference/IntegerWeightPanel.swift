@@ -11,13 +11,15 @@ import Quantization
 /// out of the sum by starting it at -offset · Σ x. (Q5_0 and Q8_0 are llama.cpp's fallbacks for
 /// Q4_K and Q6_K in rows that are not whole 256-blocks: most of SmolLM2's Q4_K_M.)
 enum IntegerWeightLayout: Sendable {
-    case q8_0, q4_0, q5_0, q4_K, q5_K, q6_K
+    case q8_0, q4_0, q5_0, q4_1, q5_1, q4_K, q5_K, q6_K
 
     init?(type: GGMLType) {
         switch type.id {
         case GGMLType.q8_0.id: self = .q8_0
         case GGMLType.q4_0.id: self = .q4_0
         case GGMLType.q5_0.id: self = .q5_0
+        case GGMLType.q4_1.id: self = .q4_1
+        case GGMLType.q5_1.id: self = .q5_1
         case GGMLType.q4_K.id: self = .q4_K
         case GGMLType.q5_K.id: self = .q5_K
         case GGMLType.q6_K.id: self = .q6_K
@@ -27,11 +29,11 @@ enum IntegerWeightLayout: Sendable {
 
     /// Columns sharing one weight scale (and min).
     var subblockLength: Int { self == .q6_K ? 16 : 32 }
-    var hasMins: Bool { self == .q4_K || self == .q5_K }
+    var hasMins: Bool { self == .q4_K || self == .q5_K || self == .q4_1 || self == .q5_1 }
     /// The activation rounding ggml pairs with the type (its vec_dot_type).
     var rounding: ActivationRounding {
         switch self {
-        case .q8_0, .q4_0, .q5_0: .q8_0
+        case .q8_0, .q4_0, .q5_0, .q4_1, .q5_1: .q8_0
         case .q4_K, .q5_K, .q6_K: .q8_K
         }
     }
@@ -42,7 +44,7 @@ enum IntegerWeightLayout: Sendable {
         case .q6_K: 32
         case .q5_0: 16
         case .q4_0: 8
-        case .q4_K, .q5_K: 0
+        case .q4_1, .q5_1, .q4_K, .q5_K: 0
         }
     }
 }
@@ -90,6 +92,8 @@ struct IntegerWeightPanel {
         case .q8_0: loadCodes(Q8_0Codes.self, weights, rowBytes: rowBytes, rows: count)
         case .q4_0: loadCodes(Q4_0Codes.self, weights, rowBytes: rowBytes, rows: count)
         case .q5_0: loadCodes(Q5_0Codes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q4_1: loadCodes(Q4_1Codes.self, weights, rowBytes: rowBytes, rows: count)
+        case .q5_1: loadCodes(Q5_1Codes.self, weights, rowBytes: rowBytes, rows: count)
         case .q4_K: loadCodes(Q4_KCodes.self, weights, rowBytes: rowBytes, rows: count)
         case .q5_K: loadCodes(Q5_KCodes.self, weights, rowBytes: rowBytes, rows: count)
         case .q6_K: loadCodes(Q6_KCodes.self, weights, rowBytes: rowBytes, rows: count)
@@ -100,6 +104,8 @@ struct IntegerWeightPanel {
             case .q8_0: loadLegacyScales(src, row: r, blockBytes: 34)
             case .q4_0: loadLegacyScales(src, row: r, blockBytes: 18)
             case .q5_0: loadLegacyScales(src, row: r, blockBytes: 22)
+            case .q4_1: loadLegacyScalesAndMins(src, row: r, blockBytes: 20)
+            case .q5_1: loadLegacyScalesAndMins(src, row: r, blockBytes: 24)
             case .q4_K: loadQ4Q5_KScales(src, row: r, blockBytes: 144)
             case .q5_K: loadQ4Q5_KScales(src, row: r, blockBytes: 176)
             case .q6_K: loadQ6_KScales(src, row: r)
@@ -176,6 +182,16 @@ struct IntegerWeightPanel {
         for b in 0..<(columns / 32) { scales[b * Self.rows + r] = Self.half(src + blockBytes * b) }
     }
 
+    /// Q4_1/Q5_1: F16 d and m at the start of each 32-column block; a weight is d·code + m, so the
+    /// min subtracted is -m.
+    func loadLegacyScalesAndMins(_ src: UnsafeRawPointer, row r: Int, blockBytes: Int) {
+        let mins = self.mins!
+        for b in 0..<(columns / 32) {
+            scales[b * Self.rows + r] = Self.half(src + blockBytes * b)
+            mins[b * Self.rows + r] = -Self.half(src + blockBytes * b + 2)
+        }
+    }
+
     /// Q4_K/Q5_K: d·scale and dmin·min per 32 columns.
     func loadQ4Q5_KScales(_ src: UnsafeRawPointer, row r: Int, blockBytes: Int) {
         let mins = self.mins!
@@ -238,20 +254,38 @@ enum Q4_0Codes: CodeDecoder {
 /// code - 16.
 enum Q5_0Codes: CodeDecoder {
     @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords { fiveBitCodes(row + 22 * i + 2) }
+}
+
+/// Q4_1 (20 bytes per 32: F16 d and m, nibbles as Q4_0's): codes 0...15.
+enum Q4_1Codes: CodeDecoder {
+    @inline(__always)
     static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
-        let block = row + 22 * i
-        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD4<UInt32>.self)
-        // Bit l of the 32 for column l, as 16 in byte l: per 8 bits, the byte repeated 8 times,
-        // bit l kept in byte l, and + 0x7F carries any kept bit into the byte's top bit.
-        let h = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-        @inline(__always) func spread(_ byte: UInt32) -> UInt64 {
-            let kept = (UInt64(byte & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
-            return ((kept &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) &>> 3
-        }
-        let fifth = unsafeBitCast(SIMD4<UInt64>(spread(h), spread(h >> 8), spread(h >> 16), spread(h >> 24)),
-                                  to: CodeWords.self)
-        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles) | fifth
+        let q = row.loadUnaligned(fromByteOffset: 20 * i + 4, as: SIMD4<UInt32>.self)
+        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles)
     }
+}
+
+/// Q5_1 (24 bytes per 32: F16 d and m, then Q5_0's bits and nibbles): codes 0...31.
+enum Q5_1Codes: CodeDecoder {
+    @inline(__always)
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords { fiveBitCodes(row + 24 * i + 4) }
+}
+
+/// Q5_0's and Q5_1's 32 fifth bits followed by 16 bytes of nibbles, as codes 0...31.
+@inline(__always)
+func fiveBitCodes(_ p: UnsafeRawPointer) -> CodeWords {
+    let q = p.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt32>.self)
+    // Bit l of the 32 for column l, as 16 in byte l: per 8 bits, the byte repeated 8 times, bit l
+    // kept in byte l, and + 0x7F carries any kept bit into the byte's top bit.
+    let h = p.loadUnaligned(as: UInt32.self)
+    @inline(__always) func spread(_ byte: UInt32) -> UInt64 {
+        let kept = (UInt64(byte & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
+        return ((kept &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) &>> 3
+    }
+    let fifth = unsafeBitCast(SIMD4<UInt64>(spread(h), spread(h >> 8), spread(h >> 16), spread(h >> 24)),
+                              to: CodeWords.self)
+    return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles) | fifth
 }
 
 /// Q4_K (144 bytes per 256: F16 d and dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles):

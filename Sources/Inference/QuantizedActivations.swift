@@ -41,7 +41,8 @@ struct QuantizedActivations {
         let start = -layout.codeOffset
         switch layout.rounding {
         case .q8_0:
-            // Q8_0 blocks are the sub-blocks: 32 values, scale d rounded to F16.
+            // Q8_0 blocks are the sub-blocks: 32 values, scale d rounded to F16. (ggml pairs Q4_1/Q5_1
+            // with Q8_1, the same codes and d plus d·Σ codes rounded to F16; we keep that sum in F32.)
             for b in 0..<(columns / 32) {
                 let (id, dh) = ActivationRounding.q8_0Scales(x + 32 * b)
                 var sum = SIMD8<Float>()
@@ -50,7 +51,7 @@ struct QuantizedActivations {
                     dst.storeBytes(of: bytes(q), toByteOffset: o / 4, as: SIMD8<Int8>.self)
                     sum += q
                 }
-                subblocks[b] = subblock(sum: sum.sum(), scale: dh, start: start, hasMins: false)
+                subblocks[b] = subblock(sum: sum.sum(), scale: dh, start: start, hasMins: layout.hasMins)
             }
         default:
             // Q8_K: 256-value blocks with an F32 scale; sums per sub-block (16 or 32 values).

@@ -107,7 +107,7 @@ struct IntegerMatMulTests {
         }
     }
 
-    static let cases: [(GGMLType, Int)] = [(.q8_0, 544), (.q4_0, 544), (.q5_0, 96), (.q4_K, 512), (.q5_K, 512), (.q6_K, 768)]
+    static let cases: [(GGMLType, Int)] = [(.q8_0, 544), (.q4_0, 544), (.q5_0, 96), (.q4_1, 64), (.q5_1, 544), (.q4_K, 512), (.q5_K, 512), (.q6_K, 768)]
 
     @Test(arguments: cases)
     func matchesDoublePrecisionReference(type: GGMLType, columns: Int) throws {
