@@ -17,12 +17,19 @@ import PackageDescription
 // fused multiply-add on its own, and the golden tests compare bytes with ggml's on whatever CPU
 // class the build targets.
 import Foundation
-func hostMarch() -> String? {
+func hostFlags() -> Set<String> {
     #if arch(x86_64) && os(Linux)
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-    else { return nil }
-    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    else { return [] }
+    return Set(flagsLine.split(separator: " ").map(String.init))
+    #else
+    return []
+    #endif
+}
+func hostMarch() -> String? {
+    #if arch(x86_64) && os(Linux)
+    let flags = hostFlags()
     let v3: Set<String> = ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
     let v4: Set<String> = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
     guard v3.isSubset(of: flags) else { return nil }
@@ -35,10 +42,18 @@ let march: String? = {
     guard let requested = Context.environment["QUANTD_MARCH"] else { return hostMarch() }
     return requested.isEmpty || requested == "portable" ? nil : requested
 }()
+// AVX-512 VNNI (vpdpbusd, 64 byte multiply-adds per instruction) is not part of x86-64-v4: on an
+// AVX-512 build whose host has it, the forward pass multiplies Q8_0/Q4_0/Q5_0/Q4_K/Q5_K/Q6_K weights
+// by the int8-rounded activations in integers (INFERENCE_VNNI; the tile is C, CInferenceVNNI).
+let vnni = march == "x86-64-v4" && hostFlags().contains("avx512_vnni")
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
     + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])
     + (march == "x86-64-v4" ? [.define("INFERENCE_AVX512")] : [])
+    + (vnni ? [.define("INFERENCE_VNNI")] : [])
+let vnniSettings: [CSetting] =
+    [.unsafeFlags(["-O2"], .when(configuration: .debug))]
+    + (vnni ? [.unsafeFlags(["-march=x86-64-v4", "-mavx512vnni"])] : [])
 let quantizationSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
     + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
@@ -95,7 +110,10 @@ let package = Package(
         // KL divergence as llama-perplexity computes them. Optimized in debug builds for the same
         // reason as Quantization: the matmul loops are the whole cost of every test that runs them.
         .target(
-            name: "Inference", dependencies: ["GGUF", "Quantization", "BinaryIO"], swiftSettings: inferenceSettings),
+            name: "Inference", dependencies: ["GGUF", "Quantization", "BinaryIO", "CInferenceVNNI"],
+            swiftSettings: inferenceSettings),
+        // The integer matmul's register tile (vpdpbusd intrinsics, which Swift cannot emit).
+        .target(name: "CInferenceVNNI", cSettings: vnniSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
         .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference", "Tokenizer"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run

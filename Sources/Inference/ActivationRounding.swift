@@ -61,26 +61,68 @@ enum ActivationRounding: Sendable, Equatable {
             let v1 = src.loadUnaligned(fromByteOffset: o + 32, as: V.self)
             let v2 = src.loadUnaligned(fromByteOffset: o + 64, as: V.self)
             let v3 = src.loadUnaligned(fromByteOffset: o + 96, as: V.self)
-            // |x| as bits without the sign orders as the floats do, and an integer max reduction
-            // vectorizes (a float max does not, for its NaN rule; the generic SIMD pointwiseMax was
-            // not inlined and cost more than the whole rounding).
-            var bits: UInt32 = 0
-            for i in 0..<32 { bits = max(bits, src.load(fromByteOffset: o + 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
-            var amax = Float(bitPattern: bits)
-            if bits > 0x7F80_0000 {  // a NaN: the scalar max skips it
-                amax = 0
-                for i in b..<(b + 32) { amax = max(amax, abs(x[i])) }
-            }
-            let d = amax / 127
-            let id: Float = d != 0 ? 1 / d : 0
-            let dh = FP16.toFloat(FP16.fromFloat(d))
-            dst.storeBytes(of: (v0 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o, as: V.self)
-            dst.storeBytes(of: (v1 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 32, as: V.self)
-            dst.storeBytes(of: (v2 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 64, as: V.self)
-            dst.storeBytes(of: (v3 * id).rounded(.toNearestOrAwayFromZero) * dh, toByteOffset: o + 96, as: V.self)
+            let (id, dh) = q8_0Scales(x + b)
+            dst.storeBytes(of: q8_0Codes(v0, inverse: id) * dh, toByteOffset: o, as: V.self)
+            dst.storeBytes(of: q8_0Codes(v1, inverse: id) * dh, toByteOffset: o + 32, as: V.self)
+            dst.storeBytes(of: q8_0Codes(v2, inverse: id) * dh, toByteOffset: o + 64, as: V.self)
+            dst.storeBytes(of: q8_0Codes(v3, inverse: id) * dh, toByteOffset: o + 96, as: V.self)
             b += 32
         }
         for i in b..<count { y[i] = x[i] }
+    }
+
+    /// `quantize_row_q8_0`'s scales for the 32 values at `x`: the inverse scale they are multiplied
+    /// by before rounding (1/d, 0 for an all-zero block) and d as stored (rounded to F16).
+    @inline(__always)
+    static func q8_0Scales(_ x: UnsafePointer<Float>) -> (inverse: Float, stored: Float) {
+        // |x| as bits without the sign orders as the floats do, and an integer max reduction
+        // vectorizes (a float max does not, for its NaN rule; the generic SIMD pointwiseMax was
+        // not inlined and cost more than the whole rounding).
+        let src = UnsafeRawPointer(x)
+        var bits: UInt32 = 0
+        for i in 0..<32 { bits = max(bits, src.load(fromByteOffset: 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
+        var amax = Float(bitPattern: bits)
+        if bits > 0x7F80_0000 {  // a NaN: the scalar max skips it
+            amax = 0
+            for i in 0..<32 { amax = max(amax, abs(x[i])) }
+        }
+        let d = amax / 127
+        let id: Float = d != 0 ? 1 / d : 0
+        return (id, FP16.toFloat(FP16.fromFloat(d)))
+    }
+
+    /// Q8_0 codes (integers in -127...127, as floats) of 8 values: nearest, ties away from zero.
+    @inline(__always)
+    static func q8_0Codes(_ v: SIMD8<Float>, inverse id: Float) -> SIMD8<Float> {
+        (v * id).rounded(.toNearestOrAwayFromZero)
+    }
+
+    /// Q8_K codes (integers in -128...127, as floats) of 8 values: nearest even, capped at 127
+    /// (-128 cannot occur: the largest magnitude maps to -127).
+    @inline(__always)
+    static func q8_KCodes(_ v: SIMD8<Float>, inverse iscale: Float) -> SIMD8<Float> {
+        let q = (v * iscale).rounded(.toNearestOrEven)
+        return q.replacing(with: 127, where: q .> 127)
+    }
+
+    /// `quantize_row_q8_K`'s scale for the 256 values at `x`: iscale = -127 / (the first value of
+    /// largest magnitude), nil for an all-zero block (its codes are 0). Codes are
+    /// min(127, nearest-even(iscale · x)), values d · code with d = 1 / iscale.
+    @inline(__always)
+    static func q8_KInverseScale(_ x: UnsafePointer<Float>) -> Float? {
+        // The largest |x| as sign-less bits (an integer max reduction, which vectorizes), then
+        // the first value of that magnitude: the value ggml's strict `>` scan keeps.
+        let raw = UnsafeRawPointer(x)
+        var bits: UInt32 = 0
+        for i in 0..<256 { bits = max(bits, raw.load(fromByteOffset: 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
+        var amax = Float(bitPattern: bits), maxValue: Float = 0
+        if bits > 0x7F80_0000 {  // a NaN: the scan skips it, as ggml's does
+            amax = 0
+            for i in 0..<256 where abs(x[i]) > amax { amax = abs(x[i]); maxValue = x[i] }
+        } else if amax > 0 {
+            for i in 0..<256 where abs(x[i]) == amax { maxValue = x[i]; break }
+        }
+        return amax == 0 ? nil : -127 / maxValue
     }
 
     /// ggml's `quantize_row_q8_K`: per 256 values, the value of largest magnitude maps to -127
@@ -88,27 +130,15 @@ enum ActivationRounding: Sendable, Equatable {
     static func roundQ8_K(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
         var b = 0
         while b + 256 <= count {
-            // The largest |x| as sign-less bits (an integer max reduction, which vectorizes), then
-            // the first value of that magnitude: the value ggml's strict `>` scan keeps.
-            let raw = UnsafeRawPointer(x + b)
-            var bits: UInt32 = 0
-            for i in 0..<256 { bits = max(bits, raw.load(fromByteOffset: 4 * i, as: UInt32.self) & 0x7FFF_FFFF) }
-            var amax = Float(bitPattern: bits), maxValue: Float = 0
-            if bits > 0x7F80_0000 {  // a NaN: the scan skips it, as ggml's does
-                amax = 0
-                for i in b..<(b + 256) where abs(x[i]) > amax { amax = abs(x[i]); maxValue = x[i] }
-            } else if amax > 0 {
-                for i in b..<(b + 256) where abs(x[i]) == amax { maxValue = x[i]; break }
-            }
-            if amax == 0 {
-                for i in b..<(b + 256) { y[i] = 0 }
-            } else {
-                let iscale = -127 / maxValue
+            if let iscale = q8_KInverseScale(x + b) {
                 let d = 1 / iscale
-                for i in b..<(b + 256) {
-                    let q = min(127, (iscale * x[i]).rounded(.toNearestOrEven))
-                    y[i] = d * q
+                let src = UnsafeRawPointer(x + b), dst = UnsafeMutableRawPointer(y + b)
+                for o in stride(from: 0, to: 1024, by: 32) {
+                    let codes = q8_KCodes(src.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), inverse: iscale)
+                    dst.storeBytes(of: codes * d, toByteOffset: o, as: SIMD8<Float>.self)
                 }
+            } else {
+                for i in b..<(b + 256) { y[i] = 0 }
             }
             b += 256
         }

@@ -12,6 +12,8 @@ import Dispatch
 /// output lane is one `y[t][r]`, stored as a row segment of `y`.
 /// Every output value is the sum over k in column order, in one lane, whatever the tile, the panel
 /// or the thread count, so a row of logits does not depend on which other rows are computed.
+/// Q8_0/Q4_0/Q5_0/Q4_K/Q5_K/Q6_K weights with ggml's activation rounding go to `IntegerMatMul`
+/// instead on a VNNI build.
 enum MatMul {
     #if INFERENCE_AVX512
     typealias Lane = SIMD16<Float>
@@ -30,6 +32,10 @@ enum MatMul {
         _ x: UnsafePointer<Float>, tokens: Int, by w: WeightMatrix, into y: UnsafeMutablePointer<Float>, threads: Int,
         rounding: ActivationRounding = .none
     ) {
+        if rounding != .none, let layout = IntegerMatMul.layout(for: w, rounding: rounding) {
+            IntegerMatMul.multiply(x, tokens: tokens, by: w, layout: layout, into: y, threads: threads)
+            return
+        }
         let rows = w.rows, columns = w.columns
         var rounded: UnsafeMutablePointer<Float>? = nil
         if rounding != .none {

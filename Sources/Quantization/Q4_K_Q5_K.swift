@@ -3,7 +3,7 @@
 ///
 /// Q4_K layout: d dmin scales[12] qs[128]                  = 144 bytes
 /// Q5_K layout: d dmin scales[12] qh[32] qs[128]           = 176 bytes
-enum QK45 {
+public enum QK45 {
     static let scalesOffset = 4
 
     /// Writes sub-block j's 6-bit scale and min the way ggml interleaves them: sub-blocks 0-3
@@ -21,9 +21,9 @@ enum QK45 {
         }
     }
 
-    /// ggml's get_scale_min_k4.
+    /// ggml's get_scale_min_k4 (public for the forward pass's integer matmul, which repacks blocks).
     @inline(__always)
-    static func scaleMin(_ j: Int, _ q: UnsafeRawPointer) -> (UInt8, UInt8) {
+    public static func scaleMin(_ j: Int, _ q: UnsafeRawPointer) -> (UInt8, UInt8) {
         if j < 4 {
             return (q.u8(j) & 63, q.u8(j + 4) & 63)
         }
