@@ -22,9 +22,9 @@ struct LogSoftmaxTests {
     @Test(arguments: [1, 15, 16, 49152, 49155])
     func sumsMatchTheDoubleLoops(n: Int) {
         let r = Self.row(n, seed: 7), c = Self.row(n, seed: 7).enumerated().map { $1 + Float($0 % 5) * 0.05 - 0.1 }
-        let firstMax = r.indices.first { r[$0] == r.max()! }!
+        let largest = r.max()!, firstMax = r.firstIndex(of: largest)!
         let (m, index) = LogSoftmax.maximum(r, count: n)
-        #expect(m == r.max()! && index == firstMax)
+        #expect(m == largest && index == firstMax)
         let exact = { (x: [Float], m: Float) in log(x.reduce(0.0) { $0 + Foundation.exp(Double($1 - m)) }) }
         let lse = LogSoftmax.logSumExp(r, count: n, max: m)
         #expect(abs(lse - exact(r, m)) < 1e-6, "\(lse) vs \(exact(r, m))")
