@@ -244,10 +244,7 @@ enum Q8_0Codes: CodeDecoder {
 /// standing for code - 8.
 enum Q4_0Codes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
-        let q = row.loadUnaligned(fromByteOffset: 18 * i + 2, as: SIMD4<UInt32>.self)
-        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles)
-    }
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords { nibbleCodes(row + 18 * i + 2) }
 }
 
 /// Q5_0 (22 bytes per 32: F16 d, 32 fifth bits, nibbles as Q4_0's): codes 0...31 standing for
@@ -260,16 +257,20 @@ enum Q5_0Codes: CodeDecoder {
 /// Q4_1 (20 bytes per 32: F16 d and m, nibbles as Q4_0's): codes 0...15.
 enum Q4_1Codes: CodeDecoder {
     @inline(__always)
-    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords {
-        let q = row.loadUnaligned(fromByteOffset: 20 * i + 4, as: SIMD4<UInt32>.self)
-        return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles)
-    }
+    static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords { nibbleCodes(row + 20 * i + 4) }
 }
 
 /// Q5_1 (24 bytes per 32: F16 d and m, then Q5_0's bits and nibbles): codes 0...31.
 enum Q5_1Codes: CodeDecoder {
     @inline(__always)
     static func codes(_ row: UnsafeRawPointer, _ i: Int) -> CodeWords { fiveBitCodes(row + 24 * i + 4) }
+}
+
+/// Q4_0's and Q4_1's 16 bytes of nibbles (columns 0-15 low, 16-31 high), as codes 0...15.
+@inline(__always)
+func nibbleCodes(_ p: UnsafeRawPointer) -> CodeWords {
+    let q = p.loadUnaligned(as: SIMD4<UInt32>.self)
+    return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles)
 }
 
 /// Q5_0's and Q5_1's 32 fifth bits followed by 16 bytes of nibbles, as codes 0...31.
