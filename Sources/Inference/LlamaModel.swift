@@ -133,9 +133,7 @@ public final class LlamaModel {
     /// next pass faults them back in, minor faults). For runs that go through several models in turn,
     /// so the process does not hold all of them at once.
     public func releaseResidentWeights() {
-        for name in weights.tensorNames {
-            if let tensor = weights.tensor(named: name) { weights.release(tensor) }
-        }
+        for tensor in weights.weightTensors { weights.release(tensor) }
     }
 
     /// The final normed hidden states of a chunk, through the architecture's layers.

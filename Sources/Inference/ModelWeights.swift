@@ -13,7 +13,7 @@ public protocol ModelWeights: AnyObject, Sendable {
     /// Its bytes stay valid while this object is alive.
     func tensor(named name: String) -> WeightTensor?
     /// Every tensor the model has.
-    var tensorNames: [String] { get }
+    var weightTensors: [WeightTensor] { get }
     /// `tensor` has been read for now: its pages may leave this process's resident set (they are
     /// read again, from the page cache, on the next pass). Memory the object owns is kept.
     func release(_ tensor: WeightTensor)
@@ -46,7 +46,9 @@ extension GGUFFile: ModelWeights {
         }
     }
 
-    public var tensorNames: [String] { tensors.map(\.name) }
+    public var weightTensors: [WeightTensor] {
+        header.tensors.map { WeightTensor(name: $0.name, dimensions: $0.dimensions, type: $0.type, bytes: data(for: $0), isMapped: true) }
+    }
 
     public func release(_ tensor: WeightTensor) { MappedFile.releasePages(tensor.bytes) }
 }

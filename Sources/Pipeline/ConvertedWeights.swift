@@ -14,11 +14,11 @@ import ModelConversion
 /// file when the converted part would be too large to hold in memory.
 final class ConvertedWeights: ModelWeights, @unchecked Sendable {
     let plan: ConversionPlan
-    let tensorNames: [String]
+    let weightTensors: [WeightTensor]
     private let byName: [String: WeightTensor]
     private let owned: [UnsafeMutableRawBufferPointer]
     /// Tensors read in place from the folder's map (the others were converted into `owned`).
-    var inPlaceCount: Int { tensorNames.count - owned.count }
+    var inPlaceCount: Int { weightTensors.count - owned.count }
 
     var metadata: GGUFMetadata { plan.metadata }
 
@@ -62,7 +62,7 @@ final class ConvertedWeights: ModelWeights, @unchecked Sendable {
         }
         self.byName = byName
         self.owned = owned
-        tensorNames = plan.tensors.map(\.name)
+        weightTensors = plan.tensors.compactMap { byName[$0.name] }
     }
 
     deinit {

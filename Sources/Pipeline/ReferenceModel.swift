@@ -60,7 +60,7 @@ public final class ReferenceModel {
     /// converted into memory; nil when the reference is a file.
     public var tensorsInMemory: (inPlace: Int, converted: Int)? {
         guard case .memory(let weights) = storage else { return nil }
-        return (weights.inPlaceCount, weights.tensorNames.count - weights.inPlaceCount)
+        return (weights.inPlaceCount, weights.weightTensors.count - weights.inPlaceCount)
     }
 
     /// A fresh forward-pass model over the reference.
