@@ -2,9 +2,11 @@ import Foundation
 @testable import Inference
 import Testing
 
-/// SwiGLU's vector SiLU (the attention's exp of −|x|) against silu(x)·up in Double.
+/// SwiGLU against silu(x)·up in Double. (A vector SiLU through the attention's exp, also within
+/// 4 ulp, was tried and reverted: it moved the imatrix's largest difference from llama-imatrix's
+/// from 1.9e-3 to 4.4e-3, see the README's forward-pass notes.)
 struct SwiGLUTests {
-    @Test func vectorSiLUIsWithinAFewUlpOfTheExactValue() {
+    @Test func siluIsWithinAFewUlpOfTheExactValue() {
         // Both signs, tiny to large magnitudes, zeros, and a length with a scalar tail.
         var gate: [Float] = [0, -0.0, 1e-30, -1e-30, 88, -88, 100, -100, 20, -20]
         var state: UInt32 = 12345
@@ -25,7 +27,7 @@ struct SwiGLUTests {
             let error = abs(Double(out[i]) - exact)
             let ulp = Double(Float(exact).ulp)
             if abs(exact) < 1e-30 {
-                // x far below 0: e^x leaves the normal range and the vector exp gives 0 (the exact value is < 1e-30).
+                // x far below 0: the exact value is < 1e-30.
                 #expect(abs(Double(out[i])) < 1e-30, "x \(x)")
             } else {
                 worst = max(worst, error / ulp)
