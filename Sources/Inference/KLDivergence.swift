@@ -59,8 +59,8 @@ extension PerplexityEvaluator {
         let total = chunks.count * (1 + candidates.count)
         var done = 0
         var rows = ReferenceRows(count: positions)
-        // About one layer of one model resident at a time, instead of every model whole: a job's
-        // source and three artifacts were 670 MB of mapped pages (SmolLM2, measured).
+        // About one layer per running pass resident, instead of every model whole: a job's source
+        // and three artifacts were 670 MB of mapped pages (SmolLM2, measured).
         let models = [reference] + candidates
         let resident = models.map(\.keepsWeightsResident)
         for model in models { model.keepsWeightsResident = false }
