@@ -137,19 +137,12 @@ extension PerplexityEvaluator {
         return hi == lo ? last : sorted[lo] + (sorted[hi] - sorted[lo]) * frac
     }
 
-    /// Runs `body(i)` for `0..<count`, split over `threads` in contiguous ranges. Each index is
-    /// handled by one thread and writes only its own slot, so results do not depend on the split.
+    /// Runs `body(i)` for `0..<count`, split over `threads` in contiguous ranges (`ContiguousSplit`).
+    /// Each index is handled by one thread and writes only its own slot, so results do not depend on
+    /// the split.
     static func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-        let workers = max(1, min(threads, count))
-        guard workers > 1 else {
-            for i in 0..<count { body(i) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for i in (count * w / workers)..<(count * (w + 1) / workers) { box.value(i) }
-            }
+        ContiguousSplit.run(count, workers: threads) { range in
+            for i in range { body(i) }
         }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// The element-wise operations of a Llama layer, written to follow ggml's CPU ops
@@ -71,18 +70,11 @@ enum Kernels {
     /// `threads` in contiguous ranges (an expf per value: done serially it was a serial ~2.5 % of a
     /// pass). Each value is computed alone, so the split changes nothing.
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int, threads: Int = 1) {
-        let workers = count < (1 << 16) ? 1 : max(1, threads)
-        if workers == 1 {
-            for i in 0..<count {
+        ContiguousSplit.run(count, workers: count < (1 << 16) ? 1 : threads) { range in
+            for i in range {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
             }
-            return
-        }
-        let buffers = SwigluBuffers(gate: gate, up: up)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let i0 = count * w / workers, i1 = count * (w + 1) / workers
-            swiglu(buffers.gate + i0, buffers.up + i0, count: i1 - i0)
         }
     }
 
@@ -122,10 +114,4 @@ extension Kernels {
         let inverse = 1 / cap
         for i in 0..<count { x[i] = tanhf(x[i] * inverse) * cap }
     }
-}
-
-/// The swiglu operands, shared by workers that each write their own range.
-private struct SwigluBuffers: @unchecked Sendable {
-    let gate: UnsafeMutablePointer<Float>
-    let up: UnsafePointer<Float>
 }

@@ -75,16 +75,9 @@ enum MatMul {
         _ x: UnsafePointer<Float>, tokens: Int, columns: Int, rounding: ActivationRounding,
         into y: UnsafeMutablePointer<Float>, threads: Int
     ) {
-        let workers = max(1, min(threads, tokens / 16))
-        if workers == 1 {
-            rounding.apply(x, count: tokens * columns, rowLength: columns, into: y)
-            return
-        }
-        let job = Job(x: x, y: y)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let t0 = tokens * w / workers, t1 = tokens * (w + 1) / workers
-            rounding.apply(job.x + t0 * columns, count: (t1 - t0) * columns, rowLength: columns,
-                           into: job.y + t0 * columns)
+        ContiguousSplit.run(tokens, workers: min(threads, tokens / 16)) { rows in
+            rounding.apply(x + rows.lowerBound * columns, count: rows.count * columns, rowLength: columns,
+                           into: y + rows.lowerBound * columns)
         }
     }
 

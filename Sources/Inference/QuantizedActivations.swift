@@ -1,5 +1,4 @@
 import CInferenceVNNI
-import Dispatch
 
 /// A matmul's activations as the integer matmul reads them: each token's row as int8 codes, and per
 /// sub-block of the weight type (`IntegerWeightLayout.subblockLength` columns) the activation
@@ -16,15 +15,13 @@ struct QuantizedActivations {
         let perRow = columns / layout.subblockLength
         codes = .allocate(capacity: tokens * columns)
         subblocks = .allocate(capacity: tokens * perRow)
-        let job = Job(x: x, codes: codes, subblocks: subblocks)
-        let workers = max(1, min(threads, tokens / 16))
-        let run: @Sendable (Int) -> Void = { w in
-            for t in (tokens * w / workers)..<(tokens * (w + 1) / workers) {
-                Self.quantizeRow(job.x + t * columns, columns: columns, layout: layout,
-                                 codes: job.codes + t * columns, subblocks: job.subblocks + t * perRow)
+        let (codes, subblocks) = (codes, subblocks)
+        ContiguousSplit.run(tokens, workers: min(threads, tokens / 16)) { rows in
+            for t in rows {
+                Self.quantizeRow(x + t * columns, columns: columns, layout: layout,
+                                 codes: codes + t * columns, subblocks: subblocks + t * perRow)
             }
         }
-        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
     }
 
     func deallocate() {
@@ -92,11 +89,4 @@ struct QuantizedActivations {
         let bits = unsafeBitCast(q + SIMD8(repeating: 12_582_912), to: SIMD8<UInt32>.self)
         return unsafeBitCast(SIMD8<UInt8>(truncatingIfNeeded: bits), to: SIMD8<Int8>.self)
     }
-}
-
-/// Buffers shared by the quantizing workers, which write disjoint token rows.
-private struct Job: @unchecked Sendable {
-    let x: UnsafePointer<Float>
-    let codes: UnsafeMutablePointer<Int8>
-    let subblocks: UnsafeMutablePointer<quantd_vnni_subblock>
 }
