@@ -46,15 +46,7 @@ struct WeightMatrix: @unchecked Sendable {
     /// The range was checked by the caller, so the only failure left is one the init ruled out.
     func dequantize(rows range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
         let count = range.count * columns
-        #if INFERENCE_FMA && arch(x86_64)
-        // Built for F16C (x86-64-v3 and up): F16 -> F32 is one instruction per 8 or 16 values, where
-        // the portable bit-twiddling conversion was ~4 % of an F16 pass (measured). Exact either way.
-        if type.id == GGMLType.f16.id {
-            let src = (bytes + range.lowerBound * rowBytes).assumingMemoryBound(to: Float16.self)
-            for i in 0..<count { output[i] = Float(src[i]) }
-            return
-        }
-        #endif
+        // F16 rows go through the CPU's F16C conversion in builds for x86-64-v3 and up (`FP16.toFloats`).
         let src = UnsafeRawBufferPointer(start: bytes + range.lowerBound * rowBytes, count: range.count * rowBytes)
         // Cannot throw: type, byte count and output size were validated in init.
         try? Quantizer.dequantize(type, src, count: count, into: UnsafeMutableBufferPointer(start: output, count: count))
