@@ -27,9 +27,10 @@ func hostFlags() -> Set<String> {
     return []
     #endif
 }
+let hostCPUFlags = hostFlags()
 func hostMarch() -> String? {
     #if arch(x86_64) && os(Linux)
-    let flags = hostFlags()
+    let flags = hostCPUFlags
     let v3: Set<String> = ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
     let v4: Set<String> = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
     guard v3.isSubset(of: flags) else { return nil }
@@ -45,7 +46,7 @@ let march: String? = {
 // AVX-512 VNNI (vpdpbusd, 64 byte multiply-adds per instruction) is not part of x86-64-v4: on an
 // AVX-512 build whose host has it, the forward pass multiplies Q8_0/Q4_0/Q5_0/Q4_K/Q5_K/Q6_K weights
 // by the int8-rounded activations in integers (INFERENCE_VNNI; the tile is C, CInferenceVNNI).
-let vnni = march == "x86-64-v4" && hostFlags().contains("avx512_vnni")
+let vnni = march == "x86-64-v4" && hostCPUFlags.contains("avx512_vnni")
 let inferenceSettings: [SwiftSetting] =
     [.unsafeFlags(["-O"], .when(configuration: .debug))]
     + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"]), .define("INFERENCE_FMA")] } ?? [])

@@ -276,7 +276,6 @@ func nibbleCodes(_ p: UnsafeRawPointer) -> CodeWords {
 /// Q5_0's and Q5_1's 32 fifth bits followed by 16 bytes of nibbles, as codes 0...31.
 @inline(__always)
 func fiveBitCodes(_ p: UnsafeRawPointer) -> CodeWords {
-    let q = p.loadUnaligned(fromByteOffset: 4, as: SIMD4<UInt32>.self)
     // Bit l of the 32 for column l, as 16 in byte l: per 8 bits, the byte repeated 8 times, bit l
     // kept in byte l, and + 0x7F carries any kept bit into the byte's top bit.
     let h = p.loadUnaligned(as: UInt32.self)
@@ -286,7 +285,7 @@ func fiveBitCodes(_ p: UnsafeRawPointer) -> CodeWords {
     }
     let fifth = unsafeBitCast(SIMD4<UInt64>(spread(h), spread(h >> 8), spread(h >> 16), spread(h >> 24)),
                               to: CodeWords.self)
-    return CodeWords(lowHalf: q & lowNibbles, highHalf: (q &>> 4) & lowNibbles) | fifth
+    return nibbleCodes(p + 4) | fifth
 }
 
 /// Q4_K (144 bytes per 256: F16 d and dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles):

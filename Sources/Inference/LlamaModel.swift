@@ -25,7 +25,7 @@ public final class LlamaModel {
     /// False: each layer's weight pages are handed back to the kernel once the layer is done (and the
     /// output matrix's after the logits), so a pass holds about one layer and the embedding resident
     /// instead of the whole file. A later pass faults them back from the page cache. The evaluate
-    /// stage runs several models one after another and sets this (`PerplexityEvaluator.compare`).
+    /// stage runs several models and sets this (`PerplexityEvaluator.compare`).
     public var keepsWeightsResident = true
     /// Told the input of every weight matmul (llama-imatrix's collection; see `ActivationObserver`).
     public var activationObserver: (any ActivationObserver)?
