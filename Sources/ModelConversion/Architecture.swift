@@ -35,6 +35,8 @@ public struct Architecture: Sendable {
     /// False when the architecture writes all its hyperparameters itself (Phi-3 does not call
     /// `TextModel.set_gguf_parameters`).
     var writesTextModelParameters = true
+    /// config.json keys the class removes before the reference reads them (Granite pops `head_dim`).
+    var ignoredConfigKeys: [String] = []
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
     var layerPrefix = "model.layers."
     /// The class's `filter_tensors` (and renames of its `modify_tensors`): the HF name the tensor
@@ -43,7 +45,10 @@ public struct Architecture: Sendable {
     var filterTensor: @Sendable (String, HyperParameters) -> String? = { name, _ in name }
 
     /// The architectures this converter knows, in the order they are listed to users.
-    public static let all: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3, .bert]
+    public static let all: [Architecture] = [
+        .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .olmo2, .olmoe, .exaone4,
+        .gemma2, .gemma3, .phi3, .bert,
+    ]
 
     /// Every supported `config.json` architecture name.
     public static var supportedNames: [String] { all.flatMap(\.huggingFaceNames) }
@@ -87,6 +92,8 @@ enum VocabularyStyle: Sendable {
     case llama
     /// `Qwen2Model.set_vocab`: SentencePiece, else GPT-2 BPE.
     case gpt2
+    /// `TextModel.set_vocab` (`_set_vocab_gpt2`): GPT-2 BPE from tokenizer.json only.
+    case bpe
     /// `Gemma3Model.set_vocab`: SentencePiece followed by `add_space_prefix = false`, else GPT-2 BPE.
     case gemma
     /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_class says so, else its own SentencePiece

@@ -42,9 +42,10 @@ public struct ConversionPlan: Sendable {
         guard let architecture = Architecture.named(archName) else {
             throw .unsupportedArchitecture(path: path, name: archName, supported: Architecture.supportedNames)
         }
-        let hparams = HyperParameters(config: folder.config, path: path, defaults: architecture.configDefaults)
+        let hparams = HyperParameters(config: folder.config, path: path, defaults: architecture.configDefaults,
+                                      ignoring: architecture.ignoredConfigKeys)
 
-        var stored: [(hfName: String, file: SafetensorsFile, info: SafetensorsTensorInfo)] = []
+        var stored: [StoredTensor] = []
         for file in folder.weights {
             for tensor in file.tensors {
                 var name = tensor.name
@@ -68,12 +69,11 @@ public struct ConversionPlan: Sendable {
         }
         let heads = try hparams.int(["n_heads", "num_attention_heads"])
         let kvHeads = try hparams.int(["n_kv_heads", "num_key_value_heads"])
-        for (hfName, file, tensor) in stored where !TensorRules.isIgnored(hfName) {
-            guard let element = ElementConversion.SourceType(tensor.dtype) else {
-                throw .tensor(path: file.path, tensor: tensor.name,
-                              message: "has dtype \(tensor.dtype), which this converter does not read (F32, F16, BF16, FP8)"
-                                  + " — integer and packed checkpoints are not supported; use convert_hf_to_gguf.py")
-            }
+        let (singles, stacks) = try ExpertStacks.split(
+            stored.filter { !TensorRules.isIgnored($0.hfName) },
+            expertCount: try hparams.int(["num_local_experts", "num_experts", "n_routed_experts"]), path: path)
+        for (hfName, file, tensor) in singles {
+            let element = try Self.sourceType(of: tensor, in: file)
             guard let ggufName = architecture.ggufTensorName(hfName) else {
                 throw .unmappedTensor(path: file.path, tensor: tensor.name, architecture: archName)
             }
@@ -102,6 +102,20 @@ public struct ConversionPlan: Sendable {
                                          source: .stored(file: file, info: tensor, element: element, permuteGroups: groups,
                                                          scale: try scales.scale(for: hfName, weight: tensor, path: file.path),
                                                          shift: shift)))
+        }
+        for stack in stacks {
+            guard let ggufName = architecture.ggufTensorName(stack.hfName) else {
+                throw .unmappedTensor(path: stack.experts[0].file.path, tensor: stack.hfName, architecture: archName)
+            }
+            var parts: [TensorSource] = []
+            for (hfName, file, tensor) in stack.experts {
+                parts.append(.stored(file: file, info: tensor, element: try Self.sourceType(of: tensor, in: file),
+                                     permuteGroups: nil, scale: try scales.scale(for: hfName, weight: tensor, path: file.path),
+                                     shift: 0))
+            }
+            let shape = [stack.experts.count] + stack.experts[0].info.shape
+            let type = TensorRules.type(ggufName: ggufName, numpyShape: shape, outputType: outputType)
+            planned.append(PlannedTensor(name: ggufName, dimensions: shape.reversed(), type: type, source: .stacked(parts)))
         }
         var seen = Set<String>()
         for tensor in planned where !seen.insert(tensor.name).inserted {
@@ -135,6 +149,17 @@ public struct ConversionPlan: Sendable {
         self.tensors = planned
         self.metadata = m.metadata
         self.general = general
+    }
+
+    /// How the converter reads a tensor's elements; an error for dtypes it cannot read.
+    static func sourceType(of tensor: SafetensorsTensorInfo, in file: SafetensorsFile) throws(ConversionError)
+        -> ElementConversion.SourceType {
+        guard let element = ElementConversion.SourceType(tensor.dtype) else {
+            throw .tensor(path: file.path, tensor: tensor.name,
+                          message: "has dtype \(tensor.dtype), which this converter does not read (F32, F16, BF16, FP8)"
+                              + " — integer and packed checkpoints are not supported; use convert_hf_to_gguf.py")
+        }
+        return element
     }
 
     /// `--outtype auto`: the first tensor of two or more dimensions that is BF16 or F16 decides;

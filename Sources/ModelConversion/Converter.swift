@@ -93,13 +93,11 @@ public struct Converter: Sendable {
             }
             try emit(UnsafeRawBufferPointer(start: base, count: count * outRowBytes))
             // Rows read in order: their source pages can go now, so a large tensor (the token
-            // embedding) is never resident whole.
-            if let consumed = rows.sourceBytes(ofRows: start..<(start + count)) { Self.releasePages(consumed) }
+            // embedding, a layer's stacked experts) is never resident whole.
+            rows.releaseSource(ofRows: start..<(start + count))
             first += count
         }
-        if case .stored(let file, let info, _, _, _, _) = tensor.source {
-            Self.releasePages(file.data(for: info))
-        }
+        Self.release(tensor)
     }
 
     /// Drops the source tensor's pages from this process's resident set once it is converted, so
@@ -130,8 +128,41 @@ private struct RowReader: @unchecked Sendable {
     /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
     private let sameEncoding: Bool
 
+    /// Per-expert readers of a stacked tensor (empty otherwise), each `rowsPerPart` rows long.
+    private let parts: [RowReader]
+    private let rowsPerPart: Int
+
     init(_ tensor: PlannedTensor) {
-        switch tensor.source {
+        self.init(source: tensor.source, elementCount: tensor.elementCount, ne0: tensor.dimensions.first ?? 1,
+                  type: tensor.type)
+    }
+
+    private init(source: TensorSource, elementCount: Int, ne0: Int, type: GGMLType) {
+        if case .stacked(let sources) = source {
+            // The plan checked that every part has the same shape.
+            let perPart = sources.isEmpty ? 0 : elementCount / sources.count
+            self.init(parts: sources.map { RowReader(source: $0, elementCount: perPart, ne0: ne0, type: type) })
+        } else {
+            self.init(single: source, elementCount: elementCount, ne0: ne0, type: type)
+        }
+    }
+
+    private init(single source: TensorSource, elementCount: Int, ne0: Int, type: GGMLType) {
+        parts = []
+        rowsPerPart = 0
+        switch source {
+        case .stacked:
+            // Never reached (stacked sources have their own initializer); an empty reader writes nothing.
+            values = []
+            data = UnsafeRawBufferPointer(start: nil, count: 0)
+            element = .f32
+            permuteGroups = nil
+            scale = nil
+            shift = 0
+            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
+            sameEncoding = false
+            rowLength = 0
+            rowCount = 0
         case .generated(let values):
             self.values = values
             data = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -151,18 +182,50 @@ private struct RowReader: @unchecked Sendable {
             self.scale = scale
             self.shift = shift
             scaleData = scale.map { $0.file.data(for: $0.info) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            let rows = groups != nil ? (info.shape.first ?? 1) : tensor.elementCount / max(tensor.dimensions.first ?? 1, 1)
-            rowCount = tensor.elementCount == 0 ? 0 : max(rows, 1)
-            rowLength = rowCount == 0 ? 0 : tensor.elementCount / rowCount
+            let rows = groups != nil ? (info.shape.first ?? 1) : elementCount / max(ne0, 1)
+            rowCount = elementCount == 0 ? 0 : max(rows, 1)
+            rowLength = rowCount == 0 ? 0 : elementCount / rowCount
             sameEncoding = scale == nil && shift == 0
-                && ((element == .f32 && tensor.type == .f32) || (element == .f16 && tensor.type == .f16)
-                    || (element == .bf16 && tensor.type == .bf16))
+                && ((element == .f32 && type == .f32) || (element == .f16 && type == .f16)
+                    || (element == .bf16 && type == .bf16))
         }
+    }
+
+    private init(parts: [RowReader]) {
+        self.parts = parts
+        rowsPerPart = parts.first?.rowCount ?? 0
+        rowCount = rowsPerPart * parts.count
+        rowLength = parts.first?.rowLength ?? 0
+        values = []
+        data = UnsafeRawBufferPointer(start: nil, count: 0)
+        element = .f32
+        permuteGroups = nil
+        scale = nil
+        shift = 0
+        scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
+        sameEncoding = false
+    }
+
+    /// Hands back the source pages of rows `range` once they are converted, where the rows were read
+    /// in order with nothing else (see `sourceBytes`); a stacked tensor does so per expert.
+    func releaseSource(ofRows range: Range<Int>) {
+        if !parts.isEmpty {
+            guard rowsPerPart > 0 else { return }
+            var row = range.lowerBound
+            while row < range.upperBound {
+                let part = row / rowsPerPart
+                let end = min(range.upperBound, (part + 1) * rowsPerPart)
+                parts[part].releaseSource(ofRows: (row - part * rowsPerPart)..<(end - part * rowsPerPart))
+                row = end
+            }
+            return
+        }
+        if let consumed = sourceBytes(ofRows: range) { MappedFile.releasePages(consumed) }
     }
 
     /// The tensor is written as its source's bytes, unchanged and in order (same encoding, not
     /// permuted, scaled or shifted): `write` is a copy.
-    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty }
+    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty && parts.isEmpty }
 
     /// The source bytes of rows `range` when they are read in order and nothing else is read
     /// with them (not permuted, not FP8-scaled), else nil.
@@ -175,6 +238,10 @@ private struct RowReader: @unchecked Sendable {
 
     func write(row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,
                scratch: UnsafeMutablePointer<Float>) {
+        if !parts.isEmpty {
+            parts[row / rowsPerPart].write(row: row % rowsPerPart, type: type, into: out, byteCount: byteCount, scratch: scratch)
+            return
+        }
         if !values.isEmpty {
             for (i, v) in values.enumerated() { scratch[i] = v }
             ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
@@ -259,9 +326,13 @@ extension Converter {
     }
 
     /// Hands a converted tensor's source pages back to the kernel (see `releasePages`).
-    public static func release(_ tensor: PlannedTensor) {
-        if case .stored(let file, let info, _, _, _, _) = tensor.source {
-            releasePages(file.data(for: info))
+    public static func release(_ tensor: PlannedTensor) { release(tensor.source) }
+
+    private static func release(_ source: TensorSource) {
+        switch source {
+        case .stored(let file, let info, _, _, _, _): releasePages(file.data(for: info))
+        case .stacked(let parts): parts.forEach(release)
+        case .generated: break
         }
     }
 }

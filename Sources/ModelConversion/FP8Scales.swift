@@ -9,7 +9,7 @@ struct FP8Scales {
     private var blockSize: [Int]?
 
     /// Takes the scale tensors out of `stored`, keyed by the weight they belong to.
-    init(stored: inout [(hfName: String, file: SafetensorsFile, info: SafetensorsTensorInfo)],
+    init(stored: inout [StoredTensor],
          hparams: HyperParameters) throws(ConversionError) {
         guard let config = hparams["quantization_config"], case .object = config,
               let method = config["quant_method"], !method.isNull else { return }
@@ -26,7 +26,7 @@ struct FP8Scales {
             blockSize = sizes
         }
         let names = Set(stored.map(\.hfName))
-        var kept: [(hfName: String, file: SafetensorsFile, info: SafetensorsTensorInfo)] = []
+        var kept: [StoredTensor] = []
         for entry in stored {
             let name = entry.hfName
             if name.hasSuffix("_scale_inv") {

@@ -14,13 +14,15 @@ public struct HyperParameters: Sendable {
     public let path: String
     private var members: [String: JSONValue]
 
-    public init(config: JSONValue, path: String, defaults: [(String, @Sendable (HyperParameters) -> JSONValue?)] = []) {
+    public init(config: JSONValue, path: String, defaults: [(String, @Sendable (HyperParameters) -> JSONValue?)] = [],
+                ignoring ignored: [String] = []) {
         self.path = path
         var members: [String: JSONValue] = [:]
         for (key, value) in config.objectValue ?? [] { members[key] = value }
         if let text = config["text_config"]?.objectValue {
             for (key, value) in text { members[key] = value }
         }
+        for key in ignored { members[key] = nil }
         self.members = members
         for (key, compute) in defaults where self.members[key] == nil {
             if let value = compute(self) { self.members[key] = value }

@@ -90,6 +90,21 @@ enum TextModelParameters {
         }
         m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps", "norm_eps"]))
         m.setModel("attention.layer_norm_epsilon", try h.float32(["layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"]))
+        m.setModel("expert_count", try h.uint32(["num_local_experts", "num_experts", "n_routed_experts"]))
+        m.setModel("expert_used_count", try h.uint32(["num_experts_per_tok", "num_experts_per_token", "top_k_experts"]))
+        m.setModel("expert_group_count", try h.uint32(["n_group"]))
+        m.setModel("expert_group_used_count", try h.uint32(["topk_group"]))
+        let scoreKeys = ["score_function", "scoring_func", "score_func", "moe_router_activation", "moe_router_activation_func",
+                         "expert_selection_fn"]
+        if let score = h.find(scoreKeys), !score.isNull {
+            // gguf-py `ExpertGatingFuncType`.
+            let gating: [String: UInt32] = ["softmax": 1, "sigmoid": 2, "sqrtsoftplus": 4]
+            guard let name = score.stringValue, let id = gating[name] else {
+                throw .config(path: h.path, key: scoreKeys.first { h[$0] != nil } ?? scoreKeys[0],
+                              message: "is \(score.serialized()); the expert gating functions are softmax, sigmoid and sqrtsoftplus")
+            }
+            m.setModel("expert_gating_func", .uint32(id))
+        }
         if let headDim = try h.uint32(["head_dim"]) {
             m.setModel("attention.key_length", headDim)
             m.setModel("attention.value_length", headDim)

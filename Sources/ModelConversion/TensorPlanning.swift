@@ -18,6 +18,10 @@ enum TensorSource: Sendable {
     case stored(file: SafetensorsFile, info: SafetensorsTensorInfo, element: ElementConversion.SourceType,
                 permuteGroups: Int?, scale: DequantizationScale?, shift: Float)
     case generated([Float])
+    /// Per-expert 2-D tensors stacked along a new outermost dimension (`torch.stack(experts, dim=0)`):
+    /// expert `e` supplies output rows `e * rowsPerExpert ..< (e + 1) * rowsPerExpert`. Each part is
+    /// a `.stored` source; parts are read one after another, so only one expert's pages are resident.
+    indirect case stacked([TensorSource])
 }
 
 /// `weight_scale_inv` (or `weight_scale`) of an FP8 checkpoint: the reference's `dequant_simple`
@@ -54,13 +58,28 @@ public enum TensorRules {
     /// 32-element block.
     public static func type(ggufName: String, numpyShape: [Int], outputType: OutputType) -> GGMLType {
         if numpyShape.count <= 1 || ggufName.hasSuffix("_norm.weight") || !ggufName.hasSuffix(".weight")
-            || ggufName == "position_embd.weight" || ggufName == "token_types.weight" {
+            || alwaysF32.contains(String(baseName(ggufName))) {
             return .f32
         }
         if outputType == .q8_0, let row = numpyShape.last, row % 32 != 0 {
             return .f16
         }
         return outputType.ggmlType
+    }
+
+    /// Tensors the reference keeps in F32 whatever the output type (`prepare_tensors`' list, for the
+    /// tensor kinds quantd's architectures have): position and token-type embeddings and the MoE
+    /// routers.
+    static let alwaysF32: Set<String> = ["position_embd", "token_types", "ffn_gate_inp", "ffn_gate_inp_shexp"]
+
+    /// `blk.3.ffn_gate_inp.weight` -> `ffn_gate_inp`; `token_types.weight` -> `token_types`.
+    static func baseName(_ ggufName: String) -> Substring {
+        var name = Substring(ggufName)
+        if name.hasSuffix(".weight") { name = name.dropLast(7) }
+        if name.hasPrefix("blk."), let dot = name.dropFirst(4).firstIndex(of: ".") {
+            name = name[name.index(after: dot)...]
+        }
+        return name
     }
 
     /// llama-quantize's tensor order (`llama_model_loader::weight_name_comparer`): tensors outside

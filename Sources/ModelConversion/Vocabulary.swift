@@ -75,7 +75,7 @@ enum Vocabulary {
                 try SentencePieceVocabulary.write(files: files, hparams: hparams, phi3: true, into: &m)
                 return
             }
-        } else if files.hasSentencePieceModel {
+        } else if files.hasSentencePieceModel && style != .bpe {
             // Llama, Qwen2 and Gemma 3 try SentencePiece first.
             try SentencePieceVocabulary.write(files: files, hparams: hparams, into: &m)
             if style == .gemma { m.set("tokenizer.ggml.add_space_prefix", .bool(false)) }

@@ -36,12 +36,50 @@ extension Architecture {
             ("vocab_size", { _ in 32000 }),
         ])
 
-    private static func llamaFamily(names: [String], defaults: [(String, @Sendable (HyperParameters) -> JSONValue?)]) -> Architecture {
+    /// Mixtral is `LlamaModel` with experts: `block_sparse_moe.experts.N.w1/w2/w3` stacked into
+    /// `ffn_{gate,down,up}_exps`, the router `block_sparse_moe.gate` kept F32.
+    static let mixtral = llamaFamily(
+        names: ["MixtralForCausalLM"],
+        defaults: [
+            // MixtralConfig's defaults (transformers 4.57).
+            ("num_key_value_heads", { _ in 8 }),
+            ("max_position_embeddings", { _ in 131072 }),
+            ("rms_norm_eps", { _ in 1e-5 }),
+            ("rope_theta", { _ in 1_000_000.0 }),
+            ("vocab_size", { _ in 32000 }),
+            ("num_local_experts", { _ in 8 }),
+            ("num_experts_per_tok", { _ in 2 }),
+        ])
+
+    /// `SmolLM3Model`: `LlamaModel` under its own GGUF name (llama.cpp skips RoPE on every fourth
+    /// layer itself; nothing about it is written).
+    static let smollm3 = llamaFamily(
+        names: ["SmolLM3ForCausalLM"], ggufName: "smollm3",
+        defaults: [
+            // SmolLM3Config's defaults (transformers 4.57).
+            ("num_key_value_heads", { _ in 4 }),
+            ("max_position_embeddings", { _ in 32768 }),
+            ("rms_norm_eps", { _ in 1e-6 }),
+            ("rope_theta", { _ in 2_000_000.0 }),
+            ("vocab_size", { _ in 128256 }),
+        ])
+
+    /// `LlamaModel`: the tensor table (plus Mixtral's expert names), q/k permutation, `vocab_size` and
+    /// `rope.dimension_count`, Llama 3's `rope_freqs`; `extra` writes a subclass's own keys after them.
+    static func llamaFamily(
+        names: [String], ggufName: String = "llama", defaults: [(String, @Sendable (HyperParameters) -> JSONValue?)],
+        extra: @escaping @Sendable (HyperParameters, inout MetadataBuilder) throws(ConversionError) -> Void = { _, _ in }
+    ) -> Architecture {
         Architecture(
             huggingFaceNames: names,
-            ggufName: "llama",
+            ggufName: ggufName,
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: llamaLikeLayerTensors,
+            layerTensors: llamaLikeLayerTensors.merging([
+                "block_sparse_moe.gate": "ffn_gate_inp",
+                "block_sparse_moe.experts.w1": "ffn_gate_exps",
+                "block_sparse_moe.experts.w2": "ffn_down_exps",
+                "block_sparse_moe.experts.w3": "ffn_up_exps",
+            ]) { a, _ in a },
             configDefaults: defaults,
             permutesQueryKey: true,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
@@ -55,6 +93,7 @@ extension Architecture {
                     ropeDimension = try h.requiredInt(["hidden_size"]) / heads
                 }
                 m.setModel("rope.dimension_count", .uint32(UInt32(clamping: ropeDimension)))
+                try extra(h, &m)
             },
             generatedTensors: { (h: HyperParameters) throws(ConversionError) in
                 try LlamaRopeFrequencies.tensor(h).map { [$0] } ?? []
@@ -66,7 +105,8 @@ extension Architecture {
 /// Llama 3's long-context RoPE scaling, which the reference stores as a `rope_freqs.weight`
 /// tensor of per-dimension factors (`LlamaModel.generate_extra_tensors`).
 enum LlamaRopeFrequencies {
-    static func tensor(_ h: HyperParameters) throws(ConversionError) -> GeneratedTensor? {
+    /// `defaultFactor` is the class's fallback for a missing `factor` (Llama 8, EXAONE 4 16).
+    static func tensor(_ h: HyperParameters, defaultFactor: Double = 8.0) throws(ConversionError) -> GeneratedTensor? {
         let rope = RopeParameters(h)
         guard rope.type?.lowercased() == "llama3" else { return nil }
         let p = rope.full
@@ -80,7 +120,7 @@ enum LlamaRopeFrequencies {
             dim = try h.requiredInt(["hidden_size"]) / heads
         }
         guard dim > 0 else { throw .config(path: h.path, key: "head_dim", message: "is 0") }
-        let factor = p["factor"]?.doubleValue ?? 8.0
+        let factor = p["factor"]?.doubleValue ?? defaultFactor
         let lowFreqFactor = p["low_freq_factor"]?.doubleValue ?? 1.0
         let highFreqFactor = p["high_freq_factor"]?.doubleValue ?? 4.0
         let oldContext = p["original_max_position_embeddings"]?.doubleValue ?? 8192

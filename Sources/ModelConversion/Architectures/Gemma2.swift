@@ -1,0 +1,57 @@
+import JSON
+
+extension Architecture {
+    /// `Gemma2Model`: writes its own hyperparameters (not TextModel's), norms stored as `w - 1`,
+    /// four norms per layer, attention and final logit soft-capping, one sliding window; the tied
+    /// `lm_head.weight` some exports carry is dropped; SentencePiece without a space prefix.
+    static let gemma2: Architecture = {
+        var gemma2 = Architecture(
+            huggingFaceNames: ["Gemma2ForCausalLM"],
+            ggufName: "gemma2",
+            globalTensors: llamaLikeGlobalTensors,
+            layerTensors: [
+                "input_layernorm": "attn_norm",
+                "self_attn.q_proj": "attn_q",
+                "self_attn.k_proj": "attn_k",
+                "self_attn.v_proj": "attn_v",
+                "self_attn.o_proj": "attn_output",
+                "post_attention_layernorm": "post_attention_norm",
+                "pre_feedforward_layernorm": "ffn_norm",
+                "post_feedforward_layernorm": "post_ffw_norm",
+                "mlp.gate_proj": "ffn_gate",
+                "mlp.up_proj": "ffn_up",
+                "mlp.down_proj": "ffn_down",
+            ],
+            configDefaults: [
+                // Gemma2Config's defaults (transformers 4.57).
+                ("max_position_embeddings", { _ in 8192 }),
+                ("num_attention_heads", { _ in 8 }),
+                ("num_key_value_heads", { _ in 4 }),
+                ("head_dim", { _ in 256 }),
+                ("rms_norm_eps", { _ in 1e-6 }),
+                ("sliding_window", { _ in 4096 }),
+                ("attn_logit_softcapping", { _ in 50.0 }),
+                ("final_logit_softcapping", { _ in 30.0 }),
+            ],
+            permutesQueryKey: false,
+            writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
+                m.setModel("context_length", try h.uint32(["max_position_embeddings"]))
+                m.setModel("embedding_length", try h.uint32(["hidden_size"]))
+                m.setModel("feed_forward_length", try h.uint32(["intermediate_size"]))
+                m.setModel("attention.head_count", try h.uint32(["num_attention_heads"]))
+                m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads", "num_attention_heads"]))
+                m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps"]))
+                m.setModel("attention.key_length", try h.uint32(["head_dim"]))
+                m.setModel("attention.value_length", try h.uint32(["head_dim"]))
+                m.setModel("attn_logit_softcapping", try h.float32(["attn_logit_softcapping"]))
+                m.setModel("final_logit_softcapping", try h.float32(["final_logit_softcapping"]))
+                m.setModel("attention.sliding_window", try h.uint32(["sliding_window"]))
+            },
+            generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
+            vocabulary: .gemma,
+            normShift: 1)
+        gemma2.writesTextModelParameters = false
+        gemma2.filterTensor = { name, _ in name == "lm_head.weight" ? nil : name }
+        return gemma2
+    }()
+}
