@@ -35,6 +35,8 @@ public struct Architecture: Sendable {
     /// False when the architecture writes all its hyperparameters itself (Phi-3 does not call
     /// `TextModel.set_gguf_parameters`).
     var writesTextModelParameters = true
+    /// DeepSeek's MLA: `kv_b_proj` is written as `attn_k_b` and `attn_v_b` (see `MLASplit`).
+    var splitsKeyValueB = false
     /// config.json keys the class removes before the reference reads them (Granite pops `head_dim`).
     var ignoredConfigKeys: [String] = []
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
@@ -46,7 +48,7 @@ public struct Architecture: Sendable {
 
     /// The architectures this converter knows, in the order they are listed to users.
     public static let all: [Architecture] = [
-        .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .olmo2, .olmoe, .exaone4,
+        .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .deepseek2, .olmo2, .olmoe, .exaone4,
         .gemma2, .gemma3, .phi3, .bert,
     ]
 

@@ -51,6 +51,10 @@ public struct ConversionPlan: Sendable {
                 var name = tensor.name
                 if name.contains("language_model.") { name = name.replacingOccurrences(of: "language_model.", with: "") }
                 if name.contains("text_model.") { name = name.replacingOccurrences(of: "text_model.", with: "") }
+                // `ModelBase.filter_tensors`: the router bias is named as a bias so the tensor map finds it.
+                if name.hasSuffix("e_score_correction_bias") {
+                    name = name.replacingOccurrences(of: "e_score_correction_bias", with: "e_score_correction.bias")
+                }
                 if TensorRules.isMultimodal(name) { continue }
                 guard let filtered = architecture.filterTensor(name, hparams) else { continue }
                 stored.append((filtered, file, tensor))
@@ -74,6 +78,12 @@ public struct ConversionPlan: Sendable {
             expertCount: try hparams.int(["num_local_experts", "num_experts", "n_routed_experts"]), path: path)
         for (hfName, file, tensor) in singles {
             let element = try Self.sourceType(of: tensor, in: file)
+            if architecture.splitsKeyValueB, hfName.hasSuffix("kv_b_proj.weight") {
+                planned += try Self.mlaHalves(hfName, file: file, tensor: tensor, element: element, hparams: hparams,
+                                              architecture: architecture, outputType: outputType,
+                                              scale: try scales.scale(for: hfName, weight: tensor, path: file.path))
+                continue
+            }
             guard let ggufName = architecture.ggufTensorName(hfName) else {
                 throw .unmappedTensor(path: file.path, tensor: tensor.name, architecture: archName)
             }
@@ -149,6 +159,39 @@ public struct ConversionPlan: Sendable {
         self.tensors = planned
         self.metadata = m.metadata
         self.general = general
+    }
+
+    /// `attn_k_b` and `attn_v_b` from DeepSeek's `kv_b_proj` (`DeepseekV2Model.modify_tensors`), with
+    /// the shape checked against the config's head sizes first.
+    static func mlaHalves(_ hfName: String, file: SafetensorsFile, tensor: SafetensorsTensorInfo,
+                          element: ElementConversion.SourceType, hparams: HyperParameters, architecture: Architecture,
+                          outputType: OutputType, scale: DequantizationScale?) throws(ConversionError) -> [PlannedTensor] {
+        var heads = try hparams.int(["num_key_value_heads"])
+        if heads == nil { heads = try hparams.requiredInt(["num_attention_heads"]) }
+        let headCount = heads ?? 0
+        let nope = try hparams.requiredInt(["qk_nope_head_dim"])
+        let value = try hparams.requiredInt(["v_head_dim"])
+        guard tensor.shape.count == 2, headCount > 0, nope > 0, value > 0,
+              tensor.shape[0] == headCount * (nope + value) else {
+            throw .tensor(path: file.path, tensor: tensor.name,
+                          message: "has shape \(tensor.shape), not [num_key_value_heads × (qk_nope_head_dim + v_head_dim), kv_lora_rank]"
+                              + " = [\(headCount) × (\(nope) + \(value)), …] — config.json does not match the weights")
+        }
+        let kvLora = tensor.shape[1]
+        let base = TensorSource.stored(file: file, info: tensor, element: element, permuteGroups: nil, scale: scale, shift: 0)
+        var halves: [PlannedTensor] = []
+        for (half, suffix, shape) in [(MLASplit.Half.key, "k_b_proj", [headCount, kvLora, nope]),
+                                      (.value, "v_b_proj", [headCount, value, kvLora])] {
+            let name = hfName.replacingOccurrences(of: "kv_b_proj", with: suffix)
+            guard let ggufName = architecture.ggufTensorName(name) else {
+                throw .unmappedTensor(path: file.path, tensor: name, architecture: architecture.huggingFaceNames[0])
+            }
+            let split = MLASplit(half: half, heads: headCount, nope: nope, value: value)
+            halves.append(PlannedTensor(name: ggufName, dimensions: shape.reversed(),
+                                        type: TensorRules.type(ggufName: ggufName, numpyShape: shape, outputType: outputType),
+                                        source: .mlaSplit(base, split)))
+        }
+        return halves
     }
 
     /// How the converter reads a tensor's elements; an error for dtypes it cannot read.

@@ -116,8 +116,8 @@ private struct PieceBuffer: @unchecked Sendable {
 /// permuted q/k tensors an HF row (`shape[0]` of them), otherwise a GGUF row of `ne0` elements.
 /// The mapped source stays alive for the conversion (the plan holds its file).
 private struct RowReader: @unchecked Sendable {
-    let rowLength: Int
-    let rowCount: Int
+    private(set) var rowLength: Int
+    private(set) var rowCount: Int
     private let data: UnsafeRawBufferPointer
     private let element: ElementConversion.SourceType
     private let values: [Float]
@@ -128,9 +128,12 @@ private struct RowReader: @unchecked Sendable {
     /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
     private let sameEncoding: Bool
 
-    /// Per-expert readers of a stacked tensor (empty otherwise), each `rowsPerPart` rows long.
+    /// Per-expert readers of a stacked tensor, each `rowsPerPart` rows long; for an MLA half, the
+    /// reader of the whole `kv_b_proj`; empty otherwise.
     private let parts: [RowReader]
-    private let rowsPerPart: Int
+    private var rowsPerPart: Int
+    /// Set for an MLA half: a value row is a `kv_b_proj` row; a key "row" is one head, transposed.
+    private var split: MLASplit?
 
     init(_ tensor: PlannedTensor) {
         self.init(source: tensor.source, elementCount: tensor.elementCount, ne0: tensor.dimensions.first ?? 1,
@@ -138,7 +141,22 @@ private struct RowReader: @unchecked Sendable {
     }
 
     private init(source: TensorSource, elementCount: Int, ne0: Int, type: GGMLType) {
-        if case .stacked(let sources) = source {
+        if case .mlaSplit(let base, let split) = source {
+            let kvLora = split.half == .value ? ne0 : elementCount / max(split.heads * split.nope, 1)
+            let baseReader = RowReader(source: base, elementCount: split.heads * (split.nope + split.value) * kvLora,
+                                       ne0: kvLora, type: type)
+            self.init(parts: [baseReader])
+            self.split = split
+            rowsPerPart = 0
+            switch split.half {
+            case .value:
+                rowCount = split.heads * split.value
+                rowLength = kvLora
+            case .key:
+                rowCount = split.heads
+                rowLength = kvLora * split.nope
+            }
+        } else if case .stacked(let sources) = source {
             // The plan checked that every part has the same shape.
             let perPart = sources.isEmpty ? 0 : elementCount / sources.count
             self.init(parts: sources.map { RowReader(source: $0, elementCount: perPart, ne0: ne0, type: type) })
@@ -151,7 +169,7 @@ private struct RowReader: @unchecked Sendable {
         parts = []
         rowsPerPart = 0
         switch source {
-        case .stacked:
+        case .stacked, .mlaSplit:
             // Never reached (stacked sources have their own initializer); an empty reader writes nothing.
             values = []
             data = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -209,6 +227,7 @@ private struct RowReader: @unchecked Sendable {
     /// Hands back the source pages of rows `range` once they are converted, where the rows were read
     /// in order with nothing else (see `sourceBytes`); a stacked tensor does so per expert.
     func releaseSource(ofRows range: Range<Int>) {
+        if split != nil { return }  // rows are read out of order; released with the tensor
         if !parts.isEmpty {
             guard rowsPerPart > 0 else { return }
             var row = range.lowerBound
@@ -225,7 +244,7 @@ private struct RowReader: @unchecked Sendable {
 
     /// The tensor is written as its source's bytes, unchanged and in order (same encoding, not
     /// permuted, scaled or shifted): `write` is a copy.
-    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty && parts.isEmpty }
+    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty && parts.isEmpty && split == nil }
 
     /// The source bytes of rows `range` when they are read in order and nothing else is read
     /// with them (not permuted, not FP8-scaled), else nil.
@@ -238,6 +257,10 @@ private struct RowReader: @unchecked Sendable {
 
     func write(row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,
                scratch: UnsafeMutablePointer<Float>) {
+        if let split {
+            writeMLA(split, row: row, type: type, into: out, byteCount: byteCount, scratch: scratch)
+            return
+        }
         if !parts.isEmpty {
             parts[row / rowsPerPart].write(row: row % rowsPerPart, type: type, into: out, byteCount: byteCount, scratch: scratch)
             return
@@ -258,6 +281,36 @@ private struct RowReader: @unchecked Sendable {
             if shift != 0 { applyShift(to: scratch) }
             ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
         }
+    }
+
+    private func writeMLA(_ split: MLASplit, row: Int, type: GGMLType, into out: UnsafeMutableRawPointer, byteCount: Int,
+                          scratch: UnsafeMutablePointer<Float>) {
+        let base = parts[0]
+        let perHead = split.nope + split.value
+        switch split.half {
+        case .value:
+            let source = (row / split.value) * perHead + split.nope + row % split.value
+            base.write(row: source, type: type, into: out, byteCount: byteCount, scratch: scratch)
+        case .key:
+            // `row` is head `row`: its `nope` key rows of kvLora values, written kvLora rows of `nope`.
+            let kvLora = base.rowLength
+            let keyRows = UnsafeMutablePointer<Float>.allocate(capacity: max(split.nope * kvLora, 1))
+            defer { keyRows.deallocate() }
+            for j in 0..<split.nope { base.decode(row: row * perHead + j, into: keyRows + j * kvLora) }
+            for c in 0..<kvLora {
+                for j in 0..<split.nope { scratch[c * split.nope + j] = keyRows[j * kvLora + c] }
+            }
+            ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
+        }
+    }
+
+    /// Source row `row` as floats, scaled and shifted as `write` would (not permuted).
+    private func decode(row: Int, into values: UnsafeMutablePointer<Float>) {
+        let rowBytes = rowLength * element.byteSize
+        let bytes = UnsafeRawBufferPointer(rebasing: data[(row * rowBytes)..<((row + 1) * rowBytes)])
+        ElementConversion.decode(bytes, type: element, count: rowLength, into: values)
+        if let scale { applyScale(scale, row: row, to: values) }
+        if shift != 0 { applyShift(to: values) }
     }
 
     /// `data_torch + shift`: F16 tensors reach the reference's modify_tensors still in half
@@ -308,6 +361,25 @@ extension Converter {
         let unitsPerRow = max(reader.rowCount / ggufRows, 1)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(reader.rowLength, 1))
         defer { scratch.deallocate() }
+        if reader.rowCount < ggufRows {
+            // A unit spans several GGUF rows (an MLA key head): write whole units, keep the rows asked for.
+            let rowsPerUnit = ggufRows / reader.rowCount
+            guard let rowBytes = ElementConversion.rowBytes(tensor.type, count: ne0) else { return }
+            let unit = UnsafeMutableRawPointer.allocate(byteCount: unitBytes, alignment: 16)
+            defer { unit.deallocate() }
+            var offset = 0
+            var row = rows.lowerBound
+            while row < rows.upperBound {
+                let index = row / rowsPerUnit
+                reader.write(row: index, type: tensor.type, into: unit, byteCount: unitBytes, scratch: scratch)
+                let end = min(rows.upperBound, (index + 1) * rowsPerUnit)
+                let first = row - index * rowsPerUnit
+                (out + offset).copyMemory(from: unit + first * rowBytes, byteCount: (end - row) * rowBytes)
+                offset += (end - row) * rowBytes
+                row = end
+            }
+            return
+        }
         var offset = 0
         for unit in (rows.lowerBound * unitsPerRow)..<(rows.upperBound * unitsPerRow) {
             reader.write(row: unit, type: tensor.type, into: out + offset, byteCount: unitBytes, scratch: scratch)
@@ -332,6 +404,7 @@ extension Converter {
         switch source {
         case .stored(let file, let info, _, _, _, _): releasePages(file.data(for: info))
         case .stacked(let parts): parts.forEach(release)
+        case .mlaSplit(let base, _): release(base)
         case .generated: break
         }
     }

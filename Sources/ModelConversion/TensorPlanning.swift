@@ -22,6 +22,20 @@ enum TensorSource: Sendable {
     /// expert `e` supplies output rows `e * rowsPerExpert ..< (e + 1) * rowsPerExpert`. Each part is
     /// a `.stored` source; parts are read one after another, so only one expert's pages are resident.
     indirect case stacked([TensorSource])
+    /// One half of DeepSeek's MLA `kv_b_proj` (a `.stored` source), as the reference splits it.
+    indirect case mlaSplit(TensorSource, MLASplit)
+}
+
+/// DeepSeek-V2/V3's `kv_b_proj` is `[heads × (nope + value), kvLoraRank]`: per head, `nope` rows
+/// that make keys and `value` rows that make values. The reference writes them as two tensors:
+/// `attn_v_b` `[heads, value, kvLoraRank]` (the value rows as they are) and `attn_k_b`
+/// `[heads, kvLoraRank, nope]` (each head's key rows transposed, for the absorbed attention).
+struct MLASplit: Sendable {
+    enum Half: Sendable { case key, value }
+    let half: Half
+    let heads: Int
+    let nope: Int
+    let value: Int
 }
 
 /// `weight_scale_inv` (or `weight_scale`) of an FP8 checkpoint: the reference's `dequant_simple`

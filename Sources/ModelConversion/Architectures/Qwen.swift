@@ -89,9 +89,8 @@ extension Architecture {
             "self_attn.k_norm": "attn_k_norm",
         ]) { a, _ in a },
         configDefaults: [
-            // Qwen3MoeConfig's defaults (transformers 4.57).
+            // Qwen3MoeConfig's defaults (transformers 4.57); unlike Qwen3Config it has no head_dim.
             ("num_key_value_heads", { _ in 4 }),
-            ("head_dim", { _ in 128 }),
             ("max_position_embeddings", { _ in 32768 }),
             ("rms_norm_eps", { _ in 1e-6 }),
             ("rope_theta", { _ in 10000.0 }),
