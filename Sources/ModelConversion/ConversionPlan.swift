@@ -137,7 +137,9 @@ public struct ConversionPlan: Sendable {
         let generationConfig = try TokenizerFiles.json(path, "generation_config.json")
         let card = try ModelCard.load(folder: path, totalParameters: parameterCount)
         let general = GeneralMetadata(folderName: Self.folderName(path), config: hparams,
-                                      generationConfig: generationConfig, parameterCount: parameterCount, card: card)
+                                      generationConfig: generationConfig, parameterCount: parameterCount,
+                                      defaultSizeLabel: ModelNaming.sizeLabel(for: planned.map { ($0.name, $0.dimensions) }),
+                                      card: card)
 
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)

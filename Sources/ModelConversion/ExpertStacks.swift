@@ -17,7 +17,7 @@ struct ExpertStack {
     let experts: [StoredTensor]
 }
 
-enum ExpertStacks {
+public enum ExpertStacks {
     /// Splits `stored` into tensors that stay as they are and stacks of per-expert tensors.
     ///
     /// Every stack must hold exactly experts `0 ..< expertCount` (config.json's `num_local_experts`,
@@ -74,7 +74,7 @@ enum ExpertStacks {
     }
 
     /// `(prefix.experts.rest, N)` for `prefix.experts.N.rest`, else nil.
-    static func expertName(_ name: String) -> (String, Int)? {
+    public static func expertName(_ name: String) -> (String, Int)? {
         guard let marker = name.range(of: ".experts.") else { return nil }
         let tail = name[marker.upperBound...]
         let digits = tail.prefix { $0 >= "0" && $0 <= "9" }

@@ -26,7 +26,9 @@ public struct GeneralMetadata: Equatable, Sendable {
     /// Derives the names from `_name_or_path` in config.json (when it looks like `org/model`) and
     /// then the folder's name, each filling only what is still unknown; the size label falls back
     /// to the parameter count.
-    init(folderName: String, config: HyperParameters, generationConfig: JSONValue?, parameterCount: Int, card: ModelCard? = nil) {
+    /// `defaultSizeLabel` is what the size label falls back to (`ModelNaming.sizeLabel(for:)`).
+    init(folderName: String, config: HyperParameters, generationConfig: JSONValue?, parameterCount: Int,
+         defaultSizeLabel: String? = nil, card: ModelCard? = nil) {
         var name = card?.fields["name"]
         var fill = ModelNaming.Components(fullName: nil, organization: card?.fields["organization"],
                                           basename: card?.fields["basename"], finetune: card?.fields["finetune"],
@@ -48,7 +50,8 @@ public struct GeneralMetadata: Equatable, Sendable {
         basename = fill.basename
         finetune = fill.finetune
         version = fill.version
-        sizeLabel = fill.sizeLabel ?? (parameterCount > 0 ? ModelNaming.sizeLabel(parameterCount: parameterCount) : nil)
+        sizeLabel = fill.sizeLabel ?? defaultSizeLabel
+            ?? (parameterCount > 0 ? ModelNaming.sizeLabel(parameterCount: parameterCount) : nil)
         sampling = Self.sampling(from: generationConfig)
         self.card = card
     }

@@ -146,6 +146,31 @@ public enum ModelNaming {
     }
 
     /// `utility.model_weight_count_rounded_notation` / `size_label` for a dense model: "135M", "6.4M".
+    /// gguf-py's `size_label` over `GGUFWriter.get_total_parameter_count`: with expert tensors
+    /// (`*_exps.*` of three or more dimensions, experts in the outermost one) the label is
+    /// `<experts>x<shared + one expert's share>`, else the total; nil for a model without parameters.
+    static func sizeLabel(for tensors: [(name: String, dimensions: [Int])]) -> String? {
+        var total = 0, shared = 0, expert = 0, expertSum = 0, expertTensors = 0
+        for tensor in tensors {
+            let size = tensor.dimensions.reduce(1, *)
+            total += size
+            // GGUF order is reversed: numpy's shape[-3] (or shape[-2] for a bias) is ne2 (ne1).
+            let index = tensor.name.contains(".bias") ? 1 : 2
+            if tensor.name.contains("_exps."), tensor.dimensions.count >= 3, tensor.dimensions[index] > 0 {
+                let count = tensor.dimensions[index]
+                expert += size / count
+                expertSum += count
+                expertTensors += 1
+            } else {
+                shared += size
+            }
+        }
+        if expertTensors > 0, expertSum / expertTensors > 0 {
+            return "\(expertSum / expertTensors)x" + sizeLabel(parameterCount: shared + expert)
+        }
+        return total > 0 ? sizeLabel(parameterCount: total) : nil
+    }
+
     public static func sizeLabel(parameterCount: Int) -> String {
         let count = Double(abs(parameterCount))
         let (scaled, suffix): (Double, String) =
