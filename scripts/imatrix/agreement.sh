@@ -1,5 +1,5 @@
 #!/bin/sh
-# quantd's native imatrix against llama-imatrix on a real model, the two checks:
+# quantd's native imatrix against llama-imatrix on a real model, two checks:
 #   1. the files: llama-imatrix and `quantd imatrix` on the same model, text and ctx, back to back
 #      (wall times), compared entry by entry (compare_imatrix.py);
 #   2. what they do to a quantization: TYPE (default Q4_K_M) made by quantd with each matrix (the
