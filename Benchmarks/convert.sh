@@ -18,7 +18,7 @@ TYPE=${3:-F16}
 QUANTD=${QUANTD:-.build/release/quantd}
 PY=$ORACLE/venv/bin/python
 CONVERT=$ORACLE/build/llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py
-COMPARE=${COMPARE:-../shared/oracle/compare_gguf.py}
+COMPARE=${COMPARE:-$(dirname "$0")/../scripts/oracle/compare_gguf.py}
 OUT=${BENCH_OUT:-$(mktemp -d)}
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$QUANTD" ] || { echo "no release build at $QUANTD: run swift build -c release --product quantd" >&2; exit 1; }

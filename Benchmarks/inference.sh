@@ -7,7 +7,7 @@
 # Environment: THREADS="1 2", REPEAT=3 (each repeat runs quantd then llama.cpp back to back; the table
 # shows the medians of the tokens/s and of the per-repeat ratios), QUANTD_MARCH (unset: the default
 # build, for this machine's CPU class; "portable": baseline x86-64; see Package.swift).
-# Needs the oracle (../shared/oracle/setup.sh): llama-perplexity, and its venv to tokenize.
+# Needs the oracle (scripts/oracle/setup.sh): llama-perplexity, and its venv to tokenize.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Regenerates Tests/ModelConversionTests/Fixtures: the tiny random models of make_models.py (BPE ones
 # with a 512-token cut of SmolLM2's tokenizer, tiny-bert with a 2100-piece cut of bge-small's WordPiece), and what llama.cpp's convert_hf_to_gguf.py makes of each for F32/F16/BF16/Q8_0.
-# Needs the GGUF oracle (../shared/oracle/setup.sh); run from the repository root.
+# Needs the GGUF oracle (scripts/oracle/setup.sh); run from the repository root.
 set -euo pipefail
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 PY=$ORACLE/venv/bin/python

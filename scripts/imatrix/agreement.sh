@@ -1,5 +1,5 @@
 #!/bin/sh
-# quantd's native imatrix against llama-imatrix on a real model, the two checks:
+# quantd's native imatrix against llama-imatrix on a real model, two checks:
 #   1. the files: llama-imatrix and `quantd imatrix` on the same model, text and ctx, back to back
 #      (wall times), compared entry by entry (compare_imatrix.py);
 #   2. what they do to a quantization: TYPE (default Q4_K_M) made by quantd with each matrix (the
@@ -10,7 +10,7 @@
 # usage: sh scripts/imatrix/agreement.sh MODEL.gguf CALIBRATION.txt EVALUATION.txt [CHUNKS] [TYPE] [OUTDIR]
 #   e.g. sh scripts/imatrix/agreement.sh ~/.cache/gguf-oracle/models/gguf/smollm2-135m-pad768-f16-convert.gguf \
 #            calib.txt ~/.cache/gguf-oracle/data/gpl3_excerpt.txt
-# Needs the oracle (../shared/oracle/setup.sh) and a release build (swift build -c release).
+# Needs the oracle (scripts/oracle/setup.sh) and a release build (swift build -c release).
 set -eu
 model=$1; text=$2; eval_text=$3; chunks=${4:--1}; type=${5:-Q4_K_M}; out=${6:-/tmp/quantd-imatrix-agreement}
 oracle=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Records which type llama-quantize gives every tensor, for every named mix, so quantd's planner
 can be checked against llama.cpp itself. Uses `llama-quantize --dry-run` (types only, nothing is
-quantized). Run from anywhere with the oracle set up (../shared/oracle/setup.sh):
+quantized). Run from anywhere with the oracle set up (scripts/oracle/setup.sh):
 
     python3 scripts/pipeline/make_mix_fixture.py ~/.cache/gguf-oracle \
         Tests/PipelineTests/Fixtures/llama-quantize-mixes.json [IMATRIX.gguf]
