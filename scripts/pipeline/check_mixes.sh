@@ -3,7 +3,9 @@
 # model in ONE pass (one pipeline with a scheme per mix); the oracle's quantize_ref.py
 # (llama_model_quantize, i.e. llama-quantize) writes each separately; every pair is compared
 # with cmp (whole file) and, on a difference, compare_gguf.py (per tensor).
-#   scripts/pipeline/check_mixes.sh MODEL.gguf OUTDIR [IMATRIX.gguf]
+#   scripts/pipeline/check_mixes.sh MODEL OUTDIR [IMATRIX.gguf]
+# MODEL is an F16 GGUF, or a Hugging Face folder: then quantd reads the folder (its one-pass
+# convert + quantize) and llama-quantize reads what convert_hf_to_gguf.py --outtype f16 makes of it.
 set -euo pipefail
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 MODEL=$1; OUT=$2; IMATRIX=${3:-}
@@ -20,10 +22,16 @@ mkdir -p "$OUT/quantd" "$OUT/ref"
 } > "$OUT/pipeline.json"
 /usr/bin/time -f "quantd: all mixes in one pass: %e s, peak RSS %M KiB" "$QUANTD" convert "$MODEL" -o "$OUT/quantd" --pipeline "$OUT/pipeline.json" > /dev/null
 base=$(basename "$MODEL" .gguf); base=${base%-f16}; base=${base%-F16}
+SOURCE=$MODEL
+if [ -d "$MODEL" ]; then
+  SOURCE="$OUT/ref/source-f16.gguf"
+  [ -f "$SOURCE" ] || "$ORACLE/venv/bin/python" "$ORACLE/build/llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py" \
+      "$MODEL" --outtype f16 --outfile "$SOURCE" > "$OUT/ref/convert.log" 2>&1
+fi
 same=0; diff=0
 for m in $MIXES; do
   ref="$OUT/ref/$m.gguf"
-  (cd "$ORACLE" && venv/bin/python quantize_ref.py "$MODEL" "$ref" "$m" --nthread 2 ${IMATRIX:+--imatrix "$IMATRIX"} > /dev/null 2>&1)
+  (cd "$ORACLE" && venv/bin/python quantize_ref.py "$SOURCE" "$ref" "$m" --nthread 2 ${IMATRIX:+--imatrix "$IMATRIX"} > /dev/null 2>&1)
   if cmp -s "$ref" "$OUT/quantd/$base-$m.gguf"; then
     same=$((same+1)); echo "IDENTICAL $m"
   else
