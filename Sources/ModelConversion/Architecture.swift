@@ -37,6 +37,9 @@ public struct Architecture: Sendable {
     var writesTextModelParameters = true
     /// DeepSeek's MLA: `kv_b_proj` is written as `attn_k_b` and `attn_v_b` (see `MLASplit`).
     var splitsKeyValueB = false
+    /// GLM-4.5 keeps its NextN (multi-token prediction) layers, which follow the decoder's layers:
+    /// `block_count` is `num_hidden_layers + num_nextn_predict_layers`.
+    var countsNextNLayers = false
     /// config.json keys the class removes before the reference reads them (Granite pops `head_dim`).
     var ignoredConfigKeys: [String] = []
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
@@ -49,7 +52,7 @@ public struct Architecture: Sendable {
     /// The architectures this converter knows, in the order they are listed to users.
     public static let all: [Architecture] = [
         .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .deepseek2, .olmo2, .olmoe, .exaone4,
-        .gemma2, .gemma3, .phi3, .bert,
+        .glm4, .glm4moe, .gemma2, .gemma3, .phi3, .bert,
     ]
 
     /// Every supported `config.json` architecture name.
@@ -101,6 +104,12 @@ enum VocabularyStyle: Sendable {
     /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_class says so, else its own SentencePiece
     /// variant (added tokens from tokenizer_config.json and tokenizer.json, none "looking special").
     case phi3
+    /// `Glm4Model.set_vocab`: GPT-2 BPE, then eos, eot, unk and bos taken from the added tokens
+    /// `<|endoftext|>` and `<|user|>` for each type the tokenizer files leave unset.
+    case glm4
+    /// `_set_vocab_glm` (GLM-4.5): GPT-2 BPE, then bos, eot, unk and eom from the added tokens
+    /// `[gMASK]`, `<|user|>`, `<|endoftext|>` and `<|observation|>`, likewise.
+    case glm
     /// `BertModel.set_vocab`: WordPiece from tokenizer.json written as a "phantom space" vocabulary.
     case bert
 }

@@ -143,7 +143,13 @@ public struct ConversionPlan: Sendable {
 
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)
-        let blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        var blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        if architecture.countsNextNLayers, let nextN = try hparams.int(["num_nextn_predict_layers"]) {
+            guard nextN >= 0, nextN <= 1 << 16 else {
+                throw .config(path: path, key: "num_nextn_predict_layers", message: "is \(nextN), expected a small count of layers")
+            }
+            blockCount += nextN
+        }
         if architecture.writesTextModelParameters {
             try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
         } else {

@@ -114,8 +114,12 @@ enum TextModelParameters {
 }
 
 /// `TextModel.rope_parameters`: `rope_parameters` or `rope_scaling`, with the top-level rope
-/// theta mirrored in, and the `full_attention` entry when the model has per-kind parameters.
+/// theta, partial rotary factor and original context length mirrored in, and the
+/// `full_attention` entry when the model has per-kind parameters.
 struct RopeParameters {
+    /// The whole dictionary (`self.rope_parameters`).
+    let all: JSONValue
+    /// Its `full_attention` entry, or the whole dictionary when it has none.
     let full: JSONValue
     let theta: Double?
     let type: String?
@@ -133,8 +137,14 @@ struct RopeParameters {
                let type = members.first(where: { $0.key == "type" })?.value, !type.isNull {
                 members.append((key: "rope_type", value: type))
             }
+            for (key, names) in [("partial_rotary_factor", ["partial_rotary_factor", "rope_pct", "rope_percent"]),
+                                 ("original_max_position_embeddings", ["original_max_position_embeddings"])]
+                where !members.contains(where: { $0.key == key }) {
+                if let value = h.find(names), !value.isNull { members.append((key: key, value: value)) }
+            }
         }
         let all = JSONValue.object(members)
+        self.all = all
         full = all["full_attention"] ?? all
         theta = full["rope_theta"]?.doubleValue
         type = full["rope_type"]?.stringValue
