@@ -40,6 +40,12 @@ public struct Architecture: Sendable {
     /// GLM-4.5 keeps its NextN (multi-token prediction) layers, which follow the decoder's layers:
     /// `block_count` is `num_hidden_layers + num_nextn_predict_layers`.
     var countsNextNLayers = false
+    /// Tensors the class rewrites itself rather than mapping one to one (gpt-oss's fused and MXFP4
+    /// experts): planned from, and taken out of, the filtered source tensors before the rest.
+    var planOwnTensors: (@Sendable (inout [StoredTensor], TensorPlanContext) throws(ConversionError) -> [PlannedTensor])?
+    /// The class reads MXFP4 checkpoints (`quantization_config.quant_method` "mxfp4"): their
+    /// experts stay MXFP4 and an F32/F16/BF16 output is file type MOSTLY_MXFP4_MOE.
+    var readsMXFP4 = false
     /// config.json keys the class removes before the reference reads them (Granite pops `head_dim`).
     var ignoredConfigKeys: [String] = []
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
@@ -52,7 +58,7 @@ public struct Architecture: Sendable {
     /// The architectures this converter knows, in the order they are listed to users.
     public static let all: [Architecture] = [
         .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .deepseek2, .olmo2, .olmoe, .exaone4,
-        .glm4, .glm4moe, .gemma2, .gemma3, .phi3, .bert,
+        .glm4, .glm4moe, .gptoss, .gemma2, .gemma3, .phi3, .bert,
     ]
 
     /// Every supported `config.json` architecture name.
@@ -112,6 +118,13 @@ enum VocabularyStyle: Sendable {
     case glm
     /// `BertModel.set_vocab`: WordPiece from tokenizer.json written as a "phantom space" vocabulary.
     case bert
+}
+
+/// What `Architecture.planOwnTensors` needs besides the tensors.
+struct TensorPlanContext {
+    let architecture: Architecture
+    let hparams: HyperParameters
+    let outputType: OutputType
 }
 
 /// A tensor computed from the config rather than read from the weights.

@@ -38,7 +38,7 @@ public struct MetadataBuilder: Sendable {
 
 /// `TextModel.set_gguf_parameters`: the hyperparameters every text model writes, in its order.
 enum TextModelParameters {
-    static func write(_ h: HyperParameters, blockCount: Int, fileType: OutputType,
+    static func write(_ h: HyperParameters, blockCount: Int, fileType: UInt32,
                       into m: inout MetadataBuilder) throws(ConversionError) {
         m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
         m.setModel("context_length", try h.uint32(["max_position_embeddings", "n_ctx", "n_positions", "max_length",
@@ -109,7 +109,7 @@ enum TextModelParameters {
             m.setModel("attention.key_length", headDim)
             m.setModel("attention.value_length", headDim)
         }
-        m.set("general.file_type", .uint32(fileType.fileTypeID))
+        m.set("general.file_type", .uint32(fileType))
     }
 }
 
