@@ -161,6 +161,13 @@ public struct ConversionPlan: Sendable {
             }
             blockCount += nextN
         }
+        // The reference's tensor map knows layers 0 ..< block_count only.
+        if let beyond = planned.first(where: { TensorRules.layer(of: $0.name) >= blockCount }) {
+            throw .tensor(path: path, tensor: beyond.name,
+                          message: "is in layer \(TensorRules.layer(of: beyond.name)), but config.json gives \(blockCount) layers"
+                              + (architecture.countsNextNLayers ? " (num_hidden_layers + num_nextn_predict_layers)" : " (num_hidden_layers)")
+                              + " — the config does not match the weights")
+        }
         if architecture.writesTextModelParameters {
             try TextModelParameters.write(hparams, blockCount: blockCount, fileType: fileType.id, into: &m)
         } else {
