@@ -37,6 +37,15 @@ public struct Architecture: Sendable {
     var writesTextModelParameters = true
     /// DeepSeek's MLA: `kv_b_proj` is written as `attn_k_b` and `attn_v_b` (see `MLASplit`).
     var splitsKeyValueB = false
+    /// GLM-4.5 keeps its NextN (multi-token prediction) layers, which follow the decoder's layers:
+    /// `block_count` is `num_hidden_layers + num_nextn_predict_layers`.
+    var countsNextNLayers = false
+    /// Tensors the class rewrites itself rather than mapping one to one (gpt-oss's fused and MXFP4
+    /// experts): planned from, and taken out of, the filtered source tensors before the rest.
+    var planOwnTensors: (@Sendable (inout [StoredTensor], TensorPlanContext) throws(ConversionError) -> [PlannedTensor])?
+    /// The class reads MXFP4 checkpoints (`quantization_config.quant_method` "mxfp4"): their
+    /// experts stay MXFP4 and an F32/F16/BF16 output is file type MOSTLY_MXFP4_MOE.
+    var readsMXFP4 = false
     /// config.json keys the class removes before the reference reads them (Granite pops `head_dim`).
     var ignoredConfigKeys: [String] = []
     /// What precedes the layer number in HF names (`encoder.layer.` for BERT).
@@ -49,7 +58,7 @@ public struct Architecture: Sendable {
     /// The architectures this converter knows, in the order they are listed to users.
     public static let all: [Architecture] = [
         .llama, .mistral, .mixtral, .smollm3, .granite, .qwen2, .qwen3, .qwen2moe, .qwen3moe, .deepseek2, .olmo2, .olmoe, .exaone4,
-        .gemma2, .gemma3, .phi3, .bert,
+        .glm4, .glm4moe, .gptoss, .gemma2, .gemma3, .phi3, .bert,
     ]
 
     /// Every supported `config.json` architecture name.
@@ -101,8 +110,21 @@ enum VocabularyStyle: Sendable {
     /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_class says so, else its own SentencePiece
     /// variant (added tokens from tokenizer_config.json and tokenizer.json, none "looking special").
     case phi3
+    /// `Glm4Model.set_vocab`: GPT-2 BPE, then eos, eot, unk and bos taken from the added tokens
+    /// `<|endoftext|>` and `<|user|>` for each type the tokenizer files leave unset.
+    case glm4
+    /// `_set_vocab_glm` (GLM-4.5): GPT-2 BPE, then bos, eot, unk and eom from the added tokens
+    /// `[gMASK]`, `<|user|>`, `<|endoftext|>` and `<|observation|>`, likewise.
+    case glm
     /// `BertModel.set_vocab`: WordPiece from tokenizer.json written as a "phantom space" vocabulary.
     case bert
+}
+
+/// What `Architecture.planOwnTensors` needs besides the tensors.
+struct TensorPlanContext {
+    let architecture: Architecture
+    let hparams: HyperParameters
+    let outputType: OutputType
 }
 
 /// A tensor computed from the config rather than read from the weights.

@@ -12,13 +12,16 @@ public struct ConversionPlan: Sendable {
     public let folder: ModelFolder
     public let architecture: Architecture
     public let outputType: OutputType
+    /// The output's file type as the reference names it (`F16`, ...; `MXFP4_MOE` for an MXFP4
+    /// checkpoint converted to F32/F16/BF16), as in the default file name.
+    public let fileTypeName: String
     /// In llama-quantize's order (see `TensorRules.precedes`).
     public let tensors: [PlannedTensor]
     public let metadata: GGUFMetadata
     public let general: GeneralMetadata
 
     /// `<Name>-<SizeLabel>-<TYPE>.gguf`, the name used when the output is a folder.
-    public var defaultFileName: String { general.fileName(outputType: outputType) }
+    public var defaultFileName: String { general.fileName(typeName: fileTypeName) }
     /// Bytes of tensor data the output will hold (without alignment padding).
     public var tensorBytes: Int { tensors.reduce(0) { $0 + ($1.type.byteCount(elements: $1.elementCount) ?? 0) } }
 
@@ -61,12 +64,17 @@ public struct ConversionPlan: Sendable {
             }
         }
         let outputType = Self.resolve(choice, stored.map(\.info))
-        let scales = try FP8Scales(stored: &stored, hparams: hparams)
+        var planned: [PlannedTensor] = []
+        if let planOwn = architecture.planOwnTensors {
+            planned += try planOwn(&stored, TensorPlanContext(architecture: architecture, hparams: hparams, outputType: outputType))
+        }
+        let quantMethod = hparams["quantization_config"]?["quant_method"]?.stringValue
+        let mxfp4 = architecture.readsMXFP4 && quantMethod == "mxfp4"
+        let scales = try FP8Scales(stored: &stored, hparams: hparams, acceptsMXFP4: architecture.readsMXFP4)
 
         let files = try TokenizerFiles(folder: path, config: folder.config)
         let embeddingRows = architecture.truncatesEmbeddingToVocabulary
             ? try Self.tokenizerVocabularySize(files, hparams: hparams) : nil
-        var planned: [PlannedTensor] = []
         for generated in try architecture.generatedTensors(hparams) {
             planned.append(PlannedTensor(name: generated.name, dimensions: [generated.values.count], type: .f32,
                                          source: .generated(generated.values)))
@@ -136,6 +144,9 @@ public struct ConversionPlan: Sendable {
         let parameterCount = planned.reduce(0) { $0 + $1.elementCount }
         let generationConfig = try TokenizerFiles.json(path, "generation_config.json")
         let card = try ModelCard.load(folder: path, totalParameters: parameterCount)
+        // `ModelBase.prepare_metadata`: an MXFP4 checkpoint converted to F32/F16/BF16 is MOSTLY_MXFP4_MOE.
+        let fileType: (id: UInt32, name: String) = mxfp4 && outputType != .q8_0
+            ? (38, "MXFP4_MOE") : (outputType.fileTypeID, outputType.rawValue)
         let general = GeneralMetadata(folderName: Self.folderName(path), config: hparams,
                                       generationConfig: generationConfig, parameterCount: parameterCount,
                                       defaultSizeLabel: ModelNaming.sizeLabel(for: planned.map { ($0.name, $0.dimensions) }),
@@ -143,13 +154,26 @@ public struct ConversionPlan: Sendable {
 
         var m = MetadataBuilder(architecture: architecture.ggufName)
         general.write(into: &m)
-        let blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        var blockCount = try hparams.requiredInt(["n_layers", "num_hidden_layers", "n_layer", "num_layers"])
+        if architecture.countsNextNLayers, let nextN = try hparams.int(["num_nextn_predict_layers"]) {
+            guard nextN >= 0, nextN <= 1 << 16 else {
+                throw .config(path: path, key: "num_nextn_predict_layers", message: "is \(nextN), expected a small count of layers")
+            }
+            blockCount += nextN
+        }
+        // The reference's tensor map knows layers 0 ..< block_count only.
+        if let beyond = planned.first(where: { TensorRules.layer(of: $0.name) >= blockCount }) {
+            throw .tensor(path: path, tensor: beyond.name,
+                          message: "is in layer \(TensorRules.layer(of: beyond.name)), but config.json gives \(blockCount) layers"
+                              + (architecture.countsNextNLayers ? " (num_hidden_layers + num_nextn_predict_layers)" : " (num_hidden_layers)")
+                              + " — the config does not match the weights")
+        }
         if architecture.writesTextModelParameters {
-            try TextModelParameters.write(hparams, blockCount: blockCount, fileType: outputType, into: &m)
+            try TextModelParameters.write(hparams, blockCount: blockCount, fileType: fileType.id, into: &m)
         } else {
             // The architecture's own writer places block_count and file_type where its reference does.
             m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
-            m.set("general.file_type", .uint32(outputType.fileTypeID))
+            m.set("general.file_type", .uint32(fileType.id))
         }
         try architecture.writeExtraHyperParameters(hparams, &m)
         m.set("general.quantization_version", .uint32(2))
@@ -158,6 +182,7 @@ public struct ConversionPlan: Sendable {
         self.folder = folder
         self.architecture = architecture
         self.outputType = outputType
+        self.fileTypeName = fileType.name
         self.tensors = planned
         self.metadata = m.metadata
         self.general = general

@@ -134,6 +134,11 @@ private struct RowReader: @unchecked Sendable {
     private var rowsPerPart: Int
     /// Set for an MLA half: a value row is a `kv_b_proj` row; a key "row" is one head, transposed.
     private var split: MLASplit?
+    /// Set for a strided view: `data` is the whole source tensor, rows are gathered from it.
+    private var view: StridedView?
+    /// Set for MXFP4 rows: `data` holds the blocks, `mxfp4Scales` the exponents.
+    private var mxfp4: MXFP4Rows?
+    private var mxfp4Scales = UnsafeRawBufferPointer(start: nil, count: 0)
 
     init(_ tensor: PlannedTensor) {
         self.init(source: tensor.source, elementCount: tensor.elementCount, ne0: tensor.dimensions.first ?? 1,
@@ -169,6 +174,31 @@ private struct RowReader: @unchecked Sendable {
         parts = []
         rowsPerPart = 0
         switch source {
+        case .strided(let file, let info, let element, let view):
+            values = []
+            data = file.data(for: info)
+            self.element = element
+            permuteGroups = nil
+            scale = nil
+            shift = 0
+            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
+            sameEncoding = false
+            rowLength = view.rowLength
+            rowCount = elementCount / max(view.rowLength, 1)
+            self.view = view
+        case .mxfp4(let blocks, let blocksInfo, let scales, let scalesInfo, let rows):
+            values = []
+            data = blocks.data(for: blocksInfo)
+            element = .f32
+            permuteGroups = nil
+            scale = nil
+            shift = 0
+            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
+            sameEncoding = false
+            rowLength = ne0
+            rowCount = elementCount / max(ne0, 1)
+            mxfp4 = rows
+            mxfp4Scales = scales.data(for: scalesInfo)
         case .stacked, .mlaSplit:
             // Never reached (stacked sources have their own initializer); an empty reader writes nothing.
             values = []
@@ -228,6 +258,19 @@ private struct RowReader: @unchecked Sendable {
     /// in order with nothing else (see `sourceBytes`); a stacked tensor does so per expert.
     func releaseSource(ofRows range: Range<Int>) {
         if split != nil { return }  // rows are read out of order; released with the tensor
+        if let view {
+            // A group's rows read only its slab of the source: release the groups this range completes.
+            releaseGroups(completedIn: range, rowsPerGroup: view.rowsPerGroup, bytesPerGroup: view.groupStride * element.byteSize,
+                          in: data)
+            return
+        }
+        if let mxfp4 {
+            let rowBytes = mxfp4.blocksPerRow * 16
+            releaseGroups(completedIn: range, rowsPerGroup: mxfp4.rowsPerGroup, bytesPerGroup: mxfp4.groupStride * rowBytes, in: data)
+            releaseGroups(completedIn: range, rowsPerGroup: mxfp4.rowsPerGroup,
+                          bytesPerGroup: mxfp4.groupStride * mxfp4.blocksPerRow, in: mxfp4Scales)
+            return
+        }
         if !parts.isEmpty {
             guard rowsPerPart > 0 else { return }
             var row = range.lowerBound
@@ -242,14 +285,30 @@ private struct RowReader: @unchecked Sendable {
         if let consumed = sourceBytes(ofRows: range) { MappedFile.releasePages(consumed) }
     }
 
+    private func releaseGroups(completedIn range: Range<Int>, rowsPerGroup: Int, bytesPerGroup: Int, in bytes: UnsafeRawBufferPointer) {
+        guard rowsPerGroup > 0, bytesPerGroup > 0, !range.isEmpty else { return }
+        // Group g is complete once its last row, (g + 1) * rowsPerGroup - 1, has been written.
+        let firstGroup = range.lowerBound / rowsPerGroup
+        let endGroup = range.upperBound / rowsPerGroup
+        guard firstGroup < endGroup else { return }
+        let lower = firstGroup * bytesPerGroup
+        let upper = min(endGroup * bytesPerGroup, bytes.count)
+        guard lower < upper else { return }
+        MappedFile.releasePages(UnsafeRawBufferPointer(rebasing: bytes[lower..<upper]))
+    }
+
     /// The tensor is written as its source's bytes, unchanged and in order (same encoding, not
     /// permuted, scaled or shifted): `write` is a copy.
-    var copiesSource: Bool { sameEncoding && permuteGroups == nil && values.isEmpty && parts.isEmpty && split == nil }
+    var copiesSource: Bool {
+        sameEncoding && permuteGroups == nil && values.isEmpty && parts.isEmpty && split == nil && view == nil && mxfp4 == nil
+    }
 
     /// The source bytes of rows `range` when they are read in order and nothing else is read
     /// with them (not permuted, not FP8-scaled), else nil.
     func sourceBytes(ofRows range: Range<Int>) -> UnsafeRawBufferPointer? {
-        guard values.isEmpty, permuteGroups == nil, scale == nil, data.baseAddress != nil else { return nil }
+        guard values.isEmpty, permuteGroups == nil, scale == nil, view == nil, mxfp4 == nil, data.baseAddress != nil else {
+            return nil
+        }
         let rowBytes = rowLength * element.byteSize
         guard range.upperBound * rowBytes <= data.count else { return nil }
         return UnsafeRawBufferPointer(rebasing: data[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)])
@@ -263,6 +322,21 @@ private struct RowReader: @unchecked Sendable {
         }
         if !parts.isEmpty {
             parts[row / rowsPerPart].write(row: row % rowsPerPart, type: type, into: out, byteCount: byteCount, scratch: scratch)
+            return
+        }
+        if let view {
+            writeStrided(view, row: row, type: type, into: out, scratch: scratch)
+            return
+        }
+        if let mxfp4 {
+            let source = mxfp4.sourceRow(row)
+            let blocks = mxfp4.blocksPerRow
+            guard let codes = data.baseAddress, let exponents = mxfp4Scales.baseAddress else { return }
+            for b in 0..<blocks {
+                let index = source * blocks + b
+                MXFP4Rows.repack(codes: codes + index * 16, exponent: exponents.load(fromByteOffset: index, as: UInt8.self),
+                                 into: out + b * 17)
+            }
             return
         }
         if !values.isEmpty {
@@ -302,6 +376,22 @@ private struct RowReader: @unchecked Sendable {
             }
             ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
         }
+    }
+
+    /// Gathers output row `row` of a strided view into contiguous source elements, then converts it.
+    private func writeStrided(_ view: StridedView, row: Int, type: GGMLType, into out: UnsafeMutableRawPointer,
+                              scratch: UnsafeMutablePointer<Float>) {
+        let size = element.byteSize
+        guard let base = data.baseAddress else { return }
+        let gathered = UnsafeMutableRawPointer.allocate(byteCount: max(rowLength * size, 1), alignment: 16)
+        defer { gathered.deallocate() }
+        let start = view.start(ofRow: row)
+        for c in 0..<rowLength {
+            (gathered + c * size).copyMemory(from: base + (start + c * view.elementStride) * size, byteCount: size)
+        }
+        ElementConversion.decode(UnsafeRawBufferPointer(start: gathered, count: rowLength * size), type: element,
+                                 count: rowLength, into: scratch)
+        ElementConversion.encode(UnsafeBufferPointer(start: scratch, count: rowLength), to: type, into: out)
     }
 
     /// Source row `row` as floats, scaled and shifted as `write` would (not permuted).
@@ -405,6 +495,10 @@ extension Converter {
         case .stored(let file, let info, _, _, _, _): releasePages(file.data(for: info))
         case .stacked(let parts): parts.forEach(release)
         case .mlaSplit(let base, _): release(base)
+        case .strided(let file, let info, _, _): releasePages(file.data(for: info))
+        case .mxfp4(let blocks, let blocksInfo, let scales, let scalesInfo, _):
+            releasePages(blocks.data(for: blocksInfo))
+            releasePages(scales.data(for: scalesInfo))
         case .generated: break
         }
     }

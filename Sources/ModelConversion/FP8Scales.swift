@@ -9,10 +9,12 @@ struct FP8Scales {
     private var blockSize: [Int]?
 
     /// Takes the scale tensors out of `stored`, keyed by the weight they belong to.
+    /// `acceptsMXFP4`: the architecture reads MXFP4 checkpoints itself (they have no FP8 scales).
     init(stored: inout [StoredTensor],
-         hparams: HyperParameters) throws(ConversionError) {
+         hparams: HyperParameters, acceptsMXFP4: Bool = false) throws(ConversionError) {
         guard let config = hparams["quantization_config"], case .object = config,
               let method = config["quant_method"], !method.isNull else { return }
+        if acceptsMXFP4 && method.stringValue == "mxfp4" { return }
         guard method.stringValue == "fp8" else {
             throw .config(path: hparams.path, key: "quantization_config.quant_method",
                           message: "is \(method.stringValue.map { "'\($0)'" } ?? method.kindName), which is not supported "

@@ -121,8 +121,11 @@ public struct GeneralMetadata: Equatable, Sendable {
     }
 
     /// The default output file name, `naming_convention(...)` + `.gguf`.
-    public func fileName(outputType: OutputType) -> String {
+    public func fileName(outputType: OutputType) -> String { fileName(typeName: outputType.rawValue) }
+
+    /// The file name for a file type given by its reference name (`MXFP4_MOE`).
+    public func fileName(typeName: String) -> String {
         ModelNaming.fileName(name: name, basename: basename, finetune: finetune, version: version,
-                             sizeLabel: sizeLabel, outputType: outputType.rawValue) + ".gguf"
+                             sizeLabel: sizeLabel, outputType: typeName) + ".gguf"
     }
 }

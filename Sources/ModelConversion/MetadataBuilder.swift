@@ -38,7 +38,7 @@ public struct MetadataBuilder: Sendable {
 
 /// `TextModel.set_gguf_parameters`: the hyperparameters every text model writes, in its order.
 enum TextModelParameters {
-    static func write(_ h: HyperParameters, blockCount: Int, fileType: OutputType,
+    static func write(_ h: HyperParameters, blockCount: Int, fileType: UInt32,
                       into m: inout MetadataBuilder) throws(ConversionError) {
         m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
         m.setModel("context_length", try h.uint32(["max_position_embeddings", "n_ctx", "n_positions", "max_length",
@@ -109,13 +109,17 @@ enum TextModelParameters {
             m.setModel("attention.key_length", headDim)
             m.setModel("attention.value_length", headDim)
         }
-        m.set("general.file_type", .uint32(fileType.fileTypeID))
+        m.set("general.file_type", .uint32(fileType))
     }
 }
 
 /// `TextModel.rope_parameters`: `rope_parameters` or `rope_scaling`, with the top-level rope
-/// theta mirrored in, and the `full_attention` entry when the model has per-kind parameters.
+/// theta, partial rotary factor and original context length mirrored in, and the
+/// `full_attention` entry when the model has per-kind parameters.
 struct RopeParameters {
+    /// The whole dictionary (`self.rope_parameters`).
+    let all: JSONValue
+    /// Its `full_attention` entry, or the whole dictionary when it has none.
     let full: JSONValue
     let theta: Double?
     let type: String?
@@ -133,8 +137,14 @@ struct RopeParameters {
                let type = members.first(where: { $0.key == "type" })?.value, !type.isNull {
                 members.append((key: "rope_type", value: type))
             }
+            for (key, names) in [("partial_rotary_factor", ["partial_rotary_factor", "rope_pct", "rope_percent"]),
+                                 ("original_max_position_embeddings", ["original_max_position_embeddings"])]
+                where !members.contains(where: { $0.key == key }) {
+                if let value = h.find(names), !value.isNull { members.append((key: key, value: value)) }
+            }
         }
         let all = JSONValue.object(members)
+        self.all = all
         full = all["full_attention"] ?? all
         theta = full["rope_theta"]?.doubleValue
         type = full["rope_type"]?.stringValue

@@ -91,6 +91,18 @@ struct SpecialVocabulary {
         }
     }
 
+    /// `_set_special_token(type, tokenizer.get_added_vocab()[content])` of the GLM converters: the
+    /// id of the added token `content` becomes the `type` token unless one is already set. The
+    /// reference fails when the tokenizer has no such added token; so does this.
+    mutating func fill(_ type: String, addedToken content: String, tokenizer: JSONValue, path: String) throws(ConversionError) {
+        let entry = tokenizer["added_tokens"]?.arrayValue?.first { $0["content"]?.stringValue == content }
+        guard let id = entry?["id"] else {
+            throw .tokenizer(path: path + "/tokenizer.json", message: "has no added token '\(content)', which GLM models use as their \(type) token",
+                             hint: "use the tokenizer files saved with the GLM model")
+        }
+        try setSpecialToken(type, id, vocabularySize: nil, path: path)
+    }
+
     private mutating func setSpecialToken(_ type: String, _ id: JSONValue?, vocabularySize: Int?, path: String) throws(ConversionError) {
         guard let id, let number = id.numberValue, number.isIntegerLiteral, let value = number.intValue else { return }
         guard value >= 0 else {

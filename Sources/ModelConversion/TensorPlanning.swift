@@ -24,6 +24,74 @@ enum TensorSource: Sendable {
     indirect case stacked([TensorSource])
     /// One half of DeepSeek's MLA `kv_b_proj` (a `.stored` source), as the reference splits it.
     indirect case mlaSplit(TensorSource, MLASplit)
+    /// Rows gathered from a safetensors tensor at fixed strides (see `StridedView`): a transposed
+    /// or de-interleaved part of a fused tensor, read without materialising it.
+    case strided(file: SafetensorsFile, info: SafetensorsTensorInfo, element: ElementConversion.SourceType, view: StridedView)
+    /// GGML MXFP4 rows repacked from a checkpoint's MXFP4 `_blocks` and `_scales` tensors (see `MXFP4Rows`).
+    case mxfp4(blocks: SafetensorsFile, blocksInfo: SafetensorsTensorInfo, scales: SafetensorsFile,
+               scalesInfo: SafetensorsTensorInfo, rows: MXFP4Rows)
+}
+
+/// A view of a stored tensor as rows of `rowLength` elements taken `elementStride` apart, row `r`
+/// starting at element `(r / rowsPerGroup) * groupStride + (r % rowsPerGroup) * rowStride + offset`
+/// (numpy's `as_strided`). gpt-oss's fused experts are read this way: `gate_up_proj` `[E, H, 2I]`
+/// transposed to `[E, 2I, H]` and split into its even (gate) and odd (up) rows is, for the gate,
+/// rows of H elements `2I` apart, I rows per expert starting 2 elements apart, experts `H × 2I` apart.
+/// Output rows group by `rowsPerGroup`: group `g` reads only source elements
+/// `g * groupStride ..< (g + 1) * groupStride`, whose pages can go once the group is written.
+struct StridedView: Sendable {
+    let rowLength: Int
+    let rowsPerGroup: Int
+    let groupStride: Int
+    let rowStride: Int
+    let offset: Int
+    let elementStride: Int
+
+    /// The source element where output row `row` starts.
+    @inline(__always)
+    func start(ofRow row: Int) -> Int {
+        (row / rowsPerGroup) * groupStride + (row % rowsPerGroup) * rowStride + offset
+    }
+
+    /// Whether `rows` output rows read only elements of a source of `elementCount` elements.
+    func fits(rows: Int, elementCount: Int) -> Bool {
+        guard rows > 0, rowLength > 0, rowsPerGroup > 0, groupStride >= 0, rowStride >= 0, offset >= 0, elementStride > 0,
+              rows % rowsPerGroup == 0 else { return false }
+        let last = (rows / rowsPerGroup - 1) * groupStride + (rowsPerGroup - 1) * rowStride + offset
+            + (rowLength - 1) * elementStride
+        return last < elementCount
+    }
+}
+
+/// GGML MXFP4 rows from an OCP-MX checkpoint (gpt-oss): `_blocks` `[E, R, B, 16]` U8 holds per row B
+/// blocks of 32 FP4 codes, two a byte (element `2i` in the low nibble of byte `i`), and `_scales`
+/// `[E, R, B]` U8 their E8M0 exponents. A GGML block is the exponent followed by 16 bytes with
+/// element `j` in the low and element `j + 16` in the high nibble of byte `j` — the same codes,
+/// moved. Output row `r` is source row `(r / rowsPerGroup) * groupStride + offset + (r % rowsPerGroup) * rowStep`
+/// (gpt-oss's `gate_up_proj` interleaves gate and up rows).
+struct MXFP4Rows: Sendable {
+    let blocksPerRow: Int
+    let rowsPerGroup: Int
+    let groupStride: Int
+    let offset: Int
+    let rowStep: Int
+
+    @inline(__always)
+    func sourceRow(_ row: Int) -> Int {
+        (row / rowsPerGroup) * groupStride + offset + (row % rowsPerGroup) * rowStep
+    }
+
+    /// One GGML block (17 bytes at `out`) from a block's 16 code bytes and its exponent.
+    @inline(__always)
+    static func repack(codes: UnsafeRawPointer, exponent: UInt8, into out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: exponent, as: UInt8.self)
+        for i in 0..<8 {
+            let a = codes.load(fromByteOffset: i, as: UInt8.self)
+            let b = codes.load(fromByteOffset: i + 8, as: UInt8.self)
+            out.storeBytes(of: (a & 0x0F) | (b << 4), toByteOffset: 1 + 2 * i, as: UInt8.self)
+            out.storeBytes(of: (a >> 4) | (b & 0xF0), toByteOffset: 2 + 2 * i, as: UInt8.self)
+        }
+    }
 }
 
 /// DeepSeek-V2/V3's `kv_b_proj` is `[heads × (nope + value), kvLoraRank]`: per head, `nope` rows

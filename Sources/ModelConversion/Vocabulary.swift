@@ -106,7 +106,16 @@ enum Vocabulary {
             m.set("tokenizer.ggml.tokens", MetadataBuilder.stringArray(tokens))
             m.set("tokenizer.ggml.token_type", .array(.int32, types.map { .int32($0.rawValue) }))
         }
-        let special = try SpecialVocabulary(files: files, loadMerges: true, vocabularySize: nil)
+        var special = try SpecialVocabulary(files: files, loadMerges: true, vocabularySize: nil)
+        let named: [(String, String)]
+        switch style {
+        case .glm4: named = [("eos", "<|endoftext|>"), ("eot", "<|user|>"), ("unk", "<|endoftext|>"), ("bos", "<|endoftext|>")]
+        case .glm: named = [("bos", "[gMASK]"), ("eot", "<|user|>"), ("unk", "<|endoftext|>"), ("eom", "<|observation|>")]
+        default: named = []
+        }
+        for (type, content) in named {
+            try special.fill(type, addedToken: content, tokenizer: tokenizer, path: files.path)
+        }
         special.write(into: &m)
         try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
     }

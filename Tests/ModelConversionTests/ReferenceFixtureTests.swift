@@ -12,7 +12,7 @@ import Testing
 @Suite struct ReferenceFixtureTests {
     static let models = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-llama2-spm", "tiny-gemma3", "tiny-phi3", "tiny-llama-fp8",
                          "tiny-bert", "tiny-qwen3moe", "tiny-qwen2moe", "tiny-mixtral", "tiny-olmoe", "tiny-deepseekv3", "tiny-olmo2",
-                         "tiny-granite", "tiny-smollm3", "tiny-exaone4", "tiny-gemma2"]
+                         "tiny-granite", "tiny-smollm3", "tiny-exaone4", "tiny-gemma2", "tiny-glm4", "tiny-glm4moe", "tiny-gptoss", "tiny-gptoss-mxfp4"]
 
     @Test(arguments: models, OutputType.allCases)
     func matchesReference(model: String, type: OutputType) throws {

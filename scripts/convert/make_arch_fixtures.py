@@ -8,8 +8,11 @@ FIXTURES_DIR/models/tiny-<key>/ gets the same network with its vocabulary cut to
 tokenizer, so the folder stays a few hundred KB:
 
 * BPE models take the 512-token GPT-2 tokenizer of FIXTURES_DIR/models/tiny-llama3 (a cut of
-  SmolLM2's; converted with `--pre smollm`, see Fixtures/README.md); the GLM ones keep their 11 GLM
-  special tokens as added tokens at ids 512..522 with `vocab_size` 576.
+  SmolLM2's; converted with `--pre smollm`, see Fixtures/README.md); the GLM ones get the GLM
+  special tokens the GLM converters look up by name as added tokens from id 512 on, with `vocab_size`
+  576. `<|endoftext|>` is already token 0 of that tokenizer, so it is not added a second time (the
+  toolkit's folders add it again; transformers then drops the duplicate, which no real GLM tokenizer
+  has): ten tokens, ids 512..521.
 * gemma2 takes tiny-gemma3's 400-piece SentencePiece model (`vocab_size` 400).
 * `model.embed_tokens.weight` and `lm_head.weight` keep their first `vocab_size` rows; every other
   tensor is copied byte for byte. The safetensors files are rewritten from their raw bytes (no torch).
@@ -69,6 +72,8 @@ def glm_tokenizer(base, out_dir):
              "<|observation|>", "<|begin_of_image|>", "<|end_of_image|>", "<|endoftext|>"]
     tok = json.load(open(os.path.join(base, "tokenizer.json")))
     added = tok.get("added_tokens", [])
+    present = set(tok["model"]["vocab"]) | {a["content"] for a in added}
+    names = [name for name in names if name not in present]
     for i, name in enumerate(names):
         added.append({"id": 512 + i, "content": name, "single_word": False, "lstrip": False, "rstrip": False,
                       "normalized": False, "special": True})
