@@ -44,10 +44,16 @@ extension LlamaModel {
             layer.ffnNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            gemma3Project(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads)
-            GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
-            gemma3Project(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads)
+            switch layer.feedForward {
+            case .dense(let f):
+                gemma3Project(s.normed, tokens: n, by: f.gate, into: s.gate, threads: threads)
+                gemma3Project(s.normed, tokens: n, by: f.up, into: s.up, threads: threads)
+                GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
+                gemma3Project(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads)
+            case .experts:
+                // The hyperparameters refuse expert_count for gemma3, so its layers are all dense.
+                preconditionFailure("gemma3 layers have no experts")
+            }
             if let w = layer.postFeedForwardNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)
             }

@@ -40,9 +40,34 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// `final_logit_softcapping` c: logits become c·tanh(logits/c); 0 = none.
     public var finalLogitSoftcap: Float = 0
 
-    /// The decoders this forward pass implements: Llama, the Qwen2 (q/k/v biases) and Qwen3
-    /// (per-head q/k RMSNorm) variations of it, and Gemma3's text decoder.
-    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3", "gemma3"]
+    // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE.
+    /// Experts per MoE layer (`expert_count`); 0 means every layer has a dense FFN.
+    public var expertCount: Int = 0
+    /// Experts each token is routed to (`expert_used_count`).
+    public var expertsUsed: Int = 0
+    /// Rows of each expert's gate/up matrix: `expert_feed_forward_length` for Qwen2/3-MoE (llama.cpp's
+    /// default there is feed_forward_length / expert_used_count), `feed_forward_length` for Mixtral and OLMoE.
+    public var expertFeedForwardLength: Int = 0
+    /// Qwen2-MoE's shared expert width (`expert_shared_feed_forward_length`, default feed_forward_length).
+    public var sharedExpertFeedForwardLength: Int = 0
+    /// The selected experts' weights are divided by their sum (llama.cpp passes norm_w = true for
+    /// Mixtral and Qwen3-MoE, false for OLMoE and Qwen2-MoE, whatever `expert_weights_norm` says).
+    public var normalizesExpertWeights = false
+    /// OLMoE's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
+    public var qkNormSpansHeads = false
+
+    /// The decoders this forward pass implements: Llama (and Mixtral, which is `llama` with expert
+    /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
+    /// mixture-of-experts versions, OLMoE, and Gemma3's text decoder.
+    public static let supportedArchitectures: Set<String> = [
+        "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe",
+    ]
+
+    /// Architectures whose layers always route through experts (llama.cpp refuses them without).
+    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe"]
+
+    /// llama.cpp's LLAMA_MAX_EXPERTS.
+    static let maximumExperts = 512
 
     public var qDimension: Int { headCount * headDimension }
     public var kvDimension: Int { kvHeadCount * headDimension }
@@ -56,10 +81,12 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         architecture = arch
         // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
         ropeNeoX = arch != "llama"
-        func int(_ key: String, default value: Int? = nil) throws -> Int {
+        func int(_ key: String, default value: Int? = nil, allowsZero: Bool = false) throws -> Int {
             let full = "\(arch).\(key)"
             if let v = m[full]?.integerValue {
-                guard v > 0, v <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: full, value: Int(v)) }
+                guard v > 0 || (allowsZero && v == 0), v <= 1 << 24 else {
+                    throw InferenceError.invalidHyperparameter(key: full, value: Int(v))
+                }
                 return Int(v)
             }
             // Some writers store head_count_kv as a per-layer array; all equal for the models we run.
@@ -74,7 +101,9 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         layerCount = try int("block_count")
         headCount = try int("attention.head_count")
         kvHeadCount = try int("attention.head_count_kv", default: headCount)
-        feedForwardLength = try int("feed_forward_length")
+        let experts = try int("expert_count", default: 0, allowsZero: true)
+        // MoE layers have no dense FFN, so their files need not say how wide one would be.
+        feedForwardLength = try int("feed_forward_length", default: experts > 0 ? 0 : nil, allowsZero: experts > 0)
         guard embeddingLength % headCount == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count", value: headCount)
         }
@@ -103,6 +132,38 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
         attentionScale = 1 / Float(headDimension).squareRoot()
         if arch == "gemma3" { try readGemma3(m) }
+        if experts > 0 || Self.expertArchitectures.contains(arch) {
+            try readExperts(count: experts, int: int)
+        }
+        qkNormSpansHeads = arch == "olmoe"
+    }
+
+    /// The routing keys as llama.cpp's loader reads them (`llama_model::load_hparams` and each
+    /// architecture's `load_arch_hparams`), checked as it asserts them.
+    private mutating func readExperts(count: Int, int: (String, Int?, Bool) throws -> Int) throws {
+        let arch = architecture
+        guard count > 0, count <= Self.maximumExperts, arch != "gemma3" else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_count", value: count)
+        }
+        expertCount = count
+        expertsUsed = try int("expert_used_count", nil, false)
+        guard expertsUsed <= count else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_used_count", value: expertsUsed)
+        }
+        switch arch {
+        case "qwen3moe", "qwen2moe":
+            let fallback = feedForwardLength / expertsUsed
+            expertFeedForwardLength = try int("expert_feed_forward_length", fallback > 0 ? fallback : nil, false)
+            normalizesExpertWeights = arch == "qwen3moe"
+        default:
+            guard feedForwardLength > 0 else { throw InferenceError.missingKey("\(arch).feed_forward_length") }
+            expertFeedForwardLength = feedForwardLength
+            normalizesExpertWeights = arch == "llama"
+        }
+        if arch == "qwen2moe" {
+            let fallback = feedForwardLength > 0 ? feedForwardLength : nil
+            sharedExpertFeedForwardLength = try int("expert_shared_feed_forward_length", fallback, false)
+        }
     }
 
     /// llama.cpp's `llama_model_gemma3::load_arch_hparams` and the graph's constants.

@@ -1,13 +1,15 @@
 import GGUF
 
-/// A Llama-family decoder over a GGUF file or any other `ModelWeights` (`llama`, `qwen2`, `qwen3`,
-/// `gemma3`), evaluated on the CPU one chunk at a time.
+/// A Llama-family decoder over a GGUF file or any other `ModelWeights` (`llama` and Mixtral, `qwen2`,
+/// `qwen3`, `qwen2moe`, `qwen3moe`, `olmoe`, `gemma3`), evaluated on the CPU one chunk at a time.
 ///
 /// It follows llama.cpp's graph for LLM_ARCH_LLAMA (`src/models/llama.cpp`): token embedding,
 /// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
 /// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
-/// (`src/models/qwen2.cpp`, `qwen3.cpp`); Gemma3 has its own layer (`Gemma3Forward.swift`).
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`); their MoE versions and OLMoE (full-width q/k RMSNorm)
+/// replace the FFN by a mixture of experts (`MixtureOfExperts.swift`); Gemma3 has its own layer
+/// (`Gemma3Forward.swift`).
 /// Weights stay where their store keeps them (a file's memory map), in whatever type they are
 /// stored, and are dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
@@ -52,8 +54,18 @@ public final class LlamaModel {
         outputBias = try loadOptionalVector(weights: weights, name: "output.bias", count: hp.vocabularySize)
         ropeFreqFactors = weights.tensor(named: "rope_freqs.weight") == nil
             ? nil : try loadVector(weights: weights, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
+        // OLMoE normalizes the whole q and k vectors of a token, the others each head.
+        let qNormWidth = hp.qkNormSpansHeads ? hp.qDimension : hp.headDimension
+        let kNormWidth = hp.qkNormSpansHeads ? hp.kvDimension : hp.headDimension
         layers = try (0..<hp.layerCount).map { i in
             let p = "blk.\(i)."
+            // llama.cpp gives every layer experts when expert_count > 0, none otherwise.
+            let feedForward: FeedForward = hp.expertCount > 0
+                ? .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
+                : .dense(DenseFeedForward(
+                    gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
+                    up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
+                    down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
             return LlamaLayer(
                 attentionNorm: try loadVector(weights: weights, name: p + "attn_norm.weight", count: e),
                 q: try matrix(p + "attn_q.weight", rows: hp.qDimension, columns: e),
@@ -61,15 +73,13 @@ public final class LlamaModel {
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
                 ffnNorm: try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e),
-                gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
-                up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
-                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength),
+                feedForward: feedForward,
                 qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
                 kBias: try loadOptionalVector(weights: weights, name: p + "attn_k.bias", count: hp.kvDimension),
                 vBias: try loadOptionalVector(weights: weights, name: p + "attn_v.bias", count: hp.kvDimension),
                 oBias: try loadOptionalVector(weights: weights, name: p + "attn_output.bias", count: e),
-                qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: hp.headDimension),
-                kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: hp.headDimension),
+                qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: qNormWidth),
+                kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: kNormWidth),
                 postAttentionNorm: hp.architecture == "gemma3"
                     ? try loadVector(weights: weights, name: p + "post_attention_norm.weight", count: e) : nil,
                 postFeedForwardNorm: hp.architecture == "gemma3"
@@ -166,9 +176,13 @@ public final class LlamaModel {
             if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
             if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
             if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
-            // Qwen3: RMSNorm over each head of q and k before RoPE.
-            if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
-            if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
+            // Qwen3: RMSNorm over each head of q and k before RoPE; OLMoE: over each token's whole q and k.
+            if let w = layer.qNorm {
+                Kernels.rmsNormInPlace(s.q, rows: n * hp.qDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
+            }
+            if let w = layer.kNorm {
+                Kernels.rmsNormInPlace(s.k, rows: n * hp.kvDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
+            }
             table.withUnsafeBufferPointer { tb in
                 Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
                 Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
@@ -182,13 +196,18 @@ public final class LlamaModel {
             layer.ffnNorm.withUnsafeBufferPointer {
                 Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
             }
-            multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
-            multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
-            Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
-            multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
+            switch layer.feedForward {
+            case .dense(let f):
+                multiply(s.normed, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
+                multiply(s.normed, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
+                Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
+                multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
+            case .experts(let moe):
+                mixtureOfExperts(moe, input: s.normed, tokens: n, into: s.projected, threads: threads)
+            }
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
-                for w in [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down] { weights.release(w.tensor) }
+                for t in layer.tensors { weights.release(t) }
             }
         }
         outputNorm.withUnsafeBufferPointer {
@@ -203,13 +222,33 @@ struct LlamaLayer {
     let attentionNorm: [Float]
     let q, k, v, o: WeightMatrix
     let ffnNorm: [Float]
-    let gate, up, down: WeightMatrix
+    let feedForward: FeedForward
     /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
     let qBias, kBias, vBias, oBias: [Float]?
     /// Qwen3's and Gemma3's per-head q/k RMSNorm weights.
     let qNorm, kNorm: [Float]?
     /// Gemma3's RMSNorms of the attention and FFN outputs, before each is added to the residual.
     let postAttentionNorm, postFeedForwardNorm: [Float]?
+
+    /// The matrices it reads, to hand their pages back after the layer.
+    var tensors: [WeightTensor] {
+        let ffn: [WeightTensor]
+        switch feedForward {
+        case .dense(let f): ffn = [f.gate.tensor, f.up.tensor, f.down.tensor]
+        case .experts(let moe): ffn = moe.tensors
+        }
+        return [q.tensor, k.tensor, v.tensor, o.tensor] + ffn
+    }
+}
+
+/// A layer's FFN: one SwiGLU (GeGLU for Gemma3) for every token, or a mixture of experts.
+enum FeedForward {
+    case dense(DenseFeedForward)
+    case experts(MixtureOfExperts)
+}
+
+struct DenseFeedForward {
+    let gate, up, down: WeightMatrix
 }
 
 /// Activations of one chunk: allocated once per `logits` call, reused by every layer.

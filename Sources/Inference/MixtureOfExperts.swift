@@ -1,0 +1,202 @@
+import Foundation
+
+/// The weights of one mixture-of-experts FFN (llama.cpp's `build_moe_ffn`, softmax gating): a
+/// router (`ffn_gate_inp`, one row per expert), the experts' SwiGLU matrices as 3-D tensors
+/// (`ffn_{gate,up,down}_exps`), and Qwen2-MoE's shared expert.
+struct MixtureOfExperts {
+    let router: WeightMatrix
+    let gate, up, down: ExpertWeights
+    let shared: SharedExpert?
+    let used: Int
+    let normalizesWeights: Bool
+
+    var expertCount: Int { router.rows }
+
+    /// Every tensor it reads, to hand their pages back after the layer.
+    var tensors: [WeightTensor] {
+        [router.tensor, gate.tensor, up.tensor, down.tensor]
+            + (shared.map { [$0.gateInput.tensor, $0.gate.tensor, $0.up.tensor, $0.down.tensor] } ?? [])
+    }
+
+    /// Loads layer `prefix`'s MoE tensors (`blk.N.`).
+    init(weights: any ModelWeights, prefix p: String, hp: LlamaHyperParameters) throws {
+        let e = hp.embeddingLength, count = hp.expertCount, ff = hp.expertFeedForwardLength
+        func tensor(_ name: String) throws -> WeightTensor {
+            guard let t = weights.tensor(named: p + name) else { throw InferenceError.missingTensor(p + name) }
+            return t
+        }
+        router = try WeightMatrix(tensor: tensor("ffn_gate_inp.weight"), rows: count, columns: e)
+        gate = try ExpertWeights(tensor: tensor("ffn_gate_exps.weight"), experts: count, rows: ff, columns: e)
+        up = try ExpertWeights(tensor: tensor("ffn_up_exps.weight"), experts: count, rows: ff, columns: e)
+        down = try ExpertWeights(tensor: tensor("ffn_down_exps.weight"), experts: count, rows: e, columns: ff)
+        if hp.sharedExpertFeedForwardLength > 0 {
+            let sff = hp.sharedExpertFeedForwardLength
+            shared = SharedExpert(
+                gateInput: try WeightMatrix(tensor: tensor("ffn_gate_inp_shexp.weight"), rows: 1, columns: e),
+                gate: try WeightMatrix(tensor: tensor("ffn_gate_shexp.weight"), rows: sff, columns: e),
+                up: try WeightMatrix(tensor: tensor("ffn_up_shexp.weight"), rows: sff, columns: e),
+                down: try WeightMatrix(tensor: tensor("ffn_down_shexp.weight"), rows: e, columns: sff))
+        } else {
+            shared = nil
+        }
+        used = hp.expertsUsed
+        normalizesWeights = hp.normalizesExpertWeights
+    }
+}
+
+/// Qwen2-MoE's shared expert: a dense SwiGLU FFN every token goes through, scaled by
+/// sigmoid(`ffn_gate_inp_shexp` · x).
+struct SharedExpert {
+    let gateInput: WeightMatrix
+    let gate, up, down: WeightMatrix
+}
+
+/// The routing of one chunk: each token's experts, best first, and their weights.
+struct ExpertRouting {
+    /// `tokens × used` expert ids.
+    var selected: [Int32]
+    /// `tokens × used` weights, in the same order.
+    var weights: [Float]
+    /// For each expert, the (token, slot) pairs routed to it, in token order, as `token * used + slot`.
+    var members: [[Int]]
+
+    /// As `build_moe_ffn` for softmax gating: softmax over the router's logits (ggml_soft_max: max
+    /// subtracted, exponentials summed in double, scaled by the float reciprocal), the `used` largest
+    /// probabilities (ggml_argsort_top_k, descending; equal ones by lower index), their probabilities
+    /// as weights, divided by their sum (clamped below at F16's smallest normal) when `normalize`.
+    init(logits: UnsafeMutablePointer<Float>, tokens n: Int, experts: Int, used k: Int, normalize: Bool) {
+        selected = [Int32](repeating: 0, count: n * k)
+        weights = [Float](repeating: 0, count: n * k)
+        members = [[Int]](repeating: [], count: experts)
+        var order = [Int](repeating: 0, count: experts)
+        for t in 0..<n {
+            let p = logits + t * experts
+            var maximum = -Float.infinity
+            for i in 0..<experts { maximum = max(maximum, p[i]) }
+            var sum = 0.0
+            for i in 0..<experts {
+                p[i] = expf(p[i] - maximum)
+                sum += Double(p[i])
+            }
+            let scale = Float(1.0 / sum)
+            for i in 0..<experts { p[i] *= scale }
+            for i in 0..<experts { order[i] = i }
+            order.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+            var total = 0.0
+            for s in 0..<k {
+                selected[t * k + s] = Int32(order[s])
+                weights[t * k + s] = p[order[s]]
+                total += Double(p[order[s]])
+                members[order[s]].append(t * k + s)
+            }
+            if normalize {
+                let divisor = max(Float(total), 6.103515625e-5)
+                for s in 0..<k { weights[t * k + s] /= divisor }
+            }
+        }
+    }
+}
+
+extension LlamaModel {
+    /// One MoE FFN over the normed hidden states `x` (`tokens × embedding`) into `out`.
+    ///
+    /// Only the selected experts run: each expert's tokens are gathered into one block, its gate and
+    /// up matmuls, SwiGLU and down matmul run on that block (with the activation rounding of its
+    /// type, as ggml's mul_mat_id), and the rows go back to their (token, slot) places. A token's
+    /// output is then its experts' outputs times their weights, added in slot order, as ggml adds
+    /// the views of `ffn_moe_weighted`; the shared expert's gated output comes last.
+    func mixtureOfExperts(
+        _ moe: MixtureOfExperts, input x: UnsafePointer<Float>, tokens n: Int, into out: UnsafeMutablePointer<Float>,
+        threads: Int
+    ) {
+        let e = hyperParameters.embeddingLength, experts = moe.expertCount, k = moe.used
+        let ff = moe.gate.experts[0].rows
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * experts)
+        defer { logits.deallocate() }
+        multiply(x, tokens: n, by: moe.router, into: logits, threads: threads, rounding: rounding(for: moe.router))
+        let routing = ExpertRouting(logits: logits, tokens: n, experts: experts, used: k, normalize: moe.normalizesWeights)
+        if let observer = activationObserver {
+            routing.selected.withUnsafeBufferPointer { sel in
+                for w in [moe.gate.name, moe.up.name] {
+                    observer.observeExperts(weight: w, input: x, tokens: n, columns: e, inputsPerToken: 1,
+                                            selected: sel.baseAddress!, used: k, experts: experts)
+                }
+            }
+        }
+        let largest = routing.members.map(\.count).max() ?? 0
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * e))
+        let gate = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * ff))
+        let up = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * ff))
+        let down = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * e))
+        // Outputs per (token, slot), and for the observer the down matmul's inputs in the same places.
+        let slotOutputs = UnsafeMutablePointer<Float>.allocate(capacity: n * k * e)
+        let slotInputs = activationObserver == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: n * k * ff)
+        defer {
+            for p in [gathered, gate, up, down, slotOutputs] { p.deallocate() }
+            slotInputs?.deallocate()
+        }
+        for expert in 0..<experts {
+            let rows = routing.members[expert]
+            guard !rows.isEmpty else { continue }
+            let m = rows.count
+            for (i, place) in rows.enumerated() {
+                (gathered + i * e).update(from: x + (place / k) * e, count: e)
+            }
+            let g = moe.gate.experts[expert], u = moe.up.experts[expert], d = moe.down.experts[expert]
+            MatMul.multiply(gathered, tokens: m, by: g, into: gate, threads: threads, rounding: rounding(for: g))
+            MatMul.multiply(gathered, tokens: m, by: u, into: up, threads: threads, rounding: rounding(for: u))
+            Kernels.swiglu(gate, up, count: m * ff, threads: threads)
+            if let slotInputs {
+                for (i, place) in rows.enumerated() { (slotInputs + place * ff).update(from: gate + i * ff, count: ff) }
+            }
+            MatMul.multiply(gate, tokens: m, by: d, into: down, threads: threads, rounding: rounding(for: d))
+            for (i, place) in rows.enumerated() { (slotOutputs + place * e).update(from: down + i * e, count: e) }
+        }
+        if let observer = activationObserver, let slotInputs {
+            routing.selected.withUnsafeBufferPointer { sel in
+                observer.observeExperts(weight: moe.down.name, input: slotInputs, tokens: n, columns: ff,
+                                        inputsPerToken: k, selected: sel.baseAddress!, used: k, experts: experts)
+            }
+        }
+        routing.weights.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                let o = out + t * e
+                for s in 0..<k {
+                    let row = slotOutputs + (t * k + s) * e, weight = w[t * k + s]
+                    if s == 0 {
+                        for j in 0..<e { o[j] = row[j] * weight }
+                    } else {
+                        for j in 0..<e { o[j] = o[j] + row[j] * weight }
+                    }
+                }
+            }
+        }
+        if let shared = moe.shared { addSharedExpert(shared, input: x, tokens: n, into: out, threads: threads) }
+    }
+
+    /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)`, the sigmoid computed as llama.cpp's
+    /// graph does: silu(v) / v.
+    private func addSharedExpert(
+        _ shared: SharedExpert, input x: UnsafePointer<Float>, tokens n: Int, into out: UnsafeMutablePointer<Float>,
+        threads: Int
+    ) {
+        let e = hyperParameters.embeddingLength, ff = shared.gate.rows
+        let gateLogit = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let gate = UnsafeMutablePointer<Float>.allocate(capacity: n * ff)
+        let up = UnsafeMutablePointer<Float>.allocate(capacity: n * ff)
+        let down = UnsafeMutablePointer<Float>.allocate(capacity: n * e)
+        defer { for p in [gateLogit, gate, up, down] { p.deallocate() } }
+        multiply(x, tokens: n, by: shared.gateInput, into: gateLogit, threads: threads,
+                 rounding: rounding(for: shared.gateInput))
+        multiply(x, tokens: n, by: shared.gate, into: gate, threads: threads, rounding: rounding(for: shared.gate))
+        multiply(x, tokens: n, by: shared.up, into: up, threads: threads, rounding: rounding(for: shared.up))
+        Kernels.swiglu(gate, up, count: n * ff, threads: threads)
+        multiply(gate, tokens: n, by: shared.down, into: down, threads: threads, rounding: rounding(for: shared.down))
+        for t in 0..<n {
+            let v = gateLogit[t]
+            let sigmoid = (v / (1 + expf(-v))) / v
+            let o = out + t * e, d = down + t * e
+            for j in 0..<e { o[j] = o[j] + d[j] * sigmoid }
+        }
+    }
+}
