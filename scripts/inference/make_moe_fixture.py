@@ -10,7 +10,7 @@ FFN width 32, F32 weights, the 600-piece SentencePiece vocabulary of
 Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true). Per family:
   tiny-qwen3moe-f32.gguf   qwen3moe: head width 32 (q wider than the embedding), per-head q/k RMSNorm, NeoX
                            RoPE, top-k weights renormalised; feed_forward_length 128 unused, as in real files
-  tiny-mixtral-f32.gguf    llama with expert tensors (Mixtral): adjacent-pair RoPE, renormalised, tied output
+  tiny-mixtral-f32.gguf    llama with expert tensors (Mixtral): adjacent-pair RoPE, renormalised
   tiny-olmoe-f32.gguf      olmoe: 4 kv heads (llama.cpp sizes its k norm n_embd), q/k RMSNorm over the whole
                            q and k (64 each), weights not renormalised
   tiny-qwen2moe-f32.gguf   qwen2moe: q/k/v biases, a shared expert of width 64 gated by
@@ -94,8 +94,7 @@ def write_model(path, name):
 
     w.add_tensor("token_embd.weight", rng.standard_normal((V, H)).astype(np.float32))
     w.add_tensor("output_norm.weight", vec(H, 1.0, 0.1))
-    if name != "mixtral":
-        w.add_tensor("output.weight", 2 * mat(V, H))
+    w.add_tensor("output.weight", 2 * mat(V, H))
     for i in range(L):
         p = f"blk.{i}."
         w.add_tensor(p + "attn_norm.weight", vec(H, 1.0, 0.1))
