@@ -19,12 +19,10 @@ extension LlamaModel {
                                              base: hp.ropeFrequencyBaseSliding, scale: 1, freqFactors: nil)
         for (il, layer) in layers.enumerated() {
             let sliding = hp.isSliding(layer: il)
-            layer.attentionNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
-            gemma3Project(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads)
+            let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
+            gemma3Project(attentionInput, tokens: n, by: layer.q, into: s.q, threads: threads)
+            gemma3Project(attentionInput, tokens: n, by: layer.k, into: s.k, threads: threads)
+            gemma3Project(attentionInput, tokens: n, by: layer.v, into: s.v, threads: threads)
             if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
             if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
             (sliding ? slidingTable : globalTable).withUnsafeBufferPointer { tb in
@@ -41,13 +39,11 @@ extension LlamaModel {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)
             }
             Kernels.add(s.hidden, s.projected, count: n * e)
-            layer.ffnNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
+            let ffnInput = normed(s.hidden, tokens: n, by: layer.ffnNorm, scratch: s)
             switch layer.feedForward {
             case .dense(let f):
-                gemma3Project(s.normed, tokens: n, by: f.gate, into: s.gate, threads: threads)
-                gemma3Project(s.normed, tokens: n, by: f.up, into: s.up, threads: threads)
+                gemma3Project(ffnInput, tokens: n, by: f.gate, into: s.gate, threads: threads)
+                gemma3Project(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads)
                 GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
                 gemma3Project(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads)
             case .experts:

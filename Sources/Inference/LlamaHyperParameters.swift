@@ -53,15 +53,32 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// The selected experts' weights are divided by their sum (llama.cpp passes norm_w = true for
     /// Mixtral and Qwen3-MoE, false for OLMoE and Qwen2-MoE, whatever `expert_weights_norm` says).
     public var normalizesExpertWeights = false
-    /// OLMoE's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
+    /// OLMoE's and OLMo2's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
     public var qkNormSpansHeads = false
+
+    // Dense variations of the Llama layer.
+    /// OLMo2 and EXAONE4 have no RMSNorm before attention and FFN, only after them
+    /// (`post_attention_norm`, `post_ffw_norm`), as Gemma3 has both.
+    public var hasPreNorms = true
+    public var hasPostNorms = false
+    /// SmolLM3 leaves RoPE out of every n-th layer (layer i when (i + 1) % n == 0); 0 = never.
+    public var noRopeLayerStep = 0
+    /// Granite's multiplier of each attention and FFN output before the residual add (0 = none).
+    public var residualScale: Float = 0
+    /// Granite divides the logits by this (`logit_scale`); 1 otherwise.
+    public var logitScale: Float = 1
 
     /// The decoders this forward pass implements: Llama (and Mixtral, which is `llama` with expert
     /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
-    /// mixture-of-experts versions, OLMoE, and Gemma3's text decoder.
+    /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
+    /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), and
+    /// Gemma3's text decoder.
     public static let supportedArchitectures: Set<String> = [
-        "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe",
+        "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
     ]
+
+    /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
+    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3"]
 
     /// Architectures whose layers always route through experts (llama.cpp refuses them without).
     static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe"]
@@ -80,7 +97,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         guard Self.supportedArchitectures.contains(arch) else { throw InferenceError.unsupportedArchitecture(arch) }
         architecture = arch
         // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
-        ropeNeoX = arch != "llama"
+        ropeNeoX = !Self.adjacentPairRope.contains(arch)
         func int(_ key: String, default value: Int? = nil, allowsZero: Bool = false) throws -> Int {
             let full = "\(arch).\(key)"
             if let v = m[full]?.integerValue {
@@ -99,6 +116,12 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
         embeddingLength = try int("embedding_length")
         layerCount = try int("block_count")
+        // Multi-token-prediction layers are stored after the decoder's and not run (llama.cpp's n_layer).
+        let nextN = try int("nextn_predict_layers", default: 0, allowsZero: true)
+        guard nextN < layerCount else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).nextn_predict_layers", value: nextN)
+        }
+        layerCount -= nextN
         headCount = try int("attention.head_count")
         kvHeadCount = try int("attention.head_count_kv", default: headCount)
         let experts = try int("expert_count", default: 0, allowsZero: true)
@@ -135,8 +158,37 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         if experts > 0 || Self.expertArchitectures.contains(arch) {
             try readExperts(count: experts, int: int)
         }
-        qkNormSpansHeads = arch == "olmoe"
+        qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
+        hasPreNorms = arch != "olmo2" && arch != "exaone4"
+        hasPostNorms = arch == "gemma3" || arch == "olmo2" || arch == "exaone4"
+        if arch == "smollm3" { noRopeLayerStep = 4 }
+        if arch == "granite" { try readGranite(m) }
+        // OLMo3 (olmo2 with a sliding window) and EXAONE4-32B (64 layers: sliding-window layers and
+        // global layers without RoPE) attend differently; this pass does not implement them.
+        if arch == "olmo2", let window = m["olmo2.attention.sliding_window"]?.integerValue, window > 0 {
+            throw InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: Int(window))
+        }
+        if arch == "exaone4", layerCount == 64 {
+            throw InferenceError.invalidHyperparameter(key: "exaone4.block_count", value: layerCount)
+        }
     }
+
+    /// llama.cpp's `llama_model_granite::load_arch_hparams`: `logit_scale` is required, the other
+    /// multipliers apply when present and non-zero.
+    private mutating func readGranite(_ m: GGUFMetadata) throws {
+        func value(_ key: String) -> Float? { m["granite.\(key)"]?.doubleValue.map { Float($0) } }
+        guard let logit = value("logit_scale") else { throw InferenceError.missingKey("granite.logit_scale") }
+        guard logit.isFinite, logit != 0 else {
+            throw InferenceError.invalidHyperparameter(key: "granite.logit_scale", value: Int(logit))
+        }
+        logitScale = logit
+        if let r = value("residual_scale"), r.isFinite { residualScale = r }
+        if let e = value("embedding_scale"), e.isFinite, e != 0 { embeddingScale = e }
+        if let a = value("attention.scale"), a.isFinite, a != 0 { attentionScale = a }
+    }
+
+    /// False for the layers that attend without positions (SmolLM3's every 4th).
+    public func usesRope(layer i: Int) -> Bool { noRopeLayerStep == 0 || (i + 1) % noRopeLayerStep != 0 }
 
     /// The routing keys as llama.cpp's loader reads them (`llama_model::load_hparams` and each
     /// architecture's `load_arch_hparams`), checked as it asserts them.

@@ -67,12 +67,13 @@ public final class LlamaModel {
                     up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
                     down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
             return LlamaLayer(
-                attentionNorm: try loadVector(weights: weights, name: p + "attn_norm.weight", count: e),
+                attentionNorm: hp.hasPreNorms
+                    ? try loadVector(weights: weights, name: p + "attn_norm.weight", count: e) : nil,
                 q: try matrix(p + "attn_q.weight", rows: hp.qDimension, columns: e),
                 k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
-                ffnNorm: try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e),
+                ffnNorm: hp.hasPreNorms ? try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e) : nil,
                 feedForward: feedForward,
                 qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
                 kBias: try loadOptionalVector(weights: weights, name: p + "attn_k.bias", count: hp.kvDimension),
@@ -80,9 +81,9 @@ public final class LlamaModel {
                 oBias: try loadOptionalVector(weights: weights, name: p + "attn_output.bias", count: e),
                 qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: qNormWidth),
                 kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: kNormWidth),
-                postAttentionNorm: hp.architecture == "gemma3"
+                postAttentionNorm: hp.hasPostNorms
                     ? try loadVector(weights: weights, name: p + "post_attention_norm.weight", count: e) : nil,
-                postFeedForwardNorm: hp.architecture == "gemma3"
+                postFeedForwardNorm: hp.hasPostNorms
                     ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil)
         }
         // Reading the small vectors above, spread through the file, left much of the file mapped in
@@ -131,6 +132,8 @@ public final class LlamaModel {
                 multiply(hidden + from * hyperParameters.embeddingLength, tokens: rows, by: output,
                          into: base, threads: threads, rounding: rounding(for: output))
                 if let outputBias { Kernels.addBias(base, tokens: rows, bias: outputBias) }
+                // Granite: ggml_scale by the float reciprocal.
+                if hyperParameters.logitScale != 1 { Kernels.scale(base, count: n, by: 1 / hyperParameters.logitScale) }
                 if hyperParameters.finalLogitSoftcap > 0 {
                     Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
                 }
@@ -163,48 +166,49 @@ public final class LlamaModel {
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
         }
+        if hp.embeddingScale != 1 { Kernels.scale(s.hidden, count: n * e, by: hp.embeddingScale) }
         let table = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
                                       scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
-        let kqScale = 1 / Float(d).squareRoot()
-        for layer in layers {
-            layer.attentionNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
-            multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
-            multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
-            multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
+        for (il, layer) in layers.enumerated() {
+            // Without a pre-norm (OLMo2, EXAONE4) the projections read the residual stream itself.
+            let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
+            multiply(attentionInput, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
+            multiply(attentionInput, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
+            multiply(attentionInput, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
             if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
             if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
             if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
-            // Qwen3: RMSNorm over each head of q and k before RoPE; OLMoE: over each token's whole q and k.
+            // Qwen3: RMSNorm over each head of q and k before RoPE; OLMoE/OLMo2: over each token's whole q and k.
             if let w = layer.qNorm {
                 Kernels.rmsNormInPlace(s.q, rows: n * hp.qDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
             }
             if let w = layer.kNorm {
                 Kernels.rmsNormInPlace(s.k, rows: n * hp.kvDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
             }
-            table.withUnsafeBufferPointer { tb in
-                Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
-                Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+            if hp.usesRope(layer: il) {
+                table.withUnsafeBufferPointer { tb in
+                    Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+                    Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+                }
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
-                             headDimension: d, scale: kqScale, roundsKVToHalf: roundsActivationsLikeGGML,
+                             headDimension: d, scale: hp.attentionScale, roundsKVToHalf: roundsActivationsLikeGGML,
                              into: s.attention, threads: threads)
             multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
+            finishBranch(s.projected, tokens: n, postNorm: layer.postAttentionNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
-            layer.ffnNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
+            let ffnInput = normed(s.hidden, tokens: n, by: layer.ffnNorm, scratch: s)
             switch layer.feedForward {
             case .dense(let f):
-                multiply(s.normed, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
-                multiply(s.normed, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
+                multiply(ffnInput, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
+                multiply(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
                 Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
                 multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
             case .experts(let moe):
-                mixtureOfExperts(moe, input: s.normed, tokens: n, into: s.projected, threads: threads)
+                mixtureOfExperts(moe, input: ffnInput, tokens: n, into: s.projected, threads: threads)
             }
+            finishBranch(s.projected, tokens: n, postNorm: layer.postFeedForwardNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
                 for t in layer.tensors { weights.release(t) }
@@ -215,19 +219,40 @@ public final class LlamaModel {
         }
         return UnsafePointer(s.normed)
     }
+
+    /// `x` RMSNormed by `weight` into `scratch.normed`, or `x` itself when there is no norm.
+    func normed(_ x: UnsafeMutablePointer<Float>, tokens n: Int, by weight: [Float]?,
+                        scratch s: LlamaScratch) -> UnsafePointer<Float> {
+        guard let weight else { return UnsafePointer(x) }
+        weight.withUnsafeBufferPointer {
+            Kernels.rmsNorm(x, tokens: n, count: weight.count, weight: $0.baseAddress!, epsilon: hyperParameters.rmsEpsilon,
+                            into: s.normed)
+        }
+        return UnsafePointer(s.normed)
+    }
+
+    /// An attention or FFN output before its residual add: the post-norm (OLMo2, EXAONE4), then
+    /// Granite's residual multiplier.
+    private func finishBranch(_ x: UnsafeMutablePointer<Float>, tokens n: Int, postNorm: [Float]?) {
+        let hp = hyperParameters
+        if let w = postNorm { Kernels.rmsNormInPlace(x, rows: n, count: hp.embeddingLength, weight: w, epsilon: hp.rmsEpsilon) }
+        if hp.residualScale != 0 { Kernels.scale(x, count: n * hp.embeddingLength, by: hp.residualScale) }
+    }
 }
 
 /// The weights of one decoder layer.
 struct LlamaLayer {
-    let attentionNorm: [Float]
+    /// RMSNorm weights before attention and FFN; nil for OLMo2 and EXAONE4, which norm after.
+    let attentionNorm: [Float]?
     let q, k, v, o: WeightMatrix
-    let ffnNorm: [Float]
+    let ffnNorm: [Float]?
     let feedForward: FeedForward
     /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
     let qBias, kBias, vBias, oBias: [Float]?
     /// Qwen3's and Gemma3's per-head q/k RMSNorm weights.
     let qNorm, kNorm: [Float]?
-    /// Gemma3's RMSNorms of the attention and FFN outputs, before each is added to the residual.
+    /// Gemma3's, OLMo2's and EXAONE4's RMSNorms of the attention and FFN outputs, before each is
+    /// added to the residual.
     let postAttentionNorm, postFeedForwardNorm: [Float]?
 
     /// The matrices it reads, to hand their pages back after the layer.
