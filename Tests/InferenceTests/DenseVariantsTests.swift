@@ -1,0 +1,62 @@
+import Foundation
+import GGUF
+import Testing
+
+@testable import Inference
+
+/// The dense variations of the Llama layer (scripts/inference/make_dense_fixture.py: random F32 weights
+/// written with gguf-py, the 600-piece SentencePiece vocabulary) against llama.cpp's logits for two
+/// 64-token perplexity chunks.
+@Suite struct DenseVariantsTests {
+    @Test(arguments: ["olmo2", "granite", "smollm3", "exaone4"])
+    func logitsMatchLlamaCpp(family: String) throws {
+        let (kld, top1, maxDiff) = try MixtureOfExpertsTests.compare(model: "tiny-\(family)-f32.gguf", reference: family)
+        #expect(kld < 1e-4, "KLD against llama.cpp \(kld)")
+        #expect(top1 >= 0.99, "top-1 agreement \(top1)")
+        #expect(maxDiff < 0.05, "max |Δlogit| \(maxDiff)")
+    }
+
+    /// The keys and per-architecture constants as llama.cpp reads and sets them.
+    @Test func readsHyperParameters() throws {
+        func hp(_ family: String) throws -> LlamaHyperParameters {
+            try LlamaModel(path: Fixture.path("tiny-\(family)-f32.gguf")).hyperParameters
+        }
+        let olmo2 = try hp("olmo2")
+        #expect(!olmo2.hasPreNorms && olmo2.hasPostNorms && olmo2.qkNormSpansHeads && olmo2.ropeNeoX)
+        let granite = try hp("granite")
+        #expect(granite.embeddingScale == 4 && granite.attentionScale == 1.0 / 16 && granite.residualScale == 0.5)
+        #expect(granite.logitScale == 2 && !granite.ropeNeoX && granite.hasPreNorms && !granite.hasPostNorms)
+        let smollm3 = try hp("smollm3")
+        #expect((0..<4).map { smollm3.usesRope(layer: $0) } == [true, true, true, false] && !smollm3.ropeNeoX)
+        let exaone4 = try hp("exaone4")
+        #expect(!exaone4.hasPreNorms && exaone4.hasPostNorms && !exaone4.qkNormSpansHeads && exaone4.ropeNeoX)
+    }
+
+    func metadata(_ arch: String, _ extra: [GGUFKeyValue]) -> GGUFMetadata {
+        GGUFMetadata([
+            GGUFKeyValue("general.architecture", .string(arch)),
+            GGUFKeyValue("\(arch).embedding_length", .uint32(64)),
+            GGUFKeyValue("\(arch).block_count", .uint32(2)),
+            GGUFKeyValue("\(arch).attention.head_count", .uint32(4)),
+            GGUFKeyValue("\(arch).feed_forward_length", .uint32(96)),
+        ] + extra)
+    }
+
+    /// What this pass does not compute the way llama.cpp would is refused, naming the key.
+    @Test func refusesWhatItDoesNotImplement() throws {
+        func hp(_ arch: String, _ kv: [GGUFKeyValue]) throws -> LlamaHyperParameters {
+            try LlamaHyperParameters(metadata: metadata(arch, kv), vocabularySize: 10)
+        }
+        #expect(throws: InferenceError.missingKey("granite.logit_scale")) { try hp("granite", []) }
+        // OLMo3 is olmo2 with sliding-window layers.
+        #expect(throws: InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: 4096)) {
+            try hp("olmo2", [GGUFKeyValue("olmo2.attention.sliding_window", .uint32(4096))])
+        }
+        // MTP layers are counted in block_count but not run.
+        let nextN = try hp("exaone4", [GGUFKeyValue("exaone4.nextn_predict_layers", .uint32(1))])
+        #expect(nextN.layerCount == 1)
+        #expect(throws: InferenceError.invalidHyperparameter(key: "exaone4.nextn_predict_layers", value: 2)) {
+            try hp("exaone4", [GGUFKeyValue("exaone4.nextn_predict_layers", .uint32(2))])
+        }
+    }
+}
