@@ -46,9 +46,9 @@ extension LlamaModel {
                 gemma3Project(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads)
                 GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
                 gemma3Project(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads)
-            case .experts:
-                // The hyperparameters refuse expert_count for gemma3, so its layers are all dense.
-                preconditionFailure("gemma3 layers have no experts")
+            case .experts, .fusedGateUp:
+                // The hyperparameters refuse expert_count for gemma3, and only glm4 fuses gate and up.
+                preconditionFailure("gemma3 layers have separate gate and up matrices")
             }
             if let w = layer.postFeedForwardNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)

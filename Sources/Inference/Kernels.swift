@@ -45,12 +45,14 @@ enum Kernels {
 
     /// Rotates each head of each token in place. `neox == false` is ggml's mode 0 (LLM_ARCH_LLAMA):
     /// the pairs are adjacent values (2i, 2i+1) — the converter permuted q/k rows for exactly this.
-    /// `neox == true` pairs i with i + dims/2 (Qwen2 and most later models).
+    /// `neox == true` pairs i with i + dims/2 (Qwen2 and most later models). `rotated` (default the
+    /// head width) is how many leading values of each head turn (GLM4's partial RoPE); the rest stay,
+    /// as in ggml's rope with n_dims < ne0. The table is `ropeTable(dimensions: rotated)`.
     static func rope(
         _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDimension d: Int, table: UnsafePointer<Float>,
-        neox: Bool = false
+        neox: Bool = false, rotated: Int? = nil
     ) {
-        let half = d / 2
+        let half = (rotated ?? d) / 2
         for t in 0..<tokens {
             let cs = table + t * half * 2
             for h in 0..<heads {
@@ -74,6 +76,18 @@ enum Kernels {
             for i in range {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
+            }
+        }
+    }
+
+    /// `out[t][i] = silu(x[t][i]) · x[t][ff + i]` for rows of `2·ff` values: ggml_swiglu on a fused
+    /// gate-up projection (GLM4's `ffn_up`, gate half first), the same expression as `swiglu`.
+    static func fusedSwiglu(_ x: UnsafePointer<Float>, tokens: Int, width ff: Int, into out: UnsafeMutablePointer<Float>) {
+        for t in 0..<tokens {
+            let row = x + t * 2 * ff, o = out + t * ff
+            for i in 0..<ff {
+                let g = row[i]
+                o[i] = g / (1 + expf(-g)) * row[ff + i]
             }
         }
     }

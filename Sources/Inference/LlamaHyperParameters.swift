@@ -58,7 +58,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
 
     // Dense variations of the Llama layer.
     /// OLMo2 and EXAONE4 have no RMSNorm before attention and FFN, only after them
-    /// (`post_attention_norm`, `post_ffw_norm`), as Gemma3 has both.
+    /// (`post_attention_norm`, `post_ffw_norm`); Gemma3 and GLM4 have both.
     public var hasPreNorms = true
     public var hasPostNorms = false
     /// SmolLM3 leaves RoPE out of every n-th layer (layer i when (i + 1) % n == 0); 0 = never.
@@ -71,14 +71,15 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// The decoders this forward pass implements: Llama (and Mixtral, which is `llama` with expert
     /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
     /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
-    /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), and
-    /// Gemma3's text decoder.
+    /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
+    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), and Gemma3's text decoder.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
+        "glm4",
     ]
 
     /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
-    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3"]
+    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4"]
 
     /// Architectures whose layers always route through experts (llama.cpp refuses them without).
     static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe"]
@@ -139,8 +140,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv", value: kvHeadCount)
         }
         ropeDimensions = try int("rope.dimension_count", default: headDimension)
-        // llama.cpp asserts n_rot == head width for these architectures.
-        guard ropeDimensions == headDimension, ropeDimensions % 2 == 0 else {
+        // llama.cpp asserts n_rot == head width for these architectures; GLM4 turns only the first
+        // rope.dimension_count values of each head.
+        let partialRope = arch == "glm4" && ropeDimensions < headDimension
+        guard ropeDimensions == headDimension || partialRope, ropeDimensions % 2 == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }
         ropeFrequencyBase = float("rope.freq_base", default: 10000)
@@ -160,13 +163,18 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
         qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
         hasPreNorms = arch != "olmo2" && arch != "exaone4"
-        hasPostNorms = arch == "gemma3" || arch == "olmo2" || arch == "exaone4"
+        hasPostNorms = arch == "gemma3" || arch == "olmo2" || arch == "exaone4" || arch == "glm4"
         if arch == "smollm3" { noRopeLayerStep = 4 }
         if arch == "granite" { try readGranite(m) }
         // OLMo3 (olmo2 with a sliding window) and EXAONE4-32B (64 layers: sliding-window layers and
         // global layers without RoPE) attend differently; this pass does not implement them.
         if arch == "olmo2", let window = m["olmo2.attention.sliding_window"]?.integerValue, window > 0 {
             throw InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: Int(window))
+        }
+        // GLM-4V's multi-section RoPE (rope.dimension_sections) is not implemented.
+        if arch == "glm4", let sections = m["glm4.rope.dimension_sections"]?.arrayValue,
+           sections.contains(where: { ($0.integerValue ?? 0) != 0 }) {
+            throw InferenceError.invalidHyperparameter(key: "glm4.rope.dimension_sections", value: sections.count)
         }
         if arch == "exaone4", layerCount == 64 {
             throw InferenceError.invalidHyperparameter(key: "exaone4.block_count", value: layerCount)

@@ -60,12 +60,19 @@ public final class LlamaModel {
         layers = try (0..<hp.layerCount).map { i in
             let p = "blk.\(i)."
             // llama.cpp gives every layer experts when expert_count > 0, none otherwise.
-            let feedForward: FeedForward = hp.expertCount > 0
-                ? .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
-                : .dense(DenseFeedForward(
+            let feedForward: FeedForward
+            if hp.expertCount > 0 {
+                feedForward = .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
+            } else if hp.architecture == "glm4" {
+                feedForward = .fusedGateUp(
+                    up: try matrix(p + "ffn_up.weight", rows: 2 * hp.feedForwardLength, columns: e),
+                    down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength))
+            } else {
+                feedForward = .dense(DenseFeedForward(
                     gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
                     up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
                     down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
+            }
             return LlamaLayer(
                 attentionNorm: hp.hasPreNorms
                     ? try loadVector(weights: weights, name: p + "attn_norm.weight", count: e) : nil,
@@ -187,8 +194,10 @@ public final class LlamaModel {
             }
             if hp.usesRope(layer: il) {
                 table.withUnsafeBufferPointer { tb in
-                    Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
-                    Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+                    Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!,
+                                 neox: hp.ropeNeoX, rotated: hp.ropeDimensions)
+                    Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!,
+                                 neox: hp.ropeNeoX, rotated: hp.ropeDimensions)
                 }
             }
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
@@ -205,6 +214,12 @@ public final class LlamaModel {
                 multiply(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
                 Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
                 multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
+            case .fusedGateUp(let up, let down):
+                let fused = UnsafeMutablePointer<Float>.allocate(capacity: n * up.rows)
+                defer { fused.deallocate() }
+                multiply(ffnInput, tokens: n, by: up, into: fused, threads: threads, rounding: rounding(for: up))
+                Kernels.fusedSwiglu(fused, tokens: n, width: hp.feedForwardLength, into: s.gate)
+                multiply(s.gate, tokens: n, by: down, into: s.projected, threads: threads, rounding: rounding(for: down))
             case .experts(let moe):
                 mixtureOfExperts(moe, input: ffnInput, tokens: n, into: s.projected, threads: threads)
             }
@@ -260,15 +275,18 @@ struct LlamaLayer {
         let ffn: [WeightTensor]
         switch feedForward {
         case .dense(let f): ffn = [f.gate.tensor, f.up.tensor, f.down.tensor]
+        case .fusedGateUp(let up, let down): ffn = [up.tensor, down.tensor]
         case .experts(let moe): ffn = moe.tensors
         }
         return [q.tensor, k.tensor, v.tensor, o.tensor] + ffn
     }
 }
 
-/// A layer's FFN: one SwiGLU (GeGLU for Gemma3) for every token, or a mixture of experts.
+/// A layer's FFN: one SwiGLU (GeGLU for Gemma3) for every token, GLM4's SwiGLU whose gate and up
+/// rows are one matrix (`ffn_up`, 2 × feed_forward_length rows, gate first), or a mixture of experts.
 enum FeedForward {
     case dense(DenseFeedForward)
+    case fusedGateUp(up: WeightMatrix, down: WeightMatrix)
     case experts(MixtureOfExperts)
 }
 

@@ -4,11 +4,11 @@ import Testing
 
 @testable import Inference
 
-/// The dense variations of the Llama layer (scripts/inference/make_dense_fixture.py: random F32 weights
+/// The dense variations of the Llama layer (OLMo2, Granite, SmolLM3, EXAONE4, GLM4) (scripts/inference/make_dense_fixture.py: random F32 weights
 /// written with gguf-py, the 600-piece SentencePiece vocabulary) against llama.cpp's logits for two
 /// 64-token perplexity chunks.
 @Suite struct DenseVariantsTests {
-    @Test(arguments: ["olmo2", "granite", "smollm3", "exaone4"])
+    @Test(arguments: ["olmo2", "granite", "smollm3", "exaone4", "glm4"])
     func logitsMatchLlamaCpp(family: String) throws {
         let (kld, top1, maxDiff, _) = try MixtureOfExpertsTests.compare(model: "tiny-\(family)-f32.gguf", reference: family)
         #expect(kld < 1e-4, "KLD against llama.cpp \(kld)")
@@ -30,6 +30,9 @@ import Testing
         #expect((0..<4).map { smollm3.usesRope(layer: $0) } == [true, true, true, false] && !smollm3.ropeNeoX)
         let exaone4 = try hp("exaone4")
         #expect(!exaone4.hasPreNorms && exaone4.hasPostNorms && !exaone4.qkNormSpansHeads && exaone4.ropeNeoX)
+        let glm4 = try hp("glm4")
+        #expect(glm4.hasPreNorms && glm4.hasPostNorms && glm4.ropeDimensions == 8 && glm4.headDimension == 16)
+        #expect(!glm4.ropeNeoX)
     }
 
     func metadata(_ arch: String, _ extra: [GGUFKeyValue]) -> GGUFMetadata {
@@ -51,6 +54,13 @@ import Testing
         // OLMo3 is olmo2 with sliding-window layers.
         #expect(throws: InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: 4096)) {
             try hp("olmo2", [GGUFKeyValue("olmo2.attention.sliding_window", .uint32(4096))])
+        }
+        // Partial RoPE is GLM4's only; GLM-4V's sectioned RoPE is not implemented.
+        #expect(throws: InferenceError.invalidHyperparameter(key: "olmo2.rope.dimension_count", value: 8)) {
+            try hp("olmo2", [GGUFKeyValue("olmo2.rope.dimension_count", .uint32(8))])
+        }
+        #expect(throws: InferenceError.invalidHyperparameter(key: "glm4.rope.dimension_sections", value: 4)) {
+            try hp("glm4", [GGUFKeyValue("glm4.rope.dimension_sections", .array(.int32, [.int32(4), .int32(2), .int32(2), .int32(0)]))])
         }
         // MTP layers are counted in block_count but not run.
         let nextN = try hp("exaone4", [GGUFKeyValue("exaone4.nextn_predict_layers", .uint32(1))])

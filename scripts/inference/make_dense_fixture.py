@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds the dense-variation fixtures of Tests/InferenceTests/Fixtures: tiny random GGUFs of OLMo2, Granite,
-SmolLM3 and EXAONE4 written with gguf-py, and llama.cpp's logits for them.
+SmolLM3, EXAONE4 and GLM4 written with gguf-py, and llama.cpp's logits for them.
 
 usage (from the worktree root, with the oracle's venv; after make_moe_fixture.py, whose tokens-moe.txt it uses):
     ~/.cache/gguf-oracle/venv/bin/python scripts/inference/make_dense_fixture.py Tests/InferenceTests/Fixtures
@@ -13,6 +13,8 @@ vocabulary of Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true),
                            logit_scale 2, adjacent-pair RoPE
   tiny-smollm3-f32.gguf    smollm3, 4 layers (llama.cpp leaves RoPE out of layer 3), adjacent-pair RoPE
   tiny-exaone4-f32.gguf    exaone4, 2 layers: post-norms only, per-head q/k RMSNorm, NeoX RoPE
+  tiny-glm4-f32.gguf       glm4, 2 layers: pre- and post-norms, q/k/v biases, gate and up fused in ffn_up
+                           (2 × 96 rows, gate first), RoPE on the first 8 of each head's 16 values (adjacent pairs)
   logits-<name>.bin        llama.cpp's logits (float32 LE, llama-cpp-python logits_all) for the first 2
                            perplexity chunks of 64 tokens of tokens-moe.txt (first token replaced by BOS): 2 × 64 × 600
 The seed is fixed; the models are the same on every run.
@@ -30,6 +32,7 @@ FAMILIES = {  # name: (layers, seed)
     "granite": (2, 42),
     "smollm3": (4, 43),
     "exaone4": (2, 44),
+    "glm4": (2, 45),
 }
 
 
@@ -47,7 +50,7 @@ def write_model(path, arch):
     w.add_feed_forward_length(FF)
     w.add_head_count(NH)
     w.add_head_count_kv(NKV)
-    w.add_rope_dimension_count(HD)
+    w.add_rope_dimension_count(HD // 2 if arch == "glm4" else HD)
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-6)
     if arch == "granite":
@@ -86,6 +89,10 @@ def write_model(path, arch):
         w.add_tensor(p + "attn_q.weight", mat(NH * HD, H))
         w.add_tensor(p + "attn_k.weight", mat(NKV * HD, H))
         w.add_tensor(p + "attn_v.weight", mat(NKV * HD, H))
+        if arch == "glm4":
+            w.add_tensor(p + "attn_q.bias", vec(NH * HD, 0.0, 0.3))
+            w.add_tensor(p + "attn_k.bias", vec(NKV * HD, 0.0, 0.3))
+            w.add_tensor(p + "attn_v.bias", vec(NKV * HD, 0.0, 0.3))
         if arch == "olmo2":
             w.add_tensor(p + "attn_q_norm.weight", vec(NH * HD, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(NKV * HD, 1.0, 0.2))
@@ -93,14 +100,17 @@ def write_model(path, arch):
             w.add_tensor(p + "attn_q_norm.weight", vec(HD, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(HD, 1.0, 0.2))
         w.add_tensor(p + "attn_output.weight", mat(H, NH * HD))
-        if post_only:
+        if post_only or arch == "glm4":
             w.add_tensor(p + "post_attention_norm.weight", vec(H))
-        else:
+        if not post_only:
             w.add_tensor(p + "ffn_norm.weight", vec(H))
-        w.add_tensor(p + "ffn_gate.weight", mat(FF, H))
-        w.add_tensor(p + "ffn_up.weight", mat(FF, H))
+        if arch == "glm4":
+            w.add_tensor(p + "ffn_up.weight", mat(2 * FF, H))
+        else:
+            w.add_tensor(p + "ffn_gate.weight", mat(FF, H))
+            w.add_tensor(p + "ffn_up.weight", mat(FF, H))
         w.add_tensor(p + "ffn_down.weight", mat(H, FF))
-        if post_only:
+        if post_only or arch == "glm4":
             w.add_tensor(p + "post_ffw_norm.weight", vec(H))
     w.write_header_to_file()
     w.write_kv_data_to_file()
