@@ -1,3 +1,5 @@
+import Foundation
+
 /// One work item of `Attention.causal`: a block of queries of one head against every key they may
 /// see, as two matmuls through `MatMul`'s outer-product register tile and a softmax between them.
 ///
@@ -52,7 +54,7 @@ enum AttentionTile {
     static func block(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, heads: Int, kvHeads: Int,
         headDimension d: Int, head h: Int, kvHead kvh: Int, firstQuery i0: Int, count nq: Int, scale: Float,
-        window: Int, scratch: Scratch, into out: UnsafeMutablePointer<Float>
+        window: Int, softcap: Float = 0, scratch: Scratch, into out: UnsafeMutablePointer<Float>
     ) {
         let b = queries
         let first = window > 0 ? max(0, i0 - window + 1) : 0
@@ -72,6 +74,10 @@ enum AttentionTile {
         for i in 0..<nq {
             let query = i0 + i
             let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
+            if softcap > 0 {
+                let row = st + i * n, inverse = 1 / softcap
+                for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+            }
             softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale)
         }
         let vp = scratch.valuePanel

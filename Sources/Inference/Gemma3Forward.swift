@@ -5,6 +5,9 @@
 /// → RMSNorm (post_attention_norm) → residual; RMSNorm → GeGLU FFN (GELU-tanh gate) → RMSNorm
 /// (post_ffw_norm) → residual. The norms' weights are stored with Gemma's "1 +" already added by the
 /// converter, so every RMSNorm here is the plain one.
+///
+/// Gemma2 (`src/models/gemma2.cpp`) is the same layer without the q/k norms, with its attention
+/// scores soft-capped (`attentionLogitSoftcap`) and its sliding layers rotated like the global ones.
 extension LlamaModel {
     /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
     func forwardGemma3Hidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
@@ -16,7 +19,8 @@ extension LlamaModel {
         let globalTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
                                             scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
         let slidingTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions,
-                                             base: hp.ropeFrequencyBaseSliding, scale: 1, freqFactors: nil)
+                                             base: hp.ropeFrequencyBaseSliding, scale: hp.ropeFrequencyScaleSliding,
+                                             freqFactors: nil)
         for (il, layer) in layers.enumerated() {
             let sliding = hp.isSliding(layer: il)
             let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
@@ -33,6 +37,7 @@ extension LlamaModel {
             Kernels.scale(s.q, count: n * hp.qDimension, by: hp.attentionScale)
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: 1, window: sliding ? hp.slidingWindow : 0,
+                             softcap: hp.attentionLogitSoftcap,
                              roundsKVToHalf: roundsActivationsLikeGGML, into: s.attention, threads: threads)
             gemma3Project(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)
             if let w = layer.postAttentionNorm {

@@ -39,6 +39,11 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     public var attentionScale: Float = 1
     /// `final_logit_softcapping` c: logits become c·tanh(logits/c); 0 = none.
     public var finalLogitSoftcap: Float = 0
+    /// Gemma2's `attn_logit_softcapping`: each attention score s becomes c·tanh(s/c) before the
+    /// softmax; 0 = none.
+    public var attentionLogitSoftcap: Float = 0
+    /// RoPE scale of the sliding layers: 1 for Gemma3, the global scale for Gemma2.
+    public var ropeFrequencyScaleSliding: Float = 1
 
     // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE.
     /// Experts per MoE layer (`expert_count`); 0 means every layer has a dense FFN.
@@ -72,10 +77,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
     /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
     /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
-    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), and Gemma3's text decoder.
+    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), and the Gemma2 and Gemma3 text decoders.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
-        "glm4",
+        "glm4", "gemma2",
     ]
 
     /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
@@ -157,13 +162,13 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
         attentionScale = 1 / Float(headDimension).squareRoot()
-        if arch == "gemma3" { try readGemma3(m) }
+        if arch == "gemma3" || arch == "gemma2" { try readGemma(m) }
         if experts > 0 || Self.expertArchitectures.contains(arch) {
             try readExperts(count: experts, int: int)
         }
         qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
         hasPreNorms = arch != "olmo2" && arch != "exaone4"
-        hasPostNorms = arch == "gemma3" || arch == "olmo2" || arch == "exaone4" || arch == "glm4"
+        hasPostNorms = ["gemma2", "gemma3", "olmo2", "exaone4", "glm4"].contains(arch)
         if arch == "smollm3" { noRopeLayerStep = 4 }
         if arch == "granite" { try readGranite(m) }
         // OLMo3 (olmo2 with a sliding window) and EXAONE4-32B (64 layers: sliding-window layers and
@@ -202,7 +207,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// architecture's `load_arch_hparams`), checked as it asserts them.
     private mutating func readExperts(count: Int, int: (String, Int?, Bool) throws -> Int) throws {
         let arch = architecture
-        guard count > 0, count <= Self.maximumExperts, arch != "gemma3" else {
+        guard count > 0, count <= Self.maximumExperts, arch != "gemma3", arch != "gemma2" else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).expert_count", value: count)
         }
         expertCount = count
@@ -226,17 +231,26 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
     }
 
-    /// llama.cpp's `llama_model_gemma3::load_arch_hparams` and the graph's constants.
-    private mutating func readGemma3(_ m: GGUFMetadata) throws {
-        let arch = architecture
+    /// llama.cpp's `llama_model_gemma3::load_arch_hparams` / `llama_model_gemma2::load_arch_hparams`
+    /// and their graphs' constants. Gemma2 always slides (window 4096 unless the file says, every
+    /// other layer), soft-caps attention scores (50) and logits (30) by default, and gives the
+    /// sliding layers the global RoPE base and scale unless `rope.freq_base_swa` says.
+    private mutating func readGemma(_ m: GGUFMetadata) throws {
+        let arch = architecture, gemma2 = arch == "gemma2"
         embeddingScale = Float(embeddingLength).squareRoot()
-        // gemma_pytorch's config: the 27B (62 layers) scales queries by 1/sqrt(embedding/heads).
-        if layerCount == 62 { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
-        finalLogitSoftcap = m["\(arch).final_logit_softcapping"]?.doubleValue.map { Float($0) } ?? 0
-        guard let window = m["\(arch).attention.sliding_window"]?.integerValue, window > 0 else { return }
-        guard window <= 1 << 24 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.sliding_window", value: Int(window))
+        // gemma_pytorch's config: the 27B (62 layers for Gemma3, 46 for Gemma2) scales queries by
+        // 1/sqrt(embedding/heads).
+        if layerCount == (gemma2 ? 46 : 62) { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
+        func float(_ key: String) -> Float? { m["\(arch).\(key)"]?.doubleValue.map { Float($0) } }
+        finalLogitSoftcap = float("final_logit_softcapping") ?? (gemma2 ? 30 : 0)
+        if gemma2 {
+            attentionLogitSoftcap = float("attn_logit_softcapping") ?? 50
+            ropeFrequencyScaleSliding = ropeFrequencyScale
         }
+        let windowKey = "\(arch).attention.sliding_window"
+        let window = m[windowKey]?.integerValue ?? (gemma2 ? 4096 : 0)
+        guard window > 0 else { return }
+        guard window <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: windowKey, value: Int(window)) }
         slidingWindow = Int(window)
         let patternKey = "\(arch).attention.sliding_window_pattern"
         if let flags = m[patternKey]?.arrayValue {
@@ -245,11 +259,11 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             }
             slidingLayers = flags.prefix(layerCount).map { $0 == .bool(true) }
         } else {
-            let period = Int(m[patternKey]?.integerValue ?? 6)
+            let period = Int(m[patternKey]?.integerValue ?? (gemma2 ? 2 : 6))
             // llama_hparams::set_swa_pattern: period 0 makes every layer slide.
             slidingLayers = (0..<layerCount).map { period == 0 || $0 % period < period - 1 }
         }
-        ropeFrequencyBaseSliding = m["\(arch).rope.freq_base_swa"]?.doubleValue.map { Float($0) } ?? 10000
+        ropeFrequencyBaseSliding = float("rope.freq_base_swa") ?? (gemma2 ? ropeFrequencyBase : 10000)
     }
 
     /// True when layer `i` attends only to the last `slidingWindow` positions.

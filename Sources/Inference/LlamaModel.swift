@@ -158,7 +158,7 @@ public final class LlamaModel {
 
     /// The final normed hidden states of a chunk, through the architecture's layers.
     func finalHidden(tokens: [Int32], scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
-        hyperParameters.architecture == "gemma3"
+        hyperParameters.architecture == "gemma3" || hyperParameters.architecture == "gemma2"
             ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
             : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
     }

@@ -4,11 +4,11 @@ import Testing
 
 @testable import Inference
 
-/// The dense variations of the Llama layer (OLMo2, Granite, SmolLM3, EXAONE4, GLM4) (scripts/inference/make_dense_fixture.py: random F32 weights
+/// The dense variations of the Llama layer (OLMo2, Granite, SmolLM3, EXAONE4, GLM4, Gemma2) (scripts/inference/make_dense_fixture.py: random F32 weights
 /// written with gguf-py, the 600-piece SentencePiece vocabulary) against llama.cpp's logits for two
 /// 64-token perplexity chunks.
 @Suite struct DenseVariantsTests {
-    @Test(arguments: ["olmo2", "granite", "smollm3", "exaone4", "glm4"])
+    @Test(arguments: ["olmo2", "granite", "smollm3", "exaone4", "glm4", "gemma2"])
     func logitsMatchLlamaCpp(family: String) throws {
         let (kld, top1, maxDiff, _) = try MixtureOfExpertsTests.compare(model: "tiny-\(family)-f32.gguf", reference: family)
         #expect(kld < 1e-4, "KLD against llama.cpp \(kld)")
@@ -33,6 +33,10 @@ import Testing
         let glm4 = try hp("glm4")
         #expect(glm4.hasPreNorms && glm4.hasPostNorms && glm4.ropeDimensions == 8 && glm4.headDimension == 16)
         #expect(!glm4.ropeNeoX)
+        let gemma2 = try hp("gemma2")
+        #expect(gemma2.slidingWindow == 8 && gemma2.slidingLayers == [true, false] && gemma2.ropeNeoX)
+        #expect(gemma2.attentionLogitSoftcap == 2 && gemma2.finalLogitSoftcap == 15 && gemma2.embeddingScale == 8)
+        #expect(gemma2.attentionScale == 0.25 && gemma2.ropeFrequencyBaseSliding == gemma2.ropeFrequencyBase)
     }
 
     func metadata(_ arch: String, _ extra: [GGUFKeyValue]) -> GGUFMetadata {
@@ -55,6 +59,10 @@ import Testing
         #expect(throws: InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: 4096)) {
             try hp("olmo2", [GGUFKeyValue("olmo2.attention.sliding_window", .uint32(4096))])
         }
+        // Gemma2's defaults: window 4096 on every other layer, scores capped at 50, logits at 30.
+        let gemma2 = try hp("gemma2", [])
+        #expect(gemma2.slidingWindow == 4096 && gemma2.slidingLayers == [true, false])
+        #expect(gemma2.attentionLogitSoftcap == 50 && gemma2.finalLogitSoftcap == 30)
         // Partial RoPE is GLM4's only; GLM-4V's sectioned RoPE is not implemented.
         #expect(throws: InferenceError.invalidHyperparameter(key: "olmo2.rope.dimension_count", value: 8)) {
             try hp("olmo2", [GGUFKeyValue("olmo2.rope.dimension_count", .uint32(8))])

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Builds the dense-variation fixtures of Tests/InferenceTests/Fixtures: tiny random GGUFs of OLMo2, Granite,
-SmolLM3, EXAONE4 and GLM4 written with gguf-py, and llama.cpp's logits for them.
+SmolLM3, EXAONE4, GLM4 and Gemma2 written with gguf-py, and llama.cpp's logits for them.
 
 usage (from the worktree root, with the oracle's venv; after make_moe_fixture.py, whose tokens-moe.txt it uses):
     ~/.cache/gguf-oracle/venv/bin/python scripts/inference/make_dense_fixture.py Tests/InferenceTests/Fixtures
 
 Every model: hidden 64, 4 heads of width 16 over 2 kv heads, FFN 96, F32 weights, the 600-piece SentencePiece
-vocabulary of Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true), untied output. Per family:
+vocabulary of Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true), untied output unless said. Per family:
   tiny-olmo2-f32.gguf      olmo2, 2 layers: no pre-norms, RMSNorm after attention and after the FFN, q/k RMSNorm
                            over the whole q (64) and k (32), NeoX RoPE
   tiny-granite-f32.gguf    granite, 2 layers: embedding_scale 4, attention.scale 1/16, residual_scale 0.5,
@@ -15,6 +15,9 @@ vocabulary of Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true),
   tiny-exaone4-f32.gguf    exaone4, 2 layers: post-norms only, per-head q/k RMSNorm, NeoX RoPE
   tiny-glm4-f32.gguf       glm4, 2 layers: pre- and post-norms, q/k/v biases, gate and up fused in ffn_up
                            (2 × 96 rows, gate first), RoPE on the first 8 of each head's 16 values (adjacent pairs)
+  tiny-gemma2-f32.gguf     gemma2, 2 layers: pre- and post-norms (stored with Gemma's +1), GELU-gated FFN, sliding
+                           window 8 on layer 0 (llama.cpp's default period 2), attention scores soft-capped at 2 and
+                           logits at 15, embeddings scaled by 8, tied output
   logits-<name>.bin        llama.cpp's logits (float32 LE, llama-cpp-python logits_all) for the first 2
                            perplexity chunks of 64 tokens of tokens-moe.txt (first token replaced by BOS): 2 × 64 × 600
 The seed is fixed; the models are the same on every run.
@@ -33,6 +36,7 @@ FAMILIES = {  # name: (layers, seed)
     "smollm3": (4, 43),
     "exaone4": (2, 44),
     "glm4": (2, 45),
+    "gemma2": (2, 46),
 }
 
 
@@ -53,6 +57,10 @@ def write_model(path, arch):
     w.add_rope_dimension_count(HD // 2 if arch == "glm4" else HD)
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-6)
+    if arch == "gemma2":
+        w.add_sliding_window(8)
+        w.add_attn_logit_softcapping(2.0)
+        w.add_final_logit_softcapping(15.0)
     if arch == "granite":
         w.add_embedding_scale(4.0)
         w.add_attention_scale(1.0 / HD)
@@ -78,10 +86,12 @@ def write_model(path, arch):
         return (base + scale * rng.standard_normal(n)).astype(np.float32)
 
     post_only = arch in ("olmo2", "exaone4")
-    embedding = 0.25 if arch == "granite" else 1.0
+    # Granite and Gemma2 multiply the embeddings (by 4 and sqrt(64) = 8).
+    embedding = {"granite": 0.25, "gemma2": 0.125}.get(arch, 1.0)
     w.add_tensor("token_embd.weight", (embedding * rng.standard_normal((V, H))).astype(np.float32))
     w.add_tensor("output_norm.weight", vec(H))
-    w.add_tensor("output.weight", 2 * mat(V, H))
+    if arch != "gemma2":
+        w.add_tensor("output.weight", 2 * mat(V, H))
     for i in range(layers):
         p = f"blk.{i}."
         if not post_only:
@@ -100,7 +110,7 @@ def write_model(path, arch):
             w.add_tensor(p + "attn_q_norm.weight", vec(HD, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(HD, 1.0, 0.2))
         w.add_tensor(p + "attn_output.weight", mat(H, NH * HD))
-        if post_only or arch == "glm4":
+        if post_only or arch in ("glm4", "gemma2"):
             w.add_tensor(p + "post_attention_norm.weight", vec(H))
         if not post_only:
             w.add_tensor(p + "ffn_norm.weight", vec(H))
@@ -110,7 +120,7 @@ def write_model(path, arch):
             w.add_tensor(p + "ffn_gate.weight", mat(FF, H))
             w.add_tensor(p + "ffn_up.weight", mat(FF, H))
         w.add_tensor(p + "ffn_down.weight", mat(H, FF))
-        if post_only or arch == "glm4":
+        if post_only or arch in ("glm4", "gemma2"):
             w.add_tensor(p + "post_ffw_norm.weight", vec(H))
     w.write_header_to_file()
     w.write_kv_data_to_file()
