@@ -1,5 +1,11 @@
 import GGUF
 
+/// How an MoE router's logits become expert probabilities (llama.cpp's llama_expert_gating_func_type).
+public enum ExpertGating: Equatable, Sendable {
+    case softmax
+    case sigmoid
+}
+
 /// The shape of a Llama-family decoder, read from GGUF metadata the way llama.cpp's loader reads it
 /// (`llama-model.cpp`: `{arch}.embedding_length`, `{arch}.attention.head_count`, ...).
 public struct LlamaHyperParameters: Equatable, Sendable {
@@ -45,7 +51,8 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// RoPE scale of the sliding layers: 1 for Gemma3, the global scale for Gemma2.
     public var ropeFrequencyScaleSliding: Float = 1
 
-    // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE.
+    // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE,
+    // GLM4-MoE.
     /// Experts per MoE layer (`expert_count`); 0 means every layer has a dense FFN.
     public var expertCount: Int = 0
     /// Experts each token is routed to (`expert_used_count`).
@@ -56,8 +63,16 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// Qwen2-MoE's shared expert width (`expert_shared_feed_forward_length`, default feed_forward_length).
     public var sharedExpertFeedForwardLength: Int = 0
     /// The selected experts' weights are divided by their sum (llama.cpp passes norm_w = true for
-    /// Mixtral and Qwen3-MoE, false for OLMoE and Qwen2-MoE, whatever `expert_weights_norm` says).
+    /// Mixtral and Qwen3-MoE, false for OLMoE and Qwen2-MoE, whatever `expert_weights_norm` says;
+    /// GLM4-MoE reads that key).
     public var normalizesExpertWeights = false
+    /// GLM4-MoE: the first n layers have a dense FFN (`leading_dense_block_count`).
+    public var leadingDenseLayers = 0
+    /// How router logits become probabilities: softmax (Mixtral, Qwen-MoE, OLMoE) or sigmoid
+    /// (GLM4-MoE, `expert_gating_func` 2, its default).
+    public var expertGating: ExpertGating = .softmax
+    /// Multiplier of the selected experts' weights (`expert_weights_scale`, GLM4-MoE); 0 or 1 = none.
+    public var expertWeightsScale: Float = 0
     /// OLMoE's and OLMo2's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
     public var qkNormSpansHeads = false
 
@@ -77,17 +92,18 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
     /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
     /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
-    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), and the Gemma2 and Gemma3 text decoders.
+    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), GLM4-MoE (sigmoid routing with a
+    /// selection bias, a shared expert, dense leading layers), and the Gemma2 and Gemma3 text decoders.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
-        "glm4", "gemma2",
+        "glm4", "gemma2", "glm4moe",
     ]
 
     /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
     static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4"]
 
     /// Architectures whose layers always route through experts (llama.cpp refuses them without).
-    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe"]
+    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe"]
 
     /// llama.cpp's LLAMA_MAX_EXPERTS.
     static let maximumExperts = 512
@@ -147,7 +163,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         ropeDimensions = try int("rope.dimension_count", default: headDimension)
         // llama.cpp asserts n_rot == head width for these architectures; GLM4 turns only the first
         // rope.dimension_count values of each head.
-        let partialRope = arch == "glm4" && ropeDimensions < headDimension
+        let partialRope = (arch == "glm4" || arch == "glm4moe") && ropeDimensions < headDimension
         guard ropeDimensions == headDimension || partialRope, ropeDimensions % 2 == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }
@@ -164,7 +180,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         attentionScale = 1 / Float(headDimension).squareRoot()
         if arch == "gemma3" || arch == "gemma2" { try readGemma(m) }
         if experts > 0 || Self.expertArchitectures.contains(arch) {
-            try readExperts(count: experts, int: int)
+            try readExperts(count: experts, int: int, metadata: m)
         }
         qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
         hasPreNorms = arch != "olmo2" && arch != "exaone4"
@@ -177,14 +193,38 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             throw InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: Int(window))
         }
         // GLM-4V's multi-section RoPE (rope.dimension_sections) is not implemented.
-        if arch == "glm4", let sections = m["glm4.rope.dimension_sections"]?.arrayValue,
+        if arch == "glm4" || arch == "glm4moe", let sections = m["\(arch).rope.dimension_sections"]?.arrayValue,
            sections.contains(where: { ($0.integerValue ?? 0) != 0 }) {
-            throw InferenceError.invalidHyperparameter(key: "glm4.rope.dimension_sections", value: sections.count)
+            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_sections", value: sections.count)
         }
         if arch == "exaone4", layerCount == 64 {
             throw InferenceError.invalidHyperparameter(key: "exaone4.block_count", value: layerCount)
         }
     }
+
+    /// llama.cpp's `llama_model_glm4_moe::load_arch_hparams`: every routing key but the optional
+    /// dense lead, weight scale, weight norm and gating function is required.
+    private mutating func readGLM4MoE(int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata) throws {
+        let arch = architecture
+        expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
+        let sharedCount = try int("expert_shared_count", nil, true)
+        sharedExpertFeedForwardLength = expertFeedForwardLength * sharedCount
+        leadingDenseLayers = try int("leading_dense_block_count", 0, true)
+        guard leadingDenseLayers <= layerCount else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).leading_dense_block_count", value: leadingDenseLayers)
+        }
+        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey("\(arch).feed_forward_length") }
+        normalizesExpertWeights = metadata["\(arch).expert_weights_norm"] == .bool(true)
+        if let scale = metadata["\(arch).expert_weights_scale"]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
+        switch metadata["\(arch).expert_gating_func"]?.integerValue ?? 0 {
+        case 0, 2: expertGating = .sigmoid
+        case 1: expertGating = .softmax
+        case let other: throw InferenceError.invalidHyperparameter(key: "\(arch).expert_gating_func", value: Int(other))
+        }
+    }
+
+    /// True when layer `i`'s FFN is a mixture of experts.
+    public func hasExperts(layer i: Int) -> Bool { expertCount > 0 && i >= leadingDenseLayers }
 
     /// llama.cpp's `llama_model_granite::load_arch_hparams`: `logit_scale` is required, the other
     /// multipliers apply when present and non-zero.
@@ -205,7 +245,9 @@ public struct LlamaHyperParameters: Equatable, Sendable {
 
     /// The routing keys as llama.cpp's loader reads them (`llama_model::load_hparams` and each
     /// architecture's `load_arch_hparams`), checked as it asserts them.
-    private mutating func readExperts(count: Int, int: (String, Int?, Bool) throws -> Int) throws {
+    private mutating func readExperts(
+        count: Int, int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata
+    ) throws {
         let arch = architecture
         guard count > 0, count <= Self.maximumExperts, arch != "gemma3", arch != "gemma2" else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).expert_count", value: count)
@@ -220,6 +262,8 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             let fallback = feedForwardLength / expertsUsed
             expertFeedForwardLength = try int("expert_feed_forward_length", fallback > 0 ? fallback : nil, false)
             normalizesExpertWeights = arch == "qwen3moe"
+        case "glm4moe":
+            try readGLM4MoE(int: int, metadata: metadata)
         default:
             guard feedForwardLength > 0 else { throw InferenceError.missingKey("\(arch).feed_forward_length") }
             expertFeedForwardLength = feedForwardLength

@@ -59,9 +59,9 @@ public final class LlamaModel {
         let kNormWidth = hp.qkNormSpansHeads ? hp.kvDimension : hp.headDimension
         layers = try (0..<hp.layerCount).map { i in
             let p = "blk.\(i)."
-            // llama.cpp gives every layer experts when expert_count > 0, none otherwise.
+            // llama.cpp gives every layer experts when expert_count > 0 (GLM4-MoE: after its dense lead).
             let feedForward: FeedForward
-            if hp.expertCount > 0 {
+            if hp.hasExperts(layer: i) {
                 feedForward = .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
             } else if hp.architecture == "glm4" {
                 feedForward = .fusedGateUp(
@@ -80,7 +80,10 @@ public final class LlamaModel {
                 k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
-                ffnNorm: hp.hasPreNorms ? try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e) : nil,
+                // GLM4-MoE's norm before the FFN is stored as post_attention_norm.
+                ffnNorm: hp.hasPreNorms
+                    ? try loadVector(weights: weights, name: p + (hp.architecture == "glm4moe" ? "post_attention_norm.weight"
+                                                                    : "ffn_norm.weight"), count: e) : nil,
                 feedForward: feedForward,
                 qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
                 kBias: try loadOptionalVector(weights: weights, name: p + "attn_k.bias", count: hp.kvDimension),

@@ -1,21 +1,25 @@
 import Foundation
 
-/// The weights of one mixture-of-experts FFN (llama.cpp's `build_moe_ffn`, softmax gating): a
-/// router (`ffn_gate_inp`, one row per expert), the experts' SwiGLU matrices as 3-D tensors
-/// (`ffn_{gate,up,down}_exps`), and Qwen2-MoE's shared expert.
+/// The weights of one mixture-of-experts FFN (llama.cpp's `build_moe_ffn`): a router
+/// (`ffn_gate_inp`, one row per expert), GLM4-MoE's selection bias (`exp_probs_b`), the experts'
+/// SwiGLU matrices as 3-D tensors (`ffn_{gate,up,down}_exps`), and a shared expert (Qwen2-MoE's
+/// gated one, GLM4-MoE's plain one).
 struct MixtureOfExperts {
     let router: WeightMatrix
+    let selectionBias: [Float]?
     let gate, up, down: ExpertWeights
     let shared: SharedExpert?
     let used: Int
     let normalizesWeights: Bool
+    let gating: ExpertGating
+    let weightsScale: Float
 
     var expertCount: Int { router.rows }
 
     /// Every tensor it reads, to hand their pages back after the layer.
     var tensors: [WeightTensor] {
         [router.tensor, gate.tensor, up.tensor, down.tensor]
-            + (shared.map { [$0.gateInput.tensor, $0.gate.tensor, $0.up.tensor, $0.down.tensor] } ?? [])
+            + (shared.map { [$0.gate.tensor, $0.up.tensor, $0.down.tensor] + ($0.gateInput.map { [$0.tensor] } ?? []) } ?? [])
     }
 
     /// Loads layer `prefix`'s MoE tensors (`blk.N.`).
@@ -26,13 +30,16 @@ struct MixtureOfExperts {
             return t
         }
         router = try WeightMatrix(tensor: tensor("ffn_gate_inp.weight"), rows: count, columns: e)
+        selectionBias = hp.architecture == "glm4moe"
+            ? try loadVector(weights: weights, name: p + "exp_probs_b.bias", count: count) : nil
         gate = try ExpertWeights(tensor: tensor("ffn_gate_exps.weight"), experts: count, rows: ff, columns: e)
         up = try ExpertWeights(tensor: tensor("ffn_up_exps.weight"), experts: count, rows: ff, columns: e)
         down = try ExpertWeights(tensor: tensor("ffn_down_exps.weight"), experts: count, rows: e, columns: ff)
         if hp.sharedExpertFeedForwardLength > 0 {
             let sff = hp.sharedExpertFeedForwardLength
             shared = SharedExpert(
-                gateInput: try WeightMatrix(tensor: tensor("ffn_gate_inp_shexp.weight"), rows: 1, columns: e),
+                gateInput: hp.architecture == "qwen2moe"
+                    ? try WeightMatrix(tensor: tensor("ffn_gate_inp_shexp.weight"), rows: 1, columns: e) : nil,
                 gate: try WeightMatrix(tensor: tensor("ffn_gate_shexp.weight"), rows: sff, columns: e),
                 up: try WeightMatrix(tensor: tensor("ffn_up_shexp.weight"), rows: sff, columns: e),
                 down: try WeightMatrix(tensor: tensor("ffn_down_shexp.weight"), rows: e, columns: sff))
@@ -41,13 +48,15 @@ struct MixtureOfExperts {
         }
         used = hp.expertsUsed
         normalizesWeights = hp.normalizesExpertWeights
+        gating = hp.expertGating
+        weightsScale = hp.expertWeightsScale
     }
 }
 
-/// Qwen2-MoE's shared expert: a dense SwiGLU FFN every token goes through, scaled by
-/// sigmoid(`ffn_gate_inp_shexp` · x).
+/// A shared expert: a dense SwiGLU FFN every token goes through, added to the routed experts' output;
+/// Qwen2-MoE scales it by sigmoid(`ffn_gate_inp_shexp` · x), GLM4-MoE does not.
 struct SharedExpert {
-    let gateInput: WeightMatrix
+    let gateInput: WeightMatrix?
     let gate, up, down: WeightMatrix
 }
 
@@ -60,28 +69,38 @@ struct ExpertRouting {
     /// For each expert, the (token, slot) pairs routed to it, in token order, as `token * used + slot`.
     var members: [[Int]]
 
-    /// As `build_moe_ffn` for softmax gating: softmax over the router's logits (ggml_soft_max: max
-    /// subtracted, exponentials summed in double, scaled by the float reciprocal), the `used` largest
-    /// probabilities (ggml_argsort_top_k, descending; equal ones by lower index), their probabilities
-    /// as weights, divided by their sum (clamped below at F16's smallest normal) when `normalize`.
-    init(logits: UnsafeMutablePointer<Float>, tokens n: Int, experts: Int, used k: Int, normalize: Bool) {
+    /// As `build_moe_ffn`: probabilities from the router's logits — softmax (ggml_soft_max: max
+    /// subtracted, exponentials summed in double, scaled by the float reciprocal) or sigmoid
+    /// (1 / (1 + e^-x)) — then the `used` largest of probability + `bias` where a selection bias is
+    /// given (ggml_argsort_top_k, descending; equal ones by lower index), their unbiased
+    /// probabilities as weights, divided by their sum (clamped below at F16's smallest normal) when
+    /// `normalize`, times `scale` unless it is 0 or 1.
+    init(logits: UnsafeMutablePointer<Float>, tokens n: Int, experts: Int, used k: Int, normalize: Bool,
+         gating: ExpertGating = .softmax, bias: [Float]? = nil, scale: Float = 0) {
         selected = [Int32](repeating: 0, count: n * k)
         weights = [Float](repeating: 0, count: n * k)
         members = [[Int]](repeating: [], count: experts)
         var order = [Int](repeating: 0, count: experts)
+        var selection = [Float](repeating: 0, count: experts)
         for t in 0..<n {
             let p = logits + t * experts
-            var maximum = -Float.infinity
-            for i in 0..<experts { maximum = max(maximum, p[i]) }
-            var sum = 0.0
-            for i in 0..<experts {
-                p[i] = expf(p[i] - maximum)
-                sum += Double(p[i])
+            switch gating {
+            case .softmax:
+                var maximum = -Float.infinity
+                for i in 0..<experts { maximum = max(maximum, p[i]) }
+                var sum = 0.0
+                for i in 0..<experts {
+                    p[i] = expf(p[i] - maximum)
+                    sum += Double(p[i])
+                }
+                let inverse = Float(1.0 / sum)
+                for i in 0..<experts { p[i] *= inverse }
+            case .sigmoid:
+                for i in 0..<experts { p[i] = 1 / (1 + expf(-p[i])) }
             }
-            let scale = Float(1.0 / sum)
-            for i in 0..<experts { p[i] *= scale }
+            for i in 0..<experts { selection[i] = bias.map { p[i] + $0[i] } ?? p[i] }
             for i in 0..<experts { order[i] = i }
-            order.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+            order.sort { selection[$0] > selection[$1] || (selection[$0] == selection[$1] && $0 < $1) }
             var total = 0.0
             for s in 0..<k {
                 selected[t * k + s] = Int32(order[s])
@@ -92,6 +111,9 @@ struct ExpertRouting {
             if normalize {
                 let divisor = max(Float(total), 6.103515625e-5)
                 for s in 0..<k { weights[t * k + s] /= divisor }
+            }
+            if scale != 0 && scale != 1 {
+                for s in 0..<k { weights[t * k + s] *= scale }
             }
         }
     }
@@ -114,7 +136,8 @@ extension LlamaModel {
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * experts)
         defer { logits.deallocate() }
         multiply(x, tokens: n, by: moe.router, into: logits, threads: threads, rounding: rounding(for: moe.router))
-        let routing = ExpertRouting(logits: logits, tokens: n, experts: experts, used: k, normalize: moe.normalizesWeights)
+        let routing = ExpertRouting(logits: logits, tokens: n, experts: experts, used: k, normalize: moe.normalizesWeights,
+                                    gating: moe.gating, bias: moe.selectionBias, scale: moe.weightsScale)
         if let observer = activationObserver {
             routing.selected.withUnsafeBufferPointer { sel in
                 for w in [moe.gate.name, moe.up.name] {
@@ -174,8 +197,8 @@ extension LlamaModel {
         if let shared = moe.shared { addSharedExpert(shared, input: x, tokens: n, into: out, threads: threads) }
     }
 
-    /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)`, the sigmoid computed as llama.cpp's
-    /// graph does: silu(v) / v.
+    /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)` (Qwen2-MoE; the sigmoid computed as
+    /// llama.cpp's graph does: silu(v) / v), or `out += ffn_shexp(x)` without a gate (GLM4-MoE).
     private func addSharedExpert(
         _ shared: SharedExpert, input x: UnsafePointer<Float>, tokens n: Int, into out: UnsafeMutablePointer<Float>,
         threads: Int
@@ -186,12 +209,17 @@ extension LlamaModel {
         let up = UnsafeMutablePointer<Float>.allocate(capacity: n * ff)
         let down = UnsafeMutablePointer<Float>.allocate(capacity: n * e)
         defer { for p in [gateLogit, gate, up, down] { p.deallocate() } }
-        multiply(x, tokens: n, by: shared.gateInput, into: gateLogit, threads: threads,
-                 rounding: rounding(for: shared.gateInput))
+        if let gateInput = shared.gateInput {
+            multiply(x, tokens: n, by: gateInput, into: gateLogit, threads: threads, rounding: rounding(for: gateInput))
+        }
         multiply(x, tokens: n, by: shared.gate, into: gate, threads: threads, rounding: rounding(for: shared.gate))
         multiply(x, tokens: n, by: shared.up, into: up, threads: threads, rounding: rounding(for: shared.up))
         Kernels.swiglu(gate, up, count: n * ff, threads: threads)
         multiply(gate, tokens: n, by: shared.down, into: down, threads: threads, rounding: rounding(for: shared.down))
+        guard shared.gateInput != nil else {
+            Kernels.add(out, down, count: n * e)
+            return
+        }
         for t in 0..<n {
             let v = gateLogit[t]
             let sigmoid = (v / (1 + expf(-v))) / v

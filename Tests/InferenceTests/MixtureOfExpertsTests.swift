@@ -4,8 +4,8 @@ import Testing
 
 @testable import Inference
 
-/// The tiny MoE models of `Fixtures/` (scripts/inference/make_moe_fixture.py: random F32 weights written
-/// with gguf-py, 8 experts of which 2 are used, the 600-piece SentencePiece vocabulary) against
+/// The tiny MoE models of `Fixtures/` (scripts/inference/make_moe_fixture.py: qwen3moe, Mixtral, OLMoE,
+/// Qwen2-MoE and GLM4-MoE, random F32 weights written with gguf-py, 8 experts of which 2 are used, the 600-piece SentencePiece vocabulary) against
 /// llama.cpp's logits for two 64-token perplexity chunks, and the qwen3moe model's importance matrix
 /// against llama-imatrix's.
 @Suite struct MixtureOfExpertsTests {
@@ -57,7 +57,7 @@ import Testing
         return (mean, top1, maxDiff, acc.kld)
     }
 
-    @Test(arguments: ["qwen3moe", "mixtral", "olmoe", "qwen2moe"])
+    @Test(arguments: ["qwen3moe", "mixtral", "olmoe", "qwen2moe", "glm4moe"])
     func logitsMatchLlamaCpp(family: String) throws {
         let (kld, top1, maxDiff, _) = try Self.compare(model: "tiny-\(family)-f32.gguf", reference: family)
         #expect(kld < 1e-4, "KLD against llama.cpp \(kld)")
@@ -98,6 +98,10 @@ import Testing
         #expect(!olmoe.normalizesExpertWeights && olmoe.qkNormSpansHeads && olmoe.ropeNeoX)
         let qwen2 = try LlamaModel(path: Fixture.path("tiny-qwen2moe-f32.gguf")).hyperParameters
         #expect(!qwen2.normalizesExpertWeights && qwen2.sharedExpertFeedForwardLength == 64)
+        let glm = try LlamaModel(path: Fixture.path("tiny-glm4moe-f32.gguf")).hyperParameters
+        #expect(glm.layerCount == 2 && glm.leadingDenseLayers == 1 && !glm.hasExperts(layer: 0) && glm.hasExperts(layer: 1))
+        #expect(glm.expertGating == .sigmoid && glm.normalizesExpertWeights && glm.expertWeightsScale == 2.5)
+        #expect(glm.sharedExpertFeedForwardLength == 32 && glm.ropeDimensions == 8 && glm.ropeNeoX)
     }
 
     /// Softmax, top-k and renormalisation on logits whose probabilities are known exactly:
@@ -115,6 +119,16 @@ import Testing
             ExpertRouting(logits: $0.baseAddress!, tokens: 1, experts: 5, used: 2, normalize: true)
         }
         #expect(abs(normed.weights[0] - 4 / 7) < 1e-6 && abs(normed.weights[1] - 3 / 7) < 1e-6)
+        // Sigmoid gating with a selection bias (GLM4-MoE): σ([0, 0, ln 3, -ln 3]) = [1/2, 1/2, 3/4, 1/4];
+        // the bias 0.3 on expert 0 makes it first (0.8), expert 2 second; the weights are the unbiased
+        // 1/2 and 3/4, renormalised to 2/5 and 3/5, times 2.5.
+        var sigmoidLogits: [Float] = [0, 0, logf(3), -logf(3)]
+        let biased = sigmoidLogits.withUnsafeMutableBufferPointer {
+            ExpertRouting(logits: $0.baseAddress!, tokens: 1, experts: 4, used: 2, normalize: true, gating: .sigmoid,
+                          bias: [0.3, 0, 0, 0], scale: 2.5)
+        }
+        #expect(biased.selected == [0, 2])
+        #expect(abs(biased.weights[0] - 1.0) < 1e-6 && abs(biased.weights[1] - 1.5) < 1e-6)
         // Equal probabilities: the lower expert first, as a stable descending sort gives.
         var ties: [Float] = [1, 1, 1, 1]
         let tied = ties.withUnsafeMutableBufferPointer {

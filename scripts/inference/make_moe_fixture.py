@@ -15,6 +15,10 @@ Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true). Per family:
                            q and k (64 each), weights not renormalised
   tiny-qwen2moe-f32.gguf   qwen2moe: q/k/v biases, a shared expert of width 64 gated by
                            sigmoid(ffn_gate_inp_shexp · x), weights not renormalised
+  tiny-glm4moe-f32.gguf    glm4moe: layer 0 dense (leading_dense_block_count 1, FFN 96), layer 1 routed by sigmoid
+                           with a selection bias (exp_probs_b), weights renormalised and scaled by 2.5, one shared
+                           expert; q/k/v biases, per-head q/k RMSNorm, NeoX RoPE on 8 of each head's 16 values, and
+                           a declared MTP layer (nextn_predict_layers 1, block_count 3) whose tensors are absent
   tiny-qwen3moe-q8_0.gguf  the qwen3moe model quantized by llama.cpp (quantize_ref.py ... Q8_0)
   tokens-moe.txt           llama.cpp's tokenization of Tests/PipelineTests/Fixtures/imatrix-text.txt (BOS first)
   logits-<name>.bin        llama.cpp's logits (float32 LE, llama-cpp-python logits_all) for the first 2
@@ -41,6 +45,7 @@ FAMILIES = {  # name: (GGUF arch, head width, kv heads, seed)
     "mixtral": ("llama", 16, NKV, 32),
     "olmoe": ("olmoe", 16, NH, 33),  # llama.cpp sizes OLMoE's k norm n_embd: no GQA
     "qwen2moe": ("qwen2moe", 16, NKV, 34),
+    "glm4moe": ("glm4moe", 16, NKV, 35),
 }
 
 
@@ -54,12 +59,12 @@ def write_model(path, name):
     w.add_name(f"quantd inference fixture {name}")
     w.add_context_length(2048)
     w.add_embedding_length(H)
-    w.add_block_count(L)
+    w.add_block_count(L + 1 if arch == "glm4moe" else L)
     w.add_head_count(NH)
     w.add_head_count_kv(nkv)
     w.add_key_length(hd)
     w.add_value_length(hd)
-    w.add_rope_dimension_count(hd)
+    w.add_rope_dimension_count(hd // 2 if arch == "glm4moe" else hd)
     w.add_rope_freq_base(1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_expert_count(E)
@@ -67,6 +72,15 @@ def write_model(path, name):
     if arch in ("qwen3moe", "qwen2moe"):
         w.add_feed_forward_length(128)
         w.add_expert_feed_forward_length(FFE)
+    elif arch == "glm4moe":
+        w.add_feed_forward_length(96)
+        w.add_expert_feed_forward_length(FFE)
+        w.add_expert_shared_count(1)
+        w.add_leading_dense_block_count(1)
+        w.add_expert_weights_scale(2.5)
+        w.add_expert_weights_norm(True)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        w.add_nextn_predict_layers(1)
     else:
         w.add_feed_forward_length(FFE)
     if arch == "qwen3moe":
@@ -101,22 +115,34 @@ def write_model(path, name):
         w.add_tensor(p + "attn_q.weight", mat(NH * hd, H))
         w.add_tensor(p + "attn_k.weight", mat(nkv * hd, H))
         w.add_tensor(p + "attn_v.weight", mat(nkv * hd, H))
-        if arch == "qwen2moe":
+        if arch in ("qwen2moe", "glm4moe"):
             w.add_tensor(p + "attn_q.bias", vec(NH * hd))
             w.add_tensor(p + "attn_k.bias", vec(nkv * hd))
             w.add_tensor(p + "attn_v.bias", vec(nkv * hd))
-        if arch == "qwen3moe":
+        if arch in ("qwen3moe", "glm4moe"):
             w.add_tensor(p + "attn_q_norm.weight", vec(hd, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(hd, 1.0, 0.2))
         if arch == "olmoe":
             w.add_tensor(p + "attn_q_norm.weight", vec(NH * hd, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(nkv * hd, 1.0, 0.2))
         w.add_tensor(p + "attn_output.weight", mat(H, NH * hd))
-        w.add_tensor(p + "ffn_norm.weight", vec(H, 1.0, 0.1))
+        # GLM4-MoE names its norm before the FFN post_attention_norm.
+        w.add_tensor(p + ("post_attention_norm.weight" if arch == "glm4moe" else "ffn_norm.weight"), vec(H, 1.0, 0.1))
+        if arch == "glm4moe" and i == 0:
+            w.add_tensor(p + "ffn_gate.weight", mat(96, H))
+            w.add_tensor(p + "ffn_up.weight", mat(96, H))
+            w.add_tensor(p + "ffn_down.weight", mat(H, 96))
+            continue
         w.add_tensor(p + "ffn_gate_inp.weight", 3 * mat(E, H))
+        if arch == "glm4moe":
+            w.add_tensor(p + "exp_probs_b.bias", vec(E, 0.0, 0.1))
         w.add_tensor(p + "ffn_gate_exps.weight", mat(E, FFE, H))
         w.add_tensor(p + "ffn_up_exps.weight", mat(E, FFE, H))
         w.add_tensor(p + "ffn_down_exps.weight", mat(E, H, FFE))
+        if arch == "glm4moe":
+            w.add_tensor(p + "ffn_gate_shexp.weight", mat(FFE, H))
+            w.add_tensor(p + "ffn_up_shexp.weight", mat(FFE, H))
+            w.add_tensor(p + "ffn_down_shexp.weight", mat(H, FFE))
         if arch == "qwen2moe":
             w.add_tensor(p + "ffn_gate_inp_shexp.weight", 2 * mat(H))
             w.add_tensor(p + "ffn_gate_shexp.weight", mat(2 * FFE, H))
