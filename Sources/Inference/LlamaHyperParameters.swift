@@ -1,9 +1,31 @@
+import Foundation
 import GGUF
 
 /// How an MoE router's logits become expert probabilities (llama.cpp's llama_expert_gating_func_type).
 public enum ExpertGating: Equatable, Sendable {
     case softmax
     case sigmoid
+    /// gpt-oss: the experts are chosen by logit, and their weights are a softmax over the chosen ones.
+    case softmaxOfSelected
+}
+
+/// YaRN RoPE as llama.cpp sets it up (`llama_context` and ggml's `rope_yarn`): pair i's angle mixes
+/// the interpolated (scaled) and the original angle by a ramp over the correction dimensions of
+/// beta_fast 32 / beta_slow 1 for the original context; cos and sin are multiplied by
+/// `attentionFactor · (1 + 0.1 ln(1 / scale))`.
+public struct YarnRope: Equatable, Sendable {
+    public var originalContext: Int
+    /// llama.cpp's yarn_attn_factor: get_mscale(factor) / (1 + 0.1 ln factor), times `rope.scaling.attn_factor`.
+    public var attentionFactor: Float
+    public var betaFast: Float = 32
+    public var betaSlow: Float = 1
+
+    init(frequencyScale: Float, originalContext: Int, attentionFactor ropeAttentionFactor: Float) {
+        self.originalContext = originalContext
+        let factor = 1 / frequencyScale
+        let mscale: Float = factor <= 1 ? 1 : 0.1 * logf(factor) + 1
+        attentionFactor = mscale * (1 / (1 + 0.1 * logf(factor))) * ropeAttentionFactor
+    }
 }
 
 /// The shape of a Llama-family decoder, read from GGUF metadata the way llama.cpp's loader reads it
@@ -48,11 +70,16 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// Gemma2's `attn_logit_softcapping`: each attention score s becomes c·tanh(s/c) before the
     /// softmax; 0 = none.
     public var attentionLogitSoftcap: Float = 0
+    /// YaRN's per-pair interpolation (`rope.scaling.type` = yarn: gpt-oss, some Qwen files), nil otherwise.
+    public var ropeYarn: YarnRope?
+    /// gpt-oss: attention sinks (`attn_sinks`), and the norm before the FFN stored as post_attention_norm
+    /// (as GLM4-MoE stores it).
+    public var ffnNormIsPostAttentionNorm = false
     /// RoPE scale of the sliding layers: 1 for Gemma3, the global scale for Gemma2.
     public var ropeFrequencyScaleSliding: Float = 1
 
     // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE,
-    // GLM4-MoE.
+    // GLM4-MoE, gpt-oss.
     /// Experts per MoE layer (`expert_count`); 0 means every layer has a dense FFN.
     public var expertCount: Int = 0
     /// Experts each token is routed to (`expert_used_count`).
@@ -93,17 +120,19 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
     /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
     /// (pre- and post-norms, fused gate-up FFN, partial RoPE), GLM4-MoE (sigmoid routing with a
-    /// selection bias, a shared expert, dense leading layers), and the Gemma2 and Gemma3 text decoders.
+    /// selection bias, a shared expert, dense leading layers), gpt-oss (attention sinks, alternating
+    /// sliding window, YaRN, biased experts with a clamped SwiGLU), and the Gemma2 and Gemma3 text
+    /// decoders.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
-        "glm4", "gemma2", "glm4moe",
+        "glm4", "gemma2", "glm4moe", "gpt-oss",
     ]
 
     /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
     static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4"]
 
     /// Architectures whose layers always route through experts (llama.cpp refuses them without).
-    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe"]
+    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe", "gpt-oss"]
 
     /// llama.cpp's LLAMA_MAX_EXPERTS.
     static let maximumExperts = 512
@@ -169,16 +198,24 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
         ropeFrequencyBase = float("rope.freq_base", default: 10000)
         ropeFrequencyScale = 1
-        if let type = m["\(arch).rope.scaling.type"]?.stringValue, type == "linear" {
-            let factor = float("rope.scaling.factor", default: 1)
-            if factor > 0 { ropeFrequencyScale = 1 / factor }
+        // llama.cpp: the type defaults to linear; "none" never scales; YaRN also interpolates per pair.
+        let scalingType = m["\(arch).rope.scaling.type"]?.stringValue ?? "linear"
+        if scalingType == "linear" || scalingType == "yarn" {
+            let factor = float("rope.scaling.factor", default: 0)
+            if factor > 0, factor.isFinite { ropeFrequencyScale = 1 / factor }
+        }
+        if scalingType == "yarn" {
+            let original = try int("rope.scaling.original_context_length", default: int("context_length", default: 4096))
+            ropeYarn = YarnRope(frequencyScale: ropeFrequencyScale, originalContext: original,
+                                attentionFactor: float("rope.scaling.attn_factor", default: 1))
         }
         rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.vocabularySize = vocabularySize
         addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
         attentionScale = 1 / Float(headDimension).squareRoot()
-        if arch == "gemma3" || arch == "gemma2" { try readGemma(m) }
+        if arch == "gemma3" || arch == "gemma2" || arch == "gpt-oss" { try readGemma(m) }
+        ffnNormIsPostAttentionNorm = arch == "glm4moe" || arch == "gpt-oss"
         if experts > 0 || Self.expertArchitectures.contains(arch) {
             try readExperts(count: experts, int: int, metadata: m)
         }
@@ -264,6 +301,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             normalizesExpertWeights = arch == "qwen3moe"
         case "glm4moe":
             try readGLM4MoE(int: int, metadata: metadata)
+        case "gpt-oss":
+            // llama_model_openai_moe: softmax over the selected experts' logits, no renormalisation.
+            expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
+            expertGating = .softmaxOfSelected
         default:
             guard feedForwardLength > 0 else { throw InferenceError.missingKey("\(arch).feed_forward_length") }
             expertFeedForwardLength = feedForwardLength
@@ -281,6 +322,18 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// sliding layers the global RoPE base and scale unless `rope.freq_base_swa` says.
     private mutating func readGemma(_ m: GGUFMetadata) throws {
         let arch = architecture, gemma2 = arch == "gemma2"
+        if arch == "gpt-oss" {
+            // llama_model_openai_moe: a required window on every other layer, the global RoPE everywhere.
+            guard m["gpt-oss.attention.sliding_window"]?.integerValue != nil else {
+                throw InferenceError.missingKey("gpt-oss.attention.sliding_window")
+            }
+            try readSlidingWindow(m, defaultWindow: 0, defaultPeriod: 2)
+            ropeFrequencyBaseSliding = metadataFloat(m, "rope.freq_base_swa") ?? ropeFrequencyBase
+            guard ropeFrequencyBaseSliding == ropeFrequencyBase else {
+                throw InferenceError.invalidHyperparameter(key: "gpt-oss.rope.freq_base_swa", value: Int(ropeFrequencyBaseSliding))
+            }
+            return
+        }
         embeddingScale = Float(embeddingLength).squareRoot()
         // gemma_pytorch's config: the 27B (62 layers for Gemma3, 46 for Gemma2) scales queries by
         // 1/sqrt(embedding/heads).
@@ -291,8 +344,20 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             attentionLogitSoftcap = float("attn_logit_softcapping") ?? 50
             ropeFrequencyScaleSliding = ropeFrequencyScale
         }
+        try readSlidingWindow(m, defaultWindow: gemma2 ? 4096 : 0, defaultPeriod: gemma2 ? 2 : 6)
+        ropeFrequencyBaseSliding = float("rope.freq_base_swa") ?? (gemma2 ? ropeFrequencyBase : 10000)
+    }
+
+    private func metadataFloat(_ m: GGUFMetadata, _ key: String) -> Float? {
+        m["\(architecture).\(key)"]?.doubleValue.map { Float($0) }
+    }
+
+    /// `attention.sliding_window` and llama.cpp's `load_swa_pattern`: a per-layer bool array, or a
+    /// period n (layer i slides unless i % n == n - 1).
+    private mutating func readSlidingWindow(_ m: GGUFMetadata, defaultWindow: Int64, defaultPeriod: Int64) throws {
+        let arch = architecture
         let windowKey = "\(arch).attention.sliding_window"
-        let window = m[windowKey]?.integerValue ?? (gemma2 ? 4096 : 0)
+        let window = m[windowKey]?.integerValue ?? defaultWindow
         guard window > 0 else { return }
         guard window <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: windowKey, value: Int(window)) }
         slidingWindow = Int(window)
@@ -303,11 +368,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             }
             slidingLayers = flags.prefix(layerCount).map { $0 == .bool(true) }
         } else {
-            let period = Int(m[patternKey]?.integerValue ?? (gemma2 ? 2 : 6))
+            let period = Int(m[patternKey]?.integerValue ?? defaultPeriod)
             // llama_hparams::set_swa_pattern: period 0 makes every layer slide.
             slidingLayers = (0..<layerCount).map { period == 0 || $0 % period < period - 1 }
         }
-        ropeFrequencyBaseSliding = float("rope.freq_base_swa") ?? (gemma2 ? ropeFrequencyBase : 10000)
     }
 
     /// True when layer `i` attends only to the last `slidingWindow` positions.

@@ -80,9 +80,9 @@ public final class LlamaModel {
                 k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
-                // GLM4-MoE's norm before the FFN is stored as post_attention_norm.
+                // GLM4-MoE's and gpt-oss's norm before the FFN is stored as post_attention_norm.
                 ffnNorm: hp.hasPreNorms
-                    ? try loadVector(weights: weights, name: p + (hp.architecture == "glm4moe" ? "post_attention_norm.weight"
+                    ? try loadVector(weights: weights, name: p + (hp.ffnNormIsPostAttentionNorm ? "post_attention_norm.weight"
                                                                     : "ffn_norm.weight"), count: e) : nil,
                 feedForward: feedForward,
                 qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
@@ -94,7 +94,9 @@ public final class LlamaModel {
                 postAttentionNorm: hp.hasPostNorms
                     ? try loadVector(weights: weights, name: p + "post_attention_norm.weight", count: e) : nil,
                 postFeedForwardNorm: hp.hasPostNorms
-                    ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil)
+                    ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil,
+                sinks: hp.architecture == "gpt-oss"
+                    ? try loadVector(weights: weights, name: p + "attn_sinks.weight", count: hp.headCount) : nil)
         }
         // Reading the small vectors above, spread through the file, left much of the file mapped in
         // this process (94 MB of a 138 MB Q8_0 SmolLM2, measured: the kernel maps whole page-cache
@@ -178,7 +180,7 @@ public final class LlamaModel {
         }
         if hp.embeddingScale != 1 { Kernels.scale(s.hidden, count: n * e, by: hp.embeddingScale) }
         let table = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
-                                      scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
+                                      scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors, yarn: hp.ropeYarn)
         for (il, layer) in layers.enumerated() {
             // Without a pre-norm (OLMo2, EXAONE4) the projections read the residual stream itself.
             let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
@@ -203,8 +205,10 @@ public final class LlamaModel {
                                  neox: hp.ropeNeoX, rotated: hp.ropeDimensions)
                 }
             }
+            // gpt-oss: every other layer attends through a window (Gemma's are in Gemma3Forward).
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
-                             headDimension: d, scale: hp.attentionScale, roundsKVToHalf: roundsActivationsLikeGGML,
+                             headDimension: d, scale: hp.attentionScale, window: hp.isSliding(layer: il) ? hp.slidingWindow : 0,
+                             sinks: layer.sinks, roundsKVToHalf: roundsActivationsLikeGGML,
                              into: s.attention, threads: threads)
             multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
@@ -272,6 +276,8 @@ struct LlamaLayer {
     /// Gemma3's, OLMo2's and EXAONE4's RMSNorms of the attention and FFN outputs, before each is
     /// added to the residual.
     let postAttentionNorm, postFeedForwardNorm: [Float]?
+    /// gpt-oss's attention sink logit per query head.
+    let sinks: [Float]?
 
     /// The matrices it reads, to hand their pages back after the layer.
     var tensors: [WeightTensor] {

@@ -3,10 +3,15 @@ import Foundation
 /// The weights of one mixture-of-experts FFN (llama.cpp's `build_moe_ffn`): a router
 /// (`ffn_gate_inp`, one row per expert), GLM4-MoE's selection bias (`exp_probs_b`), the experts'
 /// SwiGLU matrices as 3-D tensors (`ffn_{gate,up,down}_exps`), and a shared expert (Qwen2-MoE's
-/// gated one, GLM4-MoE's plain one).
+/// gated one, GLM4-MoE's plain one). gpt-oss adds biases to the router and to every expert matmul
+/// and uses its clamped SwiGLU (`Kernels.swigluOAI`).
 struct MixtureOfExperts {
     let router: WeightMatrix
+    /// gpt-oss's router bias (`ffn_gate_inp.bias`), added to the logits.
+    let routerBias: [Float]?
     let selectionBias: [Float]?
+    /// gpt-oss's per-expert biases (`ffn_{gate,up,down}_exps.bias`, expert-major), added after each matmul.
+    let gateBias, upBias, downBias: [Float]?
     let gate, up, down: ExpertWeights
     let shared: SharedExpert?
     let used: Int
@@ -32,6 +37,11 @@ struct MixtureOfExperts {
         router = try WeightMatrix(tensor: tensor("ffn_gate_inp.weight"), rows: count, columns: e)
         selectionBias = hp.architecture == "glm4moe"
             ? try loadVector(weights: weights, name: p + "exp_probs_b.bias", count: count) : nil
+        let oai = hp.architecture == "gpt-oss"
+        routerBias = oai ? try loadVector(weights: weights, name: p + "ffn_gate_inp.bias", count: count) : nil
+        gateBias = oai ? try loadVector(weights: weights, name: p + "ffn_gate_exps.bias", count: ff * count) : nil
+        upBias = oai ? try loadVector(weights: weights, name: p + "ffn_up_exps.bias", count: ff * count) : nil
+        downBias = oai ? try loadVector(weights: weights, name: p + "ffn_down_exps.bias", count: e * count) : nil
         gate = try ExpertWeights(tensor: tensor("ffn_gate_exps.weight"), experts: count, rows: ff, columns: e)
         up = try ExpertWeights(tensor: tensor("ffn_up_exps.weight"), experts: count, rows: ff, columns: e)
         down = try ExpertWeights(tensor: tensor("ffn_down_exps.weight"), experts: count, rows: e, columns: ff)
@@ -97,6 +107,8 @@ struct ExpertRouting {
                 for i in 0..<experts { p[i] *= inverse }
             case .sigmoid:
                 for i in 0..<experts { p[i] = 1 / (1 + expf(-p[i])) }
+            case .softmaxOfSelected:
+                break
             }
             for i in 0..<experts { selection[i] = bias.map { p[i] + $0[i] } ?? p[i] }
             for i in 0..<experts { order[i] = i }
@@ -107,6 +119,19 @@ struct ExpertRouting {
                 weights[t * k + s] = p[order[s]]
                 total += Double(p[order[s]])
                 members[order[s]].append(t * k + s)
+            }
+            if gating == .softmaxOfSelected {
+                // ggml_soft_max over the k chosen logits.
+                var maximum = -Float.infinity
+                for s in 0..<k { maximum = max(maximum, weights[t * k + s]) }
+                var sum = 0.0
+                for s in 0..<k {
+                    weights[t * k + s] = expf(weights[t * k + s] - maximum)
+                    sum += Double(weights[t * k + s])
+                }
+                let inverse = Float(1.0 / sum)
+                for s in 0..<k { weights[t * k + s] *= inverse }
+                total = 1
             }
             if normalize {
                 let divisor = max(Float(total), 6.103515625e-5)
@@ -136,6 +161,7 @@ extension LlamaModel {
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * experts)
         defer { logits.deallocate() }
         multiply(x, tokens: n, by: moe.router, into: logits, threads: threads, rounding: rounding(for: moe.router))
+        if let b = moe.routerBias { Kernels.addBias(logits, tokens: n, bias: b) }
         let routing = ExpertRouting(logits: logits, tokens: n, experts: experts, used: k, normalize: moe.normalizesWeights,
                                     gating: moe.gating, bias: moe.selectionBias, scale: moe.weightsScale)
         if let observer = activationObserver {
@@ -168,11 +194,18 @@ extension LlamaModel {
             let g = moe.gate.experts[expert], u = moe.up.experts[expert], d = moe.down.experts[expert]
             MatMul.multiply(gathered, tokens: m, by: g, into: gate, threads: threads, rounding: rounding(for: g))
             MatMul.multiply(gathered, tokens: m, by: u, into: up, threads: threads, rounding: rounding(for: u))
-            Kernels.swiglu(gate, up, count: m * ff, threads: threads)
+            if let b = moe.gateBias { addExpertBias(b, expert: expert, width: ff, to: gate, rows: m) }
+            if let b = moe.upBias { addExpertBias(b, expert: expert, width: ff, to: up, rows: m) }
+            if moe.gateBias != nil {
+                Kernels.swigluOAI(gate, up, count: m * ff)
+            } else {
+                Kernels.swiglu(gate, up, count: m * ff, threads: threads)
+            }
             if let slotInputs {
                 for (i, place) in rows.enumerated() { (slotInputs + place * ff).update(from: gate + i * ff, count: ff) }
             }
             MatMul.multiply(gate, tokens: m, by: d, into: down, threads: threads, rounding: rounding(for: d))
+            if let b = moe.downBias { addExpertBias(b, expert: expert, width: e, to: down, rows: m) }
             for (i, place) in rows.enumerated() { (slotOutputs + place * e).update(from: down + i * e, count: e) }
         }
         if let observer = activationObserver, let slotInputs {
@@ -195,6 +228,17 @@ extension LlamaModel {
             }
         }
         if let shared = moe.shared { addSharedExpert(shared, input: x, tokens: n, into: out, threads: threads) }
+    }
+
+    /// `rows` rows of `width` values plus expert `expert`'s bias row (ggml_add_id).
+    private func addExpertBias(_ bias: [Float], expert: Int, width: Int, to x: UnsafeMutablePointer<Float>, rows: Int) {
+        bias.withUnsafeBufferPointer { b in
+            let row = b.baseAddress! + expert * width
+            for r in 0..<rows {
+                let xr = x + r * width
+                for j in 0..<width { xr[j] += row[j] }
+            }
+        }
     }
 
     /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)` (Qwen2-MoE; the sigmoid computed as

@@ -5,7 +5,7 @@ import Testing
 @testable import Inference
 
 /// The tiny MoE models of `Fixtures/` (scripts/inference/make_moe_fixture.py: qwen3moe, Mixtral, OLMoE,
-/// Qwen2-MoE and GLM4-MoE, random F32 weights written with gguf-py, 8 experts of which 2 are used, the 600-piece SentencePiece vocabulary) against
+/// Qwen2-MoE, GLM4-MoE and gpt-oss, random F32 weights written with gguf-py, 8 experts of which 2 are used, the 600-piece SentencePiece vocabulary) against
 /// llama.cpp's logits for two 64-token perplexity chunks, and the qwen3moe model's importance matrix
 /// against llama-imatrix's.
 @Suite struct MixtureOfExpertsTests {
@@ -57,7 +57,7 @@ import Testing
         return (mean, top1, maxDiff, acc.kld)
     }
 
-    @Test(arguments: ["qwen3moe", "mixtral", "olmoe", "qwen2moe", "glm4moe"])
+    @Test(arguments: ["qwen3moe", "mixtral", "olmoe", "qwen2moe", "glm4moe", "gptoss"])
     func logitsMatchLlamaCpp(family: String) throws {
         let (kld, top1, maxDiff, _) = try Self.compare(model: "tiny-\(family)-f32.gguf", reference: family)
         #expect(kld < 1e-4, "KLD against llama.cpp \(kld)")
@@ -102,6 +102,11 @@ import Testing
         #expect(glm.layerCount == 2 && glm.leadingDenseLayers == 1 && !glm.hasExperts(layer: 0) && glm.hasExperts(layer: 1))
         #expect(glm.expertGating == .sigmoid && glm.normalizesExpertWeights && glm.expertWeightsScale == 2.5)
         #expect(glm.sharedExpertFeedForwardLength == 32 && glm.ropeDimensions == 8 && glm.ropeNeoX)
+        let oss = try LlamaModel(path: Fixture.path("tiny-gptoss-f32.gguf")).hyperParameters
+        #expect(oss.expertGating == .softmaxOfSelected && !oss.normalizesExpertWeights && oss.ffnNormIsPostAttentionNorm)
+        #expect(oss.slidingWindow == 8 && oss.slidingLayers == [true, false] && oss.ropeFrequencyScale == 1.0 / 32)
+        // llama.cpp's yarn_attn_factor: (0.1 ln 32 + 1) / (1 + 0.1 ln 32), 1 up to rounding.
+        #expect(oss.ropeYarn?.originalContext == 4096 && abs((oss.ropeYarn?.attentionFactor ?? 0) - 1) < 1e-6)
     }
 
     /// Softmax, top-k and renormalisation on logits whose probabilities are known exactly:
@@ -135,6 +140,14 @@ import Testing
             ExpertRouting(logits: $0.baseAddress!, tokens: 1, experts: 4, used: 3, normalize: false)
         }
         #expect(tied.selected == [0, 1, 2])
+        // gpt-oss: chosen by logit, weighted by a softmax over the chosen: [ln 1, ln 3] -> 1/4, 3/4.
+        var oss: [Float] = [0, -1, logf(3), -2]
+        let selectedSoftmax = oss.withUnsafeMutableBufferPointer {
+            ExpertRouting(logits: $0.baseAddress!, tokens: 1, experts: 4, used: 2, normalize: false,
+                          gating: .softmaxOfSelected)
+        }
+        #expect(selectedSoftmax.selected == [2, 0])
+        #expect(abs(selectedSoftmax.weights[0] - 0.75) < 1e-6 && abs(selectedSoftmax.weights[1] - 0.25) < 1e-6)
     }
 
     func metadata(_ arch: String, _ extra: [GGUFKeyValue]) -> GGUFMetadata {

@@ -19,6 +19,10 @@ Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true). Per family:
                            with a selection bias (exp_probs_b), weights renormalised and scaled by 2.5, one shared
                            expert; q/k/v biases, per-head q/k RMSNorm, NeoX RoPE on 8 of each head's 16 values, and
                            a declared MTP layer (nextn_predict_layers 1, block_count 3) whose tensors are absent
+  tiny-gptoss-f32.gguf     gpt-oss: q/k/v/output biases, an attention sink per head, sliding window 8 on layer 0
+                           (llama.cpp's default period 2), YaRN RoPE (base 150000, factor 32, original context 4096,
+                           NeoX), router and per-expert biases, gpt-oss's clamped SwiGLU, weights = softmax over the
+                           chosen experts' logits
   tiny-qwen3moe-q8_0.gguf  the qwen3moe model quantized by llama.cpp (quantize_ref.py ... Q8_0)
   tokens-moe.txt           llama.cpp's tokenization of Tests/PipelineTests/Fixtures/imatrix-text.txt (BOS first)
   logits-<name>.bin        llama.cpp's logits (float32 LE, llama-cpp-python logits_all) for the first 2
@@ -46,6 +50,7 @@ FAMILIES = {  # name: (GGUF arch, head width, kv heads, seed)
     "olmoe": ("olmoe", 16, NH, 33),  # llama.cpp sizes OLMoE's k norm n_embd: no GQA
     "qwen2moe": ("qwen2moe", 16, NKV, 34),
     "glm4moe": ("glm4moe", 16, NKV, 35),
+    "gptoss": ("gpt-oss", 16, NKV, 36),
 }
 
 
@@ -57,7 +62,7 @@ def write_model(path, name):
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(path, arch)
     w.add_name(f"quantd inference fixture {name}")
-    w.add_context_length(2048)
+    w.add_context_length(131072 if arch == "gpt-oss" else 2048)
     w.add_embedding_length(H)
     w.add_block_count(L + 1 if arch == "glm4moe" else L)
     w.add_head_count(NH)
@@ -65,12 +70,20 @@ def write_model(path, name):
     w.add_key_length(hd)
     w.add_value_length(hd)
     w.add_rope_dimension_count(hd // 2 if arch == "glm4moe" else hd)
-    w.add_rope_freq_base(1000000.0)
+    w.add_rope_freq_base(150000.0 if arch == "gpt-oss" else 1000000.0)
+    if arch == "gpt-oss":
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(32.0)
+        w.add_rope_scaling_orig_ctx_len(4096)
+        w.add_sliding_window(8)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_expert_count(E)
     w.add_expert_used_count(K)
     if arch in ("qwen3moe", "qwen2moe"):
         w.add_feed_forward_length(128)
+        w.add_expert_feed_forward_length(FFE)
+    elif arch == "gpt-oss":
+        w.add_feed_forward_length(FFE)
         w.add_expert_feed_forward_length(FFE)
     elif arch == "glm4moe":
         w.add_feed_forward_length(96)
@@ -115,7 +128,7 @@ def write_model(path, name):
         w.add_tensor(p + "attn_q.weight", mat(NH * hd, H))
         w.add_tensor(p + "attn_k.weight", mat(nkv * hd, H))
         w.add_tensor(p + "attn_v.weight", mat(nkv * hd, H))
-        if arch in ("qwen2moe", "glm4moe"):
+        if arch in ("qwen2moe", "glm4moe", "gpt-oss"):
             w.add_tensor(p + "attn_q.bias", vec(NH * hd))
             w.add_tensor(p + "attn_k.bias", vec(nkv * hd))
             w.add_tensor(p + "attn_v.bias", vec(nkv * hd))
@@ -126,8 +139,12 @@ def write_model(path, name):
             w.add_tensor(p + "attn_q_norm.weight", vec(NH * hd, 1.0, 0.2))
             w.add_tensor(p + "attn_k_norm.weight", vec(nkv * hd, 1.0, 0.2))
         w.add_tensor(p + "attn_output.weight", mat(H, NH * hd))
+        if arch == "gpt-oss":
+            w.add_tensor(p + "attn_output.bias", vec(H, 0.0, 0.1))
+            w.add_tensor(p + "attn_sinks.weight", vec(NH, 0.0, 1.0))
         # GLM4-MoE names its norm before the FFN post_attention_norm.
-        w.add_tensor(p + ("post_attention_norm.weight" if arch == "glm4moe" else "ffn_norm.weight"), vec(H, 1.0, 0.1))
+        w.add_tensor(p + ("post_attention_norm.weight" if arch in ("glm4moe", "gpt-oss") else "ffn_norm.weight"),
+                     vec(H, 1.0, 0.1))
         if arch == "glm4moe" and i == 0:
             w.add_tensor(p + "ffn_gate.weight", mat(96, H))
             w.add_tensor(p + "ffn_up.weight", mat(96, H))
@@ -136,6 +153,11 @@ def write_model(path, name):
         w.add_tensor(p + "ffn_gate_inp.weight", 3 * mat(E, H))
         if arch == "glm4moe":
             w.add_tensor(p + "exp_probs_b.bias", vec(E, 0.0, 0.1))
+        if arch == "gpt-oss":
+            w.add_tensor(p + "ffn_gate_inp.bias", vec(E, 0.0, 0.3))
+            w.add_tensor(p + "ffn_gate_exps.bias", vec(E * FFE, 0.0, 0.3).reshape(E, FFE))
+            w.add_tensor(p + "ffn_up_exps.bias", vec(E * FFE, 0.0, 0.3).reshape(E, FFE))
+            w.add_tensor(p + "ffn_down_exps.bias", vec(E * H, 0.0, 0.1).reshape(E, H))
         w.add_tensor(p + "ffn_gate_exps.weight", mat(E, FFE, H))
         w.add_tensor(p + "ffn_up_exps.weight", mat(E, FFE, H))
         w.add_tensor(p + "ffn_down_exps.weight", mat(E, H, FFE))
