@@ -173,40 +173,35 @@ extension LlamaModel {
             }
         }
         let largest = routing.members.map(\.count).max() ?? 0
-        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * e))
-        let gate = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * ff))
-        let up = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * ff))
-        let down = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest * e))
         // Outputs per (token, slot), and for the observer the down matmul's inputs in the same places.
         let slotOutputs = UnsafeMutablePointer<Float>.allocate(capacity: n * k * e)
         let slotInputs = activationObserver == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: n * k * ff)
         defer {
-            for p in [gathered, gate, up, down, slotOutputs] { p.deallocate() }
+            slotOutputs.deallocate()
             slotInputs?.deallocate()
         }
-        for expert in 0..<experts {
-            let rows = routing.members[expert]
-            guard !rows.isEmpty else { continue }
-            let m = rows.count
-            for (i, place) in rows.enumerated() {
-                (gathered + i * e).update(from: x + (place / k) * e, count: e)
+        let job = ExpertJob(
+            moe: moe, members: routing.members, input: x, used: k, embedding: e, width: ff, slotOutputs: slotOutputs,
+            slotInputs: slotInputs, gateRounding: rounding(for: moe.gate.experts[0]),
+            upRounding: rounding(for: moe.up.experts[0]), downRounding: rounding(for: moe.down.experts[0]))
+        let active = (0..<experts).filter { !routing.members[$0].isEmpty }
+        // Many experts with work: one expert per thread at a time (a small expert's matmul split
+        // between threads costs more in hand-offs than it saves). Few: each matmul split instead.
+        // Each output row is computed the same way either way.
+        if threads > 1, active.count >= 2 * threads {
+            let counter = WorkCounter(count: active.count)
+            let shared = UncheckedSendable((job, active))
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                let scratch = ExpertScratch(rows: largest, embedding: e, width: ff)
+                defer { scratch.deallocate() }
+                while let i = counter.take() {
+                    shared.value.0.run(expert: shared.value.1[i], scratch: scratch, threads: 1)
+                }
             }
-            let g = moe.gate.experts[expert], u = moe.up.experts[expert], d = moe.down.experts[expert]
-            MatMul.multiply(gathered, tokens: m, by: g, into: gate, threads: threads, rounding: rounding(for: g))
-            MatMul.multiply(gathered, tokens: m, by: u, into: up, threads: threads, rounding: rounding(for: u))
-            if let b = moe.gateBias { addExpertBias(b, expert: expert, width: ff, to: gate, rows: m) }
-            if let b = moe.upBias { addExpertBias(b, expert: expert, width: ff, to: up, rows: m) }
-            if moe.gateBias != nil {
-                Kernels.swigluOAI(gate, up, count: m * ff)
-            } else {
-                Kernels.swiglu(gate, up, count: m * ff, threads: threads)
-            }
-            if let slotInputs {
-                for (i, place) in rows.enumerated() { (slotInputs + place * ff).update(from: gate + i * ff, count: ff) }
-            }
-            MatMul.multiply(gate, tokens: m, by: d, into: down, threads: threads, rounding: rounding(for: d))
-            if let b = moe.downBias { addExpertBias(b, expert: expert, width: e, to: down, rows: m) }
-            for (i, place) in rows.enumerated() { (slotOutputs + place * e).update(from: down + i * e, count: e) }
+        } else {
+            let scratch = ExpertScratch(rows: largest, embedding: e, width: ff)
+            defer { scratch.deallocate() }
+            for expert in active { job.run(expert: expert, scratch: scratch, threads: threads) }
         }
         if let observer = activationObserver, let slotInputs {
             routing.selected.withUnsafeBufferPointer { sel in
@@ -228,17 +223,6 @@ extension LlamaModel {
             }
         }
         if let shared = moe.shared { addSharedExpert(shared, input: x, tokens: n, into: out, threads: threads) }
-    }
-
-    /// `rows` rows of `width` values plus expert `expert`'s bias row (ggml_add_id).
-    private func addExpertBias(_ bias: [Float], expert: Int, width: Int, to x: UnsafeMutablePointer<Float>, rows: Int) {
-        bias.withUnsafeBufferPointer { b in
-            let row = b.baseAddress! + expert * width
-            for r in 0..<rows {
-                let xr = x + r * width
-                for j in 0..<width { xr[j] += row[j] }
-            }
-        }
     }
 
     /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)` (Qwen2-MoE; the sigmoid computed as
@@ -269,6 +253,68 @@ extension LlamaModel {
             let sigmoid = (v / (1 + expf(-v))) / v
             let o = out + t * e, d = down + t * e
             for j in 0..<e { o[j] = o[j] + d[j] * sigmoid }
+        }
+    }
+}
+
+/// Per-thread buffers of one expert's block: its gathered inputs, gate/up activations, down outputs.
+private struct ExpertScratch {
+    let gathered, gate, up, down: UnsafeMutablePointer<Float>
+
+    init(rows: Int, embedding e: Int, width ff: Int) {
+        gathered = .allocate(capacity: max(1, rows * e))
+        gate = .allocate(capacity: max(1, rows * ff))
+        up = .allocate(capacity: max(1, rows * ff))
+        down = .allocate(capacity: max(1, rows * e))
+    }
+
+    func deallocate() { for p in [gathered, gate, up, down] { p.deallocate() } }
+}
+
+/// One MoE layer's expert work for a chunk: everything `run` needs to compute one expert's block and
+/// write its rows to their (token, slot) places, which no other expert writes.
+private struct ExpertJob {
+    let moe: MixtureOfExperts
+    let members: [[Int]]
+    let input: UnsafePointer<Float>
+    let used, embedding, width: Int
+    let slotOutputs: UnsafeMutablePointer<Float>
+    let slotInputs: UnsafeMutablePointer<Float>?
+    let gateRounding, upRounding, downRounding: ActivationRounding
+
+    /// Gathers the expert's rows, runs gate and up (plus gpt-oss's biases), the activation, down,
+    /// and scatters the results (and, for the observer, the down matmul's inputs).
+    func run(expert: Int, scratch: ExpertScratch, threads: Int) {
+        let rows = members[expert], m = rows.count, e = embedding, ff = width, k = used
+        for (i, place) in rows.enumerated() {
+            (scratch.gathered + i * e).update(from: input + (place / k) * e, count: e)
+        }
+        let g = moe.gate.experts[expert], u = moe.up.experts[expert], d = moe.down.experts[expert]
+        MatMul.multiply(scratch.gathered, tokens: m, by: g, into: scratch.gate, threads: threads, rounding: gateRounding)
+        MatMul.multiply(scratch.gathered, tokens: m, by: u, into: scratch.up, threads: threads, rounding: upRounding)
+        if let b = moe.gateBias { Self.addBias(b, expert: expert, width: ff, to: scratch.gate, rows: m) }
+        if let b = moe.upBias { Self.addBias(b, expert: expert, width: ff, to: scratch.up, rows: m) }
+        if moe.gateBias != nil {
+            Kernels.swigluOAI(scratch.gate, scratch.up, count: m * ff)
+        } else {
+            Kernels.swiglu(scratch.gate, scratch.up, count: m * ff, threads: threads)
+        }
+        if let slotInputs {
+            for (i, place) in rows.enumerated() { (slotInputs + place * ff).update(from: scratch.gate + i * ff, count: ff) }
+        }
+        MatMul.multiply(scratch.gate, tokens: m, by: d, into: scratch.down, threads: threads, rounding: downRounding)
+        if let b = moe.downBias { Self.addBias(b, expert: expert, width: e, to: scratch.down, rows: m) }
+        for (i, place) in rows.enumerated() { (slotOutputs + place * e).update(from: scratch.down + i * e, count: e) }
+    }
+
+    /// `rows` rows of `width` values plus expert `expert`'s bias row (ggml_add_id).
+    static func addBias(_ bias: [Float], expert: Int, width: Int, to x: UnsafeMutablePointer<Float>, rows: Int) {
+        bias.withUnsafeBufferPointer { b in
+            let row = b.baseAddress! + expert * width
+            for r in 0..<rows {
+                let xr = x + r * width
+                for j in 0..<width { xr[j] += row[j] }
+            }
         }
     }
 }

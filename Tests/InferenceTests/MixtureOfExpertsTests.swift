@@ -85,6 +85,19 @@ import Testing
         #expect(top1 >= 0.95, "top-1 agreement \(top1)")
     }
 
+    /// One expert per thread (many experts with tokens) or each matmul split (few): every output row
+    /// is computed the same way, so the logits are bit-identical for any thread count.
+    @Test func logitsDoNotDependOnTheThreadCount() throws {
+        let model = try LlamaModel(path: Fixture.path("tiny-qwen2moe-f32.gguf"))
+        let chunk = Array(try Self.tokens().prefix(Fixture.ctx))
+        let one = try model.logits(tokens: chunk, threads: 1)
+        #expect(try model.logits(tokens: chunk, threads: 2) == one)
+        #expect(try model.logits(tokens: chunk, threads: 3) == one)
+        // Two tokens route to at most 4 experts: fewer than 2 × 3 threads, so the matmuls are split.
+        let short = Array(chunk.prefix(2))
+        #expect(try model.logits(tokens: short, threads: 3) == model.logits(tokens: short, threads: 1))
+    }
+
     /// The keys as llama.cpp reads them for each family.
     @Test func readsHyperParameters() throws {
         let qwen3 = try LlamaModel(path: Fixture.path("tiny-qwen3moe-f32.gguf")).hyperParameters
