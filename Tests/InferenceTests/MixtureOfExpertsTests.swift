@@ -6,8 +6,8 @@ import Testing
 
 /// The tiny MoE models of `Fixtures/` (scripts/inference/make_moe_fixture.py: qwen3moe, Mixtral, OLMoE,
 /// Qwen2-MoE, GLM4-MoE and gpt-oss, random F32 weights written with gguf-py, 8 experts of which 2 are used, the 600-piece SentencePiece vocabulary) against
-/// llama.cpp's logits for two 64-token perplexity chunks, and the qwen3moe model's importance matrix
-/// against llama-imatrix's.
+/// llama.cpp's logits for two 64-token perplexity chunks, and the qwen3moe and qwen2moe models'
+/// importance matrices against llama-imatrix's.
 @Suite struct MixtureOfExpertsTests {
     static let vocabulary = 600
 
@@ -203,21 +203,22 @@ import Testing
         #expect(llama.expertCount == 0)
     }
 
-    /// llama-imatrix's statistics for the qwen3moe model (`-c 64 -b 64`, the whole text): for every
-    /// `*_exps` tensor a row of sums and a count per expert, for the dense ones (attention, router)
-    /// one of each. Counts equal; sums within 1e-4 relative (both passes compute the same activations
-    /// up to float rounding in a different order).
-    @Test func expertImatrixMatchesLlamaImatrix() throws {
-        let model = try LlamaModel(path: Fixture.path("tiny-qwen3moe-f32.gguf"))
+    /// llama-imatrix's statistics (`-c 64 -b 64`, the whole text): for every `*_exps` tensor a row of
+    /// sums and a count per expert, for the dense ones (attention, router, Qwen2-MoE's shared expert
+    /// and its one-row gate) one of each. Counts equal; sums within 1e-4 relative (both passes compute
+    /// the same activations up to float rounding in a different order).
+    @Test(arguments: [("qwen3moe", 0), ("qwen2moe", 4)])
+    func expertImatrixMatchesLlamaImatrix(family: String, sharedTensorsPerLayer: Int) throws {
+        let model = try LlamaModel(path: Fixture.path("tiny-\(family)-f32.gguf"))
         let run = try ImatrixRun.collect(model: model, tokens: Self.tokens(), ctx: Fixture.ctx, threads: 2)
-        let reference = try GGUFFile(path: Fixture.path("tiny-qwen3moe.imatrix.gguf"))
+        let reference = try GGUFFile(path: Fixture.path("tiny-\(family).imatrix.gguf"))
         #expect(reference.metadata["imatrix.chunk_count"] == .uint32(UInt32(run.chunks)))
         func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
             (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
         }
         var names: [String] = []
         var worst = 0.0
-        var expertTensors = 0
+        var expertTensors = 0, sharedTensors = 0
         for tensor in reference.tensors where tensor.name.hasSuffix(".in_sum2") {
             let name = String(tensor.name.dropLast(8))
             names.append(name)
@@ -233,6 +234,7 @@ import Testing
                 #expect(tensor.dimensions.count == 2 && tensor.dimensions[1] == 8, "\(name) \(tensor.dimensions)")
                 #expect(counts.count == 8 && counts.reduce(0, +) == Float(2 * run.chunks * Fixture.ctx))
             }
+            if name.contains("_shexp.") { sharedTensors += 1 }
             #expect(entry.counts.map { Float($0) } == counts, "\(name) counts")
             #expect(entry.sums.count == sums.count, "\(name) size")
             for (a, b) in zip(entry.sums, sums) {
@@ -240,8 +242,9 @@ import Testing
             }
         }
         #expect(expertTensors == 6, "gate/up/down experts × 2 layers")
+        #expect(sharedTensors == 2 * sharedTensorsPerLayer, "shared-expert matrices and gate × 2 layers")
         #expect(run.entries.map(\.name) == names, "the same tensors in the same order")
         #expect(worst < 1e-4, "largest relative difference \(worst)")
-        print("qwen3moe imatrix vs llama-imatrix: largest relative difference \(worst), \(run.chunks) chunks")
+        print("\(family) imatrix vs llama-imatrix: largest relative difference \(worst), \(run.chunks) chunks")
     }
 }

@@ -27,8 +27,8 @@ Tests/TokenizerTests/Fixtures/spm-vocab.gguf (add_bos_token true). Per family:
   tokens-moe.txt           llama.cpp's tokenization of Tests/PipelineTests/Fixtures/imatrix-text.txt (BOS first)
   logits-<name>.bin        llama.cpp's logits (float32 LE, llama-cpp-python logits_all) for the first 2
                            perplexity chunks of 64 tokens (first token of each replaced by BOS): 2 × 64 × 600
-  tiny-qwen3moe.imatrix.gguf
-                           llama-imatrix -m tiny-qwen3moe-f32.gguf -f imatrix-text.txt -c 64 -b 64 -t 2 --no-ppl
+  tiny-qwen3moe.imatrix.gguf, tiny-qwen2moe.imatrix.gguf
+                           llama-imatrix -m tiny-<name>-f32.gguf -f imatrix-text.txt -c 64 -b 64 -t 2 --no-ppl
                            (-b 64: one chunk per batch, so its per-expert sums run in the order quantd's do)
 The router is drawn 3x wider than the other matrices so that routing is decided, not a near tie.
 The seed is fixed; the models are the same on every run.
@@ -212,13 +212,16 @@ def main():
     # Run from a folder holding the text under its bare name, so the recorded dataset is "imatrix-text.txt".
     with tempfile.TemporaryDirectory() as d:
         shutil.copy(TEXT, os.path.join(d, "imatrix-text.txt"))
-        subprocess.run([IMATRIX, "-m", os.path.abspath(f32), "-f", "imatrix-text.txt", "-c", str(CTX), "-b", str(CTX),
-                        "-t", "2", "--no-ppl", "-o", "tiny-qwen3moe.imatrix.gguf"], cwd=d, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.copy(os.path.join(d, "tiny-qwen3moe.imatrix.gguf"), os.path.join(out, "tiny-qwen3moe.imatrix.gguf"))
-    r = gguf.GGUFReader(os.path.join(out, "tiny-qwen3moe.imatrix.gguf"))
-    print("imatrix", {k: r.fields[k].contents() for k in r.fields if k.startswith("imatrix.")}, len(r.tensors), "tensors",
-          "tokens", len(tokens))
+        for name in ("qwen3moe", "qwen2moe"):
+            model = os.path.abspath(os.path.join(out, f"tiny-{name}-f32.gguf"))
+            imatrix = f"tiny-{name}.imatrix.gguf"
+            subprocess.run([IMATRIX, "-m", model, "-f", "imatrix-text.txt", "-c", str(CTX), "-b", str(CTX), "-t", "2",
+                            "--no-ppl", "-o", imatrix], cwd=d, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.copy(os.path.join(d, imatrix), os.path.join(out, imatrix))
+            r = gguf.GGUFReader(os.path.join(out, imatrix))
+            print(imatrix, {k: r.fields[k].contents() for k in r.fields if k.startswith("imatrix.")}, len(r.tensors),
+                  "tensors; text tokens", len(tokens))
 
 
 if __name__ == "__main__":
