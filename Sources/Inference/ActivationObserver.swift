@@ -9,6 +9,16 @@ public protocol ActivationObserver: AnyObject {
     /// GGUF tensor name of the matrix they are multiplied by (`blk.3.ffn_down.weight`, or
     /// `token_embd.weight` for a tied output).
     func observe(weight: String, input: UnsafePointer<Float>, rows: Int, columns: Int)
+
+    /// The input of an MoE layer's expert matmul (`GGML_OP_MUL_MAT_ID` over `weight`, a 3-D
+    /// `*_exps` tensor of `experts` matrices). Token t was routed to the experts
+    /// `selected[t * used ..< (t + 1) * used]`, best first; the activation it sent to its
+    /// `slot`-th expert is row `t * inputsPerToken + slot % inputsPerToken` of `input`
+    /// (`inputsPerToken` is 1 for gate/up, which all see the token's normed state, and `used` for
+    /// down, whose input differs per expert).
+    func observeExperts(
+        weight: String, input: UnsafePointer<Float>, tokens: Int, columns: Int, inputsPerToken: Int,
+        selected: UnsafePointer<Int32>, used: Int, experts: Int)
 }
 
 extension LlamaModel {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One work item of `Attention.causal`: a block of queries of one head against every key they may
 /// see, as two matmuls through `MatMul`'s outer-product register tile and a softmax between them.
 ///
@@ -52,7 +54,7 @@ enum AttentionTile {
     static func block(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, heads: Int, kvHeads: Int,
         headDimension d: Int, head h: Int, kvHead kvh: Int, firstQuery i0: Int, count nq: Int, scale: Float,
-        window: Int, scratch: Scratch, into out: UnsafeMutablePointer<Float>
+        window: Int, softcap: Float = 0, sink: Float = -.infinity, scratch: Scratch, into out: UnsafeMutablePointer<Float>
     ) {
         let b = queries
         let first = window > 0 ? max(0, i0 - window + 1) : 0
@@ -72,7 +74,11 @@ enum AttentionTile {
         for i in 0..<nq {
             let query = i0 + i
             let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
-            softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale)
+            if softcap > 0 {
+                let row = st + i * n, inverse = 1 / softcap
+                for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+            }
+            softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale, sink: sink)
         }
         let vp = scratch.valuePanel
         var c0 = 0
@@ -87,9 +93,12 @@ enum AttentionTile {
     }
 
     /// ggml_soft_max over one query's row of `n` scores, in place: the `visible` ones times `scale`,
-    /// exp(x - max) summed in Double, scaled by 1/sum; the others (masked) become 0.
+    /// exp(x - max) summed in Double, scaled by 1/sum; the others (masked) become 0. A finite `sink`
+    /// counts in the max and adds e^(sink - max) to the sum.
     @inline(__always)
-    static func softmax(_ row: UnsafeMutablePointer<Float>, keys n: Int, visible: ClosedRange<Int>, scale: Float) {
+    static func softmax(
+        _ row: UnsafeMutablePointer<Float>, keys n: Int, visible: ClosedRange<Int>, scale: Float, sink: Float = -.infinity
+    ) {
         let raw = UnsafeMutableRawPointer(row)
         let lo = visible.lowerBound, hi = visible.upperBound + 1
         let vectorEnd = lo + (hi - lo) / width * width
@@ -108,6 +117,7 @@ enum AttentionTile {
             tail[t - vectorEnd] = row[t] * scale
             mx = max(mx, tail[t - vectorEnd])
         }
+        if sink.isFinite { mx = max(mx, sink) }
         let m = Lane(repeating: mx)
         var sumLow = DoubleHalf(), sumHigh = DoubleHalf()
         j = lo
@@ -121,7 +131,9 @@ enum AttentionTile {
         let tailExp = exp(tail - m)
         sumLow += DoubleHalf(tailExp.lowHalf)
         sumHigh += DoubleHalf(tailExp.highHalf)
-        let inv = Float(1 / (sumLow + sumHigh).sum())
+        var total = (sumLow + sumHigh).sum()
+        if sink.isFinite { total += Double(expf(sink - mx)) }
+        let inv = Float(1 / total)
         row.update(repeating: 0, count: lo)
         j = lo
         while j < vectorEnd {

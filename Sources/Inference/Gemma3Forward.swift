@@ -5,6 +5,9 @@
 /// → RMSNorm (post_attention_norm) → residual; RMSNorm → GeGLU FFN (GELU-tanh gate) → RMSNorm
 /// (post_ffw_norm) → residual. The norms' weights are stored with Gemma's "1 +" already added by the
 /// converter, so every RMSNorm here is the plain one.
+///
+/// Gemma2 (`src/models/gemma2.cpp`) is the same layer without the q/k norms, with its attention
+/// scores soft-capped (`attentionLogitSoftcap`) and its sliding layers rotated like the global ones.
 extension LlamaModel {
     /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
     func forwardGemma3Hidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
@@ -16,15 +19,14 @@ extension LlamaModel {
         let globalTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
                                             scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
         let slidingTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions,
-                                             base: hp.ropeFrequencyBaseSliding, scale: 1, freqFactors: nil)
+                                             base: hp.ropeFrequencyBaseSliding, scale: hp.ropeFrequencyScaleSliding,
+                                             freqFactors: nil)
         for (il, layer) in layers.enumerated() {
             let sliding = hp.isSliding(layer: il)
-            layer.attentionNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
-            gemma3Project(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads)
+            let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
+            gemma3Project(attentionInput, tokens: n, by: layer.q, into: s.q, threads: threads)
+            gemma3Project(attentionInput, tokens: n, by: layer.k, into: s.k, threads: threads)
+            gemma3Project(attentionInput, tokens: n, by: layer.v, into: s.v, threads: threads)
             if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
             if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
             (sliding ? slidingTable : globalTable).withUnsafeBufferPointer { tb in
@@ -35,19 +37,24 @@ extension LlamaModel {
             Kernels.scale(s.q, count: n * hp.qDimension, by: hp.attentionScale)
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: 1, window: sliding ? hp.slidingWindow : 0,
+                             softcap: hp.attentionLogitSoftcap,
                              roundsKVToHalf: roundsActivationsLikeGGML, into: s.attention, threads: threads)
             gemma3Project(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)
             if let w = layer.postAttentionNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)
             }
             Kernels.add(s.hidden, s.projected, count: n * e)
-            layer.ffnNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
+            let ffnInput = normed(s.hidden, tokens: n, by: layer.ffnNorm, scratch: s)
+            switch layer.feedForward {
+            case .dense(let f):
+                gemma3Project(ffnInput, tokens: n, by: f.gate, into: s.gate, threads: threads)
+                gemma3Project(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads)
+                GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
+                gemma3Project(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads)
+            case .experts, .fusedGateUp:
+                // The hyperparameters refuse expert_count for gemma3, and only glm4 fuses gate and up.
+                preconditionFailure("gemma3 layers have separate gate and up matrices")
             }
-            gemma3Project(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads)
-            gemma3Project(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads)
-            GELU.geglu(s.gate, s.up, count: n * hp.feedForwardLength)
-            gemma3Project(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads)
             if let w = layer.postFeedForwardNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)
             }

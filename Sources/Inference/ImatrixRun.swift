@@ -8,6 +8,9 @@ import Foundation
 ///
 /// llama-imatrix evaluates several chunks side by side in one batch (`n_batch / ctx` sequences);
 /// they do not attend to each other, so evaluating them one at a time gives the same activations.
+/// Its expert sums go slot by slot over a whole micro-batch, so when one holds several chunks
+/// (ctx below its 512-token micro-batch) they are added in another order than here, chunk by chunk:
+/// the same sums up to float rounding.
 public struct ImatrixRun: Sendable {
     public var entries: [ImatrixCollector.Entry]
     /// Chunks evaluated: llama-imatrix's `imatrix.chunk_count`.

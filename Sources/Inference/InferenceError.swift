@@ -15,7 +15,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let arch):
-            return "architecture '\(arch)' is not supported by the forward pass (supported: llama, qwen2, qwen3, gemma3)"
+            let supported = LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")
+            return "architecture '\(arch)' is not supported by the forward pass (supported: \(supported))"
         case .missingKey(let key): return "metadata key '\(key)' is missing"
         case .invalidHyperparameter(let key, let value): return "metadata key '\(key)' has an invalid value \(value)"
         case .missingTensor(let name): return "tensor '\(name)' is missing"

@@ -23,34 +23,65 @@ enum Kernels {
     ///
     /// As `ggml_rope_cache_init`: theta starts at the position and is multiplied by
     /// `base^(-2/dims)` in float once per pair, so the angles carry the same rounding as ggml's;
-    /// `freqFactors` (llama3's `rope_freqs.weight`) divide theta per pair.
+    /// `freqFactors` (llama3's `rope_freqs.weight`) divide theta per pair. With `yarn`, ggml's
+    /// `rope_yarn`: pair i's angle is the scaled one mixed with the unscaled one by the ramp over the
+    /// correction dimensions (`ggml_rope_yarn_corr_dims`), and cos/sin are multiplied by mscale.
     static func ropeTable(
-        tokens: Int, dimensions: Int, base: Float, scale: Float, freqFactors: [Float]?
+        tokens: Int, dimensions: Int, base: Float, scale: Float, freqFactors: [Float]?, yarn: YarnRope? = nil
     ) -> [Float] {
         let half = dimensions / 2
         let thetaScale = powf(base, -2 / Float(dimensions))
+        var low: Float = 0, high: Float = 0, mscale: Float = 1
+        if let yarn {
+            func correctionDimension(_ rotations: Float) -> Float {
+                Float(dimensions) * logf(Float(yarn.originalContext) / (rotations * 2 * Float.pi)) / (2 * logf(base))
+            }
+            low = max(0, floorf(correctionDimension(yarn.betaFast)))
+            high = min(Float(dimensions - 1), ceilf(correctionDimension(yarn.betaSlow)))
+            mscale = yarn.attentionFactor * (1 + 0.1 * logf(1 / scale))
+        }
         var table = [Float](repeating: 0, count: tokens * half * 2)
         for p in 0..<tokens {
             var theta = Float(p)
             for i in 0..<half {
                 let ff = freqFactors.map { $0[i] } ?? 1
-                let angle = scale * (theta / ff)
-                table[(p * half + i) * 2] = cosf(angle)
-                table[(p * half + i) * 2 + 1] = sinf(angle)
+                var angle = scale * (theta / ff)
+                if yarn != nil {
+                    let ramp = 1 - min(1, max(0, (Float(i) - low) / max(0.001, high - low)))
+                    angle = angle * (1 - ramp) + (theta / ff) * ramp
+                    table[(p * half + i) * 2] = cosf(angle) * mscale
+                    table[(p * half + i) * 2 + 1] = sinf(angle) * mscale
+                } else {
+                    table[(p * half + i) * 2] = cosf(angle)
+                    table[(p * half + i) * 2 + 1] = sinf(angle)
+                }
                 theta *= thetaScale
             }
         }
         return table
     }
 
+    /// gpt-oss's SwiGLU (ggml_swiglu_oai, alpha 1.702, limit 7): gate clamped above at 7, up to
+    /// [-7, 7], `gate · σ(1.702 · gate) · (up + 1)` into `gate`.
+    static func swigluOAI(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        let alpha: Float = 1.702, limit: Float = 7
+        for i in 0..<count {
+            let x = min(gate[i], limit)
+            let y = min(max(up[i], -limit), limit)
+            gate[i] = x / (1 + expf(alpha * (-x))) * (y + 1)
+        }
+    }
+
     /// Rotates each head of each token in place. `neox == false` is ggml's mode 0 (LLM_ARCH_LLAMA):
     /// the pairs are adjacent values (2i, 2i+1) — the converter permuted q/k rows for exactly this.
-    /// `neox == true` pairs i with i + dims/2 (Qwen2 and most later models).
+    /// `neox == true` pairs i with i + dims/2 (Qwen2 and most later models). `rotated` (default the
+    /// head width) is how many leading values of each head turn (GLM4's partial RoPE); the rest stay,
+    /// as in ggml's rope with n_dims < ne0. The table is `ropeTable(dimensions: rotated)`.
     static func rope(
         _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDimension d: Int, table: UnsafePointer<Float>,
-        neox: Bool = false
+        neox: Bool = false, rotated: Int? = nil
     ) {
-        let half = d / 2
+        let half = (rotated ?? d) / 2
         for t in 0..<tokens {
             let cs = table + t * half * 2
             for h in 0..<heads {
@@ -74,6 +105,18 @@ enum Kernels {
             for i in range {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
+            }
+        }
+    }
+
+    /// `out[t][i] = silu(x[t][i]) · x[t][ff + i]` for rows of `2·ff` values: ggml_swiglu on a fused
+    /// gate-up projection (GLM4's `ffn_up`, gate half first), the same expression as `swiglu`.
+    static func fusedSwiglu(_ x: UnsafePointer<Float>, tokens: Int, width ff: Int, into out: UnsafeMutablePointer<Float>) {
+        for t in 0..<tokens {
+            let row = x + t * 2 * ff, o = out + t * ff
+            for i in 0..<ff {
+                let g = row[i]
+                o[i] = g / (1 + expf(-g)) * row[ff + i]
             }
         }
     }

@@ -1,4 +1,32 @@
+import Foundation
 import GGUF
+
+/// How an MoE router's logits become expert probabilities (llama.cpp's llama_expert_gating_func_type).
+public enum ExpertGating: Equatable, Sendable {
+    case softmax
+    case sigmoid
+    /// gpt-oss: the experts are chosen by logit, and their weights are a softmax over the chosen ones.
+    case softmaxOfSelected
+}
+
+/// YaRN RoPE as llama.cpp sets it up (`llama_context` and ggml's `rope_yarn`): pair i's angle mixes
+/// the interpolated (scaled) and the original angle by a ramp over the correction dimensions of
+/// beta_fast 32 / beta_slow 1 for the original context; cos and sin are multiplied by
+/// `attentionFactor · (1 + 0.1 ln(1 / scale))`.
+public struct YarnRope: Equatable, Sendable {
+    public var originalContext: Int
+    /// llama.cpp's yarn_attn_factor: get_mscale(factor) / (1 + 0.1 ln factor), times `rope.scaling.attn_factor`.
+    public var attentionFactor: Float
+    public var betaFast: Float = 32
+    public var betaSlow: Float = 1
+
+    init(frequencyScale: Float, originalContext: Int, attentionFactor ropeAttentionFactor: Float) {
+        self.originalContext = originalContext
+        let factor = 1 / frequencyScale
+        let mscale: Float = factor <= 1 ? 1 : 0.1 * logf(factor) + 1
+        attentionFactor = mscale * (1 / (1 + 0.1 * logf(factor))) * ropeAttentionFactor
+    }
+}
 
 /// The shape of a Llama-family decoder, read from GGUF metadata the way llama.cpp's loader reads it
 /// (`llama-model.cpp`: `{arch}.embedding_length`, `{arch}.attention.head_count`, ...).
@@ -39,10 +67,75 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     public var attentionScale: Float = 1
     /// `final_logit_softcapping` c: logits become c·tanh(logits/c); 0 = none.
     public var finalLogitSoftcap: Float = 0
+    /// Gemma2's `attn_logit_softcapping`: each attention score s becomes c·tanh(s/c) before the
+    /// softmax; 0 = none.
+    public var attentionLogitSoftcap: Float = 0
+    /// YaRN's per-pair interpolation (`rope.scaling.type` = yarn: gpt-oss, some Qwen files), nil otherwise.
+    public var ropeYarn: YarnRope?
+    /// gpt-oss: attention sinks (`attn_sinks`), and the norm before the FFN stored as post_attention_norm
+    /// (as GLM4-MoE stores it).
+    public var ffnNormIsPostAttentionNorm = false
+    /// RoPE scale of the sliding layers: 1 for Gemma3, the global scale for Gemma2.
+    public var ropeFrequencyScaleSliding: Float = 1
 
-    /// The decoders this forward pass implements: Llama, the Qwen2 (q/k/v biases) and Qwen3
-    /// (per-head q/k RMSNorm) variations of it, and Gemma3's text decoder.
-    public static let supportedArchitectures: Set<String> = ["llama", "qwen2", "qwen3", "gemma3"]
+    // Mixture of experts (`expert_count` > 0): Mixtral (GGUF arch `llama`), Qwen3-MoE, Qwen2-MoE, OLMoE,
+    // GLM4-MoE, gpt-oss.
+    /// Experts per MoE layer (`expert_count`); 0 means every layer has a dense FFN.
+    public var expertCount: Int = 0
+    /// Experts each token is routed to (`expert_used_count`).
+    public var expertsUsed: Int = 0
+    /// Rows of each expert's gate/up matrix: `expert_feed_forward_length` for Qwen2/3-MoE (llama.cpp's
+    /// default there is feed_forward_length / expert_used_count), `feed_forward_length` for Mixtral and OLMoE.
+    public var expertFeedForwardLength: Int = 0
+    /// Qwen2-MoE's shared expert width (`expert_shared_feed_forward_length`, default feed_forward_length).
+    public var sharedExpertFeedForwardLength: Int = 0
+    /// The selected experts' weights are divided by their sum (llama.cpp passes norm_w = true for
+    /// Mixtral and Qwen3-MoE, false for OLMoE and Qwen2-MoE, whatever `expert_weights_norm` says;
+    /// GLM4-MoE reads that key).
+    public var normalizesExpertWeights = false
+    /// GLM4-MoE: the first n layers have a dense FFN (`leading_dense_block_count`).
+    public var leadingDenseLayers = 0
+    /// How router logits become probabilities: softmax (Mixtral, Qwen-MoE, OLMoE) or sigmoid
+    /// (GLM4-MoE, `expert_gating_func` 2, its default).
+    public var expertGating: ExpertGating = .softmax
+    /// Multiplier of the selected experts' weights (`expert_weights_scale`, GLM4-MoE); 0 or 1 = none.
+    public var expertWeightsScale: Float = 0
+    /// OLMoE's and OLMo2's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
+    public var qkNormSpansHeads = false
+
+    // Dense variations of the Llama layer.
+    /// OLMo2 and EXAONE4 have no RMSNorm before attention and FFN, only after them
+    /// (`post_attention_norm`, `post_ffw_norm`); Gemma3 and GLM4 have both.
+    public var hasPreNorms = true
+    public var hasPostNorms = false
+    /// SmolLM3 leaves RoPE out of every n-th layer (layer i when (i + 1) % n == 0); 0 = never.
+    public var noRopeLayerStep = 0
+    /// Granite's multiplier of each attention and FFN output before the residual add (0 = none).
+    public var residualScale: Float = 0
+    /// Granite divides the logits by this (`logit_scale`); 1 otherwise.
+    public var logitScale: Float = 1
+
+    /// The decoders this forward pass implements: Llama (and Mixtral, which is `llama` with expert
+    /// tensors), the Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm) variations of it, their
+    /// mixture-of-experts versions, OLMoE, OLMo2 and EXAONE4 (post-norms only), Granite (scaled
+    /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
+    /// (pre- and post-norms, fused gate-up FFN, partial RoPE), GLM4-MoE (sigmoid routing with a
+    /// selection bias, a shared expert, dense leading layers), gpt-oss (attention sinks, alternating
+    /// sliding window, YaRN, biased experts with a clamped SwiGLU), and the Gemma2 and Gemma3 text
+    /// decoders.
+    public static let supportedArchitectures: Set<String> = [
+        "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
+        "glm4", "gemma2", "glm4moe", "gpt-oss",
+    ]
+
+    /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
+    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4"]
+
+    /// Architectures whose layers always route through experts (llama.cpp refuses them without).
+    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe", "gpt-oss"]
+
+    /// llama.cpp's LLAMA_MAX_EXPERTS.
+    static let maximumExperts = 512
 
     public var qDimension: Int { headCount * headDimension }
     public var kvDimension: Int { kvHeadCount * headDimension }
@@ -55,11 +148,13 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         guard Self.supportedArchitectures.contains(arch) else { throw InferenceError.unsupportedArchitecture(arch) }
         architecture = arch
         // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
-        ropeNeoX = arch != "llama"
-        func int(_ key: String, default value: Int? = nil) throws -> Int {
+        ropeNeoX = !Self.adjacentPairRope.contains(arch)
+        func int(_ key: String, default value: Int? = nil, allowsZero: Bool = false) throws -> Int {
             let full = "\(arch).\(key)"
             if let v = m[full]?.integerValue {
-                guard v > 0, v <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: full, value: Int(v)) }
+                guard v > 0 || (allowsZero && v == 0), v <= 1 << 24 else {
+                    throw InferenceError.invalidHyperparameter(key: full, value: Int(v))
+                }
                 return Int(v)
             }
             // Some writers store head_count_kv as a per-layer array; all equal for the models we run.
@@ -72,9 +167,17 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         }
         embeddingLength = try int("embedding_length")
         layerCount = try int("block_count")
+        // Multi-token-prediction layers are stored after the decoder's and not run (llama.cpp's n_layer).
+        let nextN = try int("nextn_predict_layers", default: 0, allowsZero: true)
+        guard nextN < layerCount else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).nextn_predict_layers", value: nextN)
+        }
+        layerCount -= nextN
         headCount = try int("attention.head_count")
         kvHeadCount = try int("attention.head_count_kv", default: headCount)
-        feedForwardLength = try int("feed_forward_length")
+        let experts = try int("expert_count", default: 0, allowsZero: true)
+        // MoE layers have no dense FFN, so their files need not say how wide one would be.
+        feedForwardLength = try int("feed_forward_length", default: experts > 0 ? 0 : nil, allowsZero: experts > 0)
         guard embeddingLength % headCount == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count", value: headCount)
         }
@@ -87,35 +190,176 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv", value: kvHeadCount)
         }
         ropeDimensions = try int("rope.dimension_count", default: headDimension)
-        // llama.cpp asserts n_rot == head width for these architectures.
-        guard ropeDimensions == headDimension, ropeDimensions % 2 == 0 else {
+        // llama.cpp asserts n_rot == head width for these architectures; GLM4 turns only the first
+        // rope.dimension_count values of each head.
+        let partialRope = (arch == "glm4" || arch == "glm4moe") && ropeDimensions < headDimension
+        guard ropeDimensions == headDimension || partialRope, ropeDimensions % 2 == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }
         ropeFrequencyBase = float("rope.freq_base", default: 10000)
         ropeFrequencyScale = 1
-        if let type = m["\(arch).rope.scaling.type"]?.stringValue, type == "linear" {
-            let factor = float("rope.scaling.factor", default: 1)
-            if factor > 0 { ropeFrequencyScale = 1 / factor }
+        // llama.cpp: the type defaults to linear; "none" never scales; YaRN also interpolates per pair.
+        let scalingType = m["\(arch).rope.scaling.type"]?.stringValue ?? "linear"
+        if scalingType == "linear" || scalingType == "yarn" {
+            let factor = float("rope.scaling.factor", default: 0)
+            if factor > 0, factor.isFinite { ropeFrequencyScale = 1 / factor }
+        }
+        if scalingType == "yarn" {
+            let original = try int("rope.scaling.original_context_length", default: int("context_length", default: 4096))
+            ropeYarn = YarnRope(frequencyScale: ropeFrequencyScale, originalContext: original,
+                                attentionFactor: float("rope.scaling.attn_factor", default: 1))
         }
         rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.vocabularySize = vocabularySize
         addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
         bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
         attentionScale = 1 / Float(headDimension).squareRoot()
-        if arch == "gemma3" { try readGemma3(m) }
+        if arch == "gemma3" || arch == "gemma2" || arch == "gpt-oss" { try readGemma(m) }
+        ffnNormIsPostAttentionNorm = arch == "glm4moe" || arch == "gpt-oss"
+        if experts > 0 || Self.expertArchitectures.contains(arch) {
+            try readExperts(count: experts, int: int, metadata: m)
+        }
+        qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
+        hasPreNorms = arch != "olmo2" && arch != "exaone4"
+        hasPostNorms = ["gemma2", "gemma3", "olmo2", "exaone4", "glm4"].contains(arch)
+        if arch == "smollm3" { noRopeLayerStep = 4 }
+        if arch == "granite" { try readGranite(m) }
+        // OLMo3 (olmo2 with a sliding window) and EXAONE4-32B (64 layers: sliding-window layers and
+        // global layers without RoPE) attend differently; this pass does not implement them.
+        if arch == "olmo2", let window = m["olmo2.attention.sliding_window"]?.integerValue, window > 0 {
+            throw InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: Int(window))
+        }
+        // GLM-4V's multi-section RoPE (rope.dimension_sections) is not implemented.
+        if arch == "glm4" || arch == "glm4moe", let sections = m["\(arch).rope.dimension_sections"]?.arrayValue,
+           sections.contains(where: { ($0.integerValue ?? 0) != 0 }) {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_sections", value: sections.count)
+        }
+        if arch == "exaone4", layerCount == 64 {
+            throw InferenceError.invalidHyperparameter(key: "exaone4.block_count", value: layerCount)
+        }
     }
 
-    /// llama.cpp's `llama_model_gemma3::load_arch_hparams` and the graph's constants.
-    private mutating func readGemma3(_ m: GGUFMetadata) throws {
+    /// llama.cpp's `llama_model_glm4_moe::load_arch_hparams`: every routing key but the optional
+    /// dense lead, weight scale, weight norm and gating function is required.
+    private mutating func readGLM4MoE(int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata) throws {
         let arch = architecture
-        embeddingScale = Float(embeddingLength).squareRoot()
-        // gemma_pytorch's config: the 27B (62 layers) scales queries by 1/sqrt(embedding/heads).
-        if layerCount == 62 { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
-        finalLogitSoftcap = m["\(arch).final_logit_softcapping"]?.doubleValue.map { Float($0) } ?? 0
-        guard let window = m["\(arch).attention.sliding_window"]?.integerValue, window > 0 else { return }
-        guard window <= 1 << 24 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.sliding_window", value: Int(window))
+        expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
+        let sharedCount = try int("expert_shared_count", nil, true)
+        sharedExpertFeedForwardLength = expertFeedForwardLength * sharedCount
+        leadingDenseLayers = try int("leading_dense_block_count", 0, true)
+        guard leadingDenseLayers <= layerCount else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).leading_dense_block_count", value: leadingDenseLayers)
         }
+        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey("\(arch).feed_forward_length") }
+        normalizesExpertWeights = metadata["\(arch).expert_weights_norm"] == .bool(true)
+        if let scale = metadata["\(arch).expert_weights_scale"]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
+        switch metadata["\(arch).expert_gating_func"]?.integerValue ?? 0 {
+        case 0, 2: expertGating = .sigmoid
+        case 1: expertGating = .softmax
+        case let other: throw InferenceError.invalidHyperparameter(key: "\(arch).expert_gating_func", value: Int(other))
+        }
+    }
+
+    /// True when layer `i`'s FFN is a mixture of experts.
+    public func hasExperts(layer i: Int) -> Bool { expertCount > 0 && i >= leadingDenseLayers }
+
+    /// llama.cpp's `llama_model_granite::load_arch_hparams`: `logit_scale` is required, the other
+    /// multipliers apply when present and non-zero.
+    private mutating func readGranite(_ m: GGUFMetadata) throws {
+        func value(_ key: String) -> Float? { m["granite.\(key)"]?.doubleValue.map { Float($0) } }
+        guard let logit = value("logit_scale") else { throw InferenceError.missingKey("granite.logit_scale") }
+        guard logit.isFinite, logit != 0 else {
+            throw InferenceError.invalidHyperparameter(key: "granite.logit_scale", value: Int(logit))
+        }
+        logitScale = logit
+        if let r = value("residual_scale"), r.isFinite { residualScale = r }
+        if let e = value("embedding_scale"), e.isFinite, e != 0 { embeddingScale = e }
+        if let a = value("attention.scale"), a.isFinite, a != 0 { attentionScale = a }
+    }
+
+    /// False for the layers that attend without positions (SmolLM3's every 4th).
+    public func usesRope(layer i: Int) -> Bool { noRopeLayerStep == 0 || (i + 1) % noRopeLayerStep != 0 }
+
+    /// The routing keys as llama.cpp's loader reads them (`llama_model::load_hparams` and each
+    /// architecture's `load_arch_hparams`), checked as it asserts them.
+    private mutating func readExperts(
+        count: Int, int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata
+    ) throws {
+        let arch = architecture
+        guard count > 0, count <= Self.maximumExperts, arch != "gemma3", arch != "gemma2" else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_count", value: count)
+        }
+        expertCount = count
+        expertsUsed = try int("expert_used_count", nil, false)
+        guard expertsUsed <= count else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_used_count", value: expertsUsed)
+        }
+        switch arch {
+        case "qwen3moe", "qwen2moe":
+            let fallback = feedForwardLength / expertsUsed
+            expertFeedForwardLength = try int("expert_feed_forward_length", fallback > 0 ? fallback : nil, false)
+            normalizesExpertWeights = arch == "qwen3moe"
+        case "glm4moe":
+            try readGLM4MoE(int: int, metadata: metadata)
+        case "gpt-oss":
+            // llama_model_openai_moe: softmax over the selected experts' logits, no renormalisation.
+            expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
+            expertGating = .softmaxOfSelected
+        default:
+            guard feedForwardLength > 0 else { throw InferenceError.missingKey("\(arch).feed_forward_length") }
+            expertFeedForwardLength = feedForwardLength
+            normalizesExpertWeights = arch == "llama"
+        }
+        if arch == "qwen2moe" {
+            let fallback = feedForwardLength > 0 ? feedForwardLength : nil
+            sharedExpertFeedForwardLength = try int("expert_shared_feed_forward_length", fallback, false)
+        }
+    }
+
+    /// llama.cpp's `llama_model_gemma3::load_arch_hparams` / `llama_model_gemma2::load_arch_hparams`
+    /// and their graphs' constants. Gemma2 always slides (window 4096 unless the file says, every
+    /// other layer), soft-caps attention scores (50) and logits (30) by default, and gives the
+    /// sliding layers the global RoPE base and scale unless `rope.freq_base_swa` says.
+    private mutating func readGemma(_ m: GGUFMetadata) throws {
+        let arch = architecture, gemma2 = arch == "gemma2"
+        if arch == "gpt-oss" {
+            // llama_model_openai_moe: a required window on every other layer, the global RoPE everywhere.
+            guard m["gpt-oss.attention.sliding_window"]?.integerValue != nil else {
+                throw InferenceError.missingKey("gpt-oss.attention.sliding_window")
+            }
+            try readSlidingWindow(m, defaultWindow: 0, defaultPeriod: 2)
+            ropeFrequencyBaseSliding = metadataFloat(m, "rope.freq_base_swa") ?? ropeFrequencyBase
+            guard ropeFrequencyBaseSliding == ropeFrequencyBase else {
+                throw InferenceError.invalidHyperparameter(key: "gpt-oss.rope.freq_base_swa", value: Int(ropeFrequencyBaseSliding))
+            }
+            return
+        }
+        embeddingScale = Float(embeddingLength).squareRoot()
+        // gemma_pytorch's config: the 27B (62 layers for Gemma3, 46 for Gemma2) scales queries by
+        // 1/sqrt(embedding/heads).
+        if layerCount == (gemma2 ? 46 : 62) { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
+        func float(_ key: String) -> Float? { m["\(arch).\(key)"]?.doubleValue.map { Float($0) } }
+        finalLogitSoftcap = float("final_logit_softcapping") ?? (gemma2 ? 30 : 0)
+        if gemma2 {
+            attentionLogitSoftcap = float("attn_logit_softcapping") ?? 50
+            ropeFrequencyScaleSliding = ropeFrequencyScale
+        }
+        try readSlidingWindow(m, defaultWindow: gemma2 ? 4096 : 0, defaultPeriod: gemma2 ? 2 : 6)
+        ropeFrequencyBaseSliding = float("rope.freq_base_swa") ?? (gemma2 ? ropeFrequencyBase : 10000)
+    }
+
+    private func metadataFloat(_ m: GGUFMetadata, _ key: String) -> Float? {
+        m["\(architecture).\(key)"]?.doubleValue.map { Float($0) }
+    }
+
+    /// `attention.sliding_window` and llama.cpp's `load_swa_pattern`: a per-layer bool array, or a
+    /// period n (layer i slides unless i % n == n - 1).
+    private mutating func readSlidingWindow(_ m: GGUFMetadata, defaultWindow: Int64, defaultPeriod: Int64) throws {
+        let arch = architecture
+        let windowKey = "\(arch).attention.sliding_window"
+        let window = m[windowKey]?.integerValue ?? defaultWindow
+        guard window > 0 else { return }
+        guard window <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: windowKey, value: Int(window)) }
         slidingWindow = Int(window)
         let patternKey = "\(arch).attention.sliding_window_pattern"
         if let flags = m[patternKey]?.arrayValue {
@@ -124,11 +368,10 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             }
             slidingLayers = flags.prefix(layerCount).map { $0 == .bool(true) }
         } else {
-            let period = Int(m[patternKey]?.integerValue ?? 6)
+            let period = Int(m[patternKey]?.integerValue ?? defaultPeriod)
             // llama_hparams::set_swa_pattern: period 0 makes every layer slide.
             slidingLayers = (0..<layerCount).map { period == 0 || $0 % period < period - 1 }
         }
-        ropeFrequencyBaseSliding = m["\(arch).rope.freq_base_swa"]?.doubleValue.map { Float($0) } ?? 10000
     }
 
     /// True when layer `i` attends only to the last `slidingWindow` positions.

@@ -1,13 +1,15 @@
 import GGUF
 
-/// A Llama-family decoder over a GGUF file or any other `ModelWeights` (`llama`, `qwen2`, `qwen3`,
-/// `gemma3`), evaluated on the CPU one chunk at a time.
+/// A Llama-family decoder over a GGUF file or any other `ModelWeights` (`llama` and Mixtral, `qwen2`,
+/// `qwen3`, `qwen2moe`, `qwen3moe`, `olmoe`, `gemma3`), evaluated on the CPU one chunk at a time.
 ///
 /// It follows llama.cpp's graph for LLM_ARCH_LLAMA (`src/models/llama.cpp`): token embedding,
 /// then per layer RMSNorm → q/k/v → RoPE (mode 0) → causal GQA attention → output projection →
 /// residual, RMSNorm → SwiGLU FFN → residual; final RMSNorm and the output matrix (or the tied
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
-/// (`src/models/qwen2.cpp`, `qwen3.cpp`); Gemma3 has its own layer (`Gemma3Forward.swift`).
+/// (`src/models/qwen2.cpp`, `qwen3.cpp`); their MoE versions and OLMoE (full-width q/k RMSNorm)
+/// replace the FFN by a mixture of experts (`MixtureOfExperts.swift`); Gemma3 has its own layer
+/// (`Gemma3Forward.swift`).
 /// Weights stay where their store keeps them (a file's memory map), in whatever type they are
 /// stored, and are dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
@@ -52,28 +54,49 @@ public final class LlamaModel {
         outputBias = try loadOptionalVector(weights: weights, name: "output.bias", count: hp.vocabularySize)
         ropeFreqFactors = weights.tensor(named: "rope_freqs.weight") == nil
             ? nil : try loadVector(weights: weights, name: "rope_freqs.weight", count: hp.ropeDimensions / 2)
+        // OLMoE normalizes the whole q and k vectors of a token, the others each head.
+        let qNormWidth = hp.qkNormSpansHeads ? hp.qDimension : hp.headDimension
+        let kNormWidth = hp.qkNormSpansHeads ? hp.kvDimension : hp.headDimension
         layers = try (0..<hp.layerCount).map { i in
             let p = "blk.\(i)."
+            // llama.cpp gives every layer experts when expert_count > 0 (GLM4-MoE: after its dense lead).
+            let feedForward: FeedForward
+            if hp.hasExperts(layer: i) {
+                feedForward = .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
+            } else if hp.architecture == "glm4" {
+                feedForward = .fusedGateUp(
+                    up: try matrix(p + "ffn_up.weight", rows: 2 * hp.feedForwardLength, columns: e),
+                    down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength))
+            } else {
+                feedForward = .dense(DenseFeedForward(
+                    gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
+                    up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
+                    down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
+            }
             return LlamaLayer(
-                attentionNorm: try loadVector(weights: weights, name: p + "attn_norm.weight", count: e),
+                attentionNorm: hp.hasPreNorms
+                    ? try loadVector(weights: weights, name: p + "attn_norm.weight", count: e) : nil,
                 q: try matrix(p + "attn_q.weight", rows: hp.qDimension, columns: e),
                 k: try matrix(p + "attn_k.weight", rows: hp.kvDimension, columns: e),
                 v: try matrix(p + "attn_v.weight", rows: hp.kvDimension, columns: e),
                 o: try matrix(p + "attn_output.weight", rows: e, columns: hp.qDimension),
-                ffnNorm: try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e),
-                gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
-                up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
-                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength),
+                // GLM4-MoE's and gpt-oss's norm before the FFN is stored as post_attention_norm.
+                ffnNorm: hp.hasPreNorms
+                    ? try loadVector(weights: weights, name: p + (hp.ffnNormIsPostAttentionNorm ? "post_attention_norm.weight"
+                                                                    : "ffn_norm.weight"), count: e) : nil,
+                feedForward: feedForward,
                 qBias: try loadOptionalVector(weights: weights, name: p + "attn_q.bias", count: hp.qDimension),
                 kBias: try loadOptionalVector(weights: weights, name: p + "attn_k.bias", count: hp.kvDimension),
                 vBias: try loadOptionalVector(weights: weights, name: p + "attn_v.bias", count: hp.kvDimension),
                 oBias: try loadOptionalVector(weights: weights, name: p + "attn_output.bias", count: e),
-                qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: hp.headDimension),
-                kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: hp.headDimension),
-                postAttentionNorm: hp.architecture == "gemma3"
+                qNorm: try loadOptionalVector(weights: weights, name: p + "attn_q_norm.weight", count: qNormWidth),
+                kNorm: try loadOptionalVector(weights: weights, name: p + "attn_k_norm.weight", count: kNormWidth),
+                postAttentionNorm: hp.hasPostNorms
                     ? try loadVector(weights: weights, name: p + "post_attention_norm.weight", count: e) : nil,
-                postFeedForwardNorm: hp.architecture == "gemma3"
-                    ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil)
+                postFeedForwardNorm: hp.hasPostNorms
+                    ? try loadVector(weights: weights, name: p + "post_ffw_norm.weight", count: e) : nil,
+                sinks: hp.architecture == "gpt-oss"
+                    ? try loadVector(weights: weights, name: p + "attn_sinks.weight", count: hp.headCount) : nil)
         }
         // Reading the small vectors above, spread through the file, left much of the file mapped in
         // this process (94 MB of a 138 MB Q8_0 SmolLM2, measured: the kernel maps whole page-cache
@@ -121,6 +144,8 @@ public final class LlamaModel {
                 multiply(hidden + from * hyperParameters.embeddingLength, tokens: rows, by: output,
                          into: base, threads: threads, rounding: rounding(for: output))
                 if let outputBias { Kernels.addBias(base, tokens: rows, bias: outputBias) }
+                // Granite: ggml_scale by the float reciprocal.
+                if hyperParameters.logitScale != 1 { Kernels.scale(base, count: n, by: 1 / hyperParameters.logitScale) }
                 if hyperParameters.finalLogitSoftcap > 0 {
                     Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
                 }
@@ -138,7 +163,7 @@ public final class LlamaModel {
 
     /// The final normed hidden states of a chunk, through the architecture's layers.
     func finalHidden(tokens: [Int32], scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
-        hyperParameters.architecture == "gemma3"
+        hyperParameters.architecture == "gemma3" || hyperParameters.architecture == "gemma2"
             ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
             : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
     }
@@ -153,42 +178,62 @@ public final class LlamaModel {
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
         }
+        if hp.embeddingScale != 1 { Kernels.scale(s.hidden, count: n * e, by: hp.embeddingScale) }
         let table = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
-                                      scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
-        let kqScale = 1 / Float(d).squareRoot()
-        for layer in layers {
-            layer.attentionNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
-            }
-            multiply(s.normed, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
-            multiply(s.normed, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
-            multiply(s.normed, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
+                                      scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors, yarn: hp.ropeYarn)
+        for (il, layer) in layers.enumerated() {
+            // Without a pre-norm (OLMo2, EXAONE4) the projections read the residual stream itself.
+            let attentionInput = normed(s.hidden, tokens: n, by: layer.attentionNorm, scratch: s)
+            multiply(attentionInput, tokens: n, by: layer.q, into: s.q, threads: threads, rounding: rounding(for: layer.q))
+            multiply(attentionInput, tokens: n, by: layer.k, into: s.k, threads: threads, rounding: rounding(for: layer.k))
+            multiply(attentionInput, tokens: n, by: layer.v, into: s.v, threads: threads, rounding: rounding(for: layer.v))
             if let b = layer.qBias { Kernels.addBias(s.q, tokens: n, bias: b) }
             if let b = layer.kBias { Kernels.addBias(s.k, tokens: n, bias: b) }
             if let b = layer.vBias { Kernels.addBias(s.v, tokens: n, bias: b) }
-            // Qwen3: RMSNorm over each head of q and k before RoPE.
-            if let w = layer.qNorm { Kernels.rmsNormInPlace(s.q, rows: n * hp.headCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
-            if let w = layer.kNorm { Kernels.rmsNormInPlace(s.k, rows: n * hp.kvHeadCount, count: d, weight: w, epsilon: hp.rmsEpsilon) }
-            table.withUnsafeBufferPointer { tb in
-                Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
-                Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!, neox: hp.ropeNeoX)
+            // Qwen3: RMSNorm over each head of q and k before RoPE; OLMoE/OLMo2: over each token's whole q and k.
+            if let w = layer.qNorm {
+                Kernels.rmsNormInPlace(s.q, rows: n * hp.qDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
             }
+            if let w = layer.kNorm {
+                Kernels.rmsNormInPlace(s.k, rows: n * hp.kvDimension / w.count, count: w.count, weight: w, epsilon: hp.rmsEpsilon)
+            }
+            if hp.usesRope(layer: il) {
+                table.withUnsafeBufferPointer { tb in
+                    Kernels.rope(s.q, tokens: n, heads: hp.headCount, headDimension: d, table: tb.baseAddress!,
+                                 neox: hp.ropeNeoX, rotated: hp.ropeDimensions)
+                    Kernels.rope(s.k, tokens: n, heads: hp.kvHeadCount, headDimension: d, table: tb.baseAddress!,
+                                 neox: hp.ropeNeoX, rotated: hp.ropeDimensions)
+                }
+            }
+            // gpt-oss: every other layer attends through a window (Gemma's are in Gemma3Forward).
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
-                             headDimension: d, scale: kqScale, roundsKVToHalf: roundsActivationsLikeGGML,
+                             headDimension: d, scale: hp.attentionScale, window: hp.isSliding(layer: il) ? hp.slidingWindow : 0,
+                             sinks: layer.sinks, roundsKVToHalf: roundsActivationsLikeGGML,
                              into: s.attention, threads: threads)
             multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
+            finishBranch(s.projected, tokens: n, postNorm: layer.postAttentionNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
-            layer.ffnNorm.withUnsafeBufferPointer {
-                Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
+            let ffnInput = normed(s.hidden, tokens: n, by: layer.ffnNorm, scratch: s)
+            switch layer.feedForward {
+            case .dense(let f):
+                multiply(ffnInput, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
+                multiply(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
+                Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
+                multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
+            case .fusedGateUp(let up, let down):
+                let fused = UnsafeMutablePointer<Float>.allocate(capacity: n * up.rows)
+                defer { fused.deallocate() }
+                multiply(ffnInput, tokens: n, by: up, into: fused, threads: threads, rounding: rounding(for: up))
+                Kernels.fusedSwiglu(fused, tokens: n, width: hp.feedForwardLength, into: s.gate)
+                multiply(s.gate, tokens: n, by: down, into: s.projected, threads: threads, rounding: rounding(for: down))
+            case .experts(let moe):
+                mixtureOfExperts(moe, input: ffnInput, tokens: n, into: s.projected, threads: threads)
             }
-            multiply(s.normed, tokens: n, by: layer.gate, into: s.gate, threads: threads, rounding: rounding(for: layer.gate))
-            multiply(s.normed, tokens: n, by: layer.up, into: s.up, threads: threads, rounding: rounding(for: layer.up))
-            Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
-            multiply(s.gate, tokens: n, by: layer.down, into: s.projected, threads: threads, rounding: rounding(for: layer.down))
+            finishBranch(s.projected, tokens: n, postNorm: layer.postFeedForwardNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
-                for w in [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down] { weights.release(w.tensor) }
+                for t in layer.tensors { weights.release(t) }
             }
         }
         outputNorm.withUnsafeBufferPointer {
@@ -196,20 +241,66 @@ public final class LlamaModel {
         }
         return UnsafePointer(s.normed)
     }
+
+    /// `x` RMSNormed by `weight` into `scratch.normed`, or `x` itself when there is no norm.
+    func normed(_ x: UnsafeMutablePointer<Float>, tokens n: Int, by weight: [Float]?,
+                        scratch s: LlamaScratch) -> UnsafePointer<Float> {
+        guard let weight else { return UnsafePointer(x) }
+        weight.withUnsafeBufferPointer {
+            Kernels.rmsNorm(x, tokens: n, count: weight.count, weight: $0.baseAddress!, epsilon: hyperParameters.rmsEpsilon,
+                            into: s.normed)
+        }
+        return UnsafePointer(s.normed)
+    }
+
+    /// An attention or FFN output before its residual add: the post-norm (OLMo2, EXAONE4), then
+    /// Granite's residual multiplier.
+    private func finishBranch(_ x: UnsafeMutablePointer<Float>, tokens n: Int, postNorm: [Float]?) {
+        let hp = hyperParameters
+        if let w = postNorm { Kernels.rmsNormInPlace(x, rows: n, count: hp.embeddingLength, weight: w, epsilon: hp.rmsEpsilon) }
+        if hp.residualScale != 0 { Kernels.scale(x, count: n * hp.embeddingLength, by: hp.residualScale) }
+    }
 }
 
 /// The weights of one decoder layer.
 struct LlamaLayer {
-    let attentionNorm: [Float]
+    /// RMSNorm weights before attention and FFN; nil for OLMo2 and EXAONE4, which norm after.
+    let attentionNorm: [Float]?
     let q, k, v, o: WeightMatrix
-    let ffnNorm: [Float]
-    let gate, up, down: WeightMatrix
+    let ffnNorm: [Float]?
+    let feedForward: FeedForward
     /// Qwen2's q/k/v biases; an attn_output bias where a file has one.
     let qBias, kBias, vBias, oBias: [Float]?
     /// Qwen3's and Gemma3's per-head q/k RMSNorm weights.
     let qNorm, kNorm: [Float]?
-    /// Gemma3's RMSNorms of the attention and FFN outputs, before each is added to the residual.
+    /// Gemma3's, OLMo2's and EXAONE4's RMSNorms of the attention and FFN outputs, before each is
+    /// added to the residual.
     let postAttentionNorm, postFeedForwardNorm: [Float]?
+    /// gpt-oss's attention sink logit per query head.
+    let sinks: [Float]?
+
+    /// The matrices it reads, to hand their pages back after the layer.
+    var tensors: [WeightTensor] {
+        let ffn: [WeightTensor]
+        switch feedForward {
+        case .dense(let f): ffn = [f.gate.tensor, f.up.tensor, f.down.tensor]
+        case .fusedGateUp(let up, let down): ffn = [up.tensor, down.tensor]
+        case .experts(let moe): ffn = moe.tensors
+        }
+        return [q.tensor, k.tensor, v.tensor, o.tensor] + ffn
+    }
+}
+
+/// A layer's FFN: one SwiGLU (GeGLU for Gemma3) for every token, GLM4's SwiGLU whose gate and up
+/// rows are one matrix (`ffn_up`, 2 × feed_forward_length rows, gate first), or a mixture of experts.
+enum FeedForward {
+    case dense(DenseFeedForward)
+    case fusedGateUp(up: WeightMatrix, down: WeightMatrix)
+    case experts(MixtureOfExperts)
+}
+
+struct DenseFeedForward {
+    let gate, up, down: WeightMatrix
 }
 
 /// Activations of one chunk: allocated once per `logits` call, reused by every layer.

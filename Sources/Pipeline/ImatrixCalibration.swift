@@ -79,7 +79,7 @@ public enum ImatrixCalibration {
                                          threads: threads, includesOutput: settings.processOutput,
                                          progress: progress, isCancelled: isCancelled)
         let file = ImatrixFile(
-            entries: run.entries.map { ImatrixFile.Entry(name: $0.name, sums: $0.sums, counts: [Float($0.count)]) },
+            entries: run.entries.map { ImatrixFile.Entry(name: $0.name, sums: $0.sums, counts: $0.counts.map { Float($0) }) },
             datasets: [text.name], chunkCount: run.chunks, chunkSize: run.ctx)
         let sha = text.bytes.withUnsafeBytes { SHA256Digest.hex(of: $0) }
         let computation = ImatrixComputation(text: text.name, textSHA256: sha, textTokens: tokens.count, chunks: run.chunks,

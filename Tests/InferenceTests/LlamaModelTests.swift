@@ -127,9 +127,9 @@ import Testing
         let hp = try LlamaHyperParameters(metadata: metadata([]), vocabularySize: 10)
         #expect(hp.kvHeadCount == 4 && hp.headDimension == 16 && hp.ropeDimensions == 16)
         #expect(hp.ropeFrequencyBase == 10000 && hp.rmsEpsilon == 1e-5)
-        #expect(throws: InferenceError.unsupportedArchitecture("gemma2")) {
+        #expect(throws: InferenceError.unsupportedArchitecture("gptneox")) {
             try LlamaHyperParameters(
-                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("gemma2"))]), vocabularySize: 10)
+                metadata: GGUFMetadata([GGUFKeyValue("general.architecture", .string("gptneox"))]), vocabularySize: 10)
         }
         #expect(throws: InferenceError.missingKey("llama.feed_forward_length")) {
             try LlamaHyperParameters(
