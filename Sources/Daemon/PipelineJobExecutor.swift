@@ -25,21 +25,30 @@ public final class PipelineJobExecutor: JobExecutor {
     }
 
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? {
-        let source = try Self.source(for: request.inputPath)
         let current = config.withLock { $0 }
+        // A folder for llama.cpp's converter has no tensors to plan until the converter has run.
+        if case .fallbackFolder(let architecture) = ModelInput.kind(of: request.inputPath) {
+            guard current.converter != nil else { throw ModelInput.notConfigured(folder: request.inputPath, architecture: architecture) }
+            return try ModelInput.plannedFallbackBytes(folder: request.inputPath, config: current)
+        }
+        let source = try Self.source(for: request.inputPath)
         return try PlanReport.plannedBytes(config: current, source: source)
             + EvaluationStage.scratchBytes(config: current, source: source)
     }
 
     public func run(_ request: JobRequest) throws -> JobOutcome {
         let current = config.withLock { $0 }
-        let source = try Self.source(for: request.inputPath)
+        let cancelled = request.isCancelled
+        if case .fallbackFolder = ModelInput.kind(of: request.inputPath) {
+            request.progress(JobProgress(stage: "convert", detail: "llama.cpp's convert_hf_to_gguf.py"))
+        }
+        let source = try ModelInput.open(path: request.inputPath, converter: current.converter,
+                                         scratchFolder: request.scratchFolder, isCancelled: { cancelled() })
         let job = PipelineJob(config: current, source: source, outputFolder: request.outputFolder,
                               baseName: PipelineJob.baseName(forInput: request.inputName), threads: request.threads)
         job.quantdVersion = version
         job.scratchFolder = request.scratchFolder
         let progress = request.progress
-        let cancelled = request.isCancelled
         job.progress = { p in
             progress(JobProgress(stage: "quantize", fraction: p.bytesTotal > 0 ? Double(p.bytesRead) / Double(p.bytesTotal) : nil,
                                  detail: "tensor \(p.tensorIndex + 1)/\(p.tensorCount)"))
@@ -64,15 +73,11 @@ public final class PipelineJobExecutor: JobExecutor {
         return JobOutcome(files: files)
     }
 
-    /// The input as a tensor source: a Hugging Face folder through the converter (as
-    /// convert_hf_to_gguf.py --outtype f16 would write it), or an F32/F16/BF16 GGUF.
+    /// The input as a tensor source for planning: a Hugging Face folder through quantd's converter
+    /// (as convert_hf_to_gguf.py --outtype f16 would write it), or an F32/F16/BF16 GGUF. (A folder
+    /// for llama.cpp's converter is opened by `ModelInput.open` when the job runs.)
     static func source(for path: String) throws -> TensorSource {
-        var info = stat()
-        // A lone .safetensors goes to the converter too, whose error says a model folder is needed.
-        if path.hasSuffix(".safetensors") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR) {
-            return try ConvertedModelSource(folder: path)
-        }
-        return try GGUFTensorSource(path: path)
+        ModelInput.kind(of: path) == .gguf ? try GGUFTensorSource(path: path) : try ConvertedModelSource(folder: path)
     }
 
     static func name(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }

@@ -76,12 +76,11 @@ public struct EvaluationStage {
         }
     }
 
-    /// Why the forward pass cannot run `source`, judged from its metadata before any work is done.
+    /// Why the forward pass cannot run `source`, judged from its metadata before any work is done:
+    /// `no forward pass for ARCH`, the reason the evaluate and imatrix stages record when they skip.
     public static func unsupportedReason(source: TensorSource) -> String? {
         let arch = source.metadata["general.architecture"]?.stringValue ?? "(none)"
-        guard LlamaHyperParameters.supportedArchitectures.contains(arch) else {
-            return InferenceError.unsupportedArchitecture(arch).description
-        }
+        guard LlamaHyperParameters.supportedArchitectures.contains(arch) else { return "no forward pass for \(arch)" }
         return nil
     }
 
@@ -90,8 +89,7 @@ public struct EvaluationStage {
     /// (`ReferenceModel`), while they run; nothing for a GGUF source, read in place. For the daemon's
     /// free-space check.
     public static func scratchBytes(config: PipelineConfig, source: TensorSource) -> Int {
-        let evaluates = config.evaluation != nil && unsupportedReason(source: source) == nil
-        guard evaluates || config.computedImatrix != nil else { return 0 }
+        guard unsupportedReason(source: source) == nil, config.evaluation != nil || config.computedImatrix != nil else { return 0 }
         return ReferenceModel.scratchFileBytes(source: source)
     }
 

@@ -14,7 +14,8 @@ public enum Manifest {
     public static let fileName = "manifest.json"
 
     public static func build(result: JobResult, config: PipelineConfig, sources: [(file: String, bytes: Int, sha256: String)],
-                             importance: ImportanceMatrix?, quantdVersion: String, createdAt: Double) -> JSONValue {
+                             importance: ImportanceMatrix?, quantdVersion: String, createdAt: Double,
+                             converter: ConverterRecord? = nil) -> JSONValue {
         var root: [(key: String, value: JSONValue)] = [
             ("manifest_version", .number(JSONNumber(schemaVersion))),
             ("quantd_version", .string(quantdVersion)),
@@ -28,6 +29,8 @@ public enum Manifest {
         root.append(("sources", .array(sources.map { s in
             .object([("file", .string(s.file)), ("bytes", .number(JSONNumber(s.bytes))), ("sha256", .string(s.sha256))])
         })))
+        // Which converter made the F16 the artifacts come from (absent for a GGUF input).
+        if let converter { root.append(("converter", converter.json)) }
         var calibration: [(key: String, value: JSONValue)] = []
         if let importance {
             var fields: [(key: String, value: JSONValue)] = [
@@ -44,6 +47,8 @@ public enum Manifest {
                 ]
             }
             calibration.append(("imatrix", .object(fields)))
+        } else if let reason = result.imatrixSkipped {
+            calibration.append(("imatrix", .object([("skipped", .string(reason))])))
         }
         if !result.weightStats.isEmpty {
             calibration.append(("weight_stats", .object(result.weightStats.map { entry in

@@ -53,6 +53,8 @@ public struct PipelineConfig: Sendable {
     public var threads = 0
     /// Requantize tensors that are already quantized (llama-quantize's `--allow-requantize`).
     public var allowRequantize = false
+    /// The `converter` section: llama.cpp's converter for folders quantd does not convert natively.
+    public var converter: ConverterSettings?
     /// The `daemon` object, left to the daemon's own parser.
     public var daemon: JSONValue?
     /// The file's JSON and SHA-256, when parsed from a file (for the manifest).
@@ -67,6 +69,7 @@ public struct PipelineConfig: Sendable {
         }
         if evaluation != EvaluationSettings() { root.append(("evaluate", evaluation?.json ?? .bool(false))) }
         root.append(("schemes", .array(schemes.map { .object([("name", .string($0.name)), ("mix", .string($0.options.mix.rawValue))]) })))
+        if let converter { root.append(("converter", converter.json)) }
         return .object(root)
     }
 
@@ -141,6 +144,7 @@ public struct PipelineConfig: Sendable {
         do {
             var config = try parse(json)
             if let file, let slash = file.lastIndex(of: "/") { config.baseDirectory = String(file[..<slash]) }
+            config.converter?.baseDirectory = config.baseDirectory
             config.sourceJSON = json
             config.sourceSHA256 = text.withUnsafeBytes { SHA256Digest.hex(of: $0) }
             return config
@@ -163,6 +167,7 @@ public struct PipelineConfig: Sendable {
         config.threads = try root.int("threads", in: 0...4096) ?? 0
         config.allowRequantize = try root.bool("allow_requantize") ?? false
         config.daemon = root.raw("daemon")
+        config.converter = try ConverterSettings.parse(root.raw("converter"), path: "$.converter")
         config.evaluation = try EvaluationSettings.parse(root.raw("evaluate"), path: "$.evaluate")
         for (i, stage) in (try root.array("calibration") ?? []).enumerated() {
             let parsed = try parseCalibration(stage, path: "$.calibration[\(i)]")

@@ -9,6 +9,21 @@ import Glibc
 extension PipelineJob {
     public static func importanceMatrixFileName(baseName: String) -> String { "\(baseName).imatrix.gguf" }
 
+    /// The pipeline the schemes run with: the job's, or — when its computed imatrix stage cannot run
+    /// because the forward pass does not run the architecture — the job's without that stage, its
+    /// schemes planned as llama-quantize plans them without a matrix, and the reason it was skipped
+    /// (`no forward pass for ARCH`). A scheme that cannot do without a matrix then fails the job
+    /// (`ImatrixStageError.requiredButSkipped`).
+    func schemesConfig() -> (PipelineConfig, imatrixSkipped: String?) {
+        guard config.computedImatrix != nil, let reason = EvaluationStage.unsupportedReason(source: source) else {
+            return (config, nil)
+        }
+        var reduced = config
+        reduced.calibration.removeAll { if case .computeImatrix = $0 { true } else { false } }
+        for i in reduced.schemes.indices { reduced.schemes[i].options.hasImportanceMatrix = false }
+        return (reduced, reason)
+    }
+
     /// The matrix the schemes use, or nil when the pipeline computes none.
     func computeImportanceMatrix() throws -> ImportanceMatrix? {
         guard let settings = config.computedImatrix else { return nil }
@@ -40,11 +55,15 @@ extension PipelineJob {
 
 public enum ImatrixStageError: Error, CustomStringConvertible {
     case unreadableText(path: String, reason: String)
+    /// A scheme needs an importance matrix, and the imatrix stage could not compute one.
+    case requiredButSkipped(tensor: String, type: String, reason: String)
 
     public var description: String {
         switch self {
         case .unreadableText(let path, let reason):
             "the imatrix stage's calibration text '\(path)' cannot be read (\(reason)); \"text\" is relative to the pipeline file's folder — fix the path, or leave \"text\" out for the bundled text"
+        case .requiredButSkipped(let tensor, let type, let reason):
+            "tensor '\(tensor)' would be \(type), which needs an importance matrix, but the imatrix stage was skipped (\(reason)) — import a matrix made elsewhere ({\"stage\": \"imatrix\", \"file\": ...}, e.g. from llama-imatrix) or choose a mix that does without one"
         }
     }
 }

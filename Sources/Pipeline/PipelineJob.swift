@@ -64,6 +64,15 @@ public final class PipelineJob {
         return made
     }
 
+    /// Which converter made the F16 the artifacts come from; nil for a GGUF input.
+    public var converterRecord: ConverterRecord? {
+        switch source {
+        case let fallback as FallbackConvertedSource: fallback.record
+        case is ConvertedModelSource: .native
+        default: nil
+        }
+    }
+
     public func run() throws -> JobResult {
         // The reference conversion (memory or a temporary file) goes when the job ends, however it ends.
         defer { reference = nil }
@@ -71,11 +80,18 @@ public final class PipelineJob {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
-        let runner = PipelineRunner(config: config, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
-        runner.importance = try computeImportanceMatrix()
+        let (schemes, imatrixSkipped) = schemesConfig()
+        let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
+        runner.importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
         runner.progress = progress
         runner.isCancelled = isCancelled
-        var result = try runner.run()
+        var result: JobResult
+        do {
+            result = try runner.run()
+        } catch PipelineError.importanceMatrixRequired(let tensor, let type) where imatrixSkipped != nil {
+            throw ImatrixStageError.requiredButSkipped(tensor: tensor, type: type, reason: imatrixSkipped ?? "")
+        }
+        result.imatrixSkipped = imatrixSkipped
         var clock = Stopwatch()
         if let settings = config.evaluation, let evaluationText {
             result.evaluation = try evaluate(settings: settings, text: evaluationText, artifacts: result.artifacts.map(\.path))
@@ -103,7 +119,8 @@ public final class PipelineJob {
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))
             let manifest = Manifest.build(result: result, config: config, sources: sources, importance: result.importance,
-                                          quantdVersion: quantdVersion, createdAt: Double(wallClock.tv_sec))
+                                          quantdVersion: quantdVersion, createdAt: Double(wallClock.tv_sec),
+                                          converter: converterRecord)
             try Manifest.write(manifest, folder: outputFolder)
         }
         return result

@@ -34,6 +34,8 @@ public struct JobResult: Sendable {
     public var timings: [(stage: String, seconds: Double)]
     /// The importance matrix the schemes used, for the manifest.
     public var importance: ImportanceMatrix?
+    /// Why the computed `imatrix` stage did not run (no forward pass for the architecture).
+    public var imatrixSkipped: String? = nil
     /// Set by the `evaluate` stage (PipelineJob).
     public var evaluation: EvaluationReport? = nil
 }

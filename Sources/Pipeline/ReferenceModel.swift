@@ -32,6 +32,8 @@ public final class ReferenceModel {
         switch source {
         case let gguf as GGUFTensorSource:
             storage = .file(path: gguf.file.path, isTemporary: false)
+        case let fallback as FallbackConvertedSource:
+            storage = .file(path: fallback.gguf.file.path, isTemporary: false)
         case let converted as ConvertedModelSource where inMemoryLimit > 0
                                                  && ConvertedWeights.convertedBytes(converted.plan) <= inMemoryLimit:
             storage = .memory(ConvertedWeights(plan: converted.plan))

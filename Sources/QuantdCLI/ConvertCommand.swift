@@ -22,8 +22,11 @@ struct ConvertCommand: ParsableCommand {
             F32/F16/BF16 GGUF as llama-quantize; each scheme becomes OUTPUT/<model>-<scheme>.gguf, \
             all from one read of the source, then each artifact's perplexity and KL divergence \
             against the source are measured on a built-in text (--no-eval skips this), with \
-            manifest.json written last. Supported \
-            architectures: \(Architecture.supportedNames.joined(separator: ", ")).
+            manifest.json written last. Architectures converted natively: \
+            \(Architecture.supportedNames.joined(separator: ", ")). A folder of any other \
+            architecture is converted by llama.cpp's convert_hf_to_gguf.py when one is configured \
+            (--converter-fallback, or "converter" in the pipeline) and then quantized as an F16 GGUF \
+            input is: give --type MIX or --pipeline.
             """)
 
     @Argument(help: "The model: a Hugging Face model folder, or an F32/F16/BF16 .gguf file.")
@@ -56,6 +59,12 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the plan (tensor → type, size, bits per weight) and write nothing.")
     var dryRun = false
 
+    @Option(name: .long, help: ArgumentHelp("llama.cpp's convert_hf_to_gguf.py, for a folder whose architecture quantd does not convert natively (overrides the pipeline's \"converter\").", valueName: "path"))
+    var converterFallback: String?
+
+    @Option(name: .long, help: ArgumentHelp("The python that runs the fallback converter (default: the pipeline's, else \(ConverterSettings.defaultPython)).", valueName: "python"))
+    var converterPython: String?
+
     @Flag(name: .shortAndLong, help: "Print progress even when standard error is not a terminal.")
     var verbose = false
 
@@ -69,6 +78,8 @@ struct ConvertCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if noEval && evalTokens != nil { throw ValidationError("give either --no-eval or --eval-tokens, not both") }
         if let evalTokens, evalTokens < 1 { throw ValidationError("--eval-tokens must be at least 1") }
+        if converterFallback == "" { throw ValidationError("--converter-fallback needs the path of convert_hf_to_gguf.py") }
+        if converterPython == "" { throw ValidationError("--converter-python needs a python interpreter") }
     }
 
     /// Anything but a GGUF file (a folder, a lone .safetensors, a missing path) with a plain
@@ -79,7 +90,17 @@ struct ConvertCommand: ParsableCommand {
         return OutputTypeChoice(argument: type ?? "auto") != nil
     }
 
+    /// The architecture of an input folder quantd does not convert natively (llama.cpp's converter's work).
+    private var fallbackArchitecture: String? {
+        if case .fallbackFolder(let architecture) = ModelInput.kind(of: input) { return architecture }
+        return nil
+    }
+
     func run() throws {
+        if let architecture = fallbackArchitecture {
+            try runWithFallback(architecture: architecture)
+            return
+        }
         if isFolderConversion {
             try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
                                      threads: threads)
@@ -104,22 +125,98 @@ struct ConvertCommand: ParsableCommand {
                 return
             }
             try makeFolder(output)
-            let job = PipelineJob(config: config, source: source, outputFolder: output,
-                                  baseName: PipelineJob.baseName(forInput: input),
-                                  threads: threads ?? (config.threads > 0 ? config.threads : systemCoreCount()))
-            job.quantdVersion = QuantdVersion.string
-            let line = ProgressLine(enabled: verbose || isatty(2) != 0)
-            job.progress = { line.update($0) }
-            job.evaluationProgress = { line.update($0) }
-            job.imatrixProgress = { line.updateImatrix(chunksDone: $0, of: $1) }
-            let result = try job.run()
-            line.finish()
-            print(ConvertSummary.render(result, folder: output))
+            try runJob(config: config, source: source)
         } catch let error as ConversionError {
             throw FolderConversion.classify(error).report()
         } catch {
             throw CLIFailure.from(error)
         }
+    }
+
+    private func runJob(config: PipelineConfig, source: TensorSource) throws {
+        let job = PipelineJob(config: config, source: source, outputFolder: output,
+                              baseName: PipelineJob.baseName(forInput: input),
+                              threads: threads ?? (config.threads > 0 ? config.threads : systemCoreCount()))
+        job.quantdVersion = QuantdVersion.string
+        let line = ProgressLine(enabled: verbose || isatty(2) != 0)
+        job.progress = { line.update($0) }
+        job.evaluationProgress = { line.update($0) }
+        job.imatrixProgress = { line.updateImatrix(chunksDone: $0, of: $1) }
+        let result = try job.run()
+        line.finish()
+        print(ConvertSummary.render(result, folder: output))
+    }
+
+    /// A folder quantd does not convert natively: llama.cpp's converter writes its F16 form into a
+    /// hidden folder inside OUTPUT (removed at the end, however the command ends), which is then
+    /// quantized as an F16 GGUF input is.
+    private func runWithFallback(architecture: String) throws {
+        do {
+            var config = try loadFallbackConfig()
+            if let converterFallback {
+                config.converter = ConverterSettings(fallback: converterFallback, python: converterPython ?? config.converter?.python
+                                                     ?? ConverterSettings.defaultPython)
+            } else if let converterPython {
+                guard config.converter != nil else {
+                    throw CLIFailure(message: "--converter-python is given, but no fallback converter",
+                                     hint: "add --converter-fallback PATH/convert_hf_to_gguf.py", exit: ExitCode.validationFailure)
+                }
+                config.converter?.python = converterPython
+            }
+            guard let converter = config.converter else { throw ModelInput.notConfigured(folder: input, architecture: architecture) }
+            guard type != nil || pipeline != nil else {
+                throw CLIFailure(message: "\(input): architecture '\(architecture)' is converted by llama.cpp's converter to F16, "
+                                 + "then quantized as an F16 GGUF is: say what to make of it with --type MIX or --pipeline FILE",
+                                 hint: "e.g. --type Q8_0, or --type F16 for the converter's F16 file", exit: ExitCode.validationFailure)
+            }
+            if let imatrix {
+                config.calibration.removeAll { $0 != .weightStats }
+                config.calibration.insert(.importImatrix(file: imatrix), at: 0)
+                for i in config.schemes.indices { config.schemes[i].options.hasImportanceMatrix = true }
+            }
+            if allowRequantize { config.allowRequantize = true }
+            try applyEvaluationOptions(&config)
+            try converter.checkScript()
+            if !dryRun {
+                try makeFolder(output)
+                try FolderConversion.refuseWritingInto(input: input, destination: output + "/" + Manifest.fileName)
+            }
+            let scratch = try ConverterScratch(in: dryRun ? (isDirectory(output) ? output : "/tmp") : output)
+            let showsProgress = verbose || isatty(2) != 0
+            var stderr = StandardError()
+            if showsProgress { stderr.write("converting \(architecture) with \(converter.scriptPath) (\(converter.python))\n") }
+            let source = try withExtendedLifetime(scratch) {
+                try ModelInput.open(path: input, converter: converter, scratchFolder: scratch.path)
+            }
+            try withExtendedLifetime(scratch) {
+                if dryRun {
+                    print(try PlanReport.render(config: config, source: source))
+                } else {
+                    try runJob(config: config, source: source)
+                }
+            }
+        } catch let error as ConverterFallbackError {
+            let exit = if case .scriptMissing = error { QuantdExit.cannotOpen } else { QuantdExit.badInput }
+            throw CLIFailure(message: error.description, hint: nil, exit: exit).report()
+        } catch let error as ConversionError {
+            throw FolderConversion.classify(error).report()
+        } catch {
+            throw CLIFailure.from(error)
+        }
+    }
+
+    /// The pipeline for a folder converted by the fallback: `--type` must name a mix (the converter
+    /// always writes F16; `auto` has nothing to choose from).
+    private func loadFallbackConfig() throws -> PipelineConfig {
+        if let type {
+            guard let mix = QuantMix(name: type) else {
+                throw CLIFailure(message: "--type \(type) picks a type for quantd's own converter; \(input) goes through llama.cpp's converter to F16",
+                                 hint: "name a mix: F16 for the converter's output as it is, or Q8_0, Q4_K_M, ...", exit: ExitCode.validationFailure)
+            }
+            return .single(mix: mix)
+        }
+        guard let pipeline else { return PipelineConfig() }
+        return try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
     }
 
     /// `--no-eval` turns the evaluate stage off; `--eval-tokens N` turns it on with that budget.

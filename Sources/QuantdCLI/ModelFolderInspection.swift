@@ -1,4 +1,5 @@
 import JSON
+import Pipeline
 import Safetensors
 
 /// Builds an `InspectionReport` for a Hugging Face model folder: the config summary, the
@@ -33,6 +34,10 @@ enum ModelFolderInspection {
             dataOffset: 0, compressedSize: nil, metadata: reportValue(folder.config).objectFields,
             tensors: tensors, summary: summary)
         if let type = folder.modelType { report.extra.append(("model_type", .string(type))) }
+        // Who converts it: quantd (native), llama.cpp's converter as the fallback, or neither known.
+        if let architecture = ConversionSupport.architectureName(folder: path) {
+            report.extra.append(("conversion", .string(ConversionSupport(architecture: architecture).rawValue)))
+        }
         if let dtype = folder.torchDtype { report.extra.append(("torch_dtype", .string(dtype))) }
         if let hidden = folder.hiddenSize { report.extra.append(("hidden_size", .int(Int64(hidden)))) }
         if let layers = folder.numHiddenLayers { report.extra.append(("layers", .int(Int64(layers)))) }

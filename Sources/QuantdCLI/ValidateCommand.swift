@@ -15,6 +15,11 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         do {
             let config = try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
+            do {
+                try config.converter?.checkScript()
+            } catch {
+                throw ConfigError(path: "$.converter.fallback", message: "\(error)", file: pipeline)
+            }
             print(Self.describe(config, file: pipeline))
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description, hint: "see the README's pipeline.json reference", exit: QuantdExit.badInput).report()
@@ -51,6 +56,9 @@ struct ValidateCommand: ParsableCommand {
             lines.append("  output       zstd level \(zstd.level), \(zstd.workers) workers\(zstd.keepPlain ? ", keeps the plain file" : ", plain file dropped")")
         }
         lines.append("  output       manifest \(config.manifest ? "on" : "off")")
+        if let converter = config.converter {
+            lines.append("  converter    fallback \(converter.scriptPath) (run with \(converter.python)) for architectures not converted natively")
+        }
         return lines.joined(separator: "\n")
     }
 }
