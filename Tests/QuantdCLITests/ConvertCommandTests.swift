@@ -34,7 +34,8 @@ import Testing
             .write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("convert", folder, "-o", temp.file("x.gguf"))
         #expect(result.status == 65)
-        #expect(result.stderr.contains("'PhiForCausalLM' is not supported — supported: LlamaForCausalLM"))
+        #expect(result.stderr.contains("architecture 'PhiForCausalLM' is not supported natively (native: LlamaForCausalLM"), "\(result.stderr)")
+        #expect(result.stderr.contains("--converter-fallback"), "says how to configure llama.cpp's converter: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: temp.file("x.gguf")))
     }
 
