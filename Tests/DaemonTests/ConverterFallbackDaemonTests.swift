@@ -74,3 +74,30 @@ extension DaemonIntegrationTests {
         try harness.waitFor("work/ emptied") { harness.list(harness.folder.work).isEmpty }
     }
 }
+
+/// The free-space check before a fallback job: the converter has not run, so its tensors are not
+/// known; the estimate counts the F16 file (2 bytes a parameter) and each artifact at most as large.
+@Suite struct ConverterFallbackPlanningTests {
+    @Test func plannedBytesOfAFallbackFolderAndRefusalWithoutAConverter() throws {
+        let base = NSTemporaryDirectory() + "quantd-fallback-plan-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let folder = base + "/orion-tiny"
+        try FileManager.default.copyItem(
+            atPath: DaemonHarness.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-qwen3").path,
+            toPath: folder)
+        let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
+        try config.replacingOccurrences(of: "Qwen3ForCausalLM", with: "OrionForCausalLM")
+            .write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        let request = JobRequest(id: "1", inputName: "orion-tiny", inputPath: folder, outputFolder: base, scratchFolder: base,
+                                 threads: 1, attempt: 1)
+        // tiny-qwen3 holds 131,520 parameters (the element counts of its safetensors header's 24 tensors).
+        let parameters = 131_520
+        var pipeline = PipelineConfig.single(mix: .q8_0)
+        pipeline.schemes.append(PipelineConfig.Scheme(name: "F32", options: SchemeOptions(mix: .f32)))
+        pipeline.converter = ConverterSettings(fallback: "/nonexistent/convert_hf_to_gguf.py")
+        #expect(try PipelineJobExecutor(config: pipeline, version: "t").plannedOutputBytes(for: request) == parameters * (2 + 2 + 4))
+        pipeline.converter = nil
+        #expect(throws: ConverterFallbackError.self) { try PipelineJobExecutor(config: pipeline, version: "t").plannedOutputBytes(for: request) }
+    }
+}
