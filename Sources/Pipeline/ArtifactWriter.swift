@@ -26,9 +26,20 @@ final class ArtifactWriter {
         self.scheme = scheme
         self.path = path
         types = try TensorTypePlanner.plan(source.tensors, model: model, options: scheme.options)
-        let plans = zip(source.tensors, types).map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $1) }
+        let plans = zip(source.tensors, types).map {
+            GGUFTensorPlan(name: $0.name, dimensions: Self.withoutTrailingOnes($0.dimensions), type: $1)
+        }
         writer = try GGUFWriter(destination: path, metadata: ArtifactWriter.metadata(source.metadata, scheme: scheme, importance: importance),
                                 tensors: plans, hashing: true)
+    }
+
+    /// A tensor's shape as llama-quantize writes it: without trailing dimensions of 1 (gguf writes
+    /// `ggml_n_dims` dimensions), at least one. convert_hf_to_gguf.py keeps a `[64, 1]` shape
+    /// (Qwen3-Next's `ffn_gate_inp_shexp`); llama-quantize's output says `[64]`.
+    static func withoutTrailingOnes(_ dimensions: [Int]) -> [Int] {
+        var trimmed = dimensions
+        while trimmed.count > 1, trimmed.last == 1 { trimmed.removeLast() }
+        return trimmed
     }
 
     /// llama-quantize's output metadata: the input's keys in order; `general.quantization_version`
