@@ -14,6 +14,8 @@ public final class FallbackConvertedSource: TensorSource {
     public let record: ConverterRecord
     /// The converter's F16 output.
     public let convertedFile: String
+    /// Wall-clock seconds the converter ran (the manifest's `convert` timing).
+    public let conversionSeconds: Double
 
     /// Opens `folder` (its safetensors headers are checked, so a folder still being copied is
     /// reported as such before the converter runs), converts it into `scratchFolder` and opens the result.
@@ -23,7 +25,9 @@ public final class FallbackConvertedSource: TensorSource {
         try folder.validateIndex()
         self.architecture = architecture
         let converter = ConverterFallback(settings: settings)
+        var clock = Stopwatch()
         let output = try converter.convert(folder: path, scratchFolder: scratchFolder, isCancelled: isCancelled)
+        conversionSeconds = clock.lap()
         do {
             gguf = try GGUFTensorSource(path: output)
         } catch {

@@ -92,6 +92,8 @@ public final class PipelineJob {
             throw ImatrixStageError.requiredButSkipped(tensor: tensor, type: type, reason: imatrixSkipped ?? "")
         }
         result.imatrixSkipped = imatrixSkipped
+        // The fallback converter ran before the job (its F16 is the source): its time comes first.
+        if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()
         if let settings = config.evaluation, let evaluationText {
             result.evaluation = try evaluate(settings: settings, text: evaluationText, artifacts: result.artifacts.map(\.path))

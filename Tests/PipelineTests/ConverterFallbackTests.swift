@@ -234,6 +234,7 @@ struct ConverterFallbackTests {
         #expect(sources.contains(folder + "/model.safetensors") && sources.contains(folder + "/config.json"), "\(sources)")
         #expect(!sources.contains { $0.hasSuffix(ConverterFallback.outputName) })
         #expect(m["evaluation"]?["chunks"]?.intValue == 2, "llama runs in the forward pass: measured")
+        #expect(m["timings"]?.objectValue?.first?.key == "convert")
         // The existing fields are all still there, in their order.
         #expect(m.objectValue?.map(\.key) == ["manifest_version", "quantd_version", "created", "pipeline", "sources", "converter",
                                               "calibration", "artifacts", "evaluation", "timings"])
