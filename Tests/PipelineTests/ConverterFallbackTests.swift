@@ -171,6 +171,22 @@ struct ConverterFallbackTests {
         }
     }
 
+    /// A cancelled job (the daemon stopping) stops the converter and leaves nothing behind.
+    @Test func cancellingStopsTheConverter() throws {
+        let temp = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        let folder = try Self.folder(in: temp)
+        let scratch = temp + "/scratch"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let start = Date()
+        #expect(throws: PipelineError.cancelled) {
+            _ = try ConverterFallback(settings: ConverterSettings(fallback: Self.standins + "/slow_convert.py"))
+                .convert(folder: folder, scratchFolder: scratch, isCancelled: { Date().timeIntervalSince(start) > 0.5 })
+        }
+        #expect(Date().timeIntervalSince(start) < 10, "stopped, not waited for")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
+    }
+
     /// The version is the commit when the script's folder is a git checkout's top (the commit git
     /// itself reports), the gguf-py version beside it otherwise, else unknown.
     @Test func versionComesFromGitOrGGUFPy() throws {
