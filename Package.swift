@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// quantd: quantize LLM checkpoints into GGUF files. Layers follow ../shared/DESIGN.md;
+// quantd: quantize LLM checkpoints into GGUF files. Layers follow docs/design.md;
 // each layer is one target and imports only the layers below it.
 import PackageDescription
 

@@ -19,7 +19,7 @@ import Foundation
 /// llama-imatrix's default, reads them back as F16 and keeps Q, scores and the weighted sum in F32).
 /// Rounding K and V the same way is a systematic part of its numerics: on SmolLM2 pad768 F16 it brings
 /// quantd's imatrix closer to llama-imatrix's (32 chunks: p99 relative difference 2.8e-4 -> 2.5e-4,
-/// sums beyond 1e-3 9 -> 4; see README, "Agreement with llama-imatrix").
+/// sums beyond 1e-3 9 -> 4; see docs/correctness.md on the importance matrix).
 enum Attention {
     static func causal(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, tokens: Int, heads: Int,

@@ -1,7 +1,7 @@
 import Inference
 import JSON
 
-/// The evaluation's JSON, as the manifest records it (schema in the README) and `quantd eval --json`
+/// The evaluation's JSON, as the manifest records it (schema in docs/manifest.md) and `quantd eval --json`
 /// prints it: the same names for the same numbers.
 public enum EvaluationJSON {
     /// One model against the reference: perplexity and the divergence statistics. Fractions

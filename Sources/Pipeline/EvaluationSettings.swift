@@ -9,7 +9,7 @@ public struct EvaluationSettings: Sendable, Equatable {
     /// oracle's models, and a job of SmolLM2-135M quantizes its three artifacts in about 1.5 s: four
     /// forward passes (the source and three artifacts) of 256 tokens fit that, of 512 do not, whatever
     /// the forward pass's speed (at llama-perplexity's own, four passes of 512 would take ~3× the
-    /// job). Measured in the README, "What it costs". KLD and top-1 over 127 positions still rank the
+    /// job). Measured in docs/performance.md, "Evaluate stage cost". KLD and top-1 over 127 positions still rank the
     /// mixes; a longer text (`tokens`) or ctx 512 (llama-perplexity's default) reads finer.
     public static let defaultTokens = 256
     public static let defaultContext = 256

@@ -7,7 +7,7 @@ import JSON
 import Quantization
 
 /// `manifest.json`: what a job did and what it cost, written last and atomically — the job's
-/// commit record. Schema version 1 (documented in the README). It is the only output that holds
+/// commit record. Schema version 1 (documented in docs/manifest.md). It is the only output that holds
 /// a timestamp, so artifacts stay byte-identical across runs.
 public enum Manifest {
     public static let schemaVersion = 1

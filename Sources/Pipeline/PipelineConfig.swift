@@ -2,7 +2,7 @@ import BinaryIO
 import GGUF
 import JSON
 
-/// A parsed, validated `pipeline.json` (schema version 1; documented in the README).
+/// A parsed, validated `pipeline.json` (schema version 1; documented in docs/pipeline.md).
 ///
 /// Calibration stages run first and produce side data (importance weights, statistics); each
 /// scheme stage plans one artifact; output stages act on the artifacts (compression, manifest).

@@ -15,7 +15,7 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             The method is llama-perplexity's: the text is tokenized with the model's vocabulary, cut \\
             into non-overlapping chunks of --ctx tokens (BOS first when the vocabulary adds it), and \\
-            the second half of each chunk is scored. Architectures: llama, qwen2, qwen3, gemma3.
+            the second half of each chunk is scored. GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")).
             """)
 
     @Argument(help: "The GGUF to evaluate (e.g. a quantized artifact).")

@@ -20,7 +20,7 @@ struct ImatrixCommand: ParsableCommand {
             vocabulary adds one), and for every weight matrix of the layers (blk.*) the sum of each \\
             input column's squared activation over all tokens is collected, with the token count. \\
             Without --text, a public-domain text bundled with quantd is used (\(CalibrationText.name): \\
-            the King James Version's Genesis 1-11). Architectures: llama, qwen2, qwen3, gemma3.
+            the King James Version's Genesis 1-11). GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")).
             """)
 
     @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder.")

@@ -22,7 +22,7 @@ struct ValidateCommand: ParsableCommand {
             }
             print(Self.describe(config, file: pipeline))
         } catch let error as ConfigError {
-            throw CLIFailure(message: error.description, hint: "see the README's pipeline.json reference", exit: QuantdExit.badInput).report()
+            throw CLIFailure(message: error.description, hint: "see docs/pipeline.md for the pipeline.json reference", exit: QuantdExit.badInput).report()
         } catch {
             throw CLIFailure.from(error)
         }

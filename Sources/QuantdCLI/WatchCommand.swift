@@ -7,7 +7,7 @@ import Pipeline
 import Glibc
 #endif
 
-/// `quantd watch --root DIR`: the drop-folder daemon (see README.md).
+/// `quantd watch --root DIR`: the drop-folder daemon (docs/daemon.md).
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
@@ -42,7 +42,7 @@ struct WatchCommand: ParsableCommand {
             do {
                 settings = try DaemonSettings.load(pipelineFile: pipeline)
             } catch {
-                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (README.md lists them)",
+                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (docs/daemon.md lists them)",
                                  exit: QuantdExit.badSettings).report()
             }
         }
