@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
-// quantd: quantize LLM checkpoints into GGUF files. Layers follow docs/design.md;
+// quantd: quantize LLM checkpoints into GGUF files, on Linux only (inotify, Glibc, systemd; SwiftPM
+// has no way to declare that, so no platform is listed). Layers follow docs/design.md;
 // each layer is one target and imports only the layers below it.
 import PackageDescription
 
@@ -63,7 +64,6 @@ let quantizationSettings: [SwiftSetting] =
 
 let package = Package(
     name: "quantd",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "quantd", targets: ["quantd"]),
         .library(name: "GGUF", targets: ["GGUF"]),

@@ -1,3 +1,4 @@
+import BinaryIO
 import JSON
 #if canImport(Glibc)
 import Glibc

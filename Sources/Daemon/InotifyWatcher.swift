@@ -1,3 +1,4 @@
+import BinaryIO
 import CInotifyTools
 import Dispatch
 import Synchronization

@@ -5,11 +5,10 @@
 /// input to `done/` or `failed/`, the ledger and crash recovery. An executor only reads
 /// `request.inputPath` and fills `request.outputFolder`.
 ///
-/// The real implementation will be `PipelineJobExecutor` (in the layer that knows both Pipeline
-/// and Daemon, i.e. QuantdCLI, so Daemon never imports Pipeline): it loads pipeline.json, runs the
-/// pipeline on the input with `request.threads` threads, writes each GGUF and `manifest.json` into
-/// `request.outputFolder`, and reports stages through `request.progress`. Until then `quantd
-/// watch` uses `InspectOnlyExecutor`.
+/// `PipelineJobExecutor` (in this target, which imports Pipeline) is the one `quantd watch` uses: it
+/// loads pipeline.json, runs the pipeline on the input with `request.threads` threads, writes each
+/// GGUF and `manifest.json` into `request.outputFolder`, and reports stages through
+/// `request.progress`. The daemon's tests plug in their own executors.
 ///
 /// Contract:
 /// - `run` may be called again for the same input after a crash or a transient error, always with

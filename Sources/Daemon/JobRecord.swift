@@ -1,3 +1,4 @@
+import BinaryIO
 import JSON
 
 /// One job as the ledger keeps it. Each ledger line is a whole record (not a delta), so the last

@@ -1,3 +1,4 @@
+import BinaryIO
 import JSON
 import Synchronization
 #if canImport(Glibc)

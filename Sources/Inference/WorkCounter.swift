@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 
 /// Hands out work item indices `0..<count` to threads, one at a time, first come first served.
 ///
@@ -7,19 +7,16 @@ import Foundation
 /// the other then idles. Taking blocks from a counter lets the running worker do the rest. Which
 /// thread computes an output value does not change how it is computed, so results stay identical
 /// for any thread count and any schedule.
-final class WorkCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
+final class WorkCounter: Sendable {
+    private let next = Atomic<Int>(0)
     private let count: Int
 
     init(count: Int) { self.count = count }
 
     /// The next unclaimed index, or nil when all are taken.
     func take() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < count else { return nil }
-        next += 1
-        return next - 1
+        // Past the end the counter keeps rising, by at most one per taker, far from overflow.
+        let claimed = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return claimed < count ? claimed : nil
     }
 }

@@ -94,11 +94,7 @@ struct ChildProcess {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    private static func now() -> Double { Clock.monotonic() }
 
     /// The last `lines` non-empty lines of a text file, reading at most its last 16 KiB.
     static func tail(of path: String, lines: Int) -> [String] {

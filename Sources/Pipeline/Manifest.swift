@@ -19,7 +19,7 @@ public enum Manifest {
         var root: [(key: String, value: JSONValue)] = [
             ("manifest_version", .number(JSONNumber(schemaVersion))),
             ("quantd_version", .string(quantdVersion)),
-            ("created", .string(iso8601(createdAt))),
+            ("created", .string(Clock.iso8601(createdAt, milliseconds: false))),
         ]
         let pipelineJSON = config.sourceJSON ?? config.synthesizedJSON
         root.append(("pipeline", .object([
@@ -110,14 +110,6 @@ public enum Manifest {
     static func number(_ x: Double) -> JSONValue { x.isFinite ? .number(JSONNumber(x)) : .null }
 
     static func lastComponent(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
-
-    static func iso8601(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-    }
 
     public static func write(_ manifest: JSONValue, folder: String) throws {
         let writer = try AtomicFileWriter(destination: "\(folder)/\(fileName)")

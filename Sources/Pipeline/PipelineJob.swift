@@ -77,8 +77,7 @@ public final class PipelineJob {
         // The reference conversion (memory or a temporary file) goes when the job ends, however it ends.
         defer { reference = nil }
         let started = Stopwatch.now()
-        var wallClock = timespec()
-        clock_gettime(CLOCK_REALTIME, &wallClock)
+        let wallClock = Clock.wall().rounded(.down)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
         let (schemes, imatrixSkipped) = schemesConfig()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
@@ -121,7 +120,7 @@ public final class PipelineJob {
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))
             let manifest = Manifest.build(result: result, config: config, sources: sources, importance: result.importance,
-                                          quantdVersion: quantdVersion, createdAt: Double(wallClock.tv_sec),
+                                          quantdVersion: quantdVersion, createdAt: wallClock,
                                           converter: converterRecord)
             try Manifest.write(manifest, folder: outputFolder)
         }

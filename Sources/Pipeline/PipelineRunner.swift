@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import BinaryIO
 import Glibc
 #endif
 import GGUF
@@ -261,11 +262,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
 /// Wall-clock laps for stage timings.
 struct Stopwatch {
     private var last = Stopwatch.now()
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { Clock.monotonic() }
     mutating func lap() -> Double {
         let t = Stopwatch.now()
         defer { last = t }

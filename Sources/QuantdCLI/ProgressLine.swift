@@ -1,8 +1,10 @@
 #if canImport(Glibc)
+import BinaryIO
 import Glibc
 #endif
 import ModelConversion
 import Pipeline
+import Synchronization
 
 /// The one progress display of `quantd convert` (pipeline jobs and folder conversions alike): a
 /// line on stderr with tensor i/N, bytes, rate and ETA, redrawn at most ten times a second;
@@ -11,7 +13,7 @@ final class ProgressLine: @unchecked Sendable {
     private let enabled: Bool
     private let start = ProgressLine.now()
     private var lastDraw = 0.0
-    private let lock = NSLockLike()
+    private let lock = Mutex(())
 
     init(enabled: Bool) { self.enabled = enabled }
 
@@ -27,7 +29,7 @@ final class ProgressLine: @unchecked Sendable {
 
     private func update(tensor index: Int, of count: Int, name: String, bytes: Int, total: Int) {
         guard enabled else { return }
-        lock.locked {
+        lock.withLock { _ in
             let now = ProgressLine.now()
             guard now - lastDraw >= 0.1 || bytes == total else { return }
             lastDraw = now
@@ -45,7 +47,7 @@ final class ProgressLine: @unchecked Sendable {
     /// The `evaluate` stage: forward passes done of all (the source's and each artifact's, per chunk).
     func update(_ p: EvaluationProgress) {
         guard enabled else { return }
-        lock.locked {
+        lock.withLock { _ in
             var stderr = StandardError()
             stderr.write("\r\u{1B}[2Kevaluate: forward pass \(p.passesDone)/\(p.passesTotal)")
         }
@@ -54,7 +56,7 @@ final class ProgressLine: @unchecked Sendable {
     /// A computed `imatrix` stage: chunks of the calibration text done of all.
     func updateImatrix(chunksDone: Int, of total: Int) {
         guard enabled else { return }
-        lock.locked {
+        lock.withLock { _ in
             var stderr = StandardError()
             stderr.write("\r\u{1B}[2Kimatrix: chunk \(chunksDone)/\(total)")
         }
@@ -68,21 +70,6 @@ final class ProgressLine: @unchecked Sendable {
 
     private func mib(_ n: Int) -> String { "\(n / 1_048_576)" }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { Clock.monotonic() }
 }
 
-/// A pthread mutex, so the progress callback can be called from any thread.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func locked<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
-    }
-}

@@ -1,17 +1,14 @@
 import BinaryIO
+@testable import Daemon
 import GGUF
 import JSON
 import Safetensors
 
-/// The executor `quantd watch` uses until the pipeline runner is integrated: it validates the
-/// input (GGUF, `.gguf.zst`, safetensors or a Hugging Face model folder) and writes a
-/// `manifest.json` describing it. It does NOT quantize anything; the manifest says so.
-///
-/// This keeps the daemon honest and runnable end to end today: bad inputs really go to failed/
-/// with the reader's typed error (field, byte offset, hint), truncated ones are deferred, good
-/// ones produce an out/NAME/manifest.json. The main engineer replaces it with
-/// `PipelineJobExecutor` (see `JobExecutor`).
-public struct InspectOnlyExecutor: JobExecutor {
+/// A test executor: it validates the input (GGUF, `.gguf.zst`, safetensors or a Hugging Face model
+/// folder) with the real readers and writes a `manifest.json` describing it, without quantizing, so
+/// the daemon's tests run the drop protocol on real inputs in milliseconds: bad inputs go to
+/// failed/ with the reader's typed error, truncated ones are deferred, good ones reach out/NAME/.
+struct InspectOnlyExecutor: JobExecutor {
     public let version: String
 
     public init(version: String) {
