@@ -20,4 +20,102 @@ import Testing
         #expect(top1 >= 0.99, "top-1 agreement \(top1)")
         #expect(maxDiff < 0.05, "max |Δlogit| \(maxDiff)")
     }
+
+    /// llama-imatrix's statistics (`-c 64 -b 64`, the whole text, 17 chunks): the routed experts' tensors
+    /// with a row of sums and a count per expert, attn_k_b and attn_v_b (one matrix per head,
+    /// multiplied by ggml_mul_mat) with one row of `heads × input width` sums and one count, every other
+    /// matrix one row and one count. The same tensors; counts equal; sums within 1e-4 relative.
+    @Test func imatrixMatchesLlamaImatrix() throws {
+        let model = try LlamaModel(path: Fixture.path("tiny-deepseek2-f32.gguf"))
+        let run = try ImatrixRun.collect(model: model, tokens: MixtureOfExpertsTests.tokens(), ctx: Fixture.ctx, threads: 2)
+        let reference = try GGUFFile(path: Fixture.path("tiny-deepseek2.imatrix.gguf"))
+        #expect(reference.metadata["imatrix.chunk_count"] == .uint32(UInt32(run.chunks)))
+        func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
+            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+        var names: [String] = []
+        var worst = 0.0
+        var worstName = ""
+        for tensor in reference.tensors where tensor.name.hasSuffix(".in_sum2") {
+            let name = String(tensor.name.dropLast(8))
+            names.append(name)
+            guard let entry = run.entries.first(where: { $0.name == name }),
+                  let countInfo = reference.header.tensor(named: name + ".counts")
+            else {
+                Issue.record("\(name): missing")
+                continue
+            }
+            let sums = floats(reference.data(for: tensor)), counts = floats(reference.data(for: countInfo))
+            if name.hasSuffix("_exps.weight") {
+                #expect(counts.count == 8 && counts.reduce(0, +) == Float(2 * run.chunks * Fixture.ctx))
+            }
+            #expect(entry.counts.map { Float($0) } == counts, "\(name) counts")
+            #expect(entry.sums.count == sums.count, "\(name) size")
+            for (a, b) in zip(entry.sums, sums) {
+                let d = Double(abs(a - b)) / max(Double(abs(b)), 1e-30)
+                if d > worst { (worst, worstName) = (d, name) }
+            }
+        }
+        #expect(names.contains("blk.1.attn_k_b.weight") && names.contains("blk.1.attn_v_b.weight"))
+        #expect(run.entries.map(\.name) == names, "the same tensors in the same order")
+        #expect(worst < 1e-4, "largest relative difference \(worst) (\(worstName))")
+        print("deepseek2 imatrix vs llama-imatrix: largest relative difference \(worst) (\(worstName)), \(run.chunks) chunks")
+    }
+
+    /// The fixture's keys as llama.cpp's deepseek2 loader reads them, and the files it refuses.
+    @Test func hyperParametersAsLlamaCppReadsThem() throws {
+        let file = try GGUFFile(path: Fixture.path("tiny-deepseek2-f32.gguf"))
+        func hp(_ edit: (inout GGUFMetadata) -> Void = { _ in }) throws -> LlamaHyperParameters {
+            var m = file.metadata
+            edit(&m)
+            return try LlamaHyperParameters(metadata: m, vocabularySize: 600)
+        }
+        let base = try hp()
+        #expect(base.latentAttention == LatentAttentionShape(queryRank: 64, latentRank: 64, keyLength: 24, valueLength: 16,
+                                                             ropeLength: 8))
+        #expect(base.expertGroupCount == 2 && base.expertGroupsUsed == 1 && base.expertGating == .sigmoid)
+        #expect(base.normalizesExpertWeights && base.expertWeightsScale == 2.5 && base.leadingDenseLayers == 1)
+        #expect(base.sharedExpertFeedForwardLength == 32 && base.expertFeedForwardLength == 32 && !base.ropeNeoX)
+        // Old files with one attn_kv_b (no *_mla widths) are not run.
+        #expect(throws: InferenceError.invalidHyperparameter(key: "deepseek2.attention.key_length_mla", value: 0)) {
+            try hp { $0["deepseek2.attention.key_length_mla"] = nil; $0["deepseek2.attention.value_length_mla"] = nil }
+        }
+        #expect(throws: InferenceError.missingKey("deepseek2.attention.q_lora_rank")) {
+            try hp { $0["deepseek2.attention.q_lora_rank"] = nil }
+        }
+        #expect(throws: InferenceError.invalidHyperparameter(key: "deepseek2.expert_group_count", value: 3)) {
+            try hp { $0["deepseek2.expert_group_count"] = .uint32(3) }
+        }
+        #expect(throws: InferenceError.invalidHyperparameter(key: "deepseek2.expert_group_used_count", value: 2)) {
+            try hp { $0["deepseek2.expert_group_used_count"] = .uint32(2) }
+        }
+        #expect(throws: InferenceError.invalidHyperparameter(key: "deepseek2.rope.dimension_count", value: 24)) {
+            try hp { $0["deepseek2.rope.dimension_count"] = .uint32(24) }
+        }
+        #expect(throws: InferenceError.invalidHyperparameter(key: "deepseek2.attention.temperature_scale", value: 1)) {
+            try hp { $0["deepseek2.attention.temperature_scale"] = .float32(1) }
+        }
+        // DeepSeek-V2 files have no gating key: softmax.
+        #expect(try hp { $0["deepseek2.expert_gating_func"] = nil }.expertGating == .softmax)
+    }
+
+    /// DeepSeek-V3's group-limited routing (modeling_deepseek.py's MoEGate, noaux_tc): groups scored by
+    /// the sum of their two best sigmoid scores, the best `topk_group` kept, top-k among their experts.
+    /// Expert 0 scores highest, but its group's second best is poor: group 1 (experts 4...7) wins.
+    @Test func groupLimitedRouting() {
+        let raw: [Float] = [3, -3, -3, -3, 1, 1.5, -3, -3]
+        func route(groups: Int) -> ExpertRouting {
+            var logits = raw
+            return logits.withUnsafeMutableBufferPointer {
+                ExpertRouting(logits: $0.baseAddress!, tokens: 1, experts: 8, used: 2, normalize: true, gating: .sigmoid,
+                              scale: 2.5, groups: groups, groupsUsed: 1)
+            }
+        }
+        let grouped = route(groups: 2)
+        #expect(grouped.selected == [5, 4])
+        let s5 = 1 / (1 + exp(-1.5)), s4 = 1 / (1 + exp(-1.0))
+        #expect(abs(Double(grouped.weights[0]) - 2.5 * s5 / (s4 + s5)) < 1e-6)
+        #expect(abs(Double(grouped.weights[1]) - 2.5 * s4 / (s4 + s5)) < 1e-6)
+        #expect(route(groups: 0).selected == [0, 5])
+    }
 }
