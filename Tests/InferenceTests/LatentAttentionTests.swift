@@ -21,6 +21,21 @@ import Testing
         #expect(maxDiff < 0.05, "max |Δlogit| \(maxDiff)")
     }
 
+    /// llama-quantize's Q8_0 of the model: attn_v_b's per-head slices are Q8_0 and attn_k_b's F16 (its
+    /// 16-wide rows cannot be Q8_0), each multiplied with the activations rounded to its type.
+    @Test func quantizedMatchesLlamaCpp() throws {
+        let model = try LlamaModel(path: Fixture.path("tiny-deepseek2-q8_0.gguf"))
+        #expect(model.weights.tensor(named: "blk.1.attn_v_b.weight")?.type == .q8_0)
+        #expect(model.weights.tensor(named: "blk.1.attn_k_b.weight")?.type == .f16)
+        let (kld, top1, maxDiff, positions) = try MixtureOfExpertsTests.compare(model: "tiny-deepseek2-q8_0.gguf",
+                                                                                reference: "deepseek2-q8_0")
+        let median = positions.sorted()[positions.count / 2]
+        print("deepseek2 Q8_0 vs logits-deepseek2-q8_0.bin: KLD mean \(kld), median \(median), max \(positions.max() ?? 0)")
+        #expect(kld < 1e-4 && median < 1e-6, "KLD mean \(kld), median \(median)")
+        #expect(top1 >= 0.99, "top-1 agreement \(top1)")
+        #expect(maxDiff < 0.5, "max |Δlogit| \(maxDiff)")
+    }
+
     /// llama-imatrix's statistics (`-c 64 -b 64`, the whole text, 17 chunks): the routed experts' tensors
     /// with a row of sums and a count per expert, attn_k_b and attn_v_b (one matrix per head,
     /// multiplied by ggml_mul_mat) with one row of `heads × input width` sums and one count, every other

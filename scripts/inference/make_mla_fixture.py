@@ -23,6 +23,9 @@ Outputs:
   logits-deepseek2-noflash.bin  the same without flash attention
                                 (float32 LE, llama-cpp-python logits_all, the first 2 perplexity chunks of 64
                                 tokens of tokens-moe.txt, first token of each replaced by BOS): 2 x 64 x 600
+  tiny-deepseek2-q8_0.gguf      the model quantized by llama.cpp (quantize_ref.py ... Q8_0): attn_k_b (rows of 16)
+                                stays F16, attn_v_b and the other matrices are Q8_0
+  logits-deepseek2-q8_0.bin     llama.cpp's logits for it, with flash attention
   tiny-deepseek2.imatrix.gguf   llama-imatrix -m tiny-deepseek2-f32.gguf -f imatrix-text.txt -c 64 -b 64 -t 2 --no-ppl
 """
 import math, os, re, shutil, subprocess, sys, tempfile
@@ -129,6 +132,10 @@ def main():
     plain.tofile(os.path.join(out, "logits-deepseek2-noflash.bin"))
     print("deepseek2", os.path.getsize(path), "bytes; logits", flash.shape, "range", float(flash.min()),
           float(flash.max()), "; flash vs no flash max |diff|", float(np.abs(flash - plain).max()))
+    q8 = os.path.join(out, "tiny-deepseek2-q8_0.gguf")
+    subprocess.run([sys.executable, os.path.join(ORACLE, "quantize_ref.py"), path, q8, "Q8_0"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logits(q8, tokens, True).tofile(os.path.join(out, "logits-deepseek2-q8_0.bin"))
     with tempfile.TemporaryDirectory() as d:
         shutil.copy(TEXT, os.path.join(d, "imatrix-text.txt"))
         imatrix = "tiny-deepseek2.imatrix.gguf"
