@@ -138,7 +138,8 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
     /// (pre- and post-norms, fused gate-up FFN, partial RoPE), GLM4-MoE (sigmoid routing with a
     /// selection bias, a shared expert, dense leading layers), gpt-oss (attention sinks, alternating
-    /// sliding window, YaRN, biased experts with a clamped SwiGLU), and the Gemma2 and Gemma3 text
+    /// sliding window, YaRN, biased experts with a clamped SwiGLU), DeepSeek2 (multi-head latent
+    /// attention, expert groups, shared experts, dense leading layers), and the Gemma2 and Gemma3 text
     /// decoders.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",

@@ -9,7 +9,8 @@ import GGUF
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
 /// (`src/models/qwen2.cpp`, `qwen3.cpp`); their MoE versions and OLMoE (full-width q/k RMSNorm)
 /// replace the FFN by a mixture of experts (`MixtureOfExperts.swift`); Gemma3 has its own layer
-/// (`Gemma3Forward.swift`).
+/// (`Gemma3Forward.swift`), and DeepSeek2 (DeepSeek-V3, Kimi-K2) its multi-head latent attention
+/// (`LatentAttention.swift`).
 /// Weights stay where their store keeps them (a file's memory map), in whatever type they are
 /// stored, and are dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
