@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds the deepseek2 (DeepSeek-V3 / Kimi-K2 layout, multi-head latent attention) fixture of
-Tests/InferenceTests/Fixtures: a tiny F32 GGUF, llama.cpp's logits for it with both of its attention
+Tests/InferenceTests/Fixtures: a tiny F32 GGUF and its Q8_0, llama.cpp's logits with both of its attention
 paths, and llama-imatrix's matrix.
 
 usage (from the worktree root, with the oracle's venv):
@@ -24,7 +24,7 @@ Outputs:
                                 (float32 LE, llama-cpp-python logits_all, the first 2 perplexity chunks of 64
                                 tokens of tokens-moe.txt, first token of each replaced by BOS): 2 x 64 x 600
   tiny-deepseek2-q8_0.gguf      the model quantized by llama.cpp (quantize_ref.py ... Q8_0): attn_k_b (rows of 16)
-                                stays F16, attn_v_b and the other matrices are Q8_0
+                                falls back to F16, attn_v_b and the other matrices are Q8_0
   logits-deepseek2-q8_0.bin     llama.cpp's logits for it, with flash attention
   tiny-deepseek2.imatrix.gguf   llama-imatrix -m tiny-deepseek2-f32.gguf -f imatrix-text.txt -c 64 -b 64 -t 2 --no-ppl
 """
