@@ -31,7 +31,8 @@ extension LlamaHyperParameters {
     /// mscale² / sqrt(key_length_mla) with mscale = attn_factor_org · (1 + 0.1 · log_mul · ln(1/freq_scale)),
     /// attn_factor_org being the RoPE attention factor with YaRN's (1 + 0.1 ln factor) put back.
     /// Files without `key_length_mla` / `value_length_mla` are the old layout with one `attn_kv_b`,
-    /// which this pass does not run; temperature-tuned attention (Mistral-Large) neither.
+    /// which this pass does not run (`InferenceError.unsupportedVariant`); temperature-tuned attention
+    /// (Mistral-Large) neither.
     mutating func readLatentAttention(_ m: GGUFMetadata, int: (String, Int?, Bool) throws -> Int) throws {
         let arch = architecture
         let vocabulary = m["\(arch).vocab_size"]?.integerValue.map(Int.init) ?? vocabularySize
@@ -42,13 +43,18 @@ extension LlamaHyperParameters {
         let keyLength = try int("attention.key_length_mla", 0, true)
         let valueLength = try int("attention.value_length_mla", 0, true)
         guard keyLength > 0, valueLength > 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.key_length_mla", value: keyLength)
+            throw InferenceError.unsupportedVariant(
+                architecture: arch,
+                detail: "it has no attention.key_length_mla / value_length_mla, the old layout with one attn_kv_b per "
+                    + "layer; convert the checkpoint again with a current convert_hf_to_gguf.py (or quantd convert), "
+                    + "which splits it into attn_k_b and attn_v_b")
         }
         guard ropeDimensions < keyLength else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }
         if let t = m["\(arch).attention.temperature_scale"]?.doubleValue, t != 0 {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.temperature_scale", value: Int(t))
+            throw InferenceError.unsupportedVariant(
+                architecture: arch, detail: "attention.temperature_scale \(t): position-dependent query scaling is not implemented")
         }
         let ropeAttentionFactor = m["\(arch).rope.scaling.attn_factor"]?.doubleValue.map { Float($0) } ?? 1
         // Without YaRN ggml multiplies the rotation by this factor, which the RoPE table here does not.
