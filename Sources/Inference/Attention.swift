@@ -3,7 +3,8 @@ import Foundation
 
 /// Causal multi-head attention over one chunk of tokens, with grouped-query heads.
 ///
-/// `q` is `tokens × heads × d`, `k` and `v` are `tokens × kvHeads × d` (already rotated); query
+/// `q` is `tokens × heads × d`, `k` is `tokens × kvHeads × d` and `v` `tokens × kvHeads × dv` (dv =
+/// `valueDimension`, default d; the output is `tokens × heads × dv`), already rotated; query
 /// head h reads kv head `h / (heads / kvHeads)`, as ggml broadcasts in `mul_mat`. Token i attends
 /// to tokens 0...i (the chunk starts from an empty cache, as llama-perplexity evaluates it).
 /// With a `window` w > 0, token i attends to tokens i-w+1...i only (llama.cpp's LLAMA_SWA_TYPE_STANDARD
@@ -23,24 +24,25 @@ import Foundation
 enum Attention {
     static func causal(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, tokens: Int, heads: Int,
-        kvHeads: Int, headDimension d: Int, scale: Float, window: Int = 0, softcap: Float = 0, sinks: [Float]? = nil,
-        roundsKVToHalf: Bool = true,
+        kvHeads: Int, headDimension d: Int, valueDimension: Int? = nil, scale: Float, window: Int = 0,
+        softcap: Float = 0, sinks: [Float]? = nil, roundsKVToHalf: Bool = true,
         into out: UnsafeMutablePointer<Float>, threads: Int
     ) {
+        let dv = valueDimension ?? d
         let blockSize = AttentionTile.queries
         let blocks = (tokens + blockSize - 1) / blockSize
         let items = heads * blocks
         let group = heads / kvHeads
         // The F16 KV cache, held as the F32 values it decodes to (the loops below stay F32).
-        let kvCount = tokens * kvHeads * d
-        let cache = UnsafeMutablePointer<Float>.allocate(capacity: roundsKVToHalf ? 2 * kvCount : 0)
+        let kCount = tokens * kvHeads * d, vCount = tokens * kvHeads * dv
+        let cache = UnsafeMutablePointer<Float>.allocate(capacity: roundsKVToHalf ? kCount + vCount : 0)
         defer { cache.deallocate() }
         if roundsKVToHalf {
-            ActivationRounding.half.apply(k, count: kvCount, rowLength: d, into: cache)
-            ActivationRounding.half.apply(v, count: kvCount, rowLength: d, into: cache + kvCount)
+            ActivationRounding.half.apply(k, count: kCount, rowLength: d, into: cache)
+            ActivationRounding.half.apply(v, count: vCount, rowLength: dv, into: cache + kCount)
         }
         let job = roundsKVToHalf
-            ? Buffers(q: q, k: cache, v: cache + kvCount, out: out) : Buffers(q: q, k: k, v: v, out: out)
+            ? Buffers(q: q, k: cache, v: cache + kCount, out: out) : Buffers(q: q, k: k, v: v, out: out)
         let workers = max(1, min(threads, items))
         let counter = WorkCounter(count: items)
         let run: @Sendable (Int) -> Void = { _ in
@@ -50,7 +52,8 @@ enum Attention {
                 let h = item % heads, block = blocks - 1 - item / heads
                 let i0 = block * blockSize
                 AttentionTile.block(
-                    q: job.q, k: job.k, v: job.v, heads: heads, kvHeads: kvHeads, headDimension: d, head: h,
+                    q: job.q, k: job.k, v: job.v, heads: heads, kvHeads: kvHeads, headDimension: d,
+                    valueDimension: dv, head: h,
                     kvHead: h / group, firstQuery: i0, count: min(tokens, i0 + blockSize) - i0, scale: scale,
                     window: window, softcap: softcap, sink: sinks?[h] ?? -.infinity, scratch: scratch, into: job.out)
             }

@@ -49,17 +49,20 @@ enum AttentionTile {
         }
     }
 
-    /// Output rows of queries `i0 ..< i0 + count` of head `h` (kv head `kvh`).
+    /// Output rows of queries `i0 ..< i0 + count` of head `h` (kv head `kvh`). Values are `dv` wide
+    /// (default `d`, the width of queries and keys); the output is `tokens × heads × dv`.
     @inline(__always)
     static func block(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, heads: Int, kvHeads: Int,
-        headDimension d: Int, head h: Int, kvHead kvh: Int, firstQuery i0: Int, count nq: Int, scale: Float,
-        window: Int, softcap: Float = 0, sink: Float = -.infinity, scratch: Scratch, into out: UnsafeMutablePointer<Float>
+        headDimension d: Int, valueDimension dv: Int? = nil, head h: Int, kvHead kvh: Int, firstQuery i0: Int,
+        count nq: Int, scale: Float, window: Int, softcap: Float = 0, sink: Float = -.infinity, scratch: Scratch,
+        into out: UnsafeMutablePointer<Float>
     ) {
         let b = queries
+        let dv = dv ?? d
         let first = window > 0 ? max(0, i0 - window + 1) : 0
         let n = i0 + nq - first
-        let qStride = heads * d, kvStride = kvHeads * d
+        let qStride = heads * d, kvStride = kvHeads * d, vStride = kvHeads * dv, outStride = heads * dv
         let qc = scratch.queryRows, kc = scratch.keys, st = scratch.scores
         for i in 0..<nq { (qc + i * d).update(from: q + (i0 + i) * qStride + h * d, count: d) }
         for j in 0..<n { (kc + j * d).update(from: k + (first + j) * kvStride + kvh * d, count: d) }
@@ -82,12 +85,12 @@ enum AttentionTile {
         }
         let vp = scratch.valuePanel
         var c0 = 0
-        while c0 < d {
-            let count = min(b, d - c0)
+        while c0 < dv {
+            let count = min(b, dv - c0)
             if count < b { vp.update(repeating: 0, count: n * b) }
-            for j in 0..<n { (vp + j * b).update(from: v + (first + j) * kvStride + kvh * d + c0, count: count) }
+            for j in 0..<n { (vp + j * b).update(from: v + (first + j) * vStride + kvh * dv + c0, count: count) }
             MatMul.multiplyPanel(st, tokens: nq, columns: n, panel: vp, rowCount: count,
-                                 into: out + (i0 * heads + h) * d + c0, ldy: qStride, partial: scratch.partial)
+                                 into: out + (i0 * heads + h) * dv + c0, ldy: outStride, partial: scratch.partial)
             c0 += b
         }
     }

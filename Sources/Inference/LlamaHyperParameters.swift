@@ -20,11 +20,22 @@ public struct YarnRope: Equatable, Sendable {
     public var betaFast: Float = 32
     public var betaSlow: Float = 1
 
-    init(frequencyScale: Float, originalContext: Int, attentionFactor ropeAttentionFactor: Float) {
+    /// `logMultiplier` is llama.cpp's rope_yarn_log_mul (DeepSeek2's `rope.scaling.yarn_log_multiplier`
+    /// / 0.1; 0 = absent): then the factor is get_mscale(factor, m) / get_mscale(factor, logMultiplier)
+    /// with m = 1, or m = logMultiplier for DeepSeek2 (`mscaleFollowsLogMultiplier`) when it is not 1.
+    init(frequencyScale: Float, originalContext: Int, attentionFactor ropeAttentionFactor: Float,
+         logMultiplier: Float = 0, mscaleFollowsLogMultiplier: Bool = false) {
         self.originalContext = originalContext
         let factor = 1 / frequencyScale
-        let mscale: Float = factor <= 1 ? 1 : 0.1 * logf(factor) + 1
-        attentionFactor = mscale * (1 / (1 + 0.1 * logf(factor))) * ropeAttentionFactor
+        func mscale(_ m: Float) -> Float { factor <= 1 ? 1 : 0.1 * m * logf(factor) + 1 }
+        let base: Float
+        if logMultiplier != 0 {
+            let m: Float = mscaleFollowsLogMultiplier && logMultiplier != 1 ? logMultiplier : 1
+            base = mscale(m) / mscale(logMultiplier)
+        } else {
+            base = mscale(1)
+        }
+        attentionFactor = base * (1 / (1 + 0.1 * logf(factor))) * ropeAttentionFactor
     }
 }
 
@@ -102,6 +113,12 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     public var expertWeightsScale: Float = 0
     /// OLMoE's and OLMo2's q/k RMSNorm runs over the whole q (k) vector of a token, not per head.
     public var qkNormSpansHeads = false
+    /// Routing in groups (`expert_group_count` > 1, DeepSeek-V3): each group scored by the sum of its
+    /// two best (biased) probabilities, only the `expertGroupsUsed` best groups' experts selectable.
+    public var expertGroupCount = 0
+    public var expertGroupsUsed = 0
+    /// DeepSeek2's multi-head latent attention (`LatentAttention.swift`); nil for the other architectures.
+    public var latentAttention: LatentAttentionShape?
 
     // Dense variations of the Llama layer.
     /// OLMo2 and EXAONE4 have no RMSNorm before attention and FFN, only after them
@@ -121,18 +138,19 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// embeddings, attention, residuals and logits), SmolLM3 (no RoPE in every 4th layer), GLM4
     /// (pre- and post-norms, fused gate-up FFN, partial RoPE), GLM4-MoE (sigmoid routing with a
     /// selection bias, a shared expert, dense leading layers), gpt-oss (attention sinks, alternating
-    /// sliding window, YaRN, biased experts with a clamped SwiGLU), and the Gemma2 and Gemma3 text
+    /// sliding window, YaRN, biased experts with a clamped SwiGLU), DeepSeek2 (multi-head latent
+    /// attention, expert groups, shared experts, dense leading layers), and the Gemma2 and Gemma3 text
     /// decoders.
     public static let supportedArchitectures: Set<String> = [
         "llama", "qwen2", "qwen3", "gemma3", "qwen3moe", "qwen2moe", "olmoe", "olmo2", "granite", "smollm3", "exaone4",
-        "glm4", "gemma2", "glm4moe", "gpt-oss",
+        "glm4", "gemma2", "glm4moe", "gpt-oss", "deepseek2",
     ]
 
     /// llama_model_rope_type's LLAMA_ROPE_TYPE_NORM among them (adjacent pairs); the others are NeoX.
-    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4"]
+    static let adjacentPairRope: Set<String> = ["llama", "granite", "smollm3", "glm4", "deepseek2"]
 
     /// Architectures whose layers always route through experts (llama.cpp refuses them without).
-    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe", "gpt-oss"]
+    static let expertArchitectures: Set<String> = ["qwen3moe", "qwen2moe", "olmoe", "glm4moe", "gpt-oss", "deepseek2"]
 
     /// llama.cpp's LLAMA_MAX_EXPERTS.
     static let maximumExperts = 512
@@ -178,12 +196,15 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         let experts = try int("expert_count", default: 0, allowsZero: true)
         // MoE layers have no dense FFN, so their files need not say how wide one would be.
         feedForwardLength = try int("feed_forward_length", default: experts > 0 ? 0 : nil, allowsZero: experts > 0)
-        guard embeddingLength % headCount == 0 else {
+        // DeepSeek2's key_length / value_length are its latent cache's widths (kv_lora_rank + rope,
+        // kv_lora_rank), not a head's; its head widths are read with the latent attention.
+        let latent = arch == "deepseek2"
+        guard latent || embeddingLength % headCount == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count", value: headCount)
         }
         headDimension = try int("attention.key_length", default: embeddingLength / headCount)
         let valueLength = try int("attention.value_length", default: headDimension)
-        guard valueLength == headDimension else {
+        guard latent || valueLength == headDimension else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).attention.value_length", value: valueLength)
         }
         guard headCount % kvHeadCount == 0 else {
@@ -192,7 +213,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         ropeDimensions = try int("rope.dimension_count", default: headDimension)
         // llama.cpp asserts n_rot == head width for these architectures; GLM4 turns only the first
         // rope.dimension_count values of each head.
-        let partialRope = (arch == "glm4" || arch == "glm4moe") && ropeDimensions < headDimension
+        let partialRope = (arch == "glm4" || arch == "glm4moe" || latent) && ropeDimensions < headDimension
         guard ropeDimensions == headDimension || partialRope, ropeDimensions % 2 == 0 else {
             throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
         }
@@ -207,7 +228,9 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         if scalingType == "yarn" {
             let original = try int("rope.scaling.original_context_length", default: int("context_length", default: 4096))
             ropeYarn = YarnRope(frequencyScale: ropeFrequencyScale, originalContext: original,
-                                attentionFactor: float("rope.scaling.attn_factor", default: 1))
+                                attentionFactor: float("rope.scaling.attn_factor", default: 1),
+                                logMultiplier: latent ? Self.yarnLogMultiplier(m, arch) : 0,
+                                mscaleFollowsLogMultiplier: latent)
         }
         rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
         self.vocabularySize = vocabularySize
@@ -220,6 +243,7 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             try readExperts(count: experts, int: int, metadata: m)
         }
         qkNormSpansHeads = arch == "olmoe" || arch == "olmo2"
+        if latent { try readLatentAttention(m, int: int) }
         hasPreNorms = arch != "olmo2" && arch != "exaone4"
         hasPostNorms = ["gemma2", "gemma3", "olmo2", "exaone4", "glm4"].contains(arch)
         if arch == "smollm3" { noRopeLayerStep = 4 }
@@ -301,6 +325,8 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             normalizesExpertWeights = arch == "qwen3moe"
         case "glm4moe":
             try readGLM4MoE(int: int, metadata: metadata)
+        case "deepseek2":
+            try readDeepSeek2Experts(int: int, metadata: metadata)
         case "gpt-oss":
             // llama_model_openai_moe: softmax over the selected experts' logits, no renormalisation.
             expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
@@ -313,6 +339,20 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         if arch == "qwen2moe" {
             let fallback = feedForwardLength > 0 ? feedForwardLength : nil
             sharedExpertFeedForwardLength = try int("expert_shared_feed_forward_length", fallback, false)
+        }
+        // llama_model::load_hparams reads the groups for every architecture and build_moe_ffn uses them
+        // whenever there is more than one; its asserts, plus two experts per group (each group is
+        // scored by its top two).
+        expertGroupCount = try int("expert_group_count", 0, true)
+        expertGroupsUsed = try int("expert_group_used_count", 0, true)
+        if expertGroupCount > 1 {
+            guard expertGroupCount < count, count % expertGroupCount == 0, count / expertGroupCount >= 2 else {
+                throw InferenceError.invalidHyperparameter(key: "\(arch).expert_group_count", value: expertGroupCount)
+            }
+            guard expertGroupsUsed > 0, expertGroupsUsed < expertGroupCount,
+                  expertsUsed <= expertGroupsUsed * (count / expertGroupCount) else {
+                throw InferenceError.invalidHyperparameter(key: "\(arch).expert_group_used_count", value: expertGroupsUsed)
+            }
         }
     }
 

@@ -9,7 +9,8 @@ import GGUF
 /// embedding). Qwen2 adds q/k/v biases and NeoX RoPE, Qwen3 per-head q/k RMSNorm and NeoX RoPE
 /// (`src/models/qwen2.cpp`, `qwen3.cpp`); their MoE versions and OLMoE (full-width q/k RMSNorm)
 /// replace the FFN by a mixture of experts (`MixtureOfExperts.swift`); Gemma3 has its own layer
-/// (`Gemma3Forward.swift`).
+/// (`Gemma3Forward.swift`), and DeepSeek2 (DeepSeek-V3, Kimi-K2) its multi-head latent attention
+/// (`LatentAttention.swift`).
 /// Weights stay where their store keeps them (a file's memory map), in whatever type they are
 /// stored, and are dequantized a row block at a time inside the matmul.
 public final class LlamaModel {
@@ -20,6 +21,9 @@ public final class LlamaModel {
     let outputNorm: [Float]
     let outputBias: [Float]?
     let layers: [LlamaLayer]
+    /// DeepSeek2's layers (multi-head latent attention); empty for the other architectures, whose
+    /// layers are `layers`.
+    let latentLayers: [LatentLayer]
     let ropeFreqFactors: [Float]?
     /// Round each matmul's activations as ggml's CPU backend does for the weight type (see
     /// `ActivationRounding`), so logits are llama.cpp's. False measures the weights' error alone.
@@ -57,22 +61,38 @@ public final class LlamaModel {
         // OLMoE normalizes the whole q and k vectors of a token, the others each head.
         let qNormWidth = hp.qkNormSpansHeads ? hp.qDimension : hp.headDimension
         let kNormWidth = hp.qkNormSpansHeads ? hp.kvDimension : hp.headDimension
-        layers = try (0..<hp.layerCount).map { i in
+        // llama.cpp gives every layer experts when expert_count > 0 (GLM4-MoE, DeepSeek2: after their dense lead).
+        func feedForward(layer i: Int) throws -> FeedForward {
             let p = "blk.\(i)."
-            // llama.cpp gives every layer experts when expert_count > 0 (GLM4-MoE: after its dense lead).
-            let feedForward: FeedForward
             if hp.hasExperts(layer: i) {
-                feedForward = .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
+                return .experts(try MixtureOfExperts(weights: weights, prefix: p, hp: hp))
             } else if hp.architecture == "glm4" {
-                feedForward = .fusedGateUp(
+                return .fusedGateUp(
                     up: try matrix(p + "ffn_up.weight", rows: 2 * hp.feedForwardLength, columns: e),
                     down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength))
-            } else {
-                feedForward = .dense(DenseFeedForward(
-                    gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
-                    up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
-                    down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
             }
+            return .dense(DenseFeedForward(
+                gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: e),
+                up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: e),
+                down: try matrix(p + "ffn_down.weight", rows: e, columns: hp.feedForwardLength)))
+        }
+        if let shape = hp.latentAttention {
+            latentLayers = try (0..<hp.layerCount).map { i in
+                let p = "blk.\(i)."
+                return LatentLayer(
+                    attentionNorm: try loadVector(weights: weights, name: p + "attn_norm.weight", count: e),
+                    attention: try LatentAttention(weights: weights, prefix: p, hp: hp, shape: shape),
+                    ffnNorm: try loadVector(weights: weights, name: p + "ffn_norm.weight", count: e),
+                    feedForward: try feedForward(layer: i))
+            }
+            layers = []
+            releaseResidentWeights()
+            return
+        }
+        latentLayers = []
+        layers = try (0..<hp.layerCount).map { i in
+            let p = "blk.\(i)."
+            let feedForward = try feedForward(layer: i)
             return LlamaLayer(
                 attentionNorm: hp.hasPreNorms
                     ? try loadVector(weights: weights, name: p + "attn_norm.weight", count: e) : nil,
@@ -163,7 +183,10 @@ public final class LlamaModel {
 
     /// The final normed hidden states of a chunk, through the architecture's layers.
     func finalHidden(tokens: [Int32], scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
-        hyperParameters.architecture == "gemma3" || hyperParameters.architecture == "gemma2"
+        if hyperParameters.latentAttention != nil {
+            return forwardLatentHidden(tokens: tokens, scratch: &scratch, threads: threads)
+        }
+        return hyperParameters.architecture == "gemma3" || hyperParameters.architecture == "gemma2"
             ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
             : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
     }
@@ -215,21 +238,7 @@ public final class LlamaModel {
             finishBranch(s.projected, tokens: n, postNorm: layer.postAttentionNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
             let ffnInput = normed(s.hidden, tokens: n, by: layer.ffnNorm, scratch: s)
-            switch layer.feedForward {
-            case .dense(let f):
-                multiply(ffnInput, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
-                multiply(ffnInput, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
-                Kernels.swiglu(s.gate, s.up, count: n * hp.feedForwardLength, threads: threads)
-                multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
-            case .fusedGateUp(let up, let down):
-                let fused = UnsafeMutablePointer<Float>.allocate(capacity: n * up.rows)
-                defer { fused.deallocate() }
-                multiply(ffnInput, tokens: n, by: up, into: fused, threads: threads, rounding: rounding(for: up))
-                Kernels.fusedSwiglu(fused, tokens: n, width: hp.feedForwardLength, into: s.gate)
-                multiply(s.gate, tokens: n, by: down, into: s.projected, threads: threads, rounding: rounding(for: down))
-            case .experts(let moe):
-                mixtureOfExperts(moe, input: ffnInput, tokens: n, into: s.projected, threads: threads)
-            }
+            feedForward(layer.feedForward, input: ffnInput, tokens: n, scratch: s, threads: threads)
             finishBranch(s.projected, tokens: n, postNorm: layer.postFeedForwardNorm)
             Kernels.add(s.hidden, s.projected, count: n * e)
             if !keepsWeightsResident {
@@ -240,6 +249,27 @@ public final class LlamaModel {
             Kernels.rmsNorm(s.hidden, tokens: n, count: e, weight: $0.baseAddress!, epsilon: hp.rmsEpsilon, into: s.normed)
         }
         return UnsafePointer(s.normed)
+    }
+
+    /// A layer's FFN of the normed states `x` into `scratch.projected`.
+    func feedForward(_ ff: FeedForward, input x: UnsafePointer<Float>, tokens n: Int, scratch s: LlamaScratch,
+                     threads: Int) {
+        let width = hyperParameters.feedForwardLength
+        switch ff {
+        case .dense(let f):
+            multiply(x, tokens: n, by: f.gate, into: s.gate, threads: threads, rounding: rounding(for: f.gate))
+            multiply(x, tokens: n, by: f.up, into: s.up, threads: threads, rounding: rounding(for: f.up))
+            Kernels.swiglu(s.gate, s.up, count: n * width, threads: threads)
+            multiply(s.gate, tokens: n, by: f.down, into: s.projected, threads: threads, rounding: rounding(for: f.down))
+        case .fusedGateUp(let up, let down):
+            let fused = UnsafeMutablePointer<Float>.allocate(capacity: n * up.rows)
+            defer { fused.deallocate() }
+            multiply(x, tokens: n, by: up, into: fused, threads: threads, rounding: rounding(for: up))
+            Kernels.fusedSwiglu(fused, tokens: n, width: width, into: s.gate)
+            multiply(s.gate, tokens: n, by: down, into: s.projected, threads: threads, rounding: rounding(for: down))
+        case .experts(let moe):
+            mixtureOfExperts(moe, input: x, tokens: n, into: s.projected, threads: threads)
+        }
     }
 
     /// `x` RMSNormed by `weight` into `scratch.normed`, or `x` itself when there is no norm.
@@ -280,15 +310,7 @@ struct LlamaLayer {
     let sinks: [Float]?
 
     /// The matrices it reads, to hand their pages back after the layer.
-    var tensors: [WeightTensor] {
-        let ffn: [WeightTensor]
-        switch feedForward {
-        case .dense(let f): ffn = [f.gate.tensor, f.up.tensor, f.down.tensor]
-        case .fusedGateUp(let up, let down): ffn = [up.tensor, down.tensor]
-        case .experts(let moe): ffn = moe.tensors
-        }
-        return [q.tensor, k.tensor, v.tensor, o.tensor] + ffn
-    }
+    var tensors: [WeightTensor] { [q.tensor, k.tensor, v.tensor, o.tensor] + feedForward.tensors }
 }
 
 /// A layer's FFN: one SwiGLU (GeGLU for Gemma3) for every token, GLM4's SwiGLU whose gate and up
@@ -297,6 +319,15 @@ enum FeedForward {
     case dense(DenseFeedForward)
     case fusedGateUp(up: WeightMatrix, down: WeightMatrix)
     case experts(MixtureOfExperts)
+
+    /// The matrices it reads, to hand their pages back after the layer.
+    var tensors: [WeightTensor] {
+        switch self {
+        case .dense(let f): [f.gate.tensor, f.up.tensor, f.down.tensor]
+        case .fusedGateUp(let up, let down): [up.tensor, down.tensor]
+        case .experts(let moe): moe.tensors
+        }
+    }
 }
 
 struct DenseFeedForward {

@@ -18,6 +18,8 @@ struct MixtureOfExperts {
     let normalizesWeights: Bool
     let gating: ExpertGating
     let weightsScale: Float
+    /// DeepSeek-V3's expert groups (`expert_group_count`, `expert_group_used_count`); 0 = no groups.
+    let groups, groupsUsed: Int
 
     var expertCount: Int { router.rows }
 
@@ -35,8 +37,12 @@ struct MixtureOfExperts {
             return t
         }
         router = try WeightMatrix(tensor: tensor("ffn_gate_inp.weight"), rows: count, columns: e)
-        selectionBias = hp.architecture == "glm4moe"
-            ? try loadVector(weights: weights, name: p + "exp_probs_b.bias", count: count) : nil
+        switch hp.architecture {
+        case "glm4moe": selectionBias = try loadVector(weights: weights, name: p + "exp_probs_b.bias", count: count)
+        // DeepSeek-V2 has none, V3 and Kimi-K2 have one.
+        case "deepseek2": selectionBias = try loadOptionalVector(weights: weights, name: p + "exp_probs_b.bias", count: count)
+        default: selectionBias = nil
+        }
         let oai = hp.architecture == "gpt-oss"
         routerBias = oai ? try loadVector(weights: weights, name: p + "ffn_gate_inp.bias", count: count) : nil
         gateBias = oai ? try loadVector(weights: weights, name: p + "ffn_gate_exps.bias", count: ff * count) : nil
@@ -60,6 +66,8 @@ struct MixtureOfExperts {
         normalizesWeights = hp.normalizesExpertWeights
         gating = hp.expertGating
         weightsScale = hp.expertWeightsScale
+        groups = hp.expertGroupCount > 1 ? hp.expertGroupCount : 0
+        groupsUsed = hp.expertGroupsUsed
     }
 }
 
@@ -84,9 +92,13 @@ struct ExpertRouting {
     /// (1 / (1 + e^-x)) — then the `used` largest of probability + `bias` where a selection bias is
     /// given (ggml_argsort_top_k, descending; equal ones by lower index), their unbiased
     /// probabilities as weights, divided by their sum (clamped below at F16's smallest normal) when
-    /// `normalize`, times `scale` unless it is 0 or 1.
+    /// `normalize`, times `scale` unless it is 0 or 1. With `groups` > 1 (DeepSeek-V3) the experts
+    /// are split into that many consecutive groups, each scored by the sum of its two largest
+    /// (biased) selection values; only the `groupsUsed` best groups' experts can be selected (the
+    /// others' values become -inf), equal scores ordered by lower group index.
     init(logits: UnsafeMutablePointer<Float>, tokens n: Int, experts: Int, used k: Int, normalize: Bool,
-         gating: ExpertGating = .softmax, bias: [Float]? = nil, scale: Float = 0) {
+         gating: ExpertGating = .softmax, bias: [Float]? = nil, scale: Float = 0, groups: Int = 0,
+         groupsUsed: Int = 0) {
         selected = [Int32](repeating: 0, count: n * k)
         weights = [Float](repeating: 0, count: n * k)
         members = [[Int]](repeating: [], count: experts)
@@ -111,6 +123,7 @@ struct ExpertRouting {
                 break
             }
             for i in 0..<experts { selection[i] = bias.map { p[i] + $0[i] } ?? p[i] }
+            if groups > 1 { Self.maskGroups(&selection, groups: groups, used: groupsUsed) }
             for i in 0..<experts { order[i] = i }
             order.sort { selection[$0] > selection[$1] || (selection[$0] == selection[$1] && $0 < $1) }
             var total = 0.0
@@ -144,6 +157,31 @@ struct ExpertRouting {
     }
 }
 
+extension ExpertRouting {
+    /// build_moe_ffn's group selection over one token's selection values.
+    static func maskGroups(_ selection: inout [Float], groups: Int, used: Int) {
+        let per = selection.count / groups
+        var scores = [Float](repeating: 0, count: groups)
+        for g in 0..<groups {
+            var first = -Float.infinity, second = -Float.infinity
+            for i in (g * per)..<((g + 1) * per) {
+                let v = selection[i]
+                if v > first {
+                    second = first
+                    first = v
+                } else if v > second {
+                    second = v
+                }
+            }
+            scores[g] = first + second
+        }
+        let order = (0..<groups).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        for g in order[used...] {
+            for i in (g * per)..<((g + 1) * per) { selection[i] = -.infinity }
+        }
+    }
+}
+
 extension LlamaModel {
     /// One MoE FFN over the normed hidden states `x` (`tokens × embedding`) into `out`.
     ///
@@ -163,7 +201,8 @@ extension LlamaModel {
         multiply(x, tokens: n, by: moe.router, into: logits, threads: threads, rounding: rounding(for: moe.router))
         if let b = moe.routerBias { Kernels.addBias(logits, tokens: n, bias: b) }
         let routing = ExpertRouting(logits: logits, tokens: n, experts: experts, used: k, normalize: moe.normalizesWeights,
-                                    gating: moe.gating, bias: moe.selectionBias, scale: moe.weightsScale)
+                                    gating: moe.gating, bias: moe.selectionBias, scale: moe.weightsScale,
+                                    groups: moe.groups, groupsUsed: moe.groupsUsed)
         if let observer = activationObserver {
             routing.selected.withUnsafeBufferPointer { sel in
                 for w in [moe.gate.name, moe.up.name] {
@@ -226,7 +265,7 @@ extension LlamaModel {
     }
 
     /// `out += ffn_shexp(x) · sigmoid(ffn_gate_inp_shexp · x)` (Qwen2-MoE; the sigmoid computed as
-    /// llama.cpp's graph does: silu(v) / v), or `out += ffn_shexp(x)` without a gate (GLM4-MoE).
+    /// llama.cpp's graph does: silu(v) / v), or `out += ffn_shexp(x)` without a gate (GLM4-MoE, DeepSeek2).
     private func addSharedExpert(
         _ shared: SharedExpert, input x: UnsafePointer<Float>, tokens n: Int, into out: UnsafeMutablePointer<Float>,
         threads: Int
