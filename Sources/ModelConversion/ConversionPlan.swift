@@ -63,6 +63,7 @@ public struct ConversionPlan: Sendable {
                 stored.append((filtered, file, tensor))
             }
         }
+        try ConfigChecks.validate(hparams, stored: stored, architecture: architecture)
         let outputType = Self.resolve(choice, stored.map(\.info))
         var planned: [PlannedTensor] = []
         if let planOwn = architecture.planOwnTensors {
@@ -103,7 +104,7 @@ public struct ConversionPlan: Sendable {
                     groups = (kvHeads != nil && kvHeads != heads) ? kvHeads : heads
                 }
                 if hfName.hasSuffix("_proj.weight") || hfName.hasSuffix("_proj.bias"), groups != nil {
-                    guard let g = groups, g > 0, let rows = tensor.shape.first, rows % (2 * g) == 0 else {
+                    guard let g = groups, g > 0, let rows = tensor.shape.first, g <= rows / 2, rows % (2 * g) == 0 else {
                         throw .tensor(path: file.path, tensor: tensor.name,
                                       message: "has \(tensor.shape.first ?? 0) rows, not a multiple of 2 × \(groups ?? 0) heads, "
                                           + "so its rotary halves cannot be interleaved — config.json's head counts do not match the weights")

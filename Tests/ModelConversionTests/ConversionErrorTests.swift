@@ -106,3 +106,25 @@ import Testing
         #expect(try snapshot() == before)
     }
 }
+
+/// Sizes in config.json that once crashed or hung the converter (an allocation sized by vocab_size,
+/// a loop of head_dim / 2 steps, an overflowing head-count product): each is refused, naming the key.
+@Suite struct HostileConfigTests {
+    @Test(arguments: [("vocab_size", "4000000000"), ("vocab_size", "513"), ("head_dim", "10000000000"),
+                      ("num_attention_heads", "4611686018427387904"), ("num_key_value_heads", "9223372036854775807"),
+                      ("num_hidden_layers", "99999999999"), ("num_attention_heads", "-3")])
+    func refusedNamingTheKey(key: String, value: String) throws {
+        let temp = TemporaryFolder()
+        let folder = try temp.copy(fixture: "tiny-llama3")
+        let path = folder + "/config.json"
+        var config = try String(contentsOfFile: path, encoding: .utf8)
+        let pattern = "\"\(key)\": "
+        guard let range = config.range(of: pattern) else { throw TestFailure("no \(key)") }
+        let end = config[range.upperBound...].firstIndex { $0 == "," || $0 == "\n" || $0 == "}" } ?? config.endIndex
+        config.replaceSubrange(range.upperBound..<end, with: value)
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(ConversionErrorTests.error(folder))
+        guard case .config(_, let named, _) = error else { Issue.record("got \(error)"); return }
+        #expect(named == key)
+    }
+}
