@@ -80,9 +80,11 @@ public struct GGUFHeaderParser {
             }
             let (dims, elements) = try readDimensions(tensor: name)
             let type = try readTensorType(tensor: name)
-            guard elements == 0 || dims[0] % type.blockSize == 0 else {
+            // Zero dimensions is a scalar for ggml (every ne is 1): one row of one element.
+            let rowLength = dims.first ?? 1
+            guard elements == 0 || rowLength % type.blockSize == 0 else {
                 throw malformed(.rowNotBlockMultiple, "tensor '\(name)' shape", infoOffset,
-                                "tensor '\(name)' has rows of \(dims[0]) elements, not a multiple of \(type.name)'s block of \(type.blockSize)")
+                                "tensor '\(name)' has rows of \(rowLength) elements, not a multiple of \(type.name)'s block of \(type.blockSize)")
             }
             guard let bytes = type.byteCount(elements: elements) else {
                 throw malformed(.tensorSizeOverflow, "tensor '\(name)' shape", infoOffset,

@@ -243,6 +243,23 @@ struct MalformedHeaderTests {
         expectError(b, .rowNotBlockMultiple)
     }
 
+    /// A tensor info with zero dimensions (found by mutation fuzzing: it trapped the parser) is a
+    /// scalar for ggml: one F32 element is valid; a block type cannot hold one element.
+    @Test func zeroDimensionTensor() throws {
+        var b = RawGGUFBuilder()
+        b.header(tensors: 1, kvs: 0)
+        b.tensorInfo("s", dims: [], type: 0, offset: 0)
+        b.padTo(32)
+        b.zeros(32)
+        let header = try parseGGUF(b.bytes)
+        #expect(header.tensors.first?.elementCount == 1)
+
+        var q = RawGGUFBuilder()
+        q.header(tensors: 1, kvs: 0)
+        q.tensorInfo("s", dims: [], type: 2, offset: 0)
+        expectError(q, .rowNotBlockMultiple)
+    }
+
     @Test func misalignedTensorOffset() {
         var b = RawGGUFBuilder()
         b.header(tensors: 2, kvs: 0)
