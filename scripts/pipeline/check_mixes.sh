@@ -8,8 +8,8 @@ set -euo pipefail
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 MODEL=$1; OUT=$2; IMATRIX=${3:-}
 # Q2_K_S needs an importance matrix (llama-quantize refuses without one, and so does quantd).
-MIXES="F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K ${3:+Q2_K_S }Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0"
-QUANTD=$(cd "$(dirname "$0")/../.." && pwd)/.build/release/quantd
+MIXES=${MIXES:-"F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K ${3:+Q2_K_S }Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0"}
+QUANTD=${QUANTD:-$(cd "$(dirname "$0")/../.." && pwd)/.build/release/quantd}
 mkdir -p "$OUT/quantd" "$OUT/ref"
 {
   echo '{"version": 1,'
@@ -28,7 +28,7 @@ for m in $MIXES; do
     same=$((same+1)); echo "IDENTICAL $m"
   else
     diff=$((diff+1)); echo "DIFFERENT $m"
-    "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4
+    "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4 || true
   fi
 done
 echo "$same identical, $diff different"

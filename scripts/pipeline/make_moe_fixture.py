@@ -24,6 +24,7 @@ F32 norms hold 1 + k * 2^-12, F32 biases and routers ("f32") k * 2^-12. Every va
 """
 import hashlib
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ import gguf
 
 HIDDEN, HEADS, KV_HEADS, LAYERS, EXPERTS, USED, FF_EXP, FF_SHEXP, VOCAB = 256, 4, 1, 4, 4, 2, 160, 256, 300
 HEAD_DIM = HIDDEN // HEADS
-MIXES = ["Q4_K_M", "Q2_K", "Q3_K_S", "Q6_K", "IQ4_XS", "Q8_0", "Q4_0", "Q5_K_S"]
+MIXES = ["Q4_K_M", "Q2_K", "Q3_K_S", "Q6_K", "IQ4_XS", "Q8_0", "Q4_0", "Q5_K_S", "MXFP4_MOE", "Q2_0", "TQ1_0"]
 IMATRIX_MIXES = ["Q4_K_M", "IQ4_XS", "Q2_K_S", "Q3_K_M", "Q4_0"]
 
 
@@ -143,9 +144,66 @@ def sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+# ggml types the outputs use: id -> (name, elements per block, bytes per block). A table of our
+# own because gguf-py 0.19 does not know the newest types (Q1_0, Q2_0).
+TYPES = {0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20), 6: ("Q5_0", 32, 22),
+         7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110),
+         12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 20: ("IQ4_NL", 32, 18),
+         23: ("IQ4_XS", 256, 136), 30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
+         39: ("MXFP4", 32, 17), 41: ("Q1_0", 128, 18), 42: ("Q2_0", 64, 18)}
+
+
 def describe(path):
-    r = gguf.GGUFReader(str(path))
-    return [[t.name, t.tensor_type.name, hashlib.sha256(bytes(t.data.tobytes())).hexdigest()] for t in r.tensors]
+    """[name, type, sha256 of its data] per tensor, from the file's own header."""
+    data = Path(path).read_bytes()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        value = struct.unpack_from("<" + fmt, data, pos)
+        pos += struct.calcsize("<" + fmt)
+        return value[0]
+
+    def string():
+        nonlocal pos
+        n = take("Q")
+        pos += n
+        return data[pos - n:pos].decode()
+
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def value(kind):
+        if kind == 8:
+            return string()
+        if kind == 9:
+            inner, n = take("I"), take("Q")
+            return [value(inner) for _ in range(n)]
+        return take(scalar[kind])
+
+    assert data[:4] == b"GGUF"
+    pos = 4
+    take("I")
+    n_tensors, n_kv = take("Q"), take("Q")
+    alignment = 32
+    for _ in range(n_kv):
+        key = string()
+        v = value(take("I"))
+        if key == "general.alignment":
+            alignment = v
+    infos = []
+    for _ in range(n_tensors):
+        name = string()
+        dims = [take("Q") for _ in range(take("I"))]
+        kind, offset = take("I"), take("Q")
+        infos.append((name, dims, kind, offset))
+    start = (pos + alignment - 1) // alignment * alignment
+    out = []
+    for name, dims, kind, offset in infos:
+        type_name, block, size = TYPES[kind]
+        count = int(np.prod(dims))
+        nbytes = count // block * size
+        out.append([name, type_name, hashlib.sha256(data[start + offset:start + offset + nbytes]).hexdigest()])
+    return out
 
 
 def main():
