@@ -4,6 +4,8 @@
 # (llama_model_quantize, i.e. llama-quantize) writes each separately; every pair is compared
 # with cmp (whole file) and, on a difference, compare_gguf.py (per tensor).
 #   scripts/pipeline/check_mixes.sh MODEL.gguf OUTDIR [IMATRIX.gguf]
+# Environment: QUANTD (default: this checkout's release build), MIXES (space-separated; default:
+# the 22 mixes below). Paths must be absolute.
 set -euo pipefail
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 MODEL=$1; OUT=$2; IMATRIX=${3:-}
