@@ -2,7 +2,8 @@
 # Byte-identity of quantd against llama.cpp for every named mix: quantd writes all mixes of a
 # model in ONE pass (one pipeline with a scheme per mix); the oracle's quantize_ref.py
 # (llama_model_quantize, i.e. llama-quantize) writes each separately; every pair is compared
-# with cmp (whole file) and, on a difference, compare_gguf.py (per tensor).
+# with cmp (whole file) and, on a difference, compare_tensors.py (per tensor; then compare_gguf.py
+# for the metadata when every tensor agrees).
 #   scripts/pipeline/check_mixes.sh MODEL.gguf OUTDIR [IMATRIX.gguf]
 # Environment: QUANTD (default: this checkout's release build), MIXES (space-separated; default:
 # the 22 mixes below). Paths must be absolute.
@@ -30,7 +31,10 @@ for m in $MIXES; do
     same=$((same+1)); echo "IDENTICAL $m"
   else
     diff=$((diff+1)); echo "DIFFERENT $m"
-    "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4 || true
+    # tensors by name, shape, type and bytes (any ggml type); when they all agree, the metadata
+    if "$ORACLE/venv/bin/python" "$(dirname "$0")/compare_tensors.py" "$ref" "$OUT/quantd/$base-$m.gguf" | tail -4; then
+      "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4 || true
+    fi
   fi
 done
 echo "$same identical, $diff different"

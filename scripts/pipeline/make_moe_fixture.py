@@ -155,6 +155,11 @@ TYPES = {0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32
 
 def describe(path):
     """[name, type, sha256 of its data] per tensor, from the file's own header."""
+    return [[name, type_name, digest] for name, _, type_name, digest in read_tensors(path)]
+
+
+def read_tensors(path):
+    """(name, dims, type, sha256 of its data) per tensor, from the file's own header."""
     data = Path(path).read_bytes()
     pos = 0
 
@@ -202,7 +207,7 @@ def describe(path):
         type_name, block, size = TYPES[kind]
         count = int(np.prod(dims))
         nbytes = count // block * size
-        out.append([name, type_name, hashlib.sha256(data[start + offset:start + offset + nbytes]).hexdigest()])
+        out.append((name, dims, type_name, hashlib.sha256(data[start + offset:start + offset + nbytes]).hexdigest()))
     return out
 
 
