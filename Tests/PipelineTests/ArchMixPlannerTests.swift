@@ -11,8 +11,8 @@ import Testing
 /// `attn_kv_b`, nanbeige loops, unusual names and row lengths): for every named mix, with and
 /// without an importance matrix, each tensor's type must be the one `llama-quantize --dry-run`
 /// chose, and where llama-quantize refused a mix the planner must refuse it too; on four models
-/// also with `--output-tensor-type`, `--token-embedding-type`, `--leave-output-tensor` and
-/// `--pure`. Planned from the recorded headers alone. Fixture: scripts/pipeline/make_arch_mix_fixture.py.
+/// also with `--output-tensor-type`, `--token-embedding-type`, `--leave-output-tensor`, `--pure`
+/// and `--tensor-type` rules. Planned from the recorded headers alone. Fixture: scripts/pipeline/make_arch_mix_fixture.py.
 struct ArchMixPlannerTests {
     struct ModelCase: Sendable {
         var name: String
@@ -35,6 +35,12 @@ struct ArchMixPlannerTests {
             case "--leave-output-tensor": options.quantizeOutputTensor = false
             case "--pure": options.pure = true
             case "--imatrix": options.hasImportanceMatrix = rest.popFirst() != nil
+            case "--tensor-type":
+                // PATTERN=TYPE, split at the first "="; llama-quantize lowercases the pattern
+                guard let rule = rest.popFirst(), let equals = rule.firstIndex(of: "="),
+                      let type = GGMLType(name: rule[rule.index(after: equals)...].uppercased()),
+                      let compiled = try? TensorTypeRule(pattern: rule[..<equals].lowercased(), type: type) else { return nil }
+                options.rules.append(compiled)
             default: return nil
             }
         }

@@ -49,7 +49,10 @@ VARIANT_MODELS = {"qwen3moe-h256", "gemma2-h256", "glm4moe-h256", "llama-unusual
 VARIANTS = [("Q4_K_M", ["--output-tensor-type", "q5_k", "--token-embedding-type", "q3_k"]),
             ("IQ2_XXS", ["--output-tensor-type", "q5_k", "--token-embedding-type", "q3_k"]),
             ("Q4_K_M", ["--output-tensor-type", "q8_0"]), ("IQ1_S", ["--token-embedding-type", "q4_0"]),
-            ("Q4_K_M", ["--leave-output-tensor"]), ("Q3_K_M", ["--pure"]), ("Q2_K", ["--pure", "--imatrix", imatrix])]
+            ("Q4_K_M", ["--leave-output-tensor"]), ("Q3_K_M", ["--pure"]), ("Q2_K", ["--pure", "--imatrix", imatrix]),
+            ("Q4_K_M", ["--tensor-type", "ffn_down_exps=q8_0", "--tensor-type", "attn=q5_k", "--tensor-type", "odd_rows=q4_k"]),
+            ("Q2_K", ["--tensor-type", r"blk\.1\.ffn_(up|gate)_(exps|shexp)=iq4_xs", "--tensor-type", "output=f16"]),
+            ("Q4_K_M", ["--token-embedding-type", "q8_0", "--tensor-type", "per_layer_token_embd=q4_0"])]
 PLAN_KEYS = ["block_count", "attention.head_count", "attention.head_count_kv", "expert_count",
              "nextn_predict_layers", "num_loops"]
 line = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[([\d,\s]+)\], type =\s+(\S+),.*?(?:\((\w+)\))?\s*$")
