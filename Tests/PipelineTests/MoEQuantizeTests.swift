@@ -90,6 +90,30 @@ struct MoEQuantizeTests {
         try check(expected, imatrix: "tiny-moe.imatrix.gguf")
     }
 
+    /// An expert tensor whose entry the matrix lacks cannot be Q2_K in a Q2_K_S mix: llama-quantize
+    /// refuses the job naming that tensor, and so must quantd.
+    @Test func missingExpertEntryIsRefusedAsLlamaQuantizeRefusesIt() throws {
+        let missing = try #require(Self.fixture?["missing_entry"])
+        let dropped = try #require(missing["dropped"]?.stringValue)
+        let refused = try #require(missing["refused"]?.stringValue)
+        let mix = try #require(missing["mix"]?.stringValue.flatMap(QuantMix.init(name:)))
+        let full = try ImportanceMatrix.load(path: TestPaths.fixtures + "/tiny-moe.imatrix.gguf")
+        #expect(full.entries[dropped] != nil)
+        let partial = ImportanceMatrix(file: full.file, entries: full.entries.filter { $0.key != dropped },
+                                       datasets: full.datasets, chunkCount: full.chunkCount)
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try SyntheticMoEModel.write(to: folder + "/source-f16.gguf")
+        var config = PipelineConfig()
+        var options = SchemeOptions(mix: mix)
+        options.hasImportanceMatrix = true
+        config.schemes = [PipelineConfig.Scheme(name: mix.rawValue, options: options)]
+        let runner = PipelineRunner(config: config, source: try GGUFTensorSource(path: folder + "/source-f16.gguf"),
+                                    outputFolder: folder, baseName: "moe", threads: 2)
+        runner.importance = partial
+        #expect(throws: PipelineError.importanceMatrixRequired(tensor: refused, type: "Q2_K")) { try runner.run() }
+    }
+
     @Test func perExpertCountsAreRoundedAndUnroutedExpertsWeighOne() throws {
         let matrix = try ImportanceMatrix.load(path: TestPaths.fixtures + "/tiny-moe.imatrix.gguf")
         // Layer 1's expert 1 was never routed to: llama-quantize fills its weights with 1.

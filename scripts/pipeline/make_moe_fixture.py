@@ -24,6 +24,7 @@ F32 norms hold 1 + k * 2^-12, F32 biases and routers ("f32") k * 2^-12. Every va
 """
 import hashlib
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -107,9 +108,10 @@ def write_model(path):
     w.close()
 
 
-def write_imatrix(path):
+def write_imatrix(path, drop=None):
     """One entry per matrix llama.cpp multiplies by (output excluded, as llama-imatrix does by
-    default): sums [ne0, experts] and counts [1, experts], as llama-imatrix writes them."""
+    default): sums [ne0, experts] and counts [1, experts], as llama-imatrix writes them. `drop`:
+    leave that entry out (the other entries keep their values)."""
     w = gguf.GGUFWriter(str(path), arch="")
     w.kv_data[0].clear()  # no general.architecture in an imatrix
     w.add_string("general.type", "imatrix")
@@ -132,6 +134,8 @@ def write_imatrix(path):
         h = splitmix64((np.uint64(1000 + e) << np.uint64(40)) | np.arange(ne0 * nmat, dtype=np.uint64))
         m = (h >> np.uint64(48)).astype(np.float64)  # 0..65535
         sums = ((1.0 + m / 4096.0) * np.repeat(np.maximum(counts, 1.0), ne0)).astype(np.float32)
+        if name == drop:
+            continue
         w.add_tensor(name + ".counts", counts.reshape(nmat, 1))
         w.add_tensor(name + ".in_sum2", sums.reshape(nmat, ne0))
     w.write_header_to_file()
@@ -234,6 +238,15 @@ def main():
                 raise SystemExit(f"llama-quantize {mix} {extra} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
             result[key][mix] = {"sha256": sha(out), "tensors": describe(out)}
             print(key, mix, result[key][mix]["sha256"])
+    # An entry missing for a tensor that needs one: llama-quantize refuses the mix and names it.
+    dropped = "blk.2.ffn_up_exps.weight"
+    partial = work / "partial.imatrix.gguf"
+    write_imatrix(partial, drop=dropped)
+    run = subprocess.run([str(quantize), "--imatrix", str(partial), str(model), str(work / "refused.gguf"), "Q2_K_S", "2"],
+                         capture_output=True, text=True)
+    refused = re.search(r"Missing importance matrix for tensor (\S+)", run.stdout + run.stderr)
+    assert run.returncode != 0 and refused, "llama-quantize should refuse Q2_K_S without the entry"
+    result["missing_entry"] = {"mix": "Q2_K_S", "dropped": dropped, "refused": refused.group(1)}
     target = fixtures / "tiny-moe-expected.json"
     target.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {target} ({target.stat().st_size} bytes), {imatrix} ({imatrix.stat().st_size} bytes)")
