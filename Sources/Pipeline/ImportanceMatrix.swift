@@ -73,13 +73,16 @@ public struct ImportanceMatrix: Sendable {
     }
 
     /// Per expert, each sum divided by that expert's count; an expert never routed to (count 0)
-    /// gets weights of 1, as llama-quantize fills in partial data.
+    /// gets weights of 1, as llama-quantize fills in partial data. The stored counts are floats
+    /// that llama.cpp rounds to whole numbers (half away from zero) before dividing.
     public static func normalised(sums s: [Float], counts c: [Float]) -> [Float] {
         guard !c.isEmpty, s.count % c.count == 0 else { return s }
         let columns = s.count / c.count
         var e = [Float](repeating: 1, count: s.count)
-        for j in 0..<c.count where c[j] > 0 {
-            for i in 0..<columns { e[j * columns + i] = s[j * columns + i] / c[j] }
+        for j in 0..<c.count {
+            let count = c[j].rounded(.toNearestOrAwayFromZero)
+            guard count > 0 else { continue }
+            for i in 0..<columns { e[j * columns + i] = s[j * columns + i] / count }
         }
         return e
     }

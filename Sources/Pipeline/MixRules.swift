@@ -41,13 +41,14 @@ struct MixRules {
     private var gqa: Int { model.groupedQueryFactor }
     private var experts: Int { model.expertCount }
 
-    /// The layer of an ffn tensor: its position among its kind, or, with experts (whose tensors
-    /// are not in layer order), the number in its name.
+    /// The layer of an ffn tensor and the layer count it is measured against: its position among
+    /// its kind, or, with experts (whose tensors are not in layer order), the number in its name.
+    /// The count is llama.cpp's `n_layer_all`, MTP blocks included, whatever the tensor's kind
+    /// (expert, shared expert or dense).
     private func layer(counter: Int, name: String) throws(PlanError) -> (Int, Int) {
-        let layers = model.layerCount
+        let layers = model.quantizeLayerCount
         guard max(1, experts) > 1 else { return (counter, layers) }
-        guard name.hasPrefix("blk."), let number = Int(name.dropFirst(4).prefix { $0.isNumber }),
-              number >= 0, number < layers else {
+        guard let number = TensorName.blockNumber(Array(name.utf8)), number >= 0, number < layers else {
             throw PlanError.badLayer(tensor: name, layerCount: layers)
         }
         return (number, layers)
@@ -57,6 +58,14 @@ struct MixRules {
                        default defaultType: GGMLType) throws(PlanError) -> GGMLType {
         var type = defaultType
         let arch = model.architecture
+        // glm5-next keeps its query projections and MTP input projection at 8 bits or more.
+        if arch == "glm5-next" {
+            let bytes = Array(name.utf8)
+            if TensorName.contains(bytes, "attn_q_a") || TensorName.contains(bytes, "attn_q_b")
+                || TensorName.contains(bytes, "nextn.eh_proj") {
+                return [.f32, .bf16, .f16].contains(type) ? type : .q8_0
+            }
+        }
         if category == .output || (hasTiedEmbeddings && category == .tokenEmbedding) {
             if let outputTensorType {
                 type = outputTensorType
@@ -73,7 +82,10 @@ struct MixRules {
                 }
             }
         } else if mix == .mxfp4_MOE {
-            type = dimensions.count > 2 && dimensions[2] > 1 ? .mxfp4 : .q8_0
+            // Expert tensors are the 3-D ones; bailingmoe3's MLA projections are 3-D too, so
+            // there only the ffn ones count.
+            let expertLike = arch != "bailingmoe3" || [.ffnUp, .ffnGate, .ffnDown].contains(category)
+            type = dimensions.count > 2 && dimensions[2] > 1 && expertLike ? .mxfp4 : .q8_0
         } else if category == .tokenEmbedding {
             if let tokenEmbeddingType {
                 type = tokenEmbeddingType
@@ -92,7 +104,7 @@ struct MixRules {
             } else if experts == 8 && category == .attentionK {
                 type = .q4_K
             } else if category == .ffnDown {
-                if ffnDownIndex < model.layerCount / 8 { type = iq2SorM ? .iq3_S : .q2_K }
+                if ffnDownIndex < model.quantizeLayerCount / 8 { type = iq2SorM ? .iq3_S : .q2_K }
                 ffnDownIndex += 1
             } else if category == .attentionOutput {
                 if experts == 8 {
@@ -148,9 +160,9 @@ struct MixRules {
         case .q4_K_S where attentionVIndex < 4: type = .q5_K
         default: break
         }
-        // In a 70B Llama eight heads share each attn_v, which is therefore 8x smaller than
+        // In a 70B model eight heads share each attn_v, which is therefore 8x smaller than
         // attn_q: more bits there cost little.
-        if model.isLlama70B && (type == .q3_K || type == .q4_K) { type = .q5_K }
+        if model.is70B && (type == .q3_K || type == .q4_K) { type = .q5_K }
         if experts == 8 { type = .q8_0 }
         return type
     }

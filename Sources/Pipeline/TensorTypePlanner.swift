@@ -42,6 +42,8 @@ public struct SchemeOptions: Sendable {
     public var tokenEmbeddingType: GGMLType?
     public var rules: [TensorTypeRule] = []
     public var hasImportanceMatrix = false
+    /// false: `--leave-output-tensor`, output.weight is copied as it is.
+    public var quantizeOutputTensor = true
 
     public init(mix: QuantMix) { self.mix = mix }
 }
@@ -51,10 +53,7 @@ public enum TensorTypePlanner {
     /// The order llama-quantize visits (and writes) tensors: tensors outside `blk.N.` first, then
     /// by layer number, names sorted by bytes within each (its `weight_name_comparer`).
     public static func quantizeOrder<T>(_ items: [T], name: (T) -> String) -> [T] {
-        func key(_ n: String) -> Int {
-            guard n.hasPrefix("blk.") else { return -1 }
-            return Int(n.dropFirst(4).prefix { $0.isNumber }) ?? -1
-        }
+        func key(_ n: String) -> Int { TensorName.blockNumber(Array(n.utf8)) ?? -1 }
         return items.sorted { a, b in
             let (na, nb) = (name(a), name(b))
             let (la, lb) = (key(na), key(nb))
@@ -72,13 +71,14 @@ public enum TensorTypePlanner {
         var types: [GGMLType] = []
         types.reserveCapacity(tensors.count)
         for tensor in tensors {
-            guard allowsQuantization(tensor) else {
+            guard allowsQuantization(tensor, architecture: model.architecture,
+                                     quantizeOutputTensor: options.quantizeOutputTensor) else {
                 types.append(tensor.type)
                 continue
             }
             let category = TensorCategory(tensorName: tensor.name)
             if let tokenType = options.tokenEmbeddingType, category == .tokenEmbedding,
-               !(tensor.name == "per_layer_token_embd.weight" && options.rules.contains { $0.matches(tensor.name) }) {
+               !(TensorName.equals(Array(tensor.name.utf8), "per_layer_token_embd.weight") && options.rules.contains { $0.matches(tensor.name) }) {
                 types.append(tokenType)
                 continue
             }
@@ -105,22 +105,41 @@ public enum TensorTypePlanner {
 
     /// Whether llama-quantize touches the tensor at all (`tensor_allows_quantization`): 2-D and
     /// larger weights, except norms, expert routers, position embeddings and similar small ones.
-    public static func allowsQuantization(_ tensor: PlannedTensorSource) -> Bool {
-        let name = tensor.name
-        let significant = tensor.dimensions.lastIndex { $0 > 1 }.map { $0 + 1 } ?? 1
-        guard significant >= 2, name.hasSuffix("weight") else { return false }
-        let excluded = ["_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
-                        "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
-                        "indexer.q_proj.weight", "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight",
-                        "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight",
-                        "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight",
-                        "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-                        "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
-                        "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
-                        "mm.a.code_embd"]
-        if excluded.contains(where: { name.contains($0) }) { return false }
-        return name != "position_embd.weight" && name != "token_types.weight"
+    /// Everything else (biases, 1-D tensors, `ssm_a`, `ssm_d`, ...) is copied as it is.
+    public static func allowsQuantization(_ tensor: PlannedTensorSource, architecture: String,
+                                          quantizeOutputTensor: Bool = true) -> Bool {
+        let significant = tensor.dimensions.prefix(4).lastIndex { $0 > 1 }.map { $0 + 1 } ?? 1
+        guard significant >= 2 else { return false }
+        let name = Array(tensor.name.utf8)
+        // llama.cpp tests `name.rfind("weight") == name.size() - 6`, which also holds for a
+        // five-byte name (both sides are npos), so such a name counts as a weight.
+        guard name.count == 5 || name.reversed().starts(with: "weight".utf8.reversed()) else { return false }
+        if !quantizeOutputTensor && TensorName.equals(name, "output.weight") { return false }
+        if TensorName.equals(name, "position_embd.weight") || TensorName.equals(name, "token_types.weight") { return false }
+        for excluded in excludedNameParts where TensorName.contains(name, excluded) { return false }
+        if architecture == "glm5-next" {
+            for excluded in glm5NextExcludedNameParts where TensorName.contains(name, excluded) { return false }
+        }
+        return true
     }
+
+    private static let excludedNameParts: [StaticString] = [
+        "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel", "per_layer_model_proj",
+        "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight", "indexer.q_proj.weight",
+        "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight",
+        "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight", "time_mix_a0.weight", "time_mix_a1.weight",
+        "time_mix_a2.weight", "time_mix_g1.weight", "time_mix_g2.weight", "time_mix_decay_w1.weight",
+        "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd",
+        "sam.pos_embd", "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
+        "mm.a.code_embd",
+    ]
+
+    /// glm5-next's small indexer, hyper-connection and low-rank tensors stay unquantized.
+    private static let glm5NextExcludedNameParts: [StaticString] = [
+        "hc_", "indexer.attn_q_b", "indexer.attn_k", "indexer.proj", "indexer_compressor_gate",
+        "indexer_compressor_ape", "ssm_f_a.weight", "ssm_f_b.weight", "ssm_g_a.weight", "ssm_g_b.weight",
+        "ssm_beta.weight", "attn_kv_a_mqa.weight", "attn_k_b.weight", "attn_v_b.weight",
+    ]
 
     /// A type whose block does not divide the row length falls back as llama-quantize's
     /// `tensor_type_fallback` says, and to F16 when even that does not fit.

@@ -2,16 +2,19 @@
 # Byte-identity of quantd against llama.cpp for every named mix: quantd writes all mixes of a
 # model in ONE pass (one pipeline with a scheme per mix); the oracle's quantize_ref.py
 # (llama_model_quantize, i.e. llama-quantize) writes each separately; every pair is compared
-# with cmp (whole file) and, on a difference, compare_gguf.py (per tensor).
+# with cmp (whole file) and, on a difference, compare_tensors.py (per tensor; then compare_gguf.py
+# for the metadata when every tensor agrees).
 #   scripts/pipeline/check_mixes.sh MODEL OUTDIR [IMATRIX.gguf]
 # MODEL is an F16 GGUF, or a Hugging Face folder: then quantd reads the folder (its one-pass
 # convert + quantize) and llama-quantize reads what convert_hf_to_gguf.py --outtype f16 makes of it.
+# Environment: QUANTD (default: this checkout's release build), MIXES (space-separated; default:
+# the 22 mixes below). Paths must be absolute.
 set -euo pipefail
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 MODEL=$1; OUT=$2; IMATRIX=${3:-}
-# MIXES="..." checks only those. Q2_K_S needs an importance matrix (llama-quantize refuses without one, and so does quantd).
+# Q2_K_S needs an importance matrix (llama-quantize refuses without one, and so does quantd).
 MIXES=${MIXES:-"F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K ${3:+Q2_K_S }Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0"}
-QUANTD=$(cd "$(dirname "$0")/../.." && pwd)/.build/release/quantd
+QUANTD=${QUANTD:-$(cd "$(dirname "$0")/../.." && pwd)/.build/release/quantd}
 mkdir -p "$OUT/quantd" "$OUT/ref"
 {
   echo '{"version": 1,'
@@ -36,7 +39,10 @@ for m in $MIXES; do
     same=$((same+1)); echo "IDENTICAL $m"
   else
     diff=$((diff+1)); echo "DIFFERENT $m"
-    "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4
+    # tensors by name, shape, type and bytes (any ggml type); when they all agree, the metadata
+    if "$ORACLE/venv/bin/python" "$(dirname "$0")/compare_tensors.py" "$ref" "$OUT/quantd/$base-$m.gguf" | tail -4; then
+      "$ORACLE/venv/bin/python" "$ORACLE/compare_gguf.py" "$ref" "$OUT/quantd/$base-$m.gguf" --quiet --kv | tail -4 || true
+    fi
   fi
 done
 echo "$same identical, $diff different"
