@@ -35,6 +35,11 @@ import Testing
             #expect(Self.matches(got, want), "\(model) \(type) \(key): ours \(String(describing: got).prefix(200)), reference \(want.serialized().prefix(200))")
         }
 
+        // In the reference's order: llama-quantize keeps it, so it is part of the artifacts' bytes.
+        let order = file.metadata.entries.map(\.key).filter { $0 != "general.file_type" }
+        let expectedOrder = expected["key_order"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(order == expectedOrder, "\(model) \(type) key order")
+
         // Tensors: same set; each with the reference's type, shape and bytes.
         let wantTensors = expectedType["tensors"]?.objectValue ?? []
         #expect(Set(file.tensors.map(\.name)) == Set(wantTensors.map(\.key)))

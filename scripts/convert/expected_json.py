@@ -4,7 +4,8 @@
 usage: expected_json.py OUT.json TYPE=FILE.gguf [TYPE=FILE.gguf ...]
 
 {"metadata": {key: {"type": T, "value": V}} of the first file (arrays: {"type": "ARRAY",
- "element": T, "value": [...]}), "types": {TYPE: {"file_type": N, "tensors": {name: {"type": T,
+ "element": T, "value": [...]}), "key_order": [keys in the file's order, without general.file_type]
+(llama-quantize keeps that order, so it is part of every artifact's bytes), "types": {TYPE: {"file_type": N, "tensors": {name: {"type": T,
  "shape": [ne0, ...], "sha256": hex}}}}}. Metadata other than general.file_type must be the same in
 all files (checked).
 """
@@ -39,6 +40,7 @@ def main():
         file_type = md.pop("general.file_type")["value"]
         if doc["metadata"] is None:
             doc["metadata"] = md
+            doc["key_order"] = list(md.keys())
         elif doc["metadata"] != md:
             sys.exit(f"{path}: metadata differs from the first file beyond general.file_type")
         tensors = {}

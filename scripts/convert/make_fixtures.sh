@@ -10,12 +10,14 @@ CONVERT=$LLAMA/convert_hf_to_gguf.py
 FIX=Tests/ModelConversionTests/Fixtures
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 
-rm -rf "$FIX/models" "$FIX/expected"
+MODELS="tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-llama2-spm tiny-gemma3 tiny-phi3 tiny-llama-fp8 tiny-bert"
+# Only this script's models: the architecture fixtures (make_arch_fixtures.sh) stay.
+for model in $MODELS; do rm -rf "$FIX/models/$model" "$FIX/expected/$model.json"; done
 mkdir -p "$FIX/models" "$FIX/expected"
 "$PY" scripts/convert/make_models.py "$ORACLE/models/hf/smollm2-135m-f16" "$FIX/models" --vocab 512 \
     --spm-text "$ORACLE/data/gpl3_excerpt.txt" \
     --bert-vocab "$LLAMA/models/ggml-vocab-bert-bge.gguf" --bert-vocab-size 2100
-for model in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-llama2-spm tiny-gemma3 tiny-phi3 tiny-llama-fp8 tiny-bert; do
+for model in $MODELS; do
     # The name the reference gives the full tokenizer each cut-down one comes from (see Fixtures/README.md).
     pre=smollm
     [ "$model" = tiny-bert ] && pre=jina-v2-en
