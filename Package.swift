@@ -95,9 +95,10 @@ let package = Package(
         // Strict JSON (duplicate keys rejected, exact integers) and deterministic output.
         .target(name: "JSON"),
         .target(name: "Safetensors", dependencies: ["BinaryIO", "JSON"]),
-        // ggml block formats; knows the type table from GGUF, nothing of files.
+        // ggml block formats; knows the type table from GGUF, nothing of files except `--verify`'s scan
+        // of a file's bytes (hashes and non-finite values, which needs the block scale layouts).
         .target(
-            name: "Quantization", dependencies: ["GGUF"],
+            name: "Quantization", dependencies: ["GGUF", "BinaryIO"],
             // Optimized even in debug builds: the kernels' SIMD lanes are ~50x slower and their
             // frames overflow Dispatch workers' 512 KiB stacks when unoptimized, and the golden
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,

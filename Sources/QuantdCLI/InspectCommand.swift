@@ -1,3 +1,4 @@
+import Quantization
 import ArgumentParser
 import BinaryIO
 import GGUF
@@ -86,7 +87,10 @@ struct Inspector {
                                            fileSize: compressed.declaredSize ?? compressed.header.requiredFileSize,
                                            compressedSize: compressed.compressedSize)
         if verify {
-            try CompressedVerification.run(path: path, report: &report, header: compressed.header)
+            let result = try CompressedVerification.run(path: path, header: compressed.header)
+            report.fileSize = result.fileSize
+            report.fileSHA256 = result.fileSHA256
+            for i in report.tensors.indices { report.tensors[i].verification = result.tensors[i] }
         }
         return report
     }

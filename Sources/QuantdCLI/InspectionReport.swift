@@ -1,3 +1,5 @@
+import Quantization
+
 /// What `quantd inspect` found in one file or folder, independent of how it is printed.
 struct InspectionReport {
     struct Tensor {

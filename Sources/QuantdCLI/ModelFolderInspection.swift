@@ -1,3 +1,4 @@
+import Quantization
 import JSON
 import Pipeline
 import Safetensors

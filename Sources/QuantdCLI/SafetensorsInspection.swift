@@ -1,3 +1,4 @@
+import Quantization
 import BinaryIO
 import Safetensors
 

@@ -1,24 +1,29 @@
 import BinaryIO
 import Dispatch
 import GGUF
-import Quantization
 
 /// What `--verify` found in one tensor.
-struct TensorVerification: Sendable {
-    var sha256: String
-    var nonFiniteValues: Int
-    var nonFiniteScales: Int
+public struct TensorVerification: Sendable {
+    public var sha256: String
+    public var nonFiniteValues: Int
+    public var nonFiniteScales: Int
+
+    public init(sha256: String, nonFiniteValues: Int, nonFiniteScales: Int) {
+        self.sha256 = sha256
+        self.nonFiniteValues = nonFiniteValues
+        self.nonFiniteScales = nonFiniteScales
+    }
 }
 
 /// How a tensor's elements are stored, as far as the finite check needs to know.
-enum ElementEncoding: Sendable {
+public enum ElementEncoding: Sendable {
     case float32, float16, bfloat16, float64, float8E4M3, float8E5M2
     /// ggml blocks: only the scales can be non-finite.
     case blocks(GGMLType)
     /// Integers and anything else that has no non-finite values.
     case integer
 
-    init(ggml type: GGMLType) {
+    public init(ggml type: GGMLType) {
         switch type {
         case .f32: self = .float32
         case .f16: self = .float16
@@ -30,18 +35,23 @@ enum ElementEncoding: Sendable {
     }
 }
 
-/// Reads every byte of a file: SHA-256 of the whole file and of each tensor, and a count of
+/// `quantd inspect --verify`: reads every byte of a file: SHA-256 of the whole file and of each tensor, and a count of
 /// non-finite values (or block scales) per tensor.
 ///
 /// The whole-file hash runs on one thread while the per-tensor work runs on the others, so a
 /// two-core machine reads the file at close to the speed of one SHA-256 stream.
-enum Verification {
-    struct Job: Sendable {
-        var range: Range<Int>
-        var encoding: ElementEncoding
+public enum Verification {
+    public struct Job: Sendable {
+        public var range: Range<Int>
+        public var encoding: ElementEncoding
+
+        public init(range: Range<Int>, encoding: ElementEncoding) {
+            self.range = range
+            self.encoding = encoding
+        }
     }
 
-    static func run(bytes: UnsafeRawBufferPointer, jobs: [Job]) -> (file: String, tensors: [TensorVerification]) {
+    public static func run(bytes: UnsafeRawBufferPointer, jobs: [Job]) -> (file: String, tensors: [TensorVerification]) {
         let results = UnsafeMutableBufferPointer<TensorVerification>.allocate(capacity: jobs.count)
         results.initialize(repeating: TensorVerification(sha256: "", nonFiniteValues: 0, nonFiniteScales: 0))
         defer { results.deallocate() }
@@ -66,10 +76,10 @@ enum Verification {
         return (fileDigest, Array(results))
     }
 
-    static func sha256(_ data: UnsafeRawBufferPointer) -> String { SHA256Digest.hex(of: data) }
+    public static func sha256(_ data: UnsafeRawBufferPointer) -> String { SHA256Digest.hex(of: data) }
 
     /// Counts NaN and infinite values by their exponent bits (all ones means non-finite).
-    static func countNonFinite(_ encoding: ElementEncoding, _ data: UnsafeRawBufferPointer) -> Int {
+    public static func countNonFinite(_ encoding: ElementEncoding, _ data: UnsafeRawBufferPointer) -> Int {
         switch encoding {
         case .float32: return countExponentAllOnes(data, as: UInt32.self, mask: 0x7F80_0000)
         case .float64: return countExponentAllOnes(data, as: UInt64.self, mask: 0x7FF0_0000_0000_0000)

@@ -1,11 +1,14 @@
 import BinaryIO
 import GGUF
-import Quantization
 
 /// `--verify` for a `.gguf.zst`: decompresses the whole stream once, in bounded memory (about
 /// one tensor), hashing the file and each tensor as their bytes go by.
-enum CompressedVerification {
-    static func run(path: String, report: inout InspectionReport, header: GGUFHeader) throws {
+public enum CompressedVerification {
+    /// The decompressed size, its SHA-256, and what was found in each tensor of `header`, in order.
+    public static func run(path: String, header: GGUFHeader) throws
+        -> (fileSize: Int, fileSHA256: String, tensors: [TensorVerification]) {
+        var tensors: [TensorVerification] = []
+        tensors.reserveCapacity(header.tensors.count)
         let stream = try ZstdStreamReader(path: path)
         let fileHasher = SHA256Digest()
         var hashed = 0
@@ -20,7 +23,7 @@ enum CompressedVerification {
             stream.discard(before: end)
         }
 
-        for (index, tensor) in header.tensors.enumerated() {
+        for tensor in header.tensors {
             let range = tensor.byteRange
             try stream.fill(upTo: range.upperBound)
             guard stream.outputStart + stream.output.count >= range.upperBound else {
@@ -34,20 +37,19 @@ enum CompressedVerification {
                 let encoding = ElementEncoding(ggml: tensor.type)
                 var v = TensorVerification(sha256: Verification.sha256(slice), nonFiniteValues: 0, nonFiniteScales: 0)
                 if case .blocks(let type) = encoding {
-                    v.nonFiniteScales = Quantization.BlockScaleLayout.countNonFiniteScales(type, slice)
+                    v.nonFiniteScales = BlockScaleLayout.countNonFiniteScales(type, slice)
                 } else {
                     v.nonFiniteValues = Verification.countNonFinite(encoding, slice)
                 }
                 return v
             }
-            report.tensors[index].verification = verification
+            tensors.append(verification)
             consume(upTo: range.upperBound)
         }
         while !stream.isAtEnd {
             try stream.fill(upTo: hashed + (4 << 20))
             consume(upTo: stream.outputStart + stream.output.count)
         }
-        report.fileSize = hashed
-        report.fileSHA256 = fileHasher.finalizeHex()
+        return (hashed, fileHasher.finalizeHex(), tensors)
     }
 }
