@@ -249,15 +249,15 @@ public struct GGUFHeaderParser {
     }
 
     private func alignment(in metadata: GGUFMetadata) throws(GGUFError) -> Int {
-        guard let value = metadata[GGUFHeader.alignmentKey] else { return GGUFHeader.defaultAlignment }
+        guard let value = metadata[GGUFKeys.General.alignment] else { return GGUFHeader.defaultAlignment }
         guard case .uint32(let raw) = value else {
-            throw malformed(.badAlignmentType, GGUFHeader.alignmentKey, 0,
-                            "general.alignment is a \(value.type), but ggml requires UINT32")
+            throw malformed(.badAlignmentType, GGUFKeys.General.alignment, 0,
+                            "\(GGUFKeys.General.alignment) is a \(value.type), but ggml requires UINT32")
         }
         let alignment = Int(raw)
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= GGUFHeader.maximumAlignment else {
-            throw malformed(.badAlignment, GGUFHeader.alignmentKey, 0,
-                            "general.alignment is \(alignment); it must be a power of two no larger than 1 MiB")
+            throw malformed(.badAlignment, GGUFKeys.General.alignment, 0,
+                            "\(GGUFKeys.General.alignment) is \(alignment); it must be a power of two no larger than 1 MiB")
         }
         return alignment
     }

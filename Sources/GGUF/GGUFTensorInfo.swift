@@ -20,7 +20,6 @@ public struct GGUFHeader: Sendable, Equatable {
     public static let defaultAlignment = 32
     /// The largest alignment we accept; real files use 32, and a huge one only wastes padding.
     public static let maximumAlignment = 1 << 20
-    public static let alignmentKey = "general.alignment"
 
     public let version: UInt32
     public let metadata: GGUFMetadata

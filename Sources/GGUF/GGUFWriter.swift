@@ -140,10 +140,10 @@ public final class GGUFWriter {
     /// Computes the header a plan produces: offsets, data start, and the checks a reader applies.
     public static func layOut(metadata: GGUFMetadata, tensors: [GGUFTensorPlan]) throws -> GGUFHeader {
         var alignment = GGUFHeader.defaultAlignment
-        if let value = metadata[GGUFHeader.alignmentKey] {
+        if let value = metadata[GGUFKeys.General.alignment] {
             guard case .uint32(let raw) = value, raw > 0, raw & (raw - 1) == 0,
                   Int(raw) <= GGUFHeader.maximumAlignment else {
-                throw GGUFWriterError.invalidPlan("general.alignment must be a UINT32 power of two up to 1 MiB")
+                throw GGUFWriterError.invalidPlan("\(GGUFKeys.General.alignment) must be a UINT32 power of two up to 1 MiB")
             }
             alignment = Int(raw)
         }

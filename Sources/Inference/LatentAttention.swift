@@ -23,7 +23,7 @@ extension LlamaHyperParameters {
     /// llama.cpp's rope_yarn_log_mul for DeepSeek2: `rope.scaling.yarn_log_multiplier` / 0.1 (the
     /// converter stores 0.1 · mscale_all_dim), 0 when absent.
     static func yarnLogMultiplier(_ m: GGUFMetadata, _ arch: String) -> Float {
-        guard let v = m["\(arch).rope.scaling.yarn_log_multiplier"]?.doubleValue, v.isFinite else { return 0 }
+        guard let v = m[GGUFKeys.Rope.scalingYarnLogMul(arch)]?.doubleValue, v.isFinite else { return 0 }
         return Float(v) / Float(0.1)
     }
 
@@ -33,15 +33,15 @@ extension LlamaHyperParameters {
     /// Files without `key_length_mla` / `value_length_mla` are the old layout with one `attn_kv_b`,
     /// which this pass does not run (`InferenceError.unsupportedVariant`); temperature-tuned attention
     /// (Mistral-Large) neither.
-    mutating func readLatentAttention(_ m: GGUFMetadata, int: (String, Int?, Bool) throws -> Int) throws {
+    mutating func readLatentAttention(_ m: GGUFMetadata, int: (GGUFKeys.ArchitectureKey, Int?, Bool) throws -> Int) throws {
         let arch = architecture
-        let vocabulary = m["\(arch).vocab_size"]?.integerValue.map(Int.init) ?? vocabularySize
+        let vocabulary = m[GGUFKeys.LLM.vocabSize(arch)]?.integerValue.map(Int.init) ?? vocabularySize
         // llama.cpp's "lite" variants (DeepSeek-V2-Lite, GigaChat3, Kanana-2) have no q_lora_rank key.
         let lite = layerCount == 27 || layerCount == 26 || (layerCount == 48 && vocabulary == 128256)
-        let queryRank = lite ? 0 : try int("attention.q_lora_rank", nil, true)
-        let latentRank = try int("attention.kv_lora_rank", nil, false)
-        let keyLength = try int("attention.key_length_mla", 0, true)
-        let valueLength = try int("attention.value_length_mla", 0, true)
+        let queryRank = lite ? 0 : try int(GGUFKeys.Attention.qLoraRank, nil, true)
+        let latentRank = try int(GGUFKeys.Attention.kvLoraRank, nil, false)
+        let keyLength = try int(GGUFKeys.Attention.keyLengthMLA, 0, true)
+        let valueLength = try int(GGUFKeys.Attention.valueLengthMLA, 0, true)
         guard keyLength > 0, valueLength > 0 else {
             throw InferenceError.unsupportedVariant(
                 architecture: arch,
@@ -50,16 +50,16 @@ extension LlamaHyperParameters {
                     + "which splits it into attn_k_b and attn_v_b")
         }
         guard ropeDimensions < keyLength else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Rope.dimensionCount(arch), value: ropeDimensions)
         }
-        if let t = m["\(arch).attention.temperature_scale"]?.doubleValue, t != 0 {
+        if let t = m[GGUFKeys.Attention.temperatureScale(arch)]?.doubleValue, t != 0 {
             throw InferenceError.unsupportedVariant(
-                architecture: arch, detail: "attention.temperature_scale \(t): position-dependent query scaling is not implemented")
+                architecture: arch, detail: "\(GGUFKeys.Attention.temperatureScale.suffix) \(t): position-dependent query scaling is not implemented")
         }
-        let ropeAttentionFactor = m["\(arch).rope.scaling.attn_factor"]?.doubleValue.map { Float($0) } ?? 1
+        let ropeAttentionFactor = m[GGUFKeys.Rope.scalingAttnFactor(arch)]?.doubleValue.map { Float($0) } ?? 1
         // Without YaRN ggml multiplies the rotation by this factor, which the RoPE table here does not.
         guard ropeYarn != nil || ropeAttentionFactor == 1 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.scaling.attn_factor", value: Int(ropeAttentionFactor))
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Rope.scalingAttnFactor(arch), value: Int(ropeAttentionFactor))
         }
         let logMultiplier = Self.yarnLogMultiplier(m, arch)
         let ropeFactor = ropeYarn?.attentionFactor ?? ropeAttentionFactor
@@ -73,28 +73,28 @@ extension LlamaHyperParameters {
     /// `llama_model_deepseek2::load_arch_hparams`'s routing keys: dense lead, expert and shared
     /// widths required, weight scale and norm optional, the gating function defaulting to softmax
     /// (sigmoid for GLM-4.7-Lite's 47/48 layers with 154880 tokens) for older V2 files.
-    mutating func readDeepSeek2Experts(int: (String, Int?, Bool) throws -> Int, metadata m: GGUFMetadata) throws {
+    mutating func readDeepSeek2Experts(int: (GGUFKeys.ArchitectureKey, Int?, Bool) throws -> Int, metadata m: GGUFMetadata) throws {
         let arch = architecture
-        leadingDenseLayers = try int("leading_dense_block_count", 0, true)
+        leadingDenseLayers = try int(GGUFKeys.LLM.leadingDenseBlockCount, 0, true)
         guard leadingDenseLayers <= layerCount else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).leading_dense_block_count", value: leadingDenseLayers)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.leadingDenseBlockCount(arch), value: leadingDenseLayers)
         }
-        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey("\(arch).feed_forward_length") }
-        expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
-        let sharedCount = try int("expert_shared_count", nil, true)
+        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey(GGUFKeys.LLM.feedForwardLength(arch)) }
+        expertFeedForwardLength = try int(GGUFKeys.LLM.expertFeedForwardLength, nil, false)
+        let sharedCount = try int(GGUFKeys.LLM.expertSharedCount, nil, true)
         guard sharedCount <= 64 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_shared_count", value: sharedCount)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertSharedCount(arch), value: sharedCount)
         }
         sharedExpertFeedForwardLength = expertFeedForwardLength * sharedCount
-        normalizesExpertWeights = m["\(arch).expert_weights_norm"] == .bool(true)
-        if let scale = m["\(arch).expert_weights_scale"]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
-        switch m["\(arch).expert_gating_func"]?.integerValue ?? 0 {
+        normalizesExpertWeights = m[GGUFKeys.LLM.expertWeightsNorm(arch)] == .bool(true)
+        if let scale = m[GGUFKeys.LLM.expertWeightsScale(arch)]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
+        switch m[GGUFKeys.LLM.expertGatingFunc(arch)]?.integerValue ?? 0 {
         case 0:
-            let vocabulary = m["\(arch).vocab_size"]?.integerValue.map(Int.init) ?? vocabularySize
+            let vocabulary = m[GGUFKeys.LLM.vocabSize(arch)]?.integerValue.map(Int.init) ?? vocabularySize
             expertGating = (layerCount == 47 || layerCount == 48) && vocabulary == 154880 ? .sigmoid : .softmax
         case 1: expertGating = .softmax
         case 2: expertGating = .sigmoid
-        case let other: throw InferenceError.invalidHyperparameter(key: "\(arch).expert_gating_func", value: Int(other))
+        case let other: throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertGatingFunc(arch), value: Int(other))
         }
     }
 }

@@ -160,15 +160,15 @@ public struct LlamaHyperParameters: Equatable, Sendable {
 
     /// Reads and checks the hyperparameters. `vocabularySize` comes from `token_embd.weight`.
     public init(metadata m: GGUFMetadata, vocabularySize: Int) throws {
-        guard let arch = m["general.architecture"]?.stringValue else {
-            throw InferenceError.missingKey("general.architecture")
+        guard let arch = m[GGUFKeys.General.architecture]?.stringValue else {
+            throw InferenceError.missingKey(GGUFKeys.General.architecture)
         }
         guard Self.supportedArchitectures.contains(arch) else { throw InferenceError.unsupportedArchitecture(arch) }
         architecture = arch
         // llama.cpp's llama_model_rope_type: LLM_ARCH_LLAMA rotates adjacent pairs (mode 0), Qwen2/3 use NeoX.
         ropeNeoX = !Self.adjacentPairRope.contains(arch)
-        func int(_ key: String, default value: Int? = nil, allowsZero: Bool = false) throws -> Int {
-            let full = "\(arch).\(key)"
+        func int(_ key: GGUFKeys.ArchitectureKey, default value: Int? = nil, allowsZero: Bool = false) throws -> Int {
+            let full = key(arch)
             if let v = m[full]?.integerValue {
                 guard v > 0 || (allowsZero && v == 0), v <= 1 << 24 else {
                     throw InferenceError.invalidHyperparameter(key: full, value: Int(v))
@@ -180,62 +180,62 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             guard let value else { throw InferenceError.missingKey(full) }
             return value
         }
-        func float(_ key: String, default value: Float) -> Float {
-            m["\(arch).\(key)"]?.doubleValue.map { Float($0) } ?? value
+        func float(_ key: GGUFKeys.ArchitectureKey, default value: Float) -> Float {
+            m[key(arch)]?.doubleValue.map { Float($0) } ?? value
         }
-        embeddingLength = try int("embedding_length")
-        layerCount = try int("block_count")
+        embeddingLength = try int(GGUFKeys.LLM.embeddingLength)
+        layerCount = try int(GGUFKeys.LLM.blockCount)
         // Multi-token-prediction layers are stored after the decoder's and not run (llama.cpp's n_layer).
-        let nextN = try int("nextn_predict_layers", default: 0, allowsZero: true)
+        let nextN = try int(GGUFKeys.LLM.nextNPredictLayers, default: 0, allowsZero: true)
         guard nextN < layerCount else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).nextn_predict_layers", value: nextN)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.nextNPredictLayers(arch), value: nextN)
         }
         layerCount -= nextN
-        headCount = try int("attention.head_count")
-        kvHeadCount = try int("attention.head_count_kv", default: headCount)
-        let experts = try int("expert_count", default: 0, allowsZero: true)
+        headCount = try int(GGUFKeys.Attention.headCount)
+        kvHeadCount = try int(GGUFKeys.Attention.headCountKV, default: headCount)
+        let experts = try int(GGUFKeys.LLM.expertCount, default: 0, allowsZero: true)
         // MoE layers have no dense FFN, so their files need not say how wide one would be.
-        feedForwardLength = try int("feed_forward_length", default: experts > 0 ? 0 : nil, allowsZero: experts > 0)
+        feedForwardLength = try int(GGUFKeys.LLM.feedForwardLength, default: experts > 0 ? 0 : nil, allowsZero: experts > 0)
         // DeepSeek2's key_length / value_length are its latent cache's widths (kv_lora_rank + rope,
         // kv_lora_rank), not a head's; its head widths are read with the latent attention.
         let latent = arch == "deepseek2"
         guard latent || embeddingLength % headCount == 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count", value: headCount)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Attention.headCount(arch), value: headCount)
         }
-        headDimension = try int("attention.key_length", default: embeddingLength / headCount)
-        let valueLength = try int("attention.value_length", default: headDimension)
+        headDimension = try int(GGUFKeys.Attention.keyLength, default: embeddingLength / headCount)
+        let valueLength = try int(GGUFKeys.Attention.valueLength, default: headDimension)
         guard latent || valueLength == headDimension else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.value_length", value: valueLength)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Attention.valueLength(arch), value: valueLength)
         }
         guard headCount % kvHeadCount == 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv", value: kvHeadCount)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Attention.headCountKV(arch), value: kvHeadCount)
         }
-        ropeDimensions = try int("rope.dimension_count", default: headDimension)
+        ropeDimensions = try int(GGUFKeys.Rope.dimensionCount, default: headDimension)
         // llama.cpp asserts n_rot == head width for these architectures; GLM4 turns only the first
         // rope.dimension_count values of each head.
         let partialRope = (arch == "glm4" || arch == "glm4moe" || latent) && ropeDimensions < headDimension
         guard ropeDimensions == headDimension || partialRope, ropeDimensions % 2 == 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_count", value: ropeDimensions)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Rope.dimensionCount(arch), value: ropeDimensions)
         }
-        ropeFrequencyBase = float("rope.freq_base", default: 10000)
+        ropeFrequencyBase = float(GGUFKeys.Rope.freqBase, default: 10000)
         ropeFrequencyScale = 1
         // llama.cpp: the type defaults to linear; "none" never scales; YaRN also interpolates per pair.
-        let scalingType = m["\(arch).rope.scaling.type"]?.stringValue ?? "linear"
+        let scalingType = m[GGUFKeys.Rope.scalingType(arch)]?.stringValue ?? "linear"
         if scalingType == "linear" || scalingType == "yarn" {
-            let factor = float("rope.scaling.factor", default: 0)
+            let factor = float(GGUFKeys.Rope.scalingFactor, default: 0)
             if factor > 0, factor.isFinite { ropeFrequencyScale = 1 / factor }
         }
         if scalingType == "yarn" {
-            let original = try int("rope.scaling.original_context_length", default: int("context_length", default: 4096))
+            let original = try int(GGUFKeys.Rope.scalingOrigCtxLen, default: int(GGUFKeys.LLM.contextLength, default: 4096))
             ropeYarn = YarnRope(frequencyScale: ropeFrequencyScale, originalContext: original,
-                                attentionFactor: float("rope.scaling.attn_factor", default: 1),
+                                attentionFactor: float(GGUFKeys.Rope.scalingAttnFactor, default: 1),
                                 logMultiplier: latent ? Self.yarnLogMultiplier(m, arch) : 0,
                                 mscaleFollowsLogMultiplier: latent)
         }
-        rmsEpsilon = float("attention.layer_norm_rms_epsilon", default: 1e-5)
+        rmsEpsilon = float(GGUFKeys.Attention.layerNormRMSEps, default: 1e-5)
         self.vocabularySize = vocabularySize
-        addsBOS = m["tokenizer.ggml.add_bos_token"].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
-        bosToken = Int32(truncatingIfNeeded: m["tokenizer.ggml.bos_token_id"]?.integerValue ?? 1)
+        addsBOS = m[GGUFKeys.Tokenizer.addBOS].map { $0 == .bool(true) } ?? Self.defaultAddsBOS(m)
+        bosToken = Int32(truncatingIfNeeded: m[GGUFKeys.Tokenizer.bosID]?.integerValue ?? 1)
         attentionScale = 1 / Float(headDimension).squareRoot()
         if arch == "gemma3" || arch == "gemma2" || arch == "gpt-oss" { try readGemma(m) }
         ffnNormIsPostAttentionNorm = arch == "glm4moe" || arch == "gpt-oss"
@@ -250,37 +250,37 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         if arch == "granite" { try readGranite(m) }
         // OLMo3 (olmo2 with a sliding window) and EXAONE4-32B (64 layers: sliding-window layers and
         // global layers without RoPE) attend differently; this pass does not implement them.
-        if arch == "olmo2", let window = m["olmo2.attention.sliding_window"]?.integerValue, window > 0 {
-            throw InferenceError.invalidHyperparameter(key: "olmo2.attention.sliding_window", value: Int(window))
+        if arch == "olmo2", let window = m[GGUFKeys.Attention.slidingWindow("olmo2")]?.integerValue, window > 0 {
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Attention.slidingWindow("olmo2"), value: Int(window))
         }
         // GLM-4V's multi-section RoPE (rope.dimension_sections) is not implemented.
-        if arch == "glm4" || arch == "glm4moe", let sections = m["\(arch).rope.dimension_sections"]?.arrayValue,
+        if arch == "glm4" || arch == "glm4moe", let sections = m[GGUFKeys.Rope.dimensionSections(arch)]?.arrayValue,
            sections.contains(where: { ($0.integerValue ?? 0) != 0 }) {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).rope.dimension_sections", value: sections.count)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.Rope.dimensionSections(arch), value: sections.count)
         }
         if arch == "exaone4", layerCount == 64 {
-            throw InferenceError.invalidHyperparameter(key: "exaone4.block_count", value: layerCount)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.blockCount("exaone4"), value: layerCount)
         }
     }
 
     /// llama.cpp's `llama_model_glm4_moe::load_arch_hparams`: every routing key but the optional
     /// dense lead, weight scale, weight norm and gating function is required.
-    private mutating func readGLM4MoE(int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata) throws {
+    private mutating func readGLM4MoE(int: (GGUFKeys.ArchitectureKey, Int?, Bool) throws -> Int, metadata: GGUFMetadata) throws {
         let arch = architecture
-        expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
-        let sharedCount = try int("expert_shared_count", nil, true)
+        expertFeedForwardLength = try int(GGUFKeys.LLM.expertFeedForwardLength, nil, false)
+        let sharedCount = try int(GGUFKeys.LLM.expertSharedCount, nil, true)
         sharedExpertFeedForwardLength = expertFeedForwardLength * sharedCount
-        leadingDenseLayers = try int("leading_dense_block_count", 0, true)
+        leadingDenseLayers = try int(GGUFKeys.LLM.leadingDenseBlockCount, 0, true)
         guard leadingDenseLayers <= layerCount else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).leading_dense_block_count", value: leadingDenseLayers)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.leadingDenseBlockCount(arch), value: leadingDenseLayers)
         }
-        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey("\(arch).feed_forward_length") }
-        normalizesExpertWeights = metadata["\(arch).expert_weights_norm"] == .bool(true)
-        if let scale = metadata["\(arch).expert_weights_scale"]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
-        switch metadata["\(arch).expert_gating_func"]?.integerValue ?? 0 {
+        if leadingDenseLayers > 0, feedForwardLength == 0 { throw InferenceError.missingKey(GGUFKeys.LLM.feedForwardLength(arch)) }
+        normalizesExpertWeights = metadata[GGUFKeys.LLM.expertWeightsNorm(arch)] == .bool(true)
+        if let scale = metadata[GGUFKeys.LLM.expertWeightsScale(arch)]?.doubleValue, scale.isFinite { expertWeightsScale = Float(scale) }
+        switch metadata[GGUFKeys.LLM.expertGatingFunc(arch)]?.integerValue ?? 0 {
         case 0, 2: expertGating = .sigmoid
         case 1: expertGating = .softmax
-        case let other: throw InferenceError.invalidHyperparameter(key: "\(arch).expert_gating_func", value: Int(other))
+        case let other: throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertGatingFunc(arch), value: Int(other))
         }
     }
 
@@ -290,15 +290,15 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// llama.cpp's `llama_model_granite::load_arch_hparams`: `logit_scale` is required, the other
     /// multipliers apply when present and non-zero.
     private mutating func readGranite(_ m: GGUFMetadata) throws {
-        func value(_ key: String) -> Float? { m["granite.\(key)"]?.doubleValue.map { Float($0) } }
-        guard let logit = value("logit_scale") else { throw InferenceError.missingKey("granite.logit_scale") }
+        func value(_ key: GGUFKeys.ArchitectureKey) -> Float? { m[key("granite")]?.doubleValue.map { Float($0) } }
+        guard let logit = value(GGUFKeys.LLM.logitScale) else { throw InferenceError.missingKey(GGUFKeys.LLM.logitScale("granite")) }
         guard logit.isFinite, logit != 0 else {
-            throw InferenceError.invalidHyperparameter(key: "granite.logit_scale", value: Int(logit))
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.logitScale("granite"), value: Int(logit))
         }
         logitScale = logit
-        if let r = value("residual_scale"), r.isFinite { residualScale = r }
-        if let e = value("embedding_scale"), e.isFinite, e != 0 { embeddingScale = e }
-        if let a = value("attention.scale"), a.isFinite, a != 0 { attentionScale = a }
+        if let r = value(GGUFKeys.LLM.residualScale), r.isFinite { residualScale = r }
+        if let e = value(GGUFKeys.LLM.embeddingScale), e.isFinite, e != 0 { embeddingScale = e }
+        if let a = value(GGUFKeys.Attention.scale), a.isFinite, a != 0 { attentionScale = a }
     }
 
     /// False for the layers that attend without positions (SmolLM3's every 4th).
@@ -307,21 +307,21 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// The routing keys as llama.cpp's loader reads them (`llama_model::load_hparams` and each
     /// architecture's `load_arch_hparams`), checked as it asserts them.
     private mutating func readExperts(
-        count: Int, int: (String, Int?, Bool) throws -> Int, metadata: GGUFMetadata
+        count: Int, int: (GGUFKeys.ArchitectureKey, Int?, Bool) throws -> Int, metadata: GGUFMetadata
     ) throws {
         let arch = architecture
         guard count > 0, count <= Self.maximumExperts, arch != "gemma3", arch != "gemma2" else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_count", value: count)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertCount(arch), value: count)
         }
         expertCount = count
-        expertsUsed = try int("expert_used_count", nil, false)
+        expertsUsed = try int(GGUFKeys.LLM.expertUsedCount, nil, false)
         guard expertsUsed <= count else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).expert_used_count", value: expertsUsed)
+            throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertUsedCount(arch), value: expertsUsed)
         }
         switch arch {
         case "qwen3moe", "qwen2moe":
             let fallback = feedForwardLength / expertsUsed
-            expertFeedForwardLength = try int("expert_feed_forward_length", fallback > 0 ? fallback : nil, false)
+            expertFeedForwardLength = try int(GGUFKeys.LLM.expertFeedForwardLength, fallback > 0 ? fallback : nil, false)
             normalizesExpertWeights = arch == "qwen3moe"
         case "glm4moe":
             try readGLM4MoE(int: int, metadata: metadata)
@@ -329,29 +329,29 @@ public struct LlamaHyperParameters: Equatable, Sendable {
             try readDeepSeek2Experts(int: int, metadata: metadata)
         case "gpt-oss":
             // llama_model_openai_moe: softmax over the selected experts' logits, no renormalisation.
-            expertFeedForwardLength = try int("expert_feed_forward_length", nil, false)
+            expertFeedForwardLength = try int(GGUFKeys.LLM.expertFeedForwardLength, nil, false)
             expertGating = .softmaxOfSelected
         default:
-            guard feedForwardLength > 0 else { throw InferenceError.missingKey("\(arch).feed_forward_length") }
+            guard feedForwardLength > 0 else { throw InferenceError.missingKey(GGUFKeys.LLM.feedForwardLength(arch)) }
             expertFeedForwardLength = feedForwardLength
             normalizesExpertWeights = arch == "llama"
         }
         if arch == "qwen2moe" {
             let fallback = feedForwardLength > 0 ? feedForwardLength : nil
-            sharedExpertFeedForwardLength = try int("expert_shared_feed_forward_length", fallback, false)
+            sharedExpertFeedForwardLength = try int(GGUFKeys.LLM.expertSharedFeedForwardLength, fallback, false)
         }
         // llama_model::load_hparams reads the groups for every architecture and build_moe_ffn uses them
         // whenever there is more than one; its asserts, plus two experts per group (each group is
         // scored by its top two).
-        expertGroupCount = try int("expert_group_count", 0, true)
-        expertGroupsUsed = try int("expert_group_used_count", 0, true)
+        expertGroupCount = try int(GGUFKeys.LLM.expertGroupCount, 0, true)
+        expertGroupsUsed = try int(GGUFKeys.LLM.expertGroupUsedCount, 0, true)
         if expertGroupCount > 1 {
             guard expertGroupCount < count, count % expertGroupCount == 0, count / expertGroupCount >= 2 else {
-                throw InferenceError.invalidHyperparameter(key: "\(arch).expert_group_count", value: expertGroupCount)
+                throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertGroupCount(arch), value: expertGroupCount)
             }
             guard expertGroupsUsed > 0, expertGroupsUsed < expertGroupCount,
                   expertsUsed <= expertGroupsUsed * (count / expertGroupCount) else {
-                throw InferenceError.invalidHyperparameter(key: "\(arch).expert_group_used_count", value: expertGroupsUsed)
+                throw InferenceError.invalidHyperparameter(key: GGUFKeys.LLM.expertGroupUsedCount(arch), value: expertGroupsUsed)
             }
         }
     }
@@ -364,13 +364,13 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         let arch = architecture, gemma2 = arch == "gemma2"
         if arch == "gpt-oss" {
             // llama_model_openai_moe: a required window on every other layer, the global RoPE everywhere.
-            guard m["gpt-oss.attention.sliding_window"]?.integerValue != nil else {
-                throw InferenceError.missingKey("gpt-oss.attention.sliding_window")
+            guard m[GGUFKeys.Attention.slidingWindow("gpt-oss")]?.integerValue != nil else {
+                throw InferenceError.missingKey(GGUFKeys.Attention.slidingWindow("gpt-oss"))
             }
             try readSlidingWindow(m, defaultWindow: 0, defaultPeriod: 2)
-            ropeFrequencyBaseSliding = metadataFloat(m, "rope.freq_base_swa") ?? ropeFrequencyBase
+            ropeFrequencyBaseSliding = metadataFloat(m, GGUFKeys.Rope.freqBaseSWA) ?? ropeFrequencyBase
             guard ropeFrequencyBaseSliding == ropeFrequencyBase else {
-                throw InferenceError.invalidHyperparameter(key: "gpt-oss.rope.freq_base_swa", value: Int(ropeFrequencyBaseSliding))
+                throw InferenceError.invalidHyperparameter(key: GGUFKeys.Rope.freqBaseSWA("gpt-oss"), value: Int(ropeFrequencyBaseSliding))
             }
             return
         }
@@ -378,30 +378,30 @@ public struct LlamaHyperParameters: Equatable, Sendable {
         // gemma_pytorch's config: the 27B (62 layers for Gemma3, 46 for Gemma2) scales queries by
         // 1/sqrt(embedding/heads).
         if layerCount == (gemma2 ? 46 : 62) { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
-        func float(_ key: String) -> Float? { m["\(arch).\(key)"]?.doubleValue.map { Float($0) } }
-        finalLogitSoftcap = float("final_logit_softcapping") ?? (gemma2 ? 30 : 0)
+        func float(_ key: GGUFKeys.ArchitectureKey) -> Float? { m[key(arch)]?.doubleValue.map { Float($0) } }
+        finalLogitSoftcap = float(GGUFKeys.LLM.finalLogitSoftcapping) ?? (gemma2 ? 30 : 0)
         if gemma2 {
-            attentionLogitSoftcap = float("attn_logit_softcapping") ?? 50
+            attentionLogitSoftcap = float(GGUFKeys.LLM.attnLogitSoftcapping) ?? 50
             ropeFrequencyScaleSliding = ropeFrequencyScale
         }
         try readSlidingWindow(m, defaultWindow: gemma2 ? 4096 : 0, defaultPeriod: gemma2 ? 2 : 6)
-        ropeFrequencyBaseSliding = float("rope.freq_base_swa") ?? (gemma2 ? ropeFrequencyBase : 10000)
+        ropeFrequencyBaseSliding = float(GGUFKeys.Rope.freqBaseSWA) ?? (gemma2 ? ropeFrequencyBase : 10000)
     }
 
-    private func metadataFloat(_ m: GGUFMetadata, _ key: String) -> Float? {
-        m["\(architecture).\(key)"]?.doubleValue.map { Float($0) }
+    private func metadataFloat(_ m: GGUFMetadata, _ key: GGUFKeys.ArchitectureKey) -> Float? {
+        m[key(architecture)]?.doubleValue.map { Float($0) }
     }
 
     /// `attention.sliding_window` and llama.cpp's `load_swa_pattern`: a per-layer bool array, or a
     /// period n (layer i slides unless i % n == n - 1).
     private mutating func readSlidingWindow(_ m: GGUFMetadata, defaultWindow: Int64, defaultPeriod: Int64) throws {
         let arch = architecture
-        let windowKey = "\(arch).attention.sliding_window"
+        let windowKey = GGUFKeys.Attention.slidingWindow(arch)
         let window = m[windowKey]?.integerValue ?? defaultWindow
         guard window > 0 else { return }
         guard window <= 1 << 24 else { throw InferenceError.invalidHyperparameter(key: windowKey, value: Int(window)) }
         slidingWindow = Int(window)
-        let patternKey = "\(arch).attention.sliding_window_pattern"
+        let patternKey = GGUFKeys.Attention.slidingWindowPattern(arch)
         if let flags = m[patternKey]?.arrayValue {
             guard flags.count >= layerCount else {
                 throw InferenceError.invalidHyperparameter(key: patternKey, value: flags.count)
@@ -420,13 +420,13 @@ public struct LlamaHyperParameters: Equatable, Sendable {
     /// llama.cpp's default when `add_bos_token` is absent (`llama_vocab::impl::load`): true for SPM
     /// ("llama") and WPM ("bert") vocabularies and for BPE ("gpt2") with a Llama-3-style pre-tokenizer.
     static func defaultAddsBOS(_ m: GGUFMetadata) -> Bool {
-        switch m["tokenizer.ggml.model"]?.stringValue {
+        switch m[GGUFKeys.Tokenizer.model]?.stringValue {
         case "llama", "bert": return true
         case "gpt2":
             let llama3Style: Set<String> = [
                 "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
             ]
-            return m["tokenizer.ggml.pre"]?.stringValue.map(llama3Style.contains) ?? false
+            return m[GGUFKeys.Tokenizer.pre]?.stringValue.map(llama3Style.contains) ?? false
         default: return false
         }
     }

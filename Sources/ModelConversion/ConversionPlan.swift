@@ -173,11 +173,11 @@ public struct ConversionPlan: Sendable {
             try TextModelParameters.write(hparams, blockCount: blockCount, fileType: fileType.id, into: &m)
         } else {
             // The architecture's own writer places block_count and file_type where its reference does.
-            m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
-            m.set("general.file_type", .uint32(fileType.id))
+            m.setModel(GGUFKeys.LLM.blockCount, .uint32(UInt32(clamping: blockCount)))
+            m.set(GGUFKeys.General.fileType, .uint32(fileType.id))
         }
         try architecture.writeExtraHyperParameters(hparams, &m)
-        m.set("general.quantization_version", .uint32(2))
+        m.set(GGUFKeys.General.quantizationVersion, .uint32(2))
         try Vocabulary.write(style: architecture.vocabulary, files: files, hparams: hparams, into: &m)
 
         self.folder = folder

@@ -62,62 +62,72 @@ public struct GeneralMetadata: Equatable, Sendable {
         var out: [(String, GGUFValue)] = []
         func int(_ key: String, _ names: [String]) {
             if let v = names.lazy.compactMap({ config[$0]?.intValue }).first, let narrow = Int32(exactly: v) {
-                out.append(("general.sampling.\(key)", .int32(narrow)))
+                out.append((key, .int32(narrow)))
             }
         }
         func float(_ key: String, _ names: [String]) {
             if let v = names.lazy.compactMap({ config[$0]?.doubleValue }).first {
-                out.append(("general.sampling.\(key)", .float32(Float(v))))
+                out.append((key, .float32(Float(v))))
             }
         }
-        if let sequence = config["sequence"]?.stringValue { out.append(("general.sampling.sequence", .string(sequence))) }
-        int("top_k", ["top_k"])
-        float("top_p", ["top_p"])
-        float("min_p", ["min_p"])
-        float("xtc_probability", ["xtc_probability"])
-        float("xtc_threshold", ["xtc_threshold"])
-        float("temp", ["temperature"])
-        int("penalty_last_n", ["penalty_last_n"])
-        float("penalty_repeat", ["penalty_repeat", "repetition_penalty"])
-        int("mirostat", ["mirostat"])
-        float("mirostat_tau", ["mirostat_tau"])
-        float("mirostat_eta", ["mirostat_eta"])
+        if let sequence = config["sequence"]?.stringValue { out.append((GGUFKeys.General.samplingSequence, .string(sequence))) }
+        int(GGUFKeys.General.samplingTopK, ["top_k"])
+        float(GGUFKeys.General.samplingTopP, ["top_p"])
+        float(GGUFKeys.General.samplingMinP, ["min_p"])
+        float(GGUFKeys.General.samplingXTCProbability, ["xtc_probability"])
+        float(GGUFKeys.General.samplingXTCThreshold, ["xtc_threshold"])
+        float(GGUFKeys.General.samplingTemp, ["temperature"])
+        int(GGUFKeys.General.samplingPenaltyLastN, ["penalty_last_n"])
+        float(GGUFKeys.General.samplingPenaltyRepeat, ["penalty_repeat", "repetition_penalty"])
+        int(GGUFKeys.General.samplingMirostat, ["mirostat"])
+        float(GGUFKeys.General.samplingMirostatTau, ["mirostat_tau"])
+        float(GGUFKeys.General.samplingMirostatEta, ["mirostat_eta"])
         return out
     }
 
     /// Writes `general.type` and the authorship keys in `set_gguf_meta_model`'s order.
     func write(into m: inout MetadataBuilder) {
-        m.set("general.type", .string("model"))
+        m.set(GGUFKeys.General.type, .string("model"))
         for (key, value) in sampling { m.set(key, value) }
         let fields = card?.fields ?? [:]
-        m.set("general.name", .string(name))
-        m.set("general.author", fields["author"].map(GGUFValue.string))
-        m.set("general.version", version.map(GGUFValue.string))
-        m.set("general.organization", organization.map(GGUFValue.string))
-        m.set("general.finetune", finetune.map(GGUFValue.string))
-        m.set("general.basename", basename.map(GGUFValue.string))
-        m.set("general.description", fields["description"].map(GGUFValue.string))
-        m.set("general.size_label", sizeLabel.map(GGUFValue.string))
+        m.set(GGUFKeys.General.name, .string(name))
+        m.set(GGUFKeys.General.author, fields["author"].map(GGUFValue.string))
+        m.set(GGUFKeys.General.version, version.map(GGUFValue.string))
+        m.set(GGUFKeys.General.organization, organization.map(GGUFValue.string))
+        m.set(GGUFKeys.General.finetune, finetune.map(GGUFValue.string))
+        m.set(GGUFKeys.General.basename, basename.map(GGUFValue.string))
+        m.set(GGUFKeys.General.description, fields["description"].map(GGUFValue.string))
+        m.set(GGUFKeys.General.sizeLabel, sizeLabel.map(GGUFValue.string))
         guard let card else { return }
-        m.set("general.license", card.license.map(GGUFValue.string))
-        m.set("general.license.name", fields["license_name"].map(GGUFValue.string))
-        m.set("general.license.link", fields["license_link"].map(GGUFValue.string))
-        for key in ["url", "doi", "uuid", "repo_url"] {
-            m.set("general.source.\(key)", fields["source_\(key)"].map(GGUFValue.string))
+        m.set(GGUFKeys.General.license, card.license.map(GGUFValue.string))
+        m.set(GGUFKeys.General.licenseName, fields["license_name"].map(GGUFValue.string))
+        m.set(GGUFKeys.General.licenseLink, fields["license_link"].map(GGUFValue.string))
+        for (key, field) in [(GGUFKeys.General.sourceURL, "source_url"), (GGUFKeys.General.sourceDOI, "source_doi"),
+                             (GGUFKeys.General.sourceUUID, "source_uuid"), (GGUFKeys.General.sourceRepoURL, "source_repo_url")] {
+            m.set(key, fields[field].map(GGUFValue.string))
         }
-        // Entry fields in set_gguf_meta_model's order, whatever order the card gave them in.
-        let entryKeys = ["name", "author", "version", "organization", "description", "url", "doi", "uuid", "repo_url"]
-        for (prefix, entries) in [("general.base_model", card.baseModels), ("general.dataset", card.datasets)] {
+        // Entry fields in set_gguf_meta_model's order, whatever order the card gave them in; a
+        // card entry's field has the name of its key's last part.
+        let baseModelKeys = [GGUFKeys.General.baseModelName, GGUFKeys.General.baseModelAuthor,
+                             GGUFKeys.General.baseModelVersion, GGUFKeys.General.baseModelOrganization,
+                             GGUFKeys.General.baseModelDescription, GGUFKeys.General.baseModelURL,
+                             GGUFKeys.General.baseModelDOI, GGUFKeys.General.baseModelUUID, GGUFKeys.General.baseModelRepoURL]
+        let datasetKeys = [GGUFKeys.General.datasetName, GGUFKeys.General.datasetAuthor, GGUFKeys.General.datasetVersion,
+                           GGUFKeys.General.datasetOrganization, GGUFKeys.General.datasetDescription,
+                           GGUFKeys.General.datasetURL, GGUFKeys.General.datasetDOI, GGUFKeys.General.datasetUUID,
+                           GGUFKeys.General.datasetRepoURL]
+        for (countKey, entryKeys, entries) in [(GGUFKeys.General.baseModelCount, baseModelKeys, card.baseModels),
+                                               (GGUFKeys.General.datasetCount, datasetKeys, card.datasets)] {
             guard let entries else { continue }
-            m.set("\(prefix).count", .uint32(UInt32(clamping: entries.count)))
+            m.set(countKey, .uint32(UInt32(clamping: entries.count)))
             for (i, entry) in entries.enumerated() {
                 for key in entryKeys {
-                    if let value = entry.last(where: { $0.0 == key })?.1 { m.set("\(prefix).\(i).\(key)", .string(value)) }
+                    if let value = entry.last(where: { $0.0 == key.field })?.1 { m.set(key(i), .string(value)) }
                 }
             }
         }
-        if let tags = card.tags { m.set("general.tags", MetadataBuilder.stringArray(tags)) }
-        if let languages = card.languages { m.set("general.languages", MetadataBuilder.stringArray(languages)) }
+        if let tags = card.tags { m.set(GGUFKeys.General.tags, MetadataBuilder.stringArray(tags)) }
+        if let languages = card.languages { m.set(GGUFKeys.General.languages, MetadataBuilder.stringArray(languages)) }
     }
 
     /// The default output file name, `naming_convention(...)` + `.gguf`.

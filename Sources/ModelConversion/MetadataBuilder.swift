@@ -11,16 +11,16 @@ public struct MetadataBuilder: Sendable {
 
     public init(architecture: String) {
         self.architecture = architecture
-        metadata["general.architecture"] = .string(architecture)
+        metadata[GGUFKeys.General.architecture] = .string(architecture)
     }
 
     public mutating func set(_ key: String, _ value: GGUFValue?) {
         if let value { metadata[key] = value }
     }
 
-    /// Sets `<architecture>.<suffix>`.
-    public mutating func setModel(_ suffix: String, _ value: GGUFValue?) {
-        set("\(architecture).\(suffix)", value)
+    /// Sets an architecture-relative key (`{arch}.<suffix>`) for this builder's architecture.
+    public mutating func setModel(_ key: GGUFKeys.ArchitectureKey, _ value: GGUFValue?) {
+        set(key(architecture), value)
     }
 
     /// Moves an existing key to the end, keeping its value: for writers whose reference sets a key
@@ -40,16 +40,16 @@ public struct MetadataBuilder: Sendable {
 enum TextModelParameters {
     static func write(_ h: HyperParameters, blockCount: Int, fileType: UInt32,
                       into m: inout MetadataBuilder) throws(ConversionError) {
-        m.setModel("block_count", .uint32(UInt32(clamping: blockCount)))
-        m.setModel("context_length", try h.uint32(["max_position_embeddings", "n_ctx", "n_positions", "max_length",
+        m.setModel(GGUFKeys.LLM.blockCount, .uint32(UInt32(clamping: blockCount)))
+        m.setModel(GGUFKeys.LLM.contextLength, try h.uint32(["max_position_embeddings", "n_ctx", "n_positions", "max_length",
                                                    "max_sequence_length", "model_max_length"]))
-        m.setModel("embedding_length", try h.uint32(["hidden_size", "n_embd", "dim"]))
-        m.setModel("feed_forward_length", try h.uint32(["prefix_dense_intermediate_size", "dense_intermediate_size",
+        m.setModel(GGUFKeys.LLM.embeddingLength, try h.uint32(["hidden_size", "n_embd", "dim"]))
+        m.setModel(GGUFKeys.LLM.feedForwardLength, try h.uint32(["prefix_dense_intermediate_size", "dense_intermediate_size",
                                                         "intermediate_size", "n_inner", "hidden_dim"]))
-        m.setModel("attention.head_count", try h.uint32(["num_attention_heads", "n_head", "n_heads"]))
-        m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads", "n_kv_heads"]))
+        m.setModel(GGUFKeys.Attention.headCount, try h.uint32(["num_attention_heads", "n_head", "n_heads"]))
+        m.setModel(GGUFKeys.Attention.headCountKV, try h.uint32(["num_key_value_heads", "n_kv_heads"]))
         if h["is_causal"]?.boolValue == false {
-            m.setModel("attention.causal", .bool(false))
+            m.setModel(GGUFKeys.Attention.causal, .bool(false))
         }
 
         let rope = RopeParameters(h)
@@ -57,43 +57,43 @@ enum TextModelParameters {
             let factor = rope.full["factor"]?.doubleValue
             switch type.lowercased() {
             case "linear" where factor != nil:
-                m.setModel("rope.scaling.type", .string("linear"))
-                m.setModel("rope.scaling.factor", factor.map { .float32(Float($0)) })
+                m.setModel(GGUFKeys.Rope.scalingType, .string("linear"))
+                m.setModel(GGUFKeys.Rope.scalingFactor, factor.map { .float32(Float($0)) })
             case "yarn" where factor != nil:
-                m.setModel("rope.scaling.type", .string("yarn"))
-                m.setModel("rope.scaling.factor", factor.map { .float32(Float($0)) })
+                m.setModel(GGUFKeys.Rope.scalingType, .string("yarn"))
+                m.setModel(GGUFKeys.Rope.scalingFactor, factor.map { .float32(Float($0)) })
                 guard let original = rope.full["original_max_position_embeddings"]?.intValue,
                       let narrow = UInt32(exactly: original) else {
                     throw .config(path: h.path, key: "rope_scaling.original_max_position_embeddings",
                                   message: "is missing or not an integer, and yarn scaling needs it")
                 }
-                m.setModel("rope.scaling.original_context_length", .uint32(narrow))
-                for (key, names) in [("rope.scaling.yarn_ext_factor", ["extrapolation_factor"]),
-                                     ("rope.scaling.yarn_attn_factor", ["attention_factor", "attn_factor"]),
-                                     ("rope.scaling.yarn_beta_fast", ["beta_fast"]),
-                                     ("rope.scaling.yarn_beta_slow", ["beta_slow"])] {
+                m.setModel(GGUFKeys.Rope.scalingOrigCtxLen, .uint32(narrow))
+                for (key, names) in [(GGUFKeys.Rope.scalingYarnExtFactor, ["extrapolation_factor"]),
+                                     (GGUFKeys.Rope.scalingYarnAttnFactor, ["attention_factor", "attn_factor"]),
+                                     (GGUFKeys.Rope.scalingYarnBetaFast, ["beta_fast"]),
+                                     (GGUFKeys.Rope.scalingYarnBetaSlow, ["beta_slow"])] {
                     if let value = names.lazy.compactMap({ rope.full[$0]?.doubleValue }).first {
                         m.setModel(key, .float32(Float(value)))
                     }
                 }
             case "su", "longrope":
-                m.setModel("rope.scaling.type", .string("longrope"))
+                m.setModel(GGUFKeys.Rope.scalingType, .string("longrope"))
             default:
                 // "llama3" becomes the rope_freqs tensor; "dynamic" and unknown types write nothing.
                 break
             }
         }
-        if let theta = rope.theta { m.setModel("rope.freq_base", .float32(Float(theta))) }
+        if let theta = rope.theta { m.setModel(GGUFKeys.Rope.freqBase, .float32(Float(theta))) }
         if let local = try h.double(["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta",
                                      "rope_local_base_freq"]) {
-            m.setModel("rope.freq_base_swa", .float32(Float(local)))
+            m.setModel(GGUFKeys.Rope.freqBaseSWA, .float32(Float(local)))
         }
-        m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps", "norm_eps"]))
-        m.setModel("attention.layer_norm_epsilon", try h.float32(["layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"]))
-        m.setModel("expert_count", try h.uint32(["num_local_experts", "num_experts", "n_routed_experts"]))
-        m.setModel("expert_used_count", try h.uint32(["num_experts_per_tok", "num_experts_per_token", "top_k_experts"]))
-        m.setModel("expert_group_count", try h.uint32(["n_group"]))
-        m.setModel("expert_group_used_count", try h.uint32(["topk_group"]))
+        m.setModel(GGUFKeys.Attention.layerNormRMSEps, try h.float32(["rms_norm_eps", "norm_eps"]))
+        m.setModel(GGUFKeys.Attention.layerNormEps, try h.float32(["layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"]))
+        m.setModel(GGUFKeys.LLM.expertCount, try h.uint32(["num_local_experts", "num_experts", "n_routed_experts"]))
+        m.setModel(GGUFKeys.LLM.expertUsedCount, try h.uint32(["num_experts_per_tok", "num_experts_per_token", "top_k_experts"]))
+        m.setModel(GGUFKeys.LLM.expertGroupCount, try h.uint32(["n_group"]))
+        m.setModel(GGUFKeys.LLM.expertGroupUsedCount, try h.uint32(["topk_group"]))
         let scoreKeys = ["score_function", "scoring_func", "score_func", "moe_router_activation", "moe_router_activation_func",
                          "expert_selection_fn"]
         if let score = h.find(scoreKeys), !score.isNull {
@@ -103,13 +103,13 @@ enum TextModelParameters {
                 throw .config(path: h.path, key: scoreKeys.first { h[$0] != nil } ?? scoreKeys[0],
                               message: "is \(score.serialized()); the expert gating functions are softmax, sigmoid and sqrtsoftplus")
             }
-            m.setModel("expert_gating_func", .uint32(id))
+            m.setModel(GGUFKeys.LLM.expertGatingFunc, .uint32(id))
         }
         if let headDim = try h.uint32(["head_dim"]) {
-            m.setModel("attention.key_length", headDim)
-            m.setModel("attention.value_length", headDim)
+            m.setModel(GGUFKeys.Attention.keyLength, headDim)
+            m.setModel(GGUFKeys.Attention.valueLength, headDim)
         }
-        m.set("general.file_type", .uint32(fileType))
+        m.set(GGUFKeys.General.fileType, .uint32(fileType))
     }
 }
 

@@ -52,12 +52,12 @@ enum SentencePieceVocabulary {
             tokens[id] = content
         }
 
-        m.set("tokenizer.ggml.model", .string("llama"))
-        m.set("tokenizer.ggml.pre", .string("default"))
+        m.set(GGUFKeys.Tokenizer.model, .string("llama"))
+        m.set(GGUFKeys.Tokenizer.pre, .string("default"))
         if !tokens.isEmpty {
-            m.set("tokenizer.ggml.tokens", MetadataBuilder.stringArray(tokens))
-            m.set("tokenizer.ggml.scores", .array(.float32, scores.map { .float32($0) }))
-            m.set("tokenizer.ggml.token_type", .array(.int32, types.map { .int32($0.rawValue) }))
+            m.set(GGUFKeys.Tokenizer.list, MetadataBuilder.stringArray(tokens))
+            m.set(GGUFKeys.Tokenizer.scores, .array(.float32, scores.map { .float32($0) }))
+            m.set(GGUFKeys.Tokenizer.tokenType, .array(.int32, types.map { .int32($0.rawValue) }))
         }
         let special = try SpecialVocabulary(files: files, loadMerges: false, vocabularySize: tokens.count)
         special.write(into: &m)

@@ -234,19 +234,21 @@ struct SpecialVocabulary {
 
     /// `SpecialVocab.add_to_gguf`.
     func write(into m: inout MetadataBuilder) {
-        if !merges.isEmpty { m.set("tokenizer.ggml.merges", MetadataBuilder.stringArray(merges)) }
-        let idKeys = ["bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
-                      "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id", "eom": "eom_token_id"]
+        if !merges.isEmpty { m.set(GGUFKeys.Tokenizer.merges, MetadataBuilder.stringArray(merges)) }
+        let idKeys = ["bos": GGUFKeys.Tokenizer.bosID, "eos": GGUFKeys.Tokenizer.eosID, "unk": GGUFKeys.Tokenizer.unkID,
+                      "sep": GGUFKeys.Tokenizer.sepID, "pad": GGUFKeys.Tokenizer.padID, "mask": GGUFKeys.Tokenizer.maskID,
+                      "eot": GGUFKeys.Tokenizer.eotID, "eom": GGUFKeys.Tokenizer.eomID]
         for (type, id) in specialTokenIDs {
             // `cls` has no gguf-py handler and is skipped, as there.
             guard let key = idKeys[type], let narrow = UInt32(exactly: id) else { continue }
-            m.set("tokenizer.ggml.\(key)", .uint32(narrow))
+            m.set(key, .uint32(narrow))
         }
-        for (type, value) in addSpecialToken where ["bos", "eos", "sep"].contains(type) {
-            m.set("tokenizer.ggml.add_\(type)_token", .bool(value))
+        let addKeys = ["bos": GGUFKeys.Tokenizer.addBOS, "eos": GGUFKeys.Tokenizer.addEOS, "sep": GGUFKeys.Tokenizer.addSEP]
+        for (type, value) in addSpecialToken {
+            if let key = addKeys[type] { m.set(key, .bool(value)) }
         }
-        if let chatTemplate { m.set("tokenizer.chat_template", .string(chatTemplate)) }
-        if let v = normalizerLowercase { m.set("tokenizer.ggml.normalizer.lowercase", .bool(v)) }
-        if let v = normalizerStripAccents { m.set("tokenizer.ggml.normalizer.strip_accents", .bool(v)) }
+        if let chatTemplate { m.set(GGUFKeys.Tokenizer.chatTemplate, .string(chatTemplate)) }
+        if let v = normalizerLowercase { m.set(GGUFKeys.Tokenizer.normalizerLowercase, .bool(v)) }
+        if let v = normalizerStripAccents { m.set(GGUFKeys.Tokenizer.normalizerStripAccents, .bool(v)) }
     }
 }

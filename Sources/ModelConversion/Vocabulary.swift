@@ -61,7 +61,7 @@ enum Vocabulary {
     static func write(style: VocabularyStyle, files: TokenizerFiles, hparams: HyperParameters,
                       into m: inout MetadataBuilder) throws(ConversionError) {
         if style == .llama, let config = files.tokenizerConfig, let prefix = config["add_prefix_space"]?.boolValue {
-            m.set("tokenizer.ggml.add_space_prefix", .bool(prefix))
+            m.set(GGUFKeys.Tokenizer.addPrefix, .bool(prefix))
         }
         if style == .bert {
             try WordPieceVocabulary.write(files: files, hparams: hparams, into: &m)
@@ -78,7 +78,7 @@ enum Vocabulary {
         } else if files.hasSentencePieceModel && style != .bpe {
             // Llama, Qwen2 and Gemma 3 try SentencePiece first.
             try SentencePieceVocabulary.write(files: files, hparams: hparams, into: &m)
-            if style == .gemma { m.set("tokenizer.ggml.add_space_prefix", .bool(false)) }
+            if style == .gemma { m.set(GGUFKeys.Tokenizer.addPrefix, .bool(false)) }
             try applyLlamaQuirk(style: style, hparams: hparams, into: &m)
             return
         }
@@ -100,11 +100,11 @@ enum Vocabulary {
         }
         let (tokens, types) = try tokenList(tokenizer, vocabularySize: try hparams.int(["vocab_size"]), path: files.path)
         let pre = try PreTokenizer.identify(tokenizerJSON: tokenizer, path: files.path + "/tokenizer.json")
-        m.set("tokenizer.ggml.model", .string("gpt2"))
-        m.set("tokenizer.ggml.pre", .string(pre))
+        m.set(GGUFKeys.Tokenizer.model, .string("gpt2"))
+        m.set(GGUFKeys.Tokenizer.pre, .string(pre))
         if !tokens.isEmpty {
-            m.set("tokenizer.ggml.tokens", MetadataBuilder.stringArray(tokens))
-            m.set("tokenizer.ggml.token_type", .array(.int32, types.map { .int32($0.rawValue) }))
+            m.set(GGUFKeys.Tokenizer.list, MetadataBuilder.stringArray(tokens))
+            m.set(GGUFKeys.Tokenizer.tokenType, .array(.int32, types.map { .int32($0.rawValue) }))
         }
         var special = try SpecialVocabulary(files: files, loadMerges: true, vocabularySize: nil)
         let named: [(String, String)]
@@ -124,7 +124,7 @@ enum Vocabulary {
     /// config says 49152 tokens (SmolLM2 included) gets add_bos_token = false.
     static func applyLlamaQuirk(style: VocabularyStyle, hparams: HyperParameters, into m: inout MetadataBuilder) throws(ConversionError) {
         if style == .llama, (try hparams.int(["vocab_size"])) == 49152 {
-            m.set("tokenizer.ggml.add_bos_token", .bool(false))
+            m.set(GGUFKeys.Tokenizer.addBOS, .bool(false))
         }
     }
 

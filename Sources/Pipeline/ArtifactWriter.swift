@@ -47,11 +47,13 @@ final class ArtifactWriter {
     /// then the imatrix provenance keys.
     static func metadata(_ input: GGUFMetadata, scheme: PipelineConfig.Scheme, importance: ImportanceMatrix?) -> GGUFMetadata {
         var metadata = input
-        metadata["general.quantization_version"] = nil
-        metadata["general.quantization_version"] = .uint32(2)
-        metadata["general.file_type"] = nil
-        metadata["general.file_type"] = .uint32(scheme.options.mix.fileType)
-        for key in ["split.no", "split.count", "split.tensors.count"] { metadata[key] = nil }
+        metadata[GGUFKeys.General.quantizationVersion] = nil
+        metadata[GGUFKeys.General.quantizationVersion] = .uint32(2)
+        metadata[GGUFKeys.General.fileType] = nil
+        metadata[GGUFKeys.General.fileType] = .uint32(scheme.options.mix.fileType)
+        for key in [GGUFKeys.Split.llmKVSplitNo, GGUFKeys.Split.llmKVSplitCount, GGUFKeys.Split.llmKVSplitTensorsCount] {
+            metadata[key] = nil
+        }
         if let importance {
             for entry in importance.provenance {
                 metadata[entry.key] = nil

@@ -79,7 +79,7 @@ public struct EvaluationStage {
     /// Why the forward pass cannot run `source`, judged from its metadata before any work is done:
     /// `no forward pass for ARCH`, the reason the evaluate and imatrix stages record when they skip.
     public static func unsupportedReason(source: TensorSource) -> String? {
-        let arch = source.metadata["general.architecture"]?.stringValue ?? "(none)"
+        let arch = source.metadata[GGUFKeys.General.architecture]?.stringValue ?? "(none)"
         guard LlamaHyperParameters.supportedArchitectures.contains(arch) else { return "no forward pass for \(arch)" }
         return nil
     }

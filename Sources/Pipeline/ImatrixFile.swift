@@ -39,10 +39,10 @@ public struct ImatrixFile: Sendable, Equatable {
     /// The keys in llama-imatrix's order.
     public var metadata: GGUFMetadata {
         GGUFMetadata([
-            GGUFKeyValue("general.type", .string("imatrix")),
-            GGUFKeyValue("imatrix.datasets", .array(.string, datasets.map { .string($0) })),
-            GGUFKeyValue("imatrix.chunk_count", .uint32(UInt32(clamping: chunkCount))),
-            GGUFKeyValue("imatrix.chunk_size", .uint32(UInt32(clamping: chunkSize))),
+            GGUFKeyValue(GGUFKeys.General.type, .string("imatrix")),
+            GGUFKeyValue(GGUFKeys.IMatrix.datasets, .array(.string, datasets.map { .string($0) })),
+            GGUFKeyValue(GGUFKeys.IMatrix.chunkCount, .uint32(UInt32(clamping: chunkCount))),
+            GGUFKeyValue(GGUFKeys.IMatrix.chunkSize, .uint32(UInt32(clamping: chunkSize))),
         ])
     }
 

@@ -53,7 +53,8 @@ public struct ImportanceMatrix: Sendable {
             if tensor.name.hasSuffix(".counts") { counts[String(tensor.name.dropLast(7))] = tensor }
         }
         guard !sums.isEmpty else { throw ImportanceMatrixError(file: path, message: "has no '*.in_sum2' tensors; is it an imatrix?") }
-        for requiredKey in ["imatrix.datasets", "imatrix.chunk_count", "imatrix.chunk_size"] where !file.metadata.contains(requiredKey) {
+        for requiredKey in [GGUFKeys.IMatrix.datasets, GGUFKeys.IMatrix.chunkCount, GGUFKeys.IMatrix.chunkSize]
+            where !file.metadata.contains(requiredKey) {
             throw ImportanceMatrixError(file: path, message: "has no '\(requiredKey)' metadata (llama-quantize requires it)")
         }
         var entries: [String: [Float]] = [:]
@@ -67,8 +68,8 @@ public struct ImportanceMatrix: Sendable {
             }
             entries[name] = normalised(sums: floats(file.data(for: sumInfo)), counts: floats(file.data(for: countInfo)))
         }
-        let datasets = file.metadata["imatrix.datasets"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let chunks = file.metadata["imatrix.chunk_count"]?.integerValue.map(Int.init) ?? 0
+        let datasets = file.metadata[GGUFKeys.IMatrix.datasets]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let chunks = file.metadata[GGUFKeys.IMatrix.chunkCount]?.integerValue.map(Int.init) ?? 0
         return ImportanceMatrix(file: path, entries: entries, datasets: datasets, chunkCount: chunks)
     }
 
@@ -133,10 +134,10 @@ public struct ImportanceMatrix: Sendable {
     /// The `quantize.imatrix.*` keys llama-quantize writes: file, first dataset (both cut to 127
     /// bytes, its override buffer), entry count, and chunk count when known (as UINT32).
     public var provenance: [GGUFKeyValue] {
-        var keys = [GGUFKeyValue("quantize.imatrix.file", .string(Self.cut(file)))]
-        if let first = datasets.first { keys.append(GGUFKeyValue("quantize.imatrix.dataset", .string(Self.cut(first)))) }
-        keys.append(GGUFKeyValue("quantize.imatrix.entries_count", .uint32(UInt32(entries.count))))
-        if chunkCount > 0 { keys.append(GGUFKeyValue("quantize.imatrix.chunks_count", .uint32(UInt32(chunkCount)))) }
+        var keys = [GGUFKeyValue(GGUFKeys.Quantize.imatrixFile, .string(Self.cut(file)))]
+        if let first = datasets.first { keys.append(GGUFKeyValue(GGUFKeys.Quantize.imatrixDataset, .string(Self.cut(first)))) }
+        keys.append(GGUFKeyValue(GGUFKeys.Quantize.imatrixEntriesCount, .uint32(UInt32(entries.count))))
+        if chunkCount > 0 { keys.append(GGUFKeyValue(GGUFKeys.Quantize.imatrixChunksCount, .uint32(UInt32(chunkCount)))) }
         return keys
     }
 

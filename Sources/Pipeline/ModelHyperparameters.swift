@@ -28,11 +28,11 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// `.expert_count`, `.nextn_predict_layers`, `.num_loops` as llama.cpp does (a per-layer
     /// array counts by its first entry, which is layer 0's).
     public init(metadata: GGUFMetadata) throws(PlanError) {
-        guard let arch = metadata["general.architecture"]?.stringValue else {
-            throw PlanError.missingMetadata("general.architecture")
+        guard let arch = metadata[GGUFKeys.General.architecture]?.stringValue else {
+            throw PlanError.missingMetadata(GGUFKeys.General.architecture)
         }
-        func integer(_ key: String) throws(PlanError) -> Int? {
-            guard let value = metadata["\(arch).\(key)"] else { return nil }
+        func integer(_ key: GGUFKeys.ArchitectureKey) throws(PlanError) -> Int? {
+            guard let value = metadata[key(arch)] else { return nil }
             let number: Int64?
             if let array = value.arrayValue {
                 number = array.isEmpty ? 0 : array[0].integerValue
@@ -41,30 +41,30 @@ public struct ModelHyperparameters: Sendable, Equatable {
             }
             // llama.cpp keeps these as 32-bit counts; anything outside is not a model it loads.
             guard let number, number >= 0, number <= Int64(UInt32.max) else {
-                throw PlanError.badMetadata(key: "\(arch).\(key)", reason: "is not a count")
+                throw PlanError.badMetadata(key: key(arch), reason: "is not a count")
             }
             return Int(number)
         }
-        guard let layers = try integer("block_count") else { throw PlanError.missingMetadata("\(arch).block_count") }
+        guard let layers = try integer(GGUFKeys.LLM.blockCount) else { throw PlanError.missingMetadata(GGUFKeys.LLM.blockCount(arch)) }
         // llama.cpp's own limits (LLAMA_MAX_LAYERS, LLAMA_MAX_EXPERTS); it refuses files past them.
         guard layers > 0, layers <= 512 else {
-            throw PlanError.badMetadata(key: "\(arch).block_count", reason: "is \(layers); llama.cpp accepts 1...512")
+            throw PlanError.badMetadata(key: GGUFKeys.LLM.blockCount(arch), reason: "is \(layers); llama.cpp accepts 1...512")
         }
-        let nextn = try integer("nextn_predict_layers") ?? 0
+        let nextn = try integer(GGUFKeys.LLM.nextNPredictLayers) ?? 0
         guard nextn <= layers else {
-            throw PlanError.badMetadata(key: "\(arch).nextn_predict_layers", reason: "is \(nextn), more than the \(layers) blocks")
+            throw PlanError.badMetadata(key: GGUFKeys.LLM.nextNPredictLayers(arch), reason: "is \(nextn), more than the \(layers) blocks")
         }
-        let experts = try integer("expert_count") ?? 0
+        let experts = try integer(GGUFKeys.LLM.expertCount) ?? 0
         guard experts <= 512 else {
-            throw PlanError.badMetadata(key: "\(arch).expert_count", reason: "is \(experts); llama.cpp accepts at most 512")
+            throw PlanError.badMetadata(key: GGUFKeys.LLM.expertCount(arch), reason: "is \(experts); llama.cpp accepts at most 512")
         }
-        let loops = arch == "nanbeige" ? try integer("num_loops") ?? 1 : 1
+        let loops = arch == "nanbeige" ? try integer(GGUFKeys.LLM.numLoops) ?? 1 : 1
         guard loops >= 1, (layers - nextn) * loops <= 512 else {
-            throw PlanError.badMetadata(key: "\(arch).num_loops", reason: "is \(loops); llama.cpp accepts 1 up to 512 layers in all")
+            throw PlanError.badMetadata(key: GGUFKeys.LLM.numLoops(arch), reason: "is \(loops); llama.cpp accepts 1 up to 512 layers in all")
         }
-        let heads = try integer("attention.head_count") ?? 0
+        let heads = try integer(GGUFKeys.Attention.headCount) ?? 0
         self.init(architecture: arch, layerCount: layers, headCount: heads,
-                  headCountKV: try integer("attention.head_count_kv") ?? heads, expertCount: experts,
+                  headCountKV: try integer(GGUFKeys.Attention.headCountKV) ?? heads, expertCount: experts,
                   nextnLayerCount: nextn, loopCount: loops)
     }
 

@@ -8,18 +8,18 @@ enum GGUFInspection {
                                     bytes: t.byteCount, elements: t.elementCount)
         }
         let metadata = header.metadata
-        let architecture = metadata["general.architecture"]?.stringValue
+        let architecture = metadata[GGUFKeys.General.architecture]?.stringValue
         let parameters = header.parameterCount
         let dataBytes = header.tensors.reduce(0) { $0 + $1.byteCount }
         let summary = InspectionReport.Summary(
             architecture: architecture,
-            name: metadata["general.name"]?.stringValue,
+            name: metadata[GGUFKeys.General.name]?.stringValue,
             parameters: parameters,
             bitsPerWeight: parameters > 0 ? Double(dataBytes) * 8 / Double(parameters) : nil,
             types: InspectionReport.histogram(header.tensors.map(\.type.name)),
-            tokenizerModel: metadata["tokenizer.ggml.model"]?.stringValue,
-            vocabularySize: metadata["tokenizer.ggml.tokens"]?.arrayValue?.count,
-            contextLength: architecture.flatMap { metadata["\($0).context_length"]?.integerValue }.map(Int.init))
+            tokenizerModel: metadata[GGUFKeys.Tokenizer.model]?.stringValue,
+            vocabularySize: metadata[GGUFKeys.Tokenizer.list]?.arrayValue?.count,
+            contextLength: architecture.flatMap { metadata[GGUFKeys.LLM.contextLength($0)]?.integerValue }.map(Int.init))
         return InspectionReport(
             format: "gguf", path: path, version: Int(header.version), alignment: header.alignment,
             fileSize: fileSize, dataOffset: header.dataOffset, compressedSize: compressedSize,

@@ -28,11 +28,11 @@ final class BytePairEncoder: Sendable {
     init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, metadata: GGUFMetadata) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
-        guard let mergeValue = metadata["tokenizer.ggml.merges"] else {
-            throw TokenizerError(.missingMetadata, "tokenizer.ggml.merges is missing: a gpt2 (BPE) vocabulary needs its merges")
+        guard let mergeValue = metadata[GGUFKeys.Tokenizer.merges] else {
+            throw TokenizerError(.missingMetadata, "\(GGUFKeys.Tokenizer.merges) is missing: a gpt2 (BPE) vocabulary needs its merges")
         }
         guard case .array(.string, let mergeValues) = mergeValue else {
-            throw TokenizerError(.malformedMetadata, "tokenizer.ggml.merges is \(mergeValue.type), expected an array of strings")
+            throw TokenizerError(.malformedMetadata, "\(GGUFKeys.Tokenizer.merges) is \(mergeValue.type), expected an array of strings")
         }
         // Byte arrays, not Strings, as keys: see Vocabulary.
         var symbols = vocabulary.idByBytes

@@ -55,11 +55,11 @@ public final class Tokenizer: Sendable {
     }
 
     public init(metadata: GGUFMetadata) throws {
-        let model = metadata["tokenizer.ggml.model"]?.stringValue
-        let pre = metadata["tokenizer.ggml.pre"]?.stringValue ?? ""
+        let model = metadata[GGUFKeys.Tokenizer.model]?.stringValue
+        let pre = metadata[GGUFKeys.Tokenizer.pre]?.stringValue ?? ""
         preTokenizerName = pre
-        let described = "tokenizer.ggml.model '\(model ?? "(missing)")', "
-            + "tokenizer.ggml.pre '\(pre.isEmpty ? "(missing)" : pre)'"
+        let described = "\(GGUFKeys.Tokenizer.model) '\(model ?? "(missing)")', "
+            + "\(GGUFKeys.Tokenizer.pre) '\(pre.isEmpty ? "(missing)" : pre)'"
         guard let model, let kind = Kind(rawValue: model) else {
             throw TokenizerError(
                 .unsupportedModel,
@@ -94,34 +94,34 @@ public final class Tokenizer: Sendable {
         case .wordPiece:
             defaults = (101, nil, 100, 102, true)
             // BertNormalizer: lower-casing on by default, accent stripping follows it.
-            let lowercase = try keys.flag("tokenizer.ggml.normalizer.lowercase", default: true)
-            let stripAccents = try keys.flag("tokenizer.ggml.normalizer.strip_accents", default: lowercase)
+            let lowercase = try keys.flag(GGUFKeys.Tokenizer.normalizerLowercase, default: true)
+            let stripAccents = try keys.flag(GGUFKeys.Tokenizer.normalizerStripAccents, default: lowercase)
             encoder = .wpm(WordPieceEncoder(
-                vocabulary: vocabulary, unknownID: try keys.tokenID("tokenizer.ggml.unknown_token_id", default: 100),
+                vocabulary: vocabulary, unknownID: try keys.tokenID(GGUFKeys.Tokenizer.unkID, default: 100),
                 lowercase: lowercase, stripAccents: stripAccents))
             cleansSpaces = true
         }
-        addsSpacePrefix = try keys.flag("tokenizer.ggml.add_space_prefix", default: spacePrefix)
-        bosTokenID = try keys.tokenID("tokenizer.ggml.bos_token_id", default: defaults.bos)
-        eosTokenID = try keys.tokenID("tokenizer.ggml.eos_token_id", default: defaults.eos)
-        unknownTokenID = try keys.tokenID("tokenizer.ggml.unknown_token_id", default: defaults.unk)
+        addsSpacePrefix = try keys.flag(GGUFKeys.Tokenizer.addPrefix, default: spacePrefix)
+        bosTokenID = try keys.tokenID(GGUFKeys.Tokenizer.bosID, default: defaults.bos)
+        eosTokenID = try keys.tokenID(GGUFKeys.Tokenizer.eosID, default: defaults.eos)
+        unknownTokenID = try keys.tokenID(GGUFKeys.Tokenizer.unkID, default: defaults.unk)
         // llama.cpp's key name is spelled "seperator".
-        separatorTokenID = try keys.tokenID("tokenizer.ggml.seperator_token_id", default: defaults.sep)
-        addsBOS = try keys.flag("tokenizer.ggml.add_bos_token", default: defaults.addBOS)
-        addsEOS = try keys.flag("tokenizer.ggml.add_eos_token", default: false)
+        separatorTokenID = try keys.tokenID(GGUFKeys.Tokenizer.sepID, default: defaults.sep)
+        addsBOS = try keys.flag(GGUFKeys.Tokenizer.addBOS, default: defaults.addBOS)
+        addsEOS = try keys.flag(GGUFKeys.Tokenizer.addEOS, default: false)
         if addsBOS && bosTokenID == nil {
             throw TokenizerError(
-                .missingMetadata, "\(described): add_bos_token is set but there is no valid tokenizer.ggml.bos_token_id")
+                .missingMetadata, "\(described): add_bos_token is set but there is no valid \(GGUFKeys.Tokenizer.bosID)")
         }
         if addsEOS && eosTokenID == nil {
             throw TokenizerError(
-                .missingMetadata, "\(described): add_eos_token is set but there is no valid tokenizer.ggml.eos_token_id")
+                .missingMetadata, "\(described): add_eos_token is set but there is no valid \(GGUFKeys.Tokenizer.eosID)")
         }
         if kind == .wordPiece && (bosTokenID == nil || separatorTokenID == nil) {
             throw TokenizerError(
                 .missingMetadata,
-                "\(described): a WordPiece vocabulary needs valid tokenizer.ggml.bos_token_id ([CLS]) "
-                    + "and tokenizer.ggml.seperator_token_id ([SEP])")
+                "\(described): a WordPiece vocabulary needs valid \(GGUFKeys.Tokenizer.bosID) ([CLS]) "
+                    + "and \(GGUFKeys.Tokenizer.sepID) ([SEP])")
         }
         specials = SpecialTokenSplitter(vocabulary: vocabulary)
     }

@@ -13,16 +13,16 @@ struct Vocabulary: Sendable {
     var count: Int { texts.count }
 
     init(metadata: GGUFMetadata) throws {
-        guard let tokenValue = metadata["tokenizer.ggml.tokens"] else {
-            throw TokenizerError(.missingMetadata, "tokenizer.ggml.tokens is missing: the GGUF has no vocabulary")
+        guard let tokenValue = metadata[GGUFKeys.Tokenizer.list] else {
+            throw TokenizerError(.missingMetadata, "\(GGUFKeys.Tokenizer.list) is missing: the GGUF has no vocabulary")
         }
         guard case .array(.string, let tokenValues) = tokenValue else {
             throw TokenizerError(
-                .malformedMetadata, "tokenizer.ggml.tokens is \(tokenValue.type), expected an array of strings")
+                .malformedMetadata, "\(GGUFKeys.Tokenizer.list) is \(tokenValue.type), expected an array of strings")
         }
         guard tokenValues.count <= Int(Int32.max) else {
             throw TokenizerError(
-                .malformedMetadata, "tokenizer.ggml.tokens has \(tokenValues.count) entries, more than token ids can hold")
+                .malformedMetadata, "\(GGUFKeys.Tokenizer.list) has \(tokenValues.count) entries, more than token ids can hold")
         }
         var texts: [String] = []
         texts.reserveCapacity(tokenValues.count)
@@ -37,8 +37,8 @@ struct Vocabulary: Sendable {
         }
         self.texts = texts
         self.idByBytes = idByBytes
-        scores = try Self.numbers(metadata, "tokenizer.ggml.scores", count: texts.count, default: 0)
-        let types = try Self.numbers(metadata, "tokenizer.ggml.token_type", count: texts.count, default: 1.0)
+        scores = try Self.numbers(metadata, GGUFKeys.Tokenizer.scores, count: texts.count, default: 0)
+        let types = try Self.numbers(metadata, GGUFKeys.Tokenizer.tokenType, count: texts.count, default: 1.0)
         attributes = types.map { TokenAttributes(tokenType: Int64($0)) }
     }
 
@@ -77,19 +77,19 @@ struct Vocabulary: Sendable {
     /// that the converter left untyped).
     mutating func applyTextBasedAttributes(metadata: GGUFMetadata) {
         let roles: [(key: String, texts: [String])] = [
-            ("tokenizer.ggml.eot_token_id", ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+            (GGUFKeys.Tokenizer.eotID, ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
                                              "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>",
                                              "<end_of_utterance>"]),
-            ("tokenizer.ggml.eom_token_id", ["<|eom_id|>"]),
-            ("tokenizer.ggml.fim_pre_token_id", ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>",
+            (GGUFKeys.Tokenizer.eomID, ["<|eom_id|>"]),
+            (GGUFKeys.Tokenizer.fimPreID, ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>",
                                                  "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"]),
-            ("tokenizer.ggml.fim_suf_token_id", ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>",
+            (GGUFKeys.Tokenizer.fimSufID, ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>",
                                                  "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"]),
-            ("tokenizer.ggml.fim_mid_token_id", ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>",
+            (GGUFKeys.Tokenizer.fimMidID, ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>",
                                                  "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"]),
-            ("tokenizer.ggml.fim_pad_token_id", ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]),
-            ("tokenizer.ggml.fim_rep_token_id", ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]),
-            ("tokenizer.ggml.fim_sep_token_id", ["<|file_sep|>"]),
+            (GGUFKeys.Tokenizer.fimPadID, ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]),
+            (GGUFKeys.Tokenizer.fimRepID, ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]),
+            (GGUFKeys.Tokenizer.fimSepID, ["<|file_sep|>"]),
         ]
         for role in roles where metadata[role.key] == nil {
             for text in role.texts {

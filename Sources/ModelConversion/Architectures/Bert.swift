@@ -39,12 +39,12 @@ extension Architecture {
         ],
         permutesQueryKey: false,
         writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-            m.setModel("attention.causal", .bool(false))
+            m.setModel(GGUFKeys.Attention.causal, .bool(false))
             if let pooling = try SentenceTransformersPooling.type(folder: h.path) {
-                m.setModel("pooling_type", .uint32(pooling.rawValue))
+                m.setModel(GGUFKeys.LLM.poolingType, .uint32(pooling.rawValue))
             }
             if let labels = try BertClassifierLabels.labels(h) {
-                m.setModel("classifier.output_labels", MetadataBuilder.stringArray(labels))
+                m.setModel(GGUFKeys.Classifier.outputLabels, MetadataBuilder.stringArray(labels))
             }
         },
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },

@@ -1,3 +1,4 @@
+import GGUF
 import JSON
 
 extension Architecture {
@@ -49,34 +50,35 @@ extension Architecture {
             permutesQueryKey: false,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
                 // MLA as MQA: TextModel's head_count_kv (already written) becomes 1.
-                m.setModel("attention.head_count_kv", .uint32(1))
+                m.setModel(GGUFKeys.Attention.headCountKV, .uint32(1))
                 let hasExperts = h["n_routed_experts"].map { !$0.isNull } ?? false
                 var leadingDense = try h.int(["first_k_dense_replace"])
                 if leadingDense == nil { leadingDense = hasExperts ? 0 : try h.requiredInt(["num_hidden_layers"]) }
-                m.setModel("leading_dense_block_count", .uint32(UInt32(clamping: leadingDense ?? 0)))
+                m.setModel(GGUFKeys.LLM.leadingDenseBlockCount, .uint32(UInt32(clamping: leadingDense ?? 0)))
                 let kvLora = try h.int(["kv_lora_rank"]) ?? 512
-                m.setModel("vocab_size", try h.uint32(["vocab_size"]))
-                m.setModel("attention.q_lora_rank", try h.uint32(["q_lora_rank"]))
+                m.setModel(GGUFKeys.LLM.vocabSize, try h.uint32(["vocab_size"]))
+                m.setModel(GGUFKeys.Attention.qLoraRank, try h.uint32(["q_lora_rank"]))
                 let rope = try h.requiredInt(["qk_rope_head_dim"])
                 let nope = try h.requiredInt(["qk_nope_head_dim"])
                 let value = try h.requiredInt(["v_head_dim"])
-                for (key, number) in [("attention.kv_lora_rank", kvLora), ("attention.key_length", kvLora + rope),
-                                      ("attention.value_length", kvLora), ("attention.key_length_mla", nope + rope),
-                                      ("attention.value_length_mla", value)] {
+                for (key, number) in [(GGUFKeys.Attention.kvLoraRank, kvLora), (GGUFKeys.Attention.keyLength, kvLora + rope),
+                                      (GGUFKeys.Attention.valueLength, kvLora),
+                                      (GGUFKeys.Attention.keyLengthMLA, nope + rope),
+                                      (GGUFKeys.Attention.valueLengthMLA, value)] {
                     guard let narrow = UInt32(exactly: number) else {
-                        throw .config(path: h.path, key: "kv_lora_rank", message: "gives \(key) \(number), outside 0...2^32-1")
+                        throw .config(path: h.path, key: "kv_lora_rank", message: "gives \(key.suffix) \(number), outside 0...2^32-1")
                     }
                     m.setModel(key, .uint32(narrow))
                 }
-                m.setModel("expert_feed_forward_length", try h.uint32(["moe_intermediate_size", "intermediate_size"]))
-                m.setModel("expert_count", try h.uint32(["n_routed_experts"]))
+                m.setModel(GGUFKeys.LLM.expertFeedForwardLength, try h.uint32(["moe_intermediate_size", "intermediate_size"]))
+                m.setModel(GGUFKeys.LLM.expertCount, try h.uint32(["n_routed_experts"]))
                 let shared = try h.uint32(["n_shared_experts"])
-                m.setModel("expert_shared_count", shared ?? .uint32(0))
-                m.setModel("expert_weights_scale", try h.float32(["routed_scaling_factor"]))
-                if h["norm_topk_prob"]?.boolValue == true { m.setModel("expert_weights_norm", .bool(true)) }
-                m.setModel("rope.dimension_count", .uint32(UInt32(clamping: rope)))
+                m.setModel(GGUFKeys.LLM.expertSharedCount, shared ?? .uint32(0))
+                m.setModel(GGUFKeys.LLM.expertWeightsScale, try h.float32(["routed_scaling_factor"]))
+                if h["norm_topk_prob"]?.boolValue == true { m.setModel(GGUFKeys.LLM.expertWeightsNorm, .bool(true)) }
+                m.setModel(GGUFKeys.Rope.dimensionCount, .uint32(UInt32(clamping: rope)))
                 if let mscale = RopeParameters(h).full["mscale_all_dim"]?.doubleValue {
-                    m.setModel("rope.scaling.yarn_log_multiplier", .float32(Float(0.1 * mscale)))
+                    m.setModel(GGUFKeys.Rope.scalingYarnLogMul, .float32(Float(0.1 * mscale)))
                 }
             },
             generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },

@@ -1,3 +1,4 @@
+import GGUF
 import JSON
 
 extension Architecture {
@@ -18,9 +19,9 @@ extension Architecture {
         ],
         permutesQueryKey: false,
         writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-            m.setModel("vocab_size", try h.uint32(["vocab_size"]))
+            m.setModel(GGUFKeys.LLM.vocabSize, try h.uint32(["vocab_size"]))
             guard let window = try h.uint32(["sliding_window"]) else { return }
-            m.setModel("attention.sliding_window", window)
+            m.setModel(GGUFKeys.Attention.slidingWindow, window)
             let layers = try h.requiredInt(["num_hidden_layers"])
             var pattern: [Bool] = []
             if let types = h["layer_types"]?.arrayValue {
@@ -36,7 +37,7 @@ extension Architecture {
             }
             // The reference writes a derived pattern only when it covers every layer.
             if h["layer_types"] != nil || pattern.count == layers {
-                m.setModel("attention.sliding_window_pattern", .array(.bool, pattern.map { .bool($0) }))
+                m.setModel(GGUFKeys.Attention.slidingWindowPattern, .array(.bool, pattern.map { .bool($0) }))
             }
         },
         generatedTensors: { (h: HyperParameters) throws(ConversionError) in

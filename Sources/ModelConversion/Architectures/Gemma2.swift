@@ -1,3 +1,4 @@
+import GGUF
 import JSON
 
 extension Architecture {
@@ -35,20 +36,20 @@ extension Architecture {
             ],
             permutesQueryKey: false,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-                m.setModel("context_length", try h.uint32(["max_position_embeddings"]))
-                m.setModel("embedding_length", try h.uint32(["hidden_size"]))
+                m.setModel(GGUFKeys.LLM.contextLength, try h.uint32(["max_position_embeddings"]))
+                m.setModel(GGUFKeys.LLM.embeddingLength, try h.uint32(["hidden_size"]))
                 // The class writes every key itself: block_count and file_type sit among them.
                 m.metadataMove("\(m.architecture).block_count")
-                m.setModel("feed_forward_length", try h.uint32(["intermediate_size"]))
-                m.setModel("attention.head_count", try h.uint32(["num_attention_heads"]))
-                m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads", "num_attention_heads"]))
-                m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps"]))
-                m.setModel("attention.key_length", try h.uint32(["head_dim"]))
-                m.setModel("attention.value_length", try h.uint32(["head_dim"]))
-                m.metadataMove("general.file_type")
-                m.setModel("attn_logit_softcapping", try h.float32(["attn_logit_softcapping"]))
-                m.setModel("final_logit_softcapping", try h.float32(["final_logit_softcapping"]))
-                m.setModel("attention.sliding_window", try h.uint32(["sliding_window"]))
+                m.setModel(GGUFKeys.LLM.feedForwardLength, try h.uint32(["intermediate_size"]))
+                m.setModel(GGUFKeys.Attention.headCount, try h.uint32(["num_attention_heads"]))
+                m.setModel(GGUFKeys.Attention.headCountKV, try h.uint32(["num_key_value_heads", "num_attention_heads"]))
+                m.setModel(GGUFKeys.Attention.layerNormRMSEps, try h.float32(["rms_norm_eps"]))
+                m.setModel(GGUFKeys.Attention.keyLength, try h.uint32(["head_dim"]))
+                m.setModel(GGUFKeys.Attention.valueLength, try h.uint32(["head_dim"]))
+                m.metadataMove(GGUFKeys.General.fileType)
+                m.setModel(GGUFKeys.LLM.attnLogitSoftcapping, try h.float32(["attn_logit_softcapping"]))
+                m.setModel(GGUFKeys.LLM.finalLogitSoftcapping, try h.float32(["final_logit_softcapping"]))
+                m.setModel(GGUFKeys.Attention.slidingWindow, try h.uint32(["sliding_window"]))
             },
             generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
             vocabulary: .gemma,

@@ -38,23 +38,23 @@ extension Architecture {
         permutesQueryKey: false,
         writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
             // Gemma3Model.set_gguf_parameters re-sets these after TextModel's, in this order.
-            m.setModel("context_length", try h.uint32(["max_position_embeddings"]))
-            m.setModel("attention.head_count", try h.uint32(["num_attention_heads"]))
-            m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps"]))
-            m.setModel("attention.key_length", try h.uint32(["head_dim"]))
-            m.setModel("attention.value_length", try h.uint32(["head_dim"]))
+            m.setModel(GGUFKeys.LLM.contextLength, try h.uint32(["max_position_embeddings"]))
+            m.setModel(GGUFKeys.Attention.headCount, try h.uint32(["num_attention_heads"]))
+            m.setModel(GGUFKeys.Attention.layerNormRMSEps, try h.float32(["rms_norm_eps"]))
+            m.setModel(GGUFKeys.Attention.keyLength, try h.uint32(["head_dim"]))
+            m.setModel(GGUFKeys.Attention.valueLength, try h.uint32(["head_dim"]))
             let theta = RopeParameters(h).theta ?? 1_000_000.0
-            m.setModel("rope.freq_base", .float32(Float(theta)))
+            m.setModel(GGUFKeys.Rope.freqBase, .float32(Float(theta)))
             if let cap = try h.double(["final_logit_softcapping"]), cap != 0 {
-                m.setModel("final_logit_softcapping", .float32(Float(cap)))
+                m.setModel(GGUFKeys.LLM.finalLogitSoftcapping, .float32(Float(cap)))
             }
             if h["sliding_window_pattern"]?.intValue != 1 {
                 guard let window = try h.uint32(["sliding_window"]) else {
                     throw .config(path: h.path, key: "sliding_window", message: "is null, but Gemma 3 needs its window size")
                 }
-                m.setModel("attention.sliding_window", window)
+                m.setModel(GGUFKeys.Attention.slidingWindow, window)
             }
-            m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads"]))
+            m.setModel(GGUFKeys.Attention.headCountKV, try h.uint32(["num_key_value_heads"]))
         },
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
         vocabulary: .gemma,

@@ -39,7 +39,7 @@ extension Architecture {
                               message: "is set (multimodal RoPE of GLM-4V), which this converter does not support"
                                   + " — use convert_hf_to_gguf.py")
             }
-            m.setModel("rope.dimension_count", try glmRopeDimensionCount(h))
+            m.setModel(GGUFKeys.Rope.dimensionCount, try glmRopeDimensionCount(h))
         },
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
         vocabulary: .glm4)
@@ -101,21 +101,21 @@ extension Architecture {
             ],
             permutesQueryKey: false,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-                m.setModel("rope.dimension_count", try glmRopeDimensionCount(h))
+                m.setModel(GGUFKeys.Rope.dimensionCount, try glmRopeDimensionCount(h))
                 // Routed experts only (the shared one is counted apart).
-                m.setModel("expert_count", try h.uint32(["n_routed_experts"]))
-                m.setModel("expert_feed_forward_length", try h.uint32(["moe_intermediate_size"]))
-                m.setModel("expert_shared_count", try h.uint32(["n_shared_experts"]))
-                m.setModel("leading_dense_block_count", try h.uint32(["first_k_dense_replace"]))
-                m.setModel("expert_gating_func", .uint32(2))  // gguf-py ExpertGatingFuncType.SIGMOID
-                m.setModel("expert_weights_scale", try h.float32(["routed_scaling_factor"]))
+                m.setModel(GGUFKeys.LLM.expertCount, try h.uint32(["n_routed_experts"]))
+                m.setModel(GGUFKeys.LLM.expertFeedForwardLength, try h.uint32(["moe_intermediate_size"]))
+                m.setModel(GGUFKeys.LLM.expertSharedCount, try h.uint32(["n_shared_experts"]))
+                m.setModel(GGUFKeys.LLM.leadingDenseBlockCount, try h.uint32(["first_k_dense_replace"]))
+                m.setModel(GGUFKeys.LLM.expertGatingFunc, .uint32(2))  // gguf-py ExpertGatingFuncType.SIGMOID
+                m.setModel(GGUFKeys.LLM.expertWeightsScale, try h.float32(["routed_scaling_factor"]))
                 if let norm = h["norm_topk_prob"], !norm.isNull {
                     guard let flag = norm.boolValue else {
                         throw .config(path: h.path, key: "norm_topk_prob", message: "is \(norm.kindName), expected true or false")
                     }
-                    m.setModel("expert_weights_norm", .bool(flag))
+                    m.setModel(GGUFKeys.LLM.expertWeightsNorm, .bool(flag))
                 }
-                m.setModel("nextn_predict_layers", try h.uint32(["num_nextn_predict_layers"]))
+                m.setModel(GGUFKeys.LLM.nextNPredictLayers, try h.uint32(["num_nextn_predict_layers"]))
             },
             generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
             vocabulary: .glm)

@@ -45,11 +45,11 @@ extension Architecture {
                 guard let window = try h.uint32(["sliding_window"]) else {
                     throw .config(path: h.path, key: "sliding_window", message: "is missing or null; gpt-oss needs its attention window")
                 }
-                m.setModel("attention.sliding_window", window)
+                m.setModel(GGUFKeys.Attention.slidingWindow, window)
                 guard let expertLength = try h.uint32(["intermediate_size"]) else {
                     throw .config(path: h.path, key: "intermediate_size", message: "is missing; it is the experts' feed-forward length")
                 }
-                m.setModel("expert_feed_forward_length", expertLength)
+                m.setModel(GGUFKeys.LLM.expertFeedForwardLength, expertLength)
             },
             generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
             vocabulary: .bpe)

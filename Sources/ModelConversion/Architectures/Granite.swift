@@ -1,3 +1,4 @@
+import GGUF
 import JSON
 
 extension Architecture {
@@ -21,8 +22,10 @@ extension Architecture {
             ],
             extra: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
                 // Python truthiness: a multiplier of 0 (or null) is not written.
-                for (key, name) in [("attention.scale", "attention_multiplier"), ("embedding_scale", "embedding_multiplier"),
-                                    ("residual_scale", "residual_multiplier"), ("logit_scale", "logits_scaling")] {
+                for (key, name) in [(GGUFKeys.Attention.scale, "attention_multiplier"),
+                                    (GGUFKeys.LLM.embeddingScale, "embedding_multiplier"),
+                                    (GGUFKeys.LLM.residualScale, "residual_multiplier"),
+                                    (GGUFKeys.LLM.logitScale, "logits_scaling")] {
                     if let value = try h.double([name]), value != 0 { m.setModel(key, .float32(Float(value))) }
                 }
             })

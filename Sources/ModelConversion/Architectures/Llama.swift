@@ -83,7 +83,7 @@ extension Architecture {
             configDefaults: defaults,
             permutesQueryKey: true,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-                m.setModel("vocab_size", try h.uint32(["vocab_size"]))
+                m.setModel(GGUFKeys.LLM.vocabSize, try h.uint32(["vocab_size"]))
                 let ropeDimension: Int
                 if let headDim = try h.int(["head_dim"]) {
                     ropeDimension = headDim
@@ -92,7 +92,7 @@ extension Architecture {
                     guard heads > 0 else { throw .config(path: h.path, key: "num_attention_heads", message: "is 0") }
                     ropeDimension = try h.requiredInt(["hidden_size"]) / heads
                 }
-                m.setModel("rope.dimension_count", .uint32(UInt32(clamping: ropeDimension)))
+                m.setModel(GGUFKeys.Rope.dimensionCount, .uint32(UInt32(clamping: ropeDimension)))
                 try extra(h, &m)
             },
             generatedTensors: { (h: HyperParameters) throws(ConversionError) in

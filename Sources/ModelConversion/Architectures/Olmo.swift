@@ -1,3 +1,4 @@
+import GGUF
 import JSON
 
 extension Architecture {
@@ -18,7 +19,7 @@ extension Architecture {
         permutesQueryKey: false,
         writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
             guard h["sliding_window"] != nil else { return }
-            m.setModel("attention.sliding_window", try h.uint32(["sliding_window"]))
+            m.setModel(GGUFKeys.Attention.slidingWindow, try h.uint32(["sliding_window"]))
             let layers = try h.requiredInt(["num_hidden_layers"])
             let pattern: [Bool]
             if let types = h["layer_types"]?.arrayValue {
@@ -27,7 +28,7 @@ extension Architecture {
                 // OLMo 3: every fourth layer attends globally.
                 pattern = try SlidingWindowPattern.everyNthGlobal(layers: layers, n: 4, path: h.path)
             }
-            m.setModel("attention.sliding_window_pattern", .array(.bool, pattern.map { .bool($0) }))
+            m.setModel(GGUFKeys.Attention.slidingWindowPattern, .array(.bool, pattern.map { .bool($0) }))
         },
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
         vocabulary: .bpe)
@@ -57,7 +58,7 @@ extension Architecture {
         ],
         permutesQueryKey: false,
         writeExtraHyperParameters: { (_: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in
-            m.setModel("attention.layer_norm_rms_epsilon", .float32(1e-5))
+            m.setModel(GGUFKeys.Attention.layerNormRMSEps, .float32(1e-5))
         },
         generatedTensors: { (_: HyperParameters) throws(ConversionError) in [] },
         vocabulary: .bpe)

@@ -37,20 +37,20 @@ extension Architecture {
                 throw .config(path: h.path, key: "original_max_position_embeddings", message: "is missing")
             }
             guard let theta = rope.theta else { throw .config(path: h.path, key: "rope_theta", message: "is missing") }
-            m.setModel("context_length", try h.uint32(["n_positions", "max_position_embeddings"]))
-            m.setModel("rope.scaling.original_context_length", .uint32(UInt32(clamping: original)))
-            m.setModel("embedding_length", .uint32(UInt32(clamping: embedding)))
-            m.setModel("feed_forward_length", try h.uint32(["intermediate_size"]))
+            m.setModel(GGUFKeys.LLM.contextLength, try h.uint32(["n_positions", "max_position_embeddings"]))
+            m.setModel(GGUFKeys.Rope.scalingOrigCtxLen, .uint32(UInt32(clamping: original)))
+            m.setModel(GGUFKeys.LLM.embeddingLength, .uint32(UInt32(clamping: embedding)))
+            m.setModel(GGUFKeys.LLM.feedForwardLength, try h.uint32(["intermediate_size"]))
             m.metadataMove("\(m.architecture).block_count")
-            m.setModel("attention.head_count", .uint32(UInt32(clamping: heads)))
-            m.setModel("attention.head_count_kv", try h.uint32(["num_key_value_heads", "n_head_kv"]))
-            m.setModel("attention.layer_norm_rms_epsilon", try h.float32(["rms_norm_eps"]))
-            m.setModel("rope.dimension_count", .uint32(UInt32(clamping: Phi3Rope.dimensions(h, embedding: embedding, heads: heads))))
-            m.setModel("rope.freq_base", .float32(Float(theta)))
-            m.metadataMove("general.file_type")
-            m.setModel("attention.sliding_window", try h.uint32(["sliding_window"]) ?? .uint32(0))
+            m.setModel(GGUFKeys.Attention.headCount, .uint32(UInt32(clamping: heads)))
+            m.setModel(GGUFKeys.Attention.headCountKV, try h.uint32(["num_key_value_heads", "n_head_kv"]))
+            m.setModel(GGUFKeys.Attention.layerNormRMSEps, try h.float32(["rms_norm_eps"]))
+            m.setModel(GGUFKeys.Rope.dimensionCount, .uint32(UInt32(clamping: Phi3Rope.dimensions(h, embedding: embedding, heads: heads))))
+            m.setModel(GGUFKeys.Rope.freqBase, .float32(Float(theta)))
+            m.metadataMove(GGUFKeys.General.fileType)
+            m.setModel(GGUFKeys.Attention.slidingWindow, try h.uint32(["sliding_window"]) ?? .uint32(0))
             if let factor = try Phi3Rope.attentionFactor(h, original: original) {
-                m.setModel("rope.scaling.attn_factor", .float32(Float(factor)))
+                m.setModel(GGUFKeys.Rope.scalingAttnFactor, .float32(Float(factor)))
             }
         },
         generatedTensors: { (h: HyperParameters) throws(ConversionError) in try Phi3Rope.factorTensors(h) },

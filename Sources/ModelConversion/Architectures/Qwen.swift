@@ -105,7 +105,7 @@ extension Architecture {
 
     @Sendable
     private static func writeQwenMoEParameters(_ h: HyperParameters, _ m: inout MetadataBuilder) throws(ConversionError) {
-        m.setModel("expert_feed_forward_length", try h.uint32(["moe_intermediate_size"]))
-        m.setModel("expert_shared_feed_forward_length", try h.uint32(["shared_expert_intermediate_size"]))
+        m.setModel(GGUFKeys.LLM.expertFeedForwardLength, try h.uint32(["moe_intermediate_size"]))
+        m.setModel(GGUFKeys.LLM.expertSharedFeedForwardLength, try h.uint32(["shared_expert_intermediate_size"]))
     }
 }
