@@ -73,6 +73,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The model card's YAML front matter (libyaml, as PyYAML's loader), typed with PyYAML's resolver.
+        // 5.x: Yams 6 refuses duplicate keys, which PyYAML (and so the reference) accepts, the last winning.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries. Debian package names are given so a missing one is named in the error.
@@ -105,7 +108,9 @@ let package = Package(
             // so -O keeps the bytes ggml's.)
             swiftSettings: quantizationSettings),
         // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
-        .target(name: "ModelConversion", dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON"]),
+        .target(
+            name: "ModelConversion",
+            dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON", .product(name: "Yams", package: "Yams")]),
         // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // The measuring instrument: a CPU forward pass over a GGUF (llama architecture), perplexity and
