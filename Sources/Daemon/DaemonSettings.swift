@@ -1,15 +1,17 @@
 import BinaryIO
 import JSON
+import Pipeline
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// How the daemon runs, from the `"daemon": {...}` object of a pipeline JSON file.
 ///
-/// This part of pipeline.json is self-contained: the daemon reads only its own object and ignores
-/// the rest of the file, whose schema belongs to the Pipeline target. Parsing is strict (unknown
-/// keys and wrong types are errors naming the JSON path) because a misspelt `concurency` silently
-/// falling back to a default is the kind of mistake nobody notices until a disk fills up.
+/// The file is read once, by `PipelineConfig`, which leaves this object to the daemon; its values
+/// go through the same checks (`ConfigReader`) and fail with the same `ConfigError` (file, JSON
+/// path, what is wrong) as every other key of pipeline.json. Parsing is strict (unknown keys and
+/// wrong types are errors) because a misspelt `concurency` silently falling back to a default is
+/// the kind of mistake nobody notices until a disk fills up.
 public struct DaemonSettings: Sendable, Equatable {
     /// A file or folder written in place is claimed once unchanged (size, mtime) this long.
     public var settleSeconds: Double = 5
@@ -50,9 +52,7 @@ public struct DaemonSettings: Sendable, Equatable {
 
     /// Parses a `"daemon"` object; `path` is its JSON path, for errors.
     public static func parse(_ value: JSONValue, path: String = "$.daemon") throws(DaemonSettingsError) -> DaemonSettings {
-        guard let members = value.objectValue else {
-            throw DaemonSettingsError(path: path, message: "expected an object, found \(value.kindName)")
-        }
+        let members = try ConfigReader.object(value, at: path)
         var settings = DaemonSettings()
         for (key, member) in members {
             let at = path + "." + key
@@ -66,7 +66,7 @@ public struct DaemonSettings: Sendable, Equatable {
             case "grace_seconds": settings.graceSeconds = try seconds(member, at, minimum: 0)
             case "keep_input":
                 guard let flag = member.boolValue else {
-                    throw DaemonSettingsError(path: at, message: "expected true or false, found \(member.kindName)")
+                    throw DaemonSettingsError(path: at, message: "must be true or false, not \(member.kindName)")
                 }
                 settings.keepInput = flag
             case "metrics_file":
@@ -75,31 +75,34 @@ public struct DaemonSettings: Sendable, Equatable {
                 } else if let file = member.stringValue, file.hasPrefix("/") {
                     settings.metricsFile = file
                 } else {
-                    throw DaemonSettingsError(path: at, message: "expected an absolute path or null, found \(member.kindName == "a string" ? "a relative path" : member.kindName)")
+                    throw DaemonSettingsError(path: at, message: "must be an absolute path or null, not \(member.stringValue != nil ? "a relative path" : member.kindName)")
                 }
             default:
-                throw DaemonSettingsError(path: at, message: "unknown setting (known: \(keys.joined(separator: ", ")))")
+                throw ConfigReader.unknownKey(at: at, known: keys)
             }
         }
         return settings
     }
 
-    /// The settings of a pipeline file: its `"daemon"` object, or the defaults when it has none.
+    /// The settings of a parsed pipeline: its `"daemon"` object, or the defaults when it has none;
+    /// `file` (the pipeline's) locates errors as the pipeline's own errors are located.
+    public static func parse(pipeline: PipelineConfig, file: String?) throws(DaemonSettingsError) -> DaemonSettings {
+        guard let daemon = pipeline.daemon else { return DaemonSettings() }
+        do {
+            return try parse(daemon)
+        } catch {
+            var located = error
+            located.file = file
+            throw located
+        }
+    }
+
+    /// The settings of a pipeline file, which must be a valid pipeline as a whole.
     public static func load(pipelineFile: String) throws(DaemonSettingsError) -> DaemonSettings {
         guard let bytes = FileSystem.read(pipelineFile, limit: 16 << 20) else {
-            throw DaemonSettingsError(path: "$", message: "cannot read \(pipelineFile): \(String(cString: strerror(errno)))")
+            throw DaemonSettingsError(path: "$", message: "cannot be read: \(String(cString: strerror(errno)))", file: pipelineFile)
         }
-        let document: JSONValue
-        do {
-            document = try StrictJSON.parse(bytes)
-        } catch {
-            throw DaemonSettingsError(path: "$", message: "\(pipelineFile): \(error)")
-        }
-        guard document.objectValue != nil else {
-            throw DaemonSettingsError(path: "$", message: "\(pipelineFile): expected a JSON object, found \(document.kindName)")
-        }
-        guard let daemon = document["daemon"] else { return DaemonSettings() }
-        return try parse(daemon)
+        return try parse(pipeline: PipelineConfig.parse(bytes, file: pipelineFile), file: pipelineFile)
     }
 
     /// The settings as a `"daemon"` object (every key, defaults included), for logs and docs.
@@ -118,33 +121,14 @@ public struct DaemonSettings: Sendable, Equatable {
     }
 
     private static func seconds(_ value: JSONValue, _ path: String, minimum: Double) throws(DaemonSettingsError) -> Double {
-        guard let number = value.doubleValue, number.isFinite else {
-            throw DaemonSettingsError(path: path, message: "expected a number of seconds, found \(value.kindName)")
-        }
-        guard number >= minimum, number <= 86_400 * 7 else {
-            throw DaemonSettingsError(path: path, message: "\(number) is out of range (\(minimum) to 604800 seconds)")
-        }
-        return number
+        try ConfigReader.number(value, at: path, in: minimum...(86_400 * 7), unit: "seconds")
     }
 
     private static func integer(_ value: JSONValue, _ path: String, _ range: ClosedRange<Int>) throws(DaemonSettingsError) -> Int {
-        guard let number = value.intValue else {
-            throw DaemonSettingsError(path: path, message: "expected an integer, found \(value.numberValue.map { "\($0)" } ?? value.kindName)")
-        }
-        guard range.contains(number) else {
-            throw DaemonSettingsError(path: path, message: "\(number) is out of range (\(range.lowerBound) to \(range.upperBound))")
-        }
-        return number
+        try ConfigReader.int(value, at: path, in: range)
     }
 }
 
-/// A bad daemon setting, with the JSON path of the offending value (`$.daemon.concurrency`).
-public struct DaemonSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-}
+/// A bad daemon setting is a bad key of pipeline.json like any other: file, JSON path of the
+/// offending value (`$.daemon.concurrency`) and what is wrong there.
+public typealias DaemonSettingsError = ConfigError

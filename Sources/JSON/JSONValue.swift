@@ -151,3 +151,19 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
         self = .object(elements.map { (key: $0.0, value: $0.1) })
     }
 }
+
+// MARK: - Numbers from typed values (reports written by quantd)
+
+extension JSONValue {
+    public static func int(_ value: Int64) -> JSONValue { .number(JSONNumber(value)) }
+    public static func uint(_ value: UInt64) -> JSONValue { .number(JSONNumber(value)) }
+
+    /// A Double as its shortest decimal, which reads back as the same bits; NaN and the
+    /// infinities, which JSON cannot express, become the strings "NaN", "Infinity", "-Infinity"
+    /// (a report must still say that a value is not finite).
+    public static func double(_ value: Double) -> JSONValue {
+        if value.isNaN { return .string("NaN") }
+        if value.isInfinite { return .string(value < 0 ? "-Infinity" : "Infinity") }
+        return .number(JSONNumber(value))
+    }
+}

@@ -17,8 +17,8 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "The GGUF to compare with it (e.g. a quantized artifact).")
     var b: String
 
-    @Flag(name: .long, help: "One JSON object instead of a table.")
-    var json = false
+    @OptionGroup var output: TableJSONOption
+    private var json: Bool { output.json }
 
     func run() throws {
         let rows: [DiffRow]

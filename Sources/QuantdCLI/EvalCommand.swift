@@ -30,14 +30,12 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Token ids (whitespace-separated) instead of --text, e.g. from another tokenizer.")
     var tokens: String?
 
-    @Option(name: .long, help: "Tokens per chunk.")
-    var ctx: Int = 512
+    @OptionGroup var chunking: ChunkOptions
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var output: TableJSONOption
 
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
-
-    @Flag(name: .long, help: "One JSON object instead of a table.")
-    var json = false
+    private var ctx: Int { chunking.ctx }
+    private var json: Bool { output.json }
 
     func validate() throws {
         guard ctx >= 8 else { throw ValidationError("--ctx must be at least 8") }
@@ -71,7 +69,7 @@ struct EvalCommand: ParsableCommand {
                 throw CLIFailure(message: "\(source): \(tokens.count) tokens, fewer than one chunk of --ctx \(ctx)",
                                  hint: "use a longer text or a smaller --ctx", exit: QuantdExit.badInput)
             }
-            let workers = threads ?? systemCoreCount()
+            let workers = threading.workers
             if let ref {
                 // The pipeline's evaluate stage, on one artifact: the same numbers a job's manifest records.
                 let reference = try LlamaModel(path: ref)

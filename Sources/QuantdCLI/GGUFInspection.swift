@@ -1,4 +1,5 @@
 import GGUF
+import JSON
 
 /// Builds an `InspectionReport` from a GGUF header.
 enum GGUFInspection {
@@ -27,7 +28,7 @@ enum GGUFInspection {
             tensors: tensors, summary: summary)
     }
 
-    static func reportValue(_ value: GGUFValue) -> ReportValue {
+    static func reportValue(_ value: GGUFValue) -> JSONValue {
         switch value {
         case .uint8(let v): .uint(UInt64(v))
         case .int8(let v): .int(Int64(v))
@@ -35,7 +36,7 @@ enum GGUFInspection {
         case .int16(let v): .int(Int64(v))
         case .uint32(let v): .uint(UInt64(v))
         case .int32(let v): .int(Int64(v))
-        case .float32(let v): .float(v)
+        case .float32(let v): .double(Double(v))
         case .bool(let v): .bool(v)
         case .string(let v): .string(v)
         case .array(_, let values): .array(values.map(reportValue))

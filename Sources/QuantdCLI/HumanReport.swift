@@ -1,3 +1,5 @@
+import JSON
+
 /// Renders an `InspectionReport` for a person: summary, metadata (abbreviated), tensor table.
 struct HumanReport {
     static let maximumStringLength = 96
@@ -72,7 +74,7 @@ struct HumanReport {
     }
 
     /// One line for a value: long strings cut, long arrays previewed, control characters escaped.
-    static func inline(_ value: ReportValue) -> String {
+    static func inline(_ value: JSONValue) -> String {
         switch value {
         case .string(let s):
             let e = escaped(s)
@@ -82,12 +84,14 @@ struct HumanReport {
             let shown = items.prefix(arrayPreview).map(inline).joined(separator: ", ")
             if items.count <= arrayPreview { return "[\(shown)]" }
             return "[\(shown), …] (\(items.count) items)"
-        case .float(let f):
-            return "\(f)"  // shortest form that reads back as the same Float: 1e-05, not 9.99…e-06
+        case .number(let n) where !n.isIntegerLiteral && Double(Float(n.doubleValue)) == n.doubleValue:
+            // A GGUF float32 arrives widened to Double; its shortest Float form reads back as the
+            // same Float: 1e-05, not 9.99…e-06.
+            return "\(Float(n.doubleValue))"
         case .object(let fields):
-            return "{" + fields.map { "\($0.0): \(inline($0.1))" }.joined(separator: ", ") + "}"
+            return "{" + fields.map { "\($0.key): \(inline($0.value))" }.joined(separator: ", ") + "}"
         default:
-            return value.json()
+            return value.serialized()
         }
     }
 

@@ -32,27 +32,26 @@ struct ImatrixCommand: ParsableCommand {
     @Option(name: .long, help: "A UTF-8 calibration text (default: the bundled text).")
     var text: String?
 
-    @Option(name: .long, help: "Tokens per chunk.")
-    var ctx: Int = 512
+    @OptionGroup var chunking: ChunkOptions
 
     @Option(name: .long, help: "At most this many chunks (default: every whole chunk of the text).")
     var chunks: Int?
 
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Flag(name: .customLong("process-output"), help: "Collect output.weight too (llama-imatrix's --process-output).")
     var processOutput = false
 
+    private var ctx: Int { chunking.ctx }
+
     func validate() throws {
         guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         do {
-            let workers = threads ?? systemCoreCount()
+            let workers = threading.workers
             let calibration: ImatrixCalibration.Text = try text.map { try .file($0) } ?? .bundled
             let source = try modelSource(at: model)
             var folder = output.contains("/") ? String(output[..<(output.lastIndex(of: "/") ?? output.endIndex)]) : "."

@@ -37,7 +37,7 @@ struct InspectCommand: ParsableCommand {
         } catch {
             throw CLIFailure.from(error)
         }
-        print(json ? report.json().json() : HumanReport(report: report).render(tensors: tensors))
+        print(json ? report.json().serialized() : HumanReport(report: report).render(tensors: tensors))
         if verify && report.nonFiniteTotal > 0 {
             throw QuantdExit.nonFiniteData
         }

@@ -1,3 +1,4 @@
+import JSON
 import Quantization
 
 /// What `quantd inspect` found in one file or folder, independent of how it is printed.
@@ -27,14 +28,14 @@ struct InspectionReport {
     var dataOffset: Int
     /// For `.gguf.zst`: the compressed size (`fileSize` is then the declared uncompressed size).
     var compressedSize: Int?
-    var metadata: [(String, ReportValue)]
+    var metadata: [(key: String, value: JSONValue)]
     var tensors: [Tensor]
     /// Human summary lines, in order (label, value), and the same facts for JSON.
     var summary: Summary
     /// SHA-256 of the whole file, with `--verify`.
     var fileSHA256: String?
     /// Anything else a format wants in its JSON (e.g. the shards of a folder).
-    var extra: [(String, ReportValue)] = []
+    var extra: [(key: String, value: JSONValue)] = []
 
     struct Summary {
         var architecture: String?
@@ -63,8 +64,8 @@ struct InspectionReport {
     }
 
     /// The `--json` object: format, sizes, metadata in full, every tensor, summary.
-    func json() -> ReportValue {
-        var fields: [(String, ReportValue)] = [("format", .string(format))]
+    func json() -> JSONValue {
+        var fields: [(key: String, value: JSONValue)] = [("format", .string(format))]
         if let version { fields.append(("version", .int(Int64(version)))) }
         if let alignment { fields.append(("alignment", .int(Int64(alignment)))) }
         fields.append(("file_size", .int(Int64(fileSize))))
@@ -72,7 +73,7 @@ struct InspectionReport {
         fields.append(("data_offset", .int(Int64(dataOffset))))
         fields.append(("metadata", .object(metadata)))
         fields.append(("tensors", .array(tensors.map { tensor in
-            var t: [(String, ReportValue)] = [
+            var t: [(key: String, value: JSONValue)] = [
                 ("name", .string(tensor.name)), ("type", .string(tensor.type)),
                 ("shape", .array(tensor.shape.map { .int(Int64($0)) })),
                 ("offset", .int(Int64(tensor.offset))), ("bytes", .int(Int64(tensor.bytes))),
@@ -85,7 +86,7 @@ struct InspectionReport {
             }
             return .object(t)
         })))
-        var s: [(String, ReportValue)] = [("parameters", .int(Int64(summary.parameters)))]
+        var s: [(key: String, value: JSONValue)] = [("parameters", .int(Int64(summary.parameters)))]
         s.append(("bits_per_weight", summary.bitsPerWeight.map { .double(($0 * 10000).rounded() / 10000) } ?? .null))
         s.append(("types", .object(summary.types.map { ($0.0, .int(Int64($0.1))) })))
         if let a = summary.architecture { s.append(("architecture", .string(a))) }

@@ -10,11 +10,11 @@ enum ModelFolderInspection {
         let folder = try ModelFolder(path: path)
         try folder.validateIndex()
         var tensors: [InspectionReport.Tensor] = []
-        var shards: [ReportValue] = []
+        var shards: [JSONValue] = []
         var infos: [SafetensorsTensorInfo] = []
         for file in folder.weights {
             let name = String(file.path.split(separator: "/").last ?? Substring(file.path))
-            var shard: [(String, ReportValue)] = [("file", .string(name)), ("bytes", .int(Int64(file.fileSize))),
+            var shard: [(key: String, value: JSONValue)] = [("file", .string(name)), ("bytes", .int(Int64(file.fileSize))),
                                                    ("tensors", .int(Int64(file.tensors.count)))]
             var rows = file.tensors.map { SafetensorsInspection.tensor(of: $0, in: name) }
             if verify {
@@ -32,7 +32,7 @@ enum ModelFolderInspection {
         summary.contextLength = folder.maxPositionEmbeddings
         var report = InspectionReport(
             format: "hf-folder", path: path, version: nil, alignment: nil, fileSize: folder.totalSafetensorsBytes,
-            dataOffset: 0, compressedSize: nil, metadata: reportValue(folder.config).objectFields,
+            dataOffset: 0, compressedSize: nil, metadata: folder.config.objectValue ?? [],
             tensors: tensors, summary: summary)
         if let type = folder.modelType { report.extra.append(("model_type", .string(type))) }
         // Who converts it: quantd (native), llama.cpp's converter as the fallback, or neither known.
@@ -45,24 +45,5 @@ enum ModelFolderInspection {
         report.extra.append(("shards", .array(shards)))
         report.extra.append(("tokenizer_files", .array(folder.tokenizerFiles.map { .string($0) })))
         return report
-    }
-
-    static func reportValue(_ value: JSONValue) -> ReportValue {
-        switch value {
-        case .null: .null
-        case .bool(let b): .bool(b)
-        case .number(let n):
-            if let i = n.int64Value { .int(i) } else if let u = n.uint64Value { .uint(u) } else { .double(n.doubleValue) }
-        case .string(let s): .string(s)
-        case .array(let items): .array(items.map(reportValue))
-        case .object(let fields): .object(fields.map { ($0.key, reportValue($0.value)) })
-        }
-    }
-}
-
-extension ReportValue {
-    var objectFields: [(String, ReportValue)] {
-        if case .object(let fields) = self { return fields }
-        return []
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BinaryIO
+import Daemon
 import Pipeline
 
 /// `quantd validate PIPELINE`: checks a pipeline.json without running it.
@@ -15,6 +16,7 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         do {
             let config = try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
+            _ = try DaemonSettings.parse(pipeline: config, file: pipeline)
             do {
                 try config.converter?.checkScript()
             } catch {

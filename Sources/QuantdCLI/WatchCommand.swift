@@ -40,9 +40,9 @@ struct WatchCommand: ParsableCommand {
                 throw CLIFailure(message: "\(error)", hint: "check it with `quantd validate \(pipeline)`", exit: QuantdExit.badSettings).report()
             }
             do {
-                settings = try DaemonSettings.load(pipelineFile: pipeline)
+                settings = try DaemonSettings.parse(pipeline: pipelineConfig, file: pipeline)
             } catch {
-                throw CLIFailure(message: "\(pipeline): \(error)", hint: "fix the \"daemon\" settings (docs/daemon.md lists them)",
+                throw CLIFailure(message: "\(error)", hint: "fix the \"daemon\" settings (docs/daemon.md lists them)",
                                  exit: QuantdExit.badSettings).report()
             }
         }

@@ -2,6 +2,7 @@ import BinaryIO
 import Foundation
 import GGUF
 import JSON
+import Pipeline
 import Safetensors
 import Testing
 @testable import Daemon
@@ -10,8 +11,25 @@ import Testing
     @Test func defaultsWhenThePipelineHasNoDaemonObject() throws {
         let file = NSTemporaryDirectory() + "quantd-settings-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try Data(#"{"stages": [{"anything": "the pipeline's business"}]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        try Data(#"{"version": 1, "schemes": [{"mix": "Q8_0"}]}"#.utf8).write(to: URL(fileURLWithPath: file))
         #expect(try DaemonSettings.load(pipelineFile: file) == DaemonSettings())
+    }
+
+    /// One reader for the whole file: a bad daemon key and a bad pipeline key fail alike, with
+    /// the file and the JSON path.
+    @Test(arguments: [
+        (#"{"version": 1, "schemes": [{"mix": "Q8_0"}], "daemon": {"concurrency": 0}}"#,
+         "$.daemon.concurrency is 0; it must be between 1 and 64"),
+        (#"{"version": 1, "schemes": [{"mix": "Q9"}], "daemon": {"concurrency": 2}}"#, "$.schemes[0].mix 'Q9' is not a mix"),
+        (#"{"daemon": {"concurrency": 2}}"#, "$.version is required"),
+    ])
+    func loadLocatesErrorsInTheFile(text: String, expected: String) throws {
+        let file = NSTemporaryDirectory() + "quantd-settings-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let error = try #require(throws: DaemonSettingsError.self) { try DaemonSettings.load(pipelineFile: file) }
+        #expect(error.file == file)
+        #expect(error.description.hasPrefix("\(file): \(expected)"), "\(error)")
     }
 
     @Test func parsesEveryKey() throws {
@@ -30,14 +48,15 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"concurency": 2}"#, "$.daemon.concurency", "unknown setting"),
-        (#"{"concurrency": "2"}"#, "$.daemon.concurrency", "expected an integer"),
-        (#"{"concurrency": 0}"#, "$.daemon.concurrency", "out of range"),
-        (#"{"threads": 1.5}"#, "$.daemon.threads", "expected an integer"),
-        (#"{"settle_seconds": -1}"#, "$.daemon.settle_seconds", "out of range"),
-        (#"{"keep_input": "yes"}"#, "$.daemon.keep_input", "expected true or false"),
-        (#"{"metrics_file": "relative.prom"}"#, "$.daemon.metrics_file", "absolute path"),
-        (#"[1]"#, "$.daemon", "expected an object"),
+        (#"{"concurency": 2}"#, "$.daemon.concurency", "is not a known key (known here: settle_seconds, rescan_seconds, concurrency"),
+        (#"{"concurrency": "2"}"#, "$.daemon.concurrency", "must be a whole number"),
+        (#"{"concurrency": 0}"#, "$.daemon.concurrency", "is 0; it must be between 1 and 64"),
+        (#"{"threads": 1.5}"#, "$.daemon.threads", "must be a whole number"),
+        (#"{"settle_seconds": -1}"#, "$.daemon.settle_seconds", "is -1; it must be between 0 and 604800 seconds"),
+        (#"{"rescan_seconds": "5"}"#, "$.daemon.rescan_seconds", "must be a number of seconds, not a string"),
+        (#"{"keep_input": "yes"}"#, "$.daemon.keep_input", "must be true or false, not a string"),
+        (#"{"metrics_file": "relative.prom"}"#, "$.daemon.metrics_file", "must be an absolute path or null, not a relative path"),
+        (#"[1]"#, "$.daemon", "must be an object, not an array"),
     ])
     func rejectsWithTheJSONPath(text: String, path: String, message: String) throws {
         let value = try StrictJSON.parse(text)

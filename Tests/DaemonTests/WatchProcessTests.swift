@@ -98,7 +98,7 @@ struct WatchProcessTests {
         // SIGHUP with an invalid file keeps the old settings; with a valid one applies them.
         try Data(Self.document(#"{"concurency": 2}"#).utf8).write(to: URL(fileURLWithPath: pipeline))
         kill(watch.process.processIdentifier, SIGHUP)
-        try harness.waitFor("the rejected reload") { watch.log.contains("$.daemon.concurency: unknown setting") }
+        try harness.waitFor("the rejected reload") { watch.log.contains("$.daemon.concurency is not a known key") }
         // quantd status, human and JSON, from another process.
         let status = try Self.run(["status", "--root", harness.root, "--json"])
         #expect(status.status == 0)

@@ -30,6 +30,9 @@ struct InspectGGUFTests {
         // Control characters in values are escaped, never printed raw.
         #expect(lines.contains { $0.contains(#""héllo, wörld ✓ "quoted"\n\ttab""#) })
         #expect(!result.stdout.contains("tensors (7):"), "the tensor table needs --tensors")
+        // float32 values in their shortest float32 form (numpy's repr of np.float32), not widened.
+        #expect(lines.contains { $0.contains("layer_norm_rms_epsilon") && $0.hasSuffix(" 1e-05") }, "\(result.stdout)")
+        #expect(lines.contains { $0.contains("sample.array_f32") && $0.hasSuffix(" [1.5, -0.25, 3e-08]") }, "\(result.stdout)")
         let table = try TestSupport.quantd("inspect", "--tensors", TestSupport.samplePath)
         #expect(table.stdout.contains("blk.0.ffn_down.weight  Q4_0"))
     }
