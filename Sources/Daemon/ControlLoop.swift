@@ -226,6 +226,7 @@ final class ControlLoop {
     /// Grace period over: the jobs still running stay in work/ and are redone at the next start.
     /// Their attempt is given back, since the job did nothing wrong.
     private func abandonRunningJobs() {
+        daemon.executor.abandonRunningJobs()
         for id in running.sorted() {
             guard var record = records[id] else { continue }
             record.attempts = max(0, record.attempts - 1)

@@ -34,11 +34,30 @@ public protocol JobExecutor: Sendable {
     /// Re-reads the pipeline file (SIGHUP). Throws, changing nothing, when it is invalid; jobs
     /// already running keep the pipeline they started with.
     func reload(pipelineFile: String) throws
+
+    /// The daemon is exiting with jobs still running (grace period over): end them now, so
+    /// nothing writes into `work/` once the next daemon redoes them.
+    func abandonRunningJobs()
 }
 
 extension JobExecutor {
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? { nil }
     public func reload(pipelineFile: String) throws {}
+    public func abandonRunningJobs() {}
+}
+
+/// Limits on one job, from the daemon settings. Only an executor that runs the job in its own
+/// process (`ChildProcessJobExecutor`) can enforce them.
+public struct JobLimits: Sendable, Equatable {
+    /// Wall-clock seconds before the job is killed, or nil for no limit.
+    public var timeoutSeconds: Double?
+    /// Memory the job may use beyond mapping its input, or nil for no limit.
+    public var memoryBytes: Int?
+
+    public init(timeoutSeconds: Double? = nil, memoryBytes: Int? = nil) {
+        self.timeoutSeconds = timeoutSeconds
+        self.memoryBytes = memoryBytes
+    }
 }
 
 /// One job as the executor sees it. All paths are absolute and inside `ROOT/work/ID/`.
@@ -61,10 +80,12 @@ public struct JobRequest: Sendable {
     public let progress: @Sendable (JobProgress) -> Void
     /// True once the daemon is stopping; long stages should give up early.
     public let isCancelled: @Sendable () -> Bool
+    public let limits: JobLimits
 
     public init(id: String, inputName: String, inputPath: String, outputFolder: String, scratchFolder: String,
                 threads: Int, attempt: Int, progress: @escaping @Sendable (JobProgress) -> Void = { _ in },
-                isCancelled: @escaping @Sendable () -> Bool = { false }) {
+                isCancelled: @escaping @Sendable () -> Bool = { false }, limits: JobLimits = JobLimits()) {
+        self.limits = limits
         self.id = id
         self.inputName = inputName
         self.inputPath = inputPath
