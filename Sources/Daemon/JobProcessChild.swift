@@ -15,7 +15,7 @@ import Glibc
 /// (PR_SET_PDEATHSIG), and stops the pipeline early on SIGTERM, reporting `Cancelled`.
 public enum JobProcessChild {
     /// Test hooks, honoured only when the variable is set: an input whose name contains the value
-    /// aborts (`QUANTD_TEST_JOB_ABORT`), never finishes (`QUANTD_TEST_JOB_HANG`) or allocates
+    /// aborts (`QUANTD_TEST_JOB_ABORT`), runs until SIGTERM (`QUANTD_TEST_JOB_HANG`) or allocates
     /// more than its memory limit (`QUANTD_TEST_JOB_ALLOCATE`), so the daemon's handling of
     /// crashes, timeouts and allocation failures can be tested with the real binary.
     static let abortVariable = "QUANTD_TEST_JOB_ABORT"
@@ -56,12 +56,12 @@ public enum JobProcessChild {
         source.resume()
         defer { source.cancel() }
 
-        testHooks(request.inputName, limit: request.addressSpaceBytes)
         let jobRequest = JobRequest(
             id: request.id, inputName: request.inputName, inputPath: request.inputPath, outputFolder: request.outputFolder,
             scratchFolder: request.scratchFolder, threads: request.threads, attempt: request.attempt,
             progress: { reporter.progress($0) }, isCancelled: { cancelled.load(ordering: .relaxed) })
         do {
+            try testHooks(request.inputName, limit: request.addressSpaceBytes, cancelled: { cancelled.load(ordering: .relaxed) })
             var config = PipelineConfig.defaultDaemonPipeline
             if let text = request.pipelineText {
                 config = try PipelineConfig.parse(Array(text.utf8), file: request.pipelineFile)
@@ -96,7 +96,7 @@ public enum JobProcessChild {
         _ = prctl(setParentDeathSignal, UInt(signal), 0, 0, 0)
     }
 
-    private static func testHooks(_ inputName: String, limit: Int?) {
+    private static func testHooks(_ inputName: String, limit: Int?, cancelled: () -> Bool) throws {
         func matches(_ variable: String) -> Bool {
             guard let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty else { return false }
             return inputName.contains(value)
@@ -107,7 +107,9 @@ public enum JobProcessChild {
             abort()
         }
         if matches(hangVariable) {
-            while true { sleep(3600) }
+            // Like a pipeline stage that polls: only SIGTERM ends it.
+            while !cancelled() { usleep(20_000) }
+            throw PipelineError.cancelled
         }
         if matches(allocateVariable) {
             let bytes = (limit ?? (1 << 40)).multipliedReportingOverflow(by: 2)

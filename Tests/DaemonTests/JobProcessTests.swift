@@ -21,6 +21,16 @@ struct JobProcessTests {
         return try #require(document?["error"] as? [String: Any], "error.json of \(name)")
     }
 
+    /// Processes whose command line mentions `text` (a job process names its request file under ROOT).
+    static func processes(mentioning text: String) -> [String] {
+        let own = String(getpid())
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            guard pid != own, pid.allSatisfy(\.isNumber),
+                  let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
+    }
+
     @Test func aJobWhoseProcessAbortsFailsAloneWithTheSignalWhileTheNextSucceeds() throws {
         let harness = DaemonHarness()
         let executor = try Self.executor(harness, environment: ["\(JobProcessChild.abortVariable)=crash-me"])
@@ -59,6 +69,7 @@ struct JobProcessTests {
         #expect((error["message"] as? String)?.contains("took longer than 1.5 s") == true, "\(error)")
         #expect((error["hint"] as? String)?.contains("job_timeout_seconds") == true)
         #expect(harness.list(harness.folder.out).isEmpty)
+        #expect(Self.processes(mentioning: harness.root).isEmpty, "the job's process group was killed")
     }
 
     @Test func anAllocationBeyondTheMemoryLimitSaysHowMuchTheJobWasAllowed() throws {
@@ -78,10 +89,14 @@ struct JobProcessTests {
     @Test func stoppingTheDaemonEndsTheJobProcessAndTheJobIsRedoneAtTheNextStart() throws {
         let harness = DaemonHarness()
         let hanging = try Self.executor(harness, environment: ["\(JobProcessChild.hangVariable)=long"])
-        try harness.start(hanging, settings: DaemonHarness.settings(grace: 0.5))
+        try harness.start(hanging, settings: DaemonHarness.settings(grace: 10))
         try harness.dropSample(as: "long.gguf")
         try harness.waitFor("the job to run") { harness.ledger().first?.state == .running }
+        try harness.waitFor("the job's process to run") { Self.processes(mentioning: harness.root).count == 1 }
         try harness.stop()
+        try harness.waitFor("the job's process to end") { Self.processes(mentioning: harness.root).isEmpty }
+        // It stopped on SIGTERM and said so, well within the grace period.
+        #expect(harness.log.contains { $0.contains("stopped before it finished; left in work/") }, "\(harness.log)")
         #expect(harness.list(harness.folder.out).isEmpty)
         #expect(harness.list(harness.folder.failed).isEmpty)
         #expect(harness.list(harness.folder.work).count == 1)
