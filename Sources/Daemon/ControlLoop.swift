@@ -158,6 +158,9 @@ final class ControlLoop {
                 return
             }
         }
+        if next.isolateJobs != settings.isolateJobs {
+            log.warning("reload", "isolate_jobs is read at start only; it changes when the daemon restarts")
+        }
         settings = next
         scanner.settle = next.settleSeconds
         nextRescan = min(nextRescan, Clock.monotonic() + next.rescanSeconds)
