@@ -5,10 +5,11 @@
 /// input to `done/` or `failed/`, the ledger and crash recovery. An executor only reads
 /// `request.inputPath` and fills `request.outputFolder`.
 ///
-/// `PipelineJobExecutor` (in this target, which imports Pipeline) is the one `quantd watch` uses: it
-/// loads pipeline.json, runs the pipeline on the input with `request.threads` threads, writes each
-/// GGUF and `manifest.json` into `request.outputFolder`, and reports stages through
-/// `request.progress`. The daemon's tests plug in their own executors.
+/// `PipelineJobExecutor` (in this target, which imports Pipeline) runs the pipeline on the input
+/// with `request.threads` threads, writes each GGUF and `manifest.json` into `request.outputFolder`,
+/// and reports stages through `request.progress`. `quantd watch` runs it in a child process per job
+/// through `ChildProcessJobExecutor`, so a crash or a hang ends that job only. The daemon's tests
+/// plug in their own executors.
 ///
 /// Contract:
 /// - `run` may be called again for the same input after a crash or a transient error, always with
