@@ -59,6 +59,7 @@ public struct JobFailure: Error, Sendable, Equatable, CustomStringConvertible {
         copy.message = strip(message)
         copy.file = file.map(strip)
         copy.hint = hint.map(strip)
+        copy.process?.stderrTail = process?.stderrTail.map(strip) ?? []
         return copy
     }
 
