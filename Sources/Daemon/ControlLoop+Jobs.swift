@@ -48,7 +48,8 @@ extension ControlLoop {
             id: id, inputName: record.input, inputPath: job.input + "/" + record.input, outputFolder: job.out,
             scratchFolder: job.scratch, threads: settings.threads, attempt: record.attempts,
             progress: { progress in board.report(id, progress) },
-            isCancelled: { daemon.cancelled.load(ordering: .relaxed) })
+            isCancelled: { daemon.cancelled.load(ordering: .relaxed) },
+            limits: JobLimits(timeoutSeconds: settings.jobTimeoutSeconds, memoryBytes: settings.jobMemoryBytes))
         let attempt = JobAttempt(request: request, moves: moves, executor: daemon.executor, classifier: daemon.classifier)
         running.insert(id)
         log.info("start", "\(record.input): attempt \(record.attempts) of \(settings.maxAttempts)", [("job", .string(id))])
@@ -91,6 +92,14 @@ extension ControlLoop {
                 records[id] = record
                 handleFailure(id, failure)
             }
+        case let .failed(failure) where stopping && failure.type == JobFailure.cancelledType:
+            // Stopped by the daemon's own shutdown: redone at the next start, its attempt given back.
+            record.attempts = max(0, record.attempts - 1)
+            record.state = .claimed
+            records[id] = record
+            save(record)
+            log.warning("abandon", "\(record.input): stopped before it finished; left in work/\(id) to be redone at the next start",
+                        [("job", .string(id))])
         case let .failed(failure):
             records[id] = record
             handleFailure(id, failure)

@@ -158,6 +158,9 @@ final class ControlLoop {
                 return
             }
         }
+        if next.isolateJobs != settings.isolateJobs {
+            log.warning("reload", "isolate_jobs is read at start only; it changes when the daemon restarts")
+        }
         settings = next
         scanner.settle = next.settleSeconds
         nextRescan = min(nextRescan, Clock.monotonic() + next.rescanSeconds)
@@ -226,6 +229,7 @@ final class ControlLoop {
     /// Grace period over: the jobs still running stay in work/ and are redone at the next start.
     /// Their attempt is given back, since the job did nothing wrong.
     private func abandonRunningJobs() {
+        daemon.executor.abandonRunningJobs()
         for id in running.sorted() {
             guard var record = records[id] else { continue }
             record.attempts = max(0, record.attempts - 1)

@@ -31,15 +31,31 @@ public struct DaemonSettings: Sendable, Equatable {
     public var graceSeconds: Double = 30
     /// Keep processed inputs in done/ (true) or remove them (false).
     public var keepInput: Bool = true
+    /// A job still running after this long is killed and fails; nil for no limit.
+    public var jobTimeoutSeconds: Double? = 86_400
+    /// Memory a job may use (its process's address space beyond the mapped input); nil for no limit.
+    public var jobMemoryBytes: Int? = DaemonSettings.physicalMemory
+    /// Each job in its own process (`quantd run-job`), so a crash ends that job only. Read at
+    /// start; a reload does not change it.
+    public var isolateJobs: Bool = true
 
     public init() {}
 
     public static let onlineProcessors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
+    /// The machine's memory (nil when the system does not say).
+    public static let physicalMemory: Int? = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return nil }
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: size)
+        return overflow ? nil : bytes
+    }()
+
     /// The JSON keys, in the order they are documented.
     public static let keys = [
         "settle_seconds", "rescan_seconds", "concurrency", "threads", "max_attempts",
         "retry_backoff_seconds", "metrics_file", "grace_seconds", "keep_input",
+        "job_timeout_seconds", "job_memory_bytes", "isolate_jobs",
     ]
 
     /// Backoff before attempt `attempt + 1` (attempt counts from 1).
@@ -69,6 +85,15 @@ public struct DaemonSettings: Sendable, Equatable {
                     throw DaemonSettingsError(path: at, message: "must be true or false, not \(member.kindName)")
                 }
                 settings.keepInput = flag
+            case "isolate_jobs":
+                guard let flag = member.boolValue else {
+                    throw DaemonSettingsError(path: at, message: "expected true or false, found \(member.kindName)")
+                }
+                settings.isolateJobs = flag
+            case "job_timeout_seconds":
+                settings.jobTimeoutSeconds = member.isNull ? nil : try seconds(member, at, minimum: 1)
+            case "job_memory_bytes":
+                settings.jobMemoryBytes = member.isNull ? nil : try integer(member, at, (64 << 20)...(1 << 50))
             case "metrics_file":
                 if member.isNull {
                     settings.metricsFile = nil
@@ -117,6 +142,9 @@ public struct DaemonSettings: Sendable, Equatable {
             ("metrics_file", metricsFile.map { .string($0) } ?? .null),
             ("grace_seconds", .number(JSONNumber(graceSeconds))),
             ("keep_input", .bool(keepInput)),
+            ("job_timeout_seconds", jobTimeoutSeconds.map { .number(JSONNumber($0)) } ?? .null),
+            ("job_memory_bytes", jobMemoryBytes.map { .number(JSONNumber($0)) } ?? .null),
+            ("isolate_jobs", .bool(isolateJobs)),
         ])
     }
 

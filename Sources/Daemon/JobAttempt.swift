@@ -41,14 +41,22 @@ struct JobAttempt: Sendable {
     }
 
     private func checkFreeSpace(_ planned: Int) throws {
-        guard let free = FileSystem.freeBytes(request.outputFolder) else { return }
+        if let failure = Self.freeSpaceFailure(planned: planned, outputFolder: request.outputFolder,
+                                                root: moves.folder.root, inputName: request.inputName) {
+            throw failure
+        }
+    }
+
+    /// The failure to report when `planned` bytes plus the reserve do not fit beside `outputFolder`.
+    static func freeSpaceFailure(planned: Int, outputFolder: String, root: String, inputName: String) -> JobFailure? {
+        guard let free = FileSystem.freeBytes(outputFolder) else { return nil }
         let (needed, overflow) = planned.addingReportingOverflow(Self.reserveBytes)
-        guard overflow || needed > free else { return }
-        throw JobFailure(kind: .transient, type: "InsufficientSpace", code: "ENOSPC",
-                         message: "the job needs \(Self.mebibytes(planned)) for its output plus a \(Self.mebibytes(Self.reserveBytes)) reserve, "
-                            + "but only \(Self.mebibytes(free)) are free under \(moves.folder.root)",
-                         file: request.inputName,
-                         hint: "free space on that file system; the job is retried with backoff")
+        guard overflow || needed > free else { return nil }
+        return JobFailure(kind: .transient, type: "InsufficientSpace", code: "ENOSPC",
+                          message: "the job needs \(Self.mebibytes(planned)) for its output plus a \(Self.mebibytes(Self.reserveBytes)) reserve, "
+                             + "but only \(Self.mebibytes(free)) are free under \(root)",
+                          file: inputName,
+                          hint: "free space on that file system; the job is retried with backoff")
     }
 }
 

@@ -5,10 +5,11 @@
 /// input to `done/` or `failed/`, the ledger and crash recovery. An executor only reads
 /// `request.inputPath` and fills `request.outputFolder`.
 ///
-/// `PipelineJobExecutor` (in this target, which imports Pipeline) is the one `quantd watch` uses: it
-/// loads pipeline.json, runs the pipeline on the input with `request.threads` threads, writes each
-/// GGUF and `manifest.json` into `request.outputFolder`, and reports stages through
-/// `request.progress`. The daemon's tests plug in their own executors.
+/// `PipelineJobExecutor` (in this target, which imports Pipeline) runs the pipeline on the input
+/// with `request.threads` threads, writes each GGUF and `manifest.json` into `request.outputFolder`,
+/// and reports stages through `request.progress`. `quantd watch` runs it in a child process per job
+/// through `ChildProcessJobExecutor`, so a crash or a hang ends that job only. The daemon's tests
+/// plug in their own executors.
 ///
 /// Contract:
 /// - `run` may be called again for the same input after a crash or a transient error, always with
@@ -34,11 +35,30 @@ public protocol JobExecutor: Sendable {
     /// Re-reads the pipeline file (SIGHUP). Throws, changing nothing, when it is invalid; jobs
     /// already running keep the pipeline they started with.
     func reload(pipelineFile: String) throws
+
+    /// The daemon is exiting with jobs still running (grace period over): end them now, so
+    /// nothing writes into `work/` once the next daemon redoes them.
+    func abandonRunningJobs()
 }
 
 extension JobExecutor {
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? { nil }
     public func reload(pipelineFile: String) throws {}
+    public func abandonRunningJobs() {}
+}
+
+/// Limits on one job, from the daemon settings. Only an executor that runs the job in its own
+/// process (`ChildProcessJobExecutor`) can enforce them.
+public struct JobLimits: Sendable, Equatable {
+    /// Wall-clock seconds before the job is killed, or nil for no limit.
+    public var timeoutSeconds: Double?
+    /// Memory the job may use beyond mapping its input, or nil for no limit.
+    public var memoryBytes: Int?
+
+    public init(timeoutSeconds: Double? = nil, memoryBytes: Int? = nil) {
+        self.timeoutSeconds = timeoutSeconds
+        self.memoryBytes = memoryBytes
+    }
 }
 
 /// One job as the executor sees it. All paths are absolute and inside `ROOT/work/ID/`.
@@ -61,10 +81,12 @@ public struct JobRequest: Sendable {
     public let progress: @Sendable (JobProgress) -> Void
     /// True once the daemon is stopping; long stages should give up early.
     public let isCancelled: @Sendable () -> Bool
+    public let limits: JobLimits
 
     public init(id: String, inputName: String, inputPath: String, outputFolder: String, scratchFolder: String,
                 threads: Int, attempt: Int, progress: @escaping @Sendable (JobProgress) -> Void = { _ in },
-                isCancelled: @escaping @Sendable () -> Bool = { false }) {
+                isCancelled: @escaping @Sendable () -> Bool = { false }, limits: JobLimits = JobLimits()) {
+        self.limits = limits
         self.id = id
         self.inputName = inputName
         self.inputPath = inputPath

@@ -1,6 +1,7 @@
 import BinaryIO
 import GGUF
 import JSON
+import Pipeline
 import Safetensors
 #if canImport(Glibc)
 import Glibc
@@ -32,9 +33,12 @@ public struct JobFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var offset: Int?
     /// What the user can do about it.
     public var hint: String?
+    /// How the job's own process ended, when it did not end by reporting (a crash, a timeout).
+    public var process: JobProcessEnd?
 
     public init(kind: Kind, type: String, code: String? = nil, message: String, file: String? = nil,
-                field: String? = nil, offset: Int? = nil, hint: String? = nil) {
+                field: String? = nil, offset: Int? = nil, hint: String? = nil, process: JobProcessEnd? = nil) {
+        self.process = process
         self.kind = kind
         self.type = type
         self.code = code
@@ -55,12 +59,14 @@ public struct JobFailure: Error, Sendable, Equatable, CustomStringConvertible {
         copy.message = strip(message)
         copy.file = file.map(strip)
         copy.hint = hint.map(strip)
+        copy.process?.stderrTail = process?.stderrTail.map(strip) ?? []
         return copy
     }
 
-    /// The `error` object of error.json and of the ledger: every field, null when unknown.
+    /// The `error` object of error.json and of the ledger: every field, null when unknown; a
+    /// `process` object only for a job whose process crashed or was stopped.
     public func json() -> JSONValue {
-        jsonObject([
+        var pairs: [(String, JSONValue)] = [
             ("kind", .string(kind.rawValue)),
             ("type", .string(type)),
             ("code", code.map { .string($0) } ?? .null),
@@ -69,7 +75,19 @@ public struct JobFailure: Error, Sendable, Equatable, CustomStringConvertible {
             ("field", field.map { .string($0) } ?? .null),
             ("offset", offset.map { .number(JSONNumber($0)) } ?? .null),
             ("hint", hint.map { .string($0) } ?? .null),
-        ])
+        ]
+        if let process { pairs.append(("process", process.json())) }
+        return jsonObject(pairs)
+    }
+
+    /// Reads back what `json()` wrote (the job process reports its failure this way); nil when
+    /// `value` is not such an object.
+    public init?(json value: JSONValue) {
+        guard let kindName = value["kind"]?.stringValue, let kind = Kind(rawValue: kindName),
+              let type = value["type"]?.stringValue, let message = value["message"]?.stringValue else { return nil }
+        self.init(kind: kind, type: type, code: value["code"]?.stringValue, message: message,
+                  file: value["file"]?.stringValue, field: value["field"]?.stringValue,
+                  offset: value["offset"]?.intValue, hint: value["hint"]?.stringValue)
     }
 }
 
@@ -90,6 +108,9 @@ public struct DefaultJobFailureClassifier: JobFailureClassifier {
         switch error {
         case let failure as JobFailure:
             return failure
+        case PipelineError.cancelled:
+            // The daemon is stopping: the job did nothing wrong and is redone at the next start.
+            return JobFailure(kind: .transient, type: JobFailure.cancelledType, message: "\(error)")
         case let gguf as GGUFError:
             let kind: JobFailure.Kind = gguf.kind == .truncated ? .stillArriving : .badInput
             return JobFailure(kind: kind, type: "GGUFError", code: gguf.code.rawValue, message: gguf.message,

@@ -49,7 +49,17 @@ struct WatchCommand: ParsableCommand {
         let options = Daemon.Options(
             root: Self.absolute(root), settings: settings, pipelineFile: pipeline.map(Self.absolute),
             version: QuantdVersion.string, notifier: SystemdNotifier())
-        let executor = PipelineJobExecutor(config: pipelineConfig, version: QuantdVersion.string)
+        // Each job in its own process unless the settings say otherwise (isolate_jobs).
+        let executor: any JobExecutor
+        if settings.isolateJobs {
+            do {
+                executor = try ChildProcessJobExecutor(pipelineFile: pipeline.map(Self.absolute), version: QuantdVersion.string)
+            } catch {
+                throw CLIFailure(message: "\(error)", hint: nil, exit: QuantdExit.badSettings).report()
+            }
+        } else {
+            executor = PipelineJobExecutor(config: pipelineConfig, version: QuantdVersion.string)
+        }
         let daemon = Daemon(options: options, executor: executor,
                             log: DaemonLog(format: logFormat))
         daemon.handleSignals()

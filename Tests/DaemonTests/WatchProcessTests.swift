@@ -23,13 +23,16 @@ struct WatchProcessTests {
         let process = Process()
         let logPath: String
 
-        init(harness: DaemonHarness, pipeline: String, tag: String, json: Bool = false) throws {
+        init(harness: DaemonHarness, pipeline: String, tag: String, json: Bool = false, environment: [String: String] = [:]) throws {
             logPath = harness.root + "/watch-\(tag).log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: WatchProcessTests.quantdBinary)
             process.arguments = ["watch", "--root", harness.root, "--pipeline", pipeline] + (json ? ["--log-format", "json"] : [])
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             process.standardOutput = FileHandle.nullDevice
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             try process.run()
         }
 
@@ -166,6 +169,31 @@ struct WatchProcessTests {
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any]
         #expect((manifest?["artifacts"] as? [[String: Any]])?.first?["sha256"] as? String == Self.sha256(file: out + "/tiny-qwen2-Q8_0.gguf"))
         #expect(((manifest?["sources"] as? [[String: Any]])?.count ?? 0) >= 2, "weights, config and tokenizer files are recorded")
+        kill(watch.process.processIdentifier, SIGTERM)
+        #expect(try watch.waitForExit(harness) == 0)
+    }
+
+    /// `quantd watch` runs each job in its own process: a job whose process aborts fails alone,
+    /// with the signal in error.json, while the daemon (same pid) finishes the next job.
+    @Test func aCrashingJobProcessFailsOnlyThatJobAndTheDaemonCarriesOn() throws {
+        let harness = DaemonHarness()
+        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.2, "rescan_seconds": 1}"#)
+        let watch = try Watch(harness: harness, pipeline: pipeline, tag: "crash",
+                              environment: [JobProcessChild.abortVariable: "crash-me"])
+        defer { if watch.process.isRunning { watch.process.terminate() } }
+        try watch.waitForReady(harness)
+        try harness.dropSample(as: "crash-me.gguf")
+        try harness.waitFor("failed/crash-me") { harness.list(harness.folder.failed) == ["crash-me"] }
+        try harness.dropSample(as: "after.gguf")
+        try harness.waitFor("out/after", timeout: 30) { FileManager.default.fileExists(atPath: harness.folder.out + "/after/manifest.json") }
+        #expect(watch.process.isRunning)
+        let status = try Self.run(["status", "--root", harness.root, "--json"])
+        let document = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+        #expect(document?["daemon_pid"] as? Int == Int(watch.process.processIdentifier))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: harness.folder.failed + "/crash-me/error.json"))) as? [String: Any]
+        let error = report?["error"] as? [String: Any]
+        #expect(error?["type"] as? String == "JobCrashed")
+        #expect((error?["process"] as? [String: Any])?["signal"] as? String == "SIGABRT", "\(String(describing: error))")
         kill(watch.process.processIdentifier, SIGTERM)
         #expect(try watch.waitForExit(harness) == 0)
     }
