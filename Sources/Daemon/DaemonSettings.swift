@@ -87,7 +87,7 @@ public struct DaemonSettings: Sendable, Equatable {
                 settings.keepInput = flag
             case "isolate_jobs":
                 guard let flag = member.boolValue else {
-                    throw DaemonSettingsError(path: at, message: "expected true or false, found \(member.kindName)")
+                    throw DaemonSettingsError(path: at, message: "must be true or false, not \(member.kindName)")
                 }
                 settings.isolateJobs = flag
             case "job_timeout_seconds":
