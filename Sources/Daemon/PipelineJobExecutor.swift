@@ -48,6 +48,11 @@ public final class PipelineJobExecutor: JobExecutor {
                               baseName: PipelineJob.baseName(forInput: request.inputName), threads: request.threads)
         job.quantdVersion = version
         job.scratchFolder = request.scratchFolder
+        let claimed = request.inputPath
+        let dropped = Self.droppedPath(of: request)
+        job.recordedSourcePath = { path in
+            path.hasPrefix(claimed) ? dropped + path.dropFirst(claimed.count) : path
+        }
         let progress = request.progress
         job.progress = { p in
             progress(JobProgress(stage: "quantize", fraction: p.bytesTotal > 0 ? Double(p.bytesRead) / Double(p.bytesTotal) : nil,
@@ -81,4 +86,13 @@ public final class PipelineJobExecutor: JobExecutor {
     }
 
     static func name(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
+}
+
+extension PipelineJobExecutor {
+    /// Where the input was dropped: `ROOT/inbox/NAME` for the claimed `ROOT/work/ID/input/NAME`.
+    static func droppedPath(of request: JobRequest) -> String {
+        let claimedSuffix = "/work/\(request.id)/input/\(request.inputName)"
+        guard request.inputPath.hasSuffix(claimedSuffix) else { return request.inputPath }
+        return String(request.inputPath.dropLast(claimedSuffix.count)) + "/inbox/" + request.inputName
+    }
 }

@@ -24,6 +24,9 @@ public final class PipelineJob {
     /// Where intermediate files go (the F16 reference of a folder source too large to convert in
     /// memory); nil: the output folder (hidden names, removed when the stage ends).
     public var scratchFolder: String?
+    /// How the manifest names a source file, when it is not where the user put it (the daemon reads a
+    /// claimed copy under `work/`, and records the path the model was dropped at).
+    public var recordedSourcePath: (@Sendable (String) -> String)?
     /// Converted bytes of a folder source the forward-pass stages may hold in memory (`ReferenceModel`).
     public var referenceMemoryLimit = ReferenceModel.defaultInMemoryLimit
 
@@ -115,7 +118,7 @@ public final class PipelineJob {
             let sources = try source.files.map { file -> (String, Int, String) in
                 var info = stat()
                 guard stat(file, &info) == 0 else { throw FileError(path: file, operation: "stat", errno: errno) }
-                return (file, Int(info.st_size), try SHA256Digest.hex(ofFile: file))
+                return (recordedSourcePath?(file) ?? file, Int(info.st_size), try SHA256Digest.hex(ofFile: file))
             }
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))

@@ -40,4 +40,28 @@ struct PipelineExecutorEvaluationTests {
         let manifest = try String(contentsOfFile: base + "/out/manifest.json", encoding: .utf8)
         #expect(manifest.contains("\"kld_mean\""), "\(manifest.prefix(400))")
     }
+
+    /// The manifest names the input where the user dropped it (`ROOT/inbox/NAME/...`), not the claimed
+    /// copy the job read under `ROOT/work/ID/input/`.
+    @Test func manifestNamesTheInputAsDropped() throws {
+        let base = NSTemporaryDirectory() + "quantd-executor-sources-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let claimed = base + "/work/7/input/tiny-llama3"
+        try FileManager.default.createDirectory(atPath: base + "/work/7/input", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.root + "/Tests/ModelConversionTests/Fixtures/models/tiny-llama3", toPath: claimed)
+        for folder in ["work/7/out", "work/7/tmp"] {
+            try FileManager.default.createDirectory(atPath: base + "/" + folder, withIntermediateDirectories: true)
+        }
+        var config = PipelineConfig.single(mix: .q8_0)
+        config.evaluation = nil
+        let request = JobRequest(id: "7", inputName: "tiny-llama3", inputPath: claimed, outputFolder: base + "/work/7/out",
+                                 scratchFolder: base + "/work/7/tmp", threads: 1, attempt: 1)
+        _ = try PipelineJobExecutor(config: config, version: "test").run(request)
+        let data = try Data(contentsOf: URL(fileURLWithPath: base + "/work/7/out/manifest.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let files = (manifest["sources"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
+        #expect(!files.isEmpty)
+        #expect(files.allSatisfy { $0.hasPrefix(base + "/inbox/tiny-llama3/") }, "\(files)")
+        #expect(files.contains(base + "/inbox/tiny-llama3/config.json"))
+    }
 }
