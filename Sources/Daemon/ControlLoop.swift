@@ -38,6 +38,7 @@ final class ControlLoop {
         moves = JobMoves(folder: folder)
         settings = daemon.options.settings
         scanner = InboxScanner(inbox: folder.inbox, settle: settings.settleSeconds)
+        scanner.stalledAfter = settings.stalledSeconds
     }
 
     var log: DaemonLog { daemon.log }
@@ -163,6 +164,7 @@ final class ControlLoop {
         }
         settings = next
         scanner.settle = next.settleSeconds
+        scanner.stalledAfter = next.stalledSeconds
         nextRescan = min(nextRescan, Clock.monotonic() + next.rescanSeconds)
         log.info("reload", "settings reloaded", [("settings", next.json())])
         notifier.ready(status: statusLine())
@@ -183,10 +185,15 @@ final class ControlLoop {
             switch decision {
             case let .deferred(name, reason):
                 log.info("arriving", "\(name): still arriving (\(reason)); looking again later")
+            case let .stalled(entry):
+                log.warning("stalled", "\(entry.name): incomplete and unchanged for \(Int(entry.unchangedSeconds)) s (\(entry.reason));"
+                                + " still waiting — an incomplete input is never failed; finish the copy or remove it",
+                            [("input", .string(entry.name))])
             case let .ready(name):
                 claim(name)
             }
         }
+        board.setStalled(scanner.stalled(now: now))
     }
 
     private func startJobs(now: Double) {

@@ -15,6 +15,8 @@ import Glibc
 public struct DaemonSettings: Sendable, Equatable {
     /// A file or folder written in place is claimed once unchanged (size, mtime) this long.
     public var settleSeconds: Double = 5
+    /// An inbox entry incomplete and unchanged this long is shown as stalled (never failed for it).
+    public var stalledSeconds: Double = 3600
     /// Full listing of the inbox at this interval, whatever inotify said.
     public var rescanSeconds: Double = 60
     /// Jobs running at the same time.
@@ -55,7 +57,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public static let keys = [
         "settle_seconds", "rescan_seconds", "concurrency", "threads", "max_attempts",
         "retry_backoff_seconds", "metrics_file", "grace_seconds", "keep_input",
-        "job_timeout_seconds", "job_memory_bytes", "isolate_jobs",
+        "job_timeout_seconds", "job_memory_bytes", "isolate_jobs", "stalled_seconds",
     ]
 
     /// Backoff before attempt `attempt + 1` (attempt counts from 1).
@@ -74,6 +76,7 @@ public struct DaemonSettings: Sendable, Equatable {
             let at = path + "." + key
             switch key {
             case "settle_seconds": settings.settleSeconds = try seconds(member, at, minimum: 0)
+            case "stalled_seconds": settings.stalledSeconds = try seconds(member, at, minimum: 1)
             case "rescan_seconds": settings.rescanSeconds = try seconds(member, at, minimum: 0.1)
             case "concurrency": settings.concurrency = try integer(member, at, 1...64)
             case "threads": settings.threads = try integer(member, at, 1...4096)
@@ -134,6 +137,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public func json() -> JSONValue {
         jsonObject([
             ("settle_seconds", .number(JSONNumber(settleSeconds))),
+            ("stalled_seconds", .number(JSONNumber(stalledSeconds))),
             ("rescan_seconds", .number(JSONNumber(rescanSeconds))),
             ("concurrency", .number(JSONNumber(concurrency))),
             ("threads", .number(JSONNumber(threads))),

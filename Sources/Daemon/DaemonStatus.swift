@@ -21,16 +21,24 @@ public struct DaemonStatus: Sendable {
     public var failures: [JobRecord]
     /// Inbox entries not claimed yet (settling, still arriving, or waiting for a daemon).
     public var inbox: [String]
+    /// Inbox entries incomplete and unchanged for the daemon's `stalled_seconds`: name, what is
+    /// missing, seconds unchanged (as the running daemon last wrote them).
+    public var stalled: [(name: String, reason: String, unchangedSeconds: Double)] = []
 
     public static func load(root: String, last: Int = 10) -> DaemonStatus {
         let folder = DropFolder(root: root)
         let records = JobLedger.read(path: folder.ledgerPath)
         let owner = RootLock.owner(of: folder)
         var progress: [String: JSONValue] = [:]
+        var stalled: [(name: String, reason: String, unchangedSeconds: Double)] = []
         // progress.json is only meaningful while its writer runs.
         if owner != nil, let bytes = FileSystem.read(folder.progressPath), let document = try? StrictJSON.parse(bytes) {
             for job in document["jobs"]?.arrayValue ?? [] {
                 if let id = job["job"]?.stringValue { progress[id] = job }
+            }
+            for entry in document["stalled"]?.arrayValue ?? [] {
+                guard let name = entry["name"]?.stringValue else { continue }
+                stalled.append((name, entry["reason"]?.stringValue ?? "incomplete", entry["unchanged_seconds"]?.doubleValue ?? 0))
             }
         }
         let live = records.filter { !$0.state.isFinished }.map { record in
@@ -42,7 +50,8 @@ public struct DaemonStatus: Sendable {
         let inbox = ((try? FileSystem.list(folder.inbox)) ?? []).filter { !DropFolder.isIgnored($0) }
         return DaemonStatus(root: folder.root, ownerPid: owner, inProgress: live,
                             finished: Array(byEnd.filter { $0.state != .failed }.prefix(last)),
-                            failures: Array(byEnd.filter { $0.state == .failed }.prefix(last)), inbox: inbox)
+                            failures: Array(byEnd.filter { $0.state == .failed }.prefix(last)), inbox: inbox,
+                            stalled: stalled)
     }
 
     public func json() -> JSONValue {
@@ -59,6 +68,10 @@ public struct DaemonStatus: Sendable {
             ("finished", .array(finished.map { $0.json() })),
             ("failures", .array(failures.map { $0.json() })),
             ("inbox", .array(inbox.map { .string($0) })),
+            ("stalled", .array(stalled.map { entry in
+                jsonObject([("name", .string(entry.name)), ("reason", .string(entry.reason)),
+                            ("unchanged_seconds", .number(JSONNumber(entry.unchangedSeconds)))])
+            })),
         ])
     }
 }

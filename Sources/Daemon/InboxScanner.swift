@@ -22,15 +22,27 @@ struct InboxScanner {
         var deferredReason: String?
         /// Not looked at before this time, whatever inotify says (see `hold`).
         var heldUntil: Double = 0
+        /// Said to be stalled (incomplete and unchanged for `stalledAfter`) since it last changed.
+        var stalled = false
+    }
+
+    /// An entry that stays incomplete and unchanged: shown, logged once, never failed for it.
+    struct Stalled: Equatable {
+        var name: String
+        var reason: String
+        var unchangedSeconds: Double
     }
 
     enum Decision: Equatable {
         case ready(String)
         case deferred(name: String, reason: String)
+        case stalled(Stalled)
     }
 
     let inbox: String
     var settle: Double
+    /// How long an incomplete entry may stay unchanged before it is reported as stalled.
+    var stalledAfter: Double = 3600
     private(set) var candidates: [String: Candidate] = [:]
     private var counter = 0
 
@@ -73,6 +85,13 @@ struct InboxScanner {
     /// Forgets an entry (claimed, or it vanished).
     mutating func forget(_ name: String) { candidates[name] = nil }
 
+    /// The entries currently stalled, in arrival order.
+    func stalled(now: Double) -> [Stalled] {
+        candidates.filter(\.value.stalled).sorted { $0.value.order < $1.value.order }.map { name, candidate in
+            Stalled(name: name, reason: candidate.deferredReason ?? "incomplete", unchangedSeconds: now - candidate.stableSince)
+        }
+    }
+
     /// The earliest time a candidate needs another look.
     var nextCheck: Double? { candidates.values.map(\.nextCheck).min() }
 
@@ -92,6 +111,7 @@ struct InboxScanner {
                 if candidate.fingerprint != nil { candidate.movedIn = false }
                 candidate.fingerprint = print
                 candidate.stableSince = now
+                candidate.stalled = false
             }
             guard candidate.movedIn || now - candidate.stableSince >= settle else {
                 candidate.nextCheck = candidate.stableSince + settle
@@ -111,6 +131,10 @@ struct InboxScanner {
                     decisions.append(.deferred(name: name, reason: reason))
                 }
                 candidate.deferredReason = reason
+                if !candidate.stalled, now - candidate.stableSince >= stalledAfter {
+                    candidate.stalled = true
+                    decisions.append(.stalled(Stalled(name: name, reason: reason, unchangedSeconds: now - candidate.stableSince)))
+                }
                 candidates[name] = candidate
             }
         }

@@ -21,7 +21,17 @@ final class ProgressBoard: Sendable {
 
     private struct Board {
         var jobs: [String: Live] = [:]
+        var stalled: [InboxScanner.Stalled] = []
         var dirty = false
+    }
+
+    /// The inbox entries that are stalled now (from the control loop's scanner).
+    func setStalled(_ entries: [InboxScanner.Stalled]) {
+        board.withLock { board in
+            let names = { (list: [InboxScanner.Stalled]) in list.map { "\($0.name)\u{0}\($0.reason)" } }
+            if names(board.stalled) != names(entries) { board.dirty = true }
+            board.stalled = entries
+        }
     }
 
     private let board = Mutex(Board())
@@ -76,10 +86,18 @@ final class ProgressBoard: Sendable {
                     ("stage_seconds", .number(JSONNumber(JobRecord.rounded(now - live.stageStarted)))),
                 ])
             }
+            let stalled: [JSONValue] = board.stalled.map { entry in
+                jsonObject([
+                    ("name", .string(entry.name)),
+                    ("reason", .string(entry.reason)),
+                    ("unchanged_seconds", .number(JSONNumber(JobRecord.rounded(entry.unchangedSeconds)))),
+                ])
+            }
             return jsonObject([
                 ("pid", .number(JSONNumber(Int(getpid())))),
                 ("updated_at", .string(Clock.iso8601(wall))),
                 ("jobs", .array(jobs)),
+                ("stalled", .array(stalled)),
             ])
         }
     }

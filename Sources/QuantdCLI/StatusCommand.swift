@@ -83,6 +83,13 @@ struct StatusCommand: ParsableCommand {
             lines.append("")
             lines.append("inbox, not claimed yet: \(status.inbox.joined(separator: ", "))")
         }
+        if !status.stalled.isEmpty {
+            lines.append("")
+            lines.append("stalled (incomplete and unchanged; never failed for it — finish the copy or remove it):")
+            for entry in status.stalled {
+                lines.append("  \(entry.name)  unchanged for \(Int(entry.unchangedSeconds)) s: \(entry.reason)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -73,4 +73,34 @@ import Testing
         #expect(scanner.examine(now: 5).isEmpty)
         #expect(scanner.candidates.isEmpty)
     }
+
+    /// A copy that stops half-way is reported as stalled once, after `stalledAfter` seconds without a
+    /// change, with what is missing; it stays a candidate (never failed), and a change clears it.
+    @Test func anIncompleteEntryThatStopsChangingIsReportedStalledOnce() throws {
+        let inbox = Inbox()
+        var scanner = InboxScanner(inbox: inbox.path, settle: 5)
+        scanner.stalledAfter = 60
+        // A GGUF cut inside its header: still arriving.
+        try Data([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1]).write(to: URL(fileURLWithPath: inbox.path + "/m.gguf"))
+        try scanner.rescan(now: 0)
+        #expect(scanner.examine(now: 0).isEmpty)
+        guard case .deferred(name: "m.gguf", reason: _)? = scanner.examine(now: 5).first else {
+            Issue.record("not deferred")
+            return
+        }
+        #expect(scanner.examine(now: 30).isEmpty)
+        let decisions = scanner.examine(now: 61)
+        guard case .stalled(let entry)? = decisions.first else { Issue.record("not stalled: \(decisions)"); return }
+        #expect(entry.name == "m.gguf")
+        #expect(entry.reason.contains("ends early"))
+        #expect(entry.unchangedSeconds >= 60)
+        #expect(scanner.stalled(now: 61).map(\.name) == ["m.gguf"])
+        #expect(scanner.examine(now: 200).isEmpty)  // said once
+        #expect(scanner.candidates["m.gguf"] != nil)  // still waited for
+        // It changes again: no longer stalled.
+        try Data([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1, 2]).write(to: URL(fileURLWithPath: inbox.path + "/m.gguf"))
+        scanner.touch("m.gguf", movedIn: false, now: 201)
+        _ = scanner.examine(now: 201)
+        #expect(scanner.stalled(now: 201).isEmpty)
+    }
 }
