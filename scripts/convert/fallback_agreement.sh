@@ -1,6 +1,6 @@
 #!/bin/bash
 # Checks quantd's converter fallback against the two-tool chain it stands for, with the oracle
-# (~/.cache/gguf-oracle; /work/shared/oracle/README.md): for every tiny model folder
+# (~/.cache/gguf-oracle; scripts/oracle/README.md): for every tiny model folder
 # $ORACLE/models/arch/*-h64 that quantd does not convert natively (`quantd inspect --json` says
 # "fallback" or "unknown"), and every mix given,
 #     quantd convert FOLDER --type MIX --converter-fallback $V/convert_hf_to_gguf.py
