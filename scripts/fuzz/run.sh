@@ -5,8 +5,9 @@
 # .build-fuzz/corpus/TARGET (the committed seeds in Fuzz/corpus/TARGET are only read); a crash,
 # a sanitizer report, a timeout (> 10 s for one input) or an out-of-memory (> 2 GB) stops the run
 # and leaves the input in .build-fuzz/findings/TARGET/. Fix it, then keep the input as
-# Fuzz/regressions/TARGET/<what-it-was> so the test suite replays it. Leak detection is off: the
-# Swift runtime keeps caches (type metadata, lazy globals) for the life of the process.
+# Fuzz/regressions/TARGET/<what-it-was> so the test suite replays it. Leak detection is off (also
+# ASan's at exit, which -fork runs would count as a crash per job): the Swift runtime keeps caches
+# (type metadata, lazy globals) for the life of the process.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +22,7 @@ mkdir -p "$work" "$findings"
 seeds=("Fuzz/corpus/$target")
 [[ -d "Fuzz/regressions/$target" ]] && seeds+=("Fuzz/regressions/$target")
 
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 exec ".build-fuzz/$target" "$work" "${seeds[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$findings/" -print_final_stats=1 -detect_leaks=0 "$@"
