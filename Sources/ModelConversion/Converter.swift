@@ -116,22 +116,23 @@ private struct PieceBuffer: @unchecked Sendable {
 /// permuted q/k tensors an HF row (`shape[0]` of them), otherwise a GGUF row of `ne0` elements.
 /// The mapped source stays alive for the conversion (the plan holds its file).
 private struct RowReader: @unchecked Sendable {
-    private(set) var rowLength: Int
-    private(set) var rowCount: Int
-    private let data: UnsafeRawBufferPointer
-    private let element: ElementConversion.SourceType
-    private let values: [Float]
-    private let permuteGroups: Int?
-    private let scale: DequantizationScale?
-    private let shift: Float
-    private let scaleData: UnsafeRawBufferPointer
+    // Each source kind sets the fields it uses; the rest keep these empty values.
+    private(set) var rowLength = 0
+    private(set) var rowCount = 0
+    private var data = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var element = ElementConversion.SourceType.f32
+    private var values: [Float] = []
+    private var permuteGroups: Int?
+    private var scale: DequantizationScale?
+    private var shift: Float = 0
+    private var scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
     /// Source and output encodings are equal (F16 -> F16, ...): numpy's astype is the identity.
-    private let sameEncoding: Bool
+    private var sameEncoding = false
 
     /// Per-expert readers of a stacked tensor, each `rowsPerPart` rows long; for an MLA half, the
     /// reader of the whole `kv_b_proj`; empty otherwise.
-    private let parts: [RowReader]
-    private var rowsPerPart: Int
+    private var parts: [RowReader] = []
+    private var rowsPerPart = 0
     /// Set for an MLA half: a value row is a `kv_b_proj` row; a key "row" is one head, transposed.
     private var split: MLASplit?
     /// Set for a strided view: `data` is the whole source tensor, rows are gathered from it.
@@ -171,59 +172,27 @@ private struct RowReader: @unchecked Sendable {
     }
 
     private init(single source: TensorSource, elementCount: Int, ne0: Int, type: GGMLType) {
-        parts = []
-        rowsPerPart = 0
         switch source {
         case .strided(let file, let info, let element, let view):
-            values = []
             data = file.data(for: info)
             self.element = element
-            permuteGroups = nil
-            scale = nil
-            shift = 0
-            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
-            sameEncoding = false
             rowLength = view.rowLength
             rowCount = elementCount / max(view.rowLength, 1)
             self.view = view
         case .mxfp4(let blocks, let blocksInfo, let scales, let scalesInfo, let rows):
-            values = []
             data = blocks.data(for: blocksInfo)
-            element = .f32
-            permuteGroups = nil
-            scale = nil
-            shift = 0
-            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
-            sameEncoding = false
             rowLength = ne0
             rowCount = elementCount / max(ne0, 1)
             mxfp4 = rows
             mxfp4Scales = scales.data(for: scalesInfo)
         case .stacked, .mlaSplit:
-            // Never reached (stacked sources have their own initializer); an empty reader writes nothing.
-            values = []
-            data = UnsafeRawBufferPointer(start: nil, count: 0)
-            element = .f32
-            permuteGroups = nil
-            scale = nil
-            shift = 0
-            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
-            sameEncoding = false
-            rowLength = 0
-            rowCount = 0
+            // Never reached (these kinds have their own initializer); an empty reader writes nothing.
+            break
         case .generated(let values):
             self.values = values
-            data = UnsafeRawBufferPointer(start: nil, count: 0)
-            element = .f32
-            permuteGroups = nil
-            scale = nil
-            shift = 0
-            scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
-            sameEncoding = false
             rowLength = max(values.count, 1)
             rowCount = values.isEmpty ? 0 : 1
         case .stored(let file, let info, let element, let groups, let scale, let shift):
-            values = []
             data = file.data(for: info)
             self.element = element
             permuteGroups = groups
@@ -244,14 +213,6 @@ private struct RowReader: @unchecked Sendable {
         rowsPerPart = parts.first?.rowCount ?? 0
         rowCount = rowsPerPart * parts.count
         rowLength = parts.first?.rowLength ?? 0
-        values = []
-        data = UnsafeRawBufferPointer(start: nil, count: 0)
-        element = .f32
-        permuteGroups = nil
-        scale = nil
-        shift = 0
-        scaleData = UnsafeRawBufferPointer(start: nil, count: 0)
-        sameEncoding = false
     }
 
     /// Hands back the source pages of rows `range` once they are converted, where the rows were read
