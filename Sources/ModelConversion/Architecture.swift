@@ -133,17 +133,64 @@ struct GeneratedTensor: Sendable {
     let values: [Float]
 }
 
-/// Layer tensor names shared by Llama-like decoders (gguf-py `TensorNameMap`).
-let llamaLikeLayerTensors: [String: String] = [
-    "input_layernorm": "attn_norm",
+/// One layer-tensor table from pieces (gguf-py `TensorNameMap` entries). The pieces never share a
+/// name: a name given twice is a mistake in these tables, not a choice.
+func tensorTable(_ pieces: [String: String]...) -> [String: String] {
+    pieces.reduce(into: [:]) { table, piece in
+        table.merge(piece) { _, _ in preconditionFailure("a tensor name appears in two pieces of one table") }
+    }
+}
+
+/// The attention projections, named alike in every decoder here but DeepSeek's MLA.
+let attentionProjectionTensors: [String: String] = [
     "self_attn.q_proj": "attn_q",
     "self_attn.k_proj": "attn_k",
     "self_attn.v_proj": "attn_v",
     "self_attn.o_proj": "attn_output",
-    "post_attention_layernorm": "ffn_norm",
+]
+
+/// Per-head (or full-width) q/k norms.
+let queryKeyNormTensors: [String: String] = [
+    "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
+]
+
+/// The dense gated FFN.
+let gatedFFNTensors: [String: String] = [
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+]
+
+/// Per-expert weights once stacked (`ExpertStacks` removes the expert index from their names).
+let stackedExpertTensors: [String: String] = [
+    "mlp.experts.gate_proj": "ffn_gate_exps",
+    "mlp.experts.up_proj": "ffn_up_exps",
+    "mlp.experts.down_proj": "ffn_down_exps",
+]
+
+/// DeepSeek's routing (also GLM-4.5's): the router with its score-correction bias, and the shared
+/// experts.
+let sharedExpertsRoutingTensors: [String: String] = [
+    "mlp.gate": "ffn_gate_inp",
+    "mlp.gate.e_score_correction": "exp_probs_b",
+    "mlp.shared_experts.gate_proj": "ffn_gate_shexp",
+    "mlp.shared_experts.up_proj": "ffn_up_shexp",
+    "mlp.shared_experts.down_proj": "ffn_down_shexp",
+]
+
+/// Layer tensor names shared by Llama-like decoders: a norm before attention and one before the FFN.
+let llamaLikeLayerTensors = tensorTable(attentionProjectionTensors, gatedFFNTensors, [
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "ffn_norm",
+])
+
+/// Gemma's four norms per layer: before and after attention, before and after the FFN.
+let sandwichNormTensors: [String: String] = [
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "post_attention_norm",
+    "pre_feedforward_layernorm": "ffn_norm",
+    "post_feedforward_layernorm": "post_ffw_norm",
 ]
 
 let llamaLikeGlobalTensors: [String: String] = [

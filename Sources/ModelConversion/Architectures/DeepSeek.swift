@@ -12,7 +12,7 @@ extension Architecture {
             huggingFaceNames: ["DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"],
             ggufName: "deepseek2",
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: [
+            layerTensors: tensorTable(gatedFFNTensors, stackedExpertTensors, sharedExpertsRoutingTensors, [
                 "input_layernorm": "attn_norm",
                 "self_attn.q_proj": "attn_q",
                 "self_attn.q_a_proj": "attn_q_a",
@@ -24,18 +24,7 @@ extension Architecture {
                 "self_attn.v_b_proj": "attn_v_b",
                 "self_attn.o_proj": "attn_output",
                 "post_attention_layernorm": "ffn_norm",
-                "mlp.gate_proj": "ffn_gate",
-                "mlp.up_proj": "ffn_up",
-                "mlp.down_proj": "ffn_down",
-                "mlp.gate": "ffn_gate_inp",
-                "mlp.gate.e_score_correction": "exp_probs_b",
-                "mlp.experts.gate_proj": "ffn_gate_exps",
-                "mlp.experts.up_proj": "ffn_up_exps",
-                "mlp.experts.down_proj": "ffn_down_exps",
-                "mlp.shared_experts.gate_proj": "ffn_gate_shexp",
-                "mlp.shared_experts.up_proj": "ffn_up_shexp",
-                "mlp.shared_experts.down_proj": "ffn_down_shexp",
-            ],
+            ]),
             configDefaults: [
                 // DeepseekV3Config's defaults (transformers 4.57) for the keys the converter reads.
                 ("num_key_value_heads", { $0["num_attention_heads"] }),

@@ -10,19 +10,7 @@ extension Architecture {
             huggingFaceNames: ["Gemma2ForCausalLM"],
             ggufName: "gemma2",
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: [
-                "input_layernorm": "attn_norm",
-                "self_attn.q_proj": "attn_q",
-                "self_attn.k_proj": "attn_k",
-                "self_attn.v_proj": "attn_v",
-                "self_attn.o_proj": "attn_output",
-                "post_attention_layernorm": "post_attention_norm",
-                "pre_feedforward_layernorm": "ffn_norm",
-                "post_feedforward_layernorm": "post_ffw_norm",
-                "mlp.gate_proj": "ffn_gate",
-                "mlp.up_proj": "ffn_up",
-                "mlp.down_proj": "ffn_down",
-            ],
+            layerTensors: tensorTable(attentionProjectionTensors, sandwichNormTensors, gatedFFNTensors),
             configDefaults: [
                 // Gemma2Config's defaults (transformers 4.57).
                 ("max_position_embeddings", { _ in 8192 }),

@@ -9,18 +9,14 @@ extension Architecture {
         huggingFaceNames: ["Glm4ForCausalLM"],
         ggufName: "glm4",
         globalTensors: llamaLikeGlobalTensors,
-        layerTensors: [
+        layerTensors: tensorTable(attentionProjectionTensors, [
             "input_layernorm": "attn_norm",
-            "self_attn.q_proj": "attn_q",
-            "self_attn.k_proj": "attn_k",
-            "self_attn.v_proj": "attn_v",
-            "self_attn.o_proj": "attn_output",
             "post_self_attn_layernorm": "post_attention_norm",
             "post_attention_layernorm": "ffn_norm",
             "post_mlp_layernorm": "post_ffw_norm",
             "mlp.gate_up_proj": "ffn_up",
             "mlp.down_proj": "ffn_down",
-        ],
+        ]),
         configDefaults: [
             // Glm4Config's defaults (transformers 4.57).
             ("num_key_value_heads", { _ in 2 }),
@@ -54,26 +50,10 @@ extension Architecture {
             huggingFaceNames: ["Glm4MoeForCausalLM"],
             ggufName: "glm4moe",
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: [
+            layerTensors: tensorTable(attentionProjectionTensors, queryKeyNormTensors, gatedFFNTensors,
+                                      stackedExpertTensors, sharedExpertsRoutingTensors, [
                 "input_layernorm": "attn_norm",
-                "self_attn.q_proj": "attn_q",
-                "self_attn.k_proj": "attn_k",
-                "self_attn.v_proj": "attn_v",
-                "self_attn.o_proj": "attn_output",
-                "self_attn.q_norm": "attn_q_norm",
-                "self_attn.k_norm": "attn_k_norm",
                 "post_attention_layernorm": "post_attention_norm",
-                "mlp.gate_proj": "ffn_gate",
-                "mlp.up_proj": "ffn_up",
-                "mlp.down_proj": "ffn_down",
-                "mlp.gate": "ffn_gate_inp",
-                "mlp.gate.e_score_correction": "exp_probs_b",
-                "mlp.experts.gate_proj": "ffn_gate_exps",
-                "mlp.experts.up_proj": "ffn_up_exps",
-                "mlp.experts.down_proj": "ffn_down_exps",
-                "mlp.shared_experts.gate_proj": "ffn_gate_shexp",
-                "mlp.shared_experts.up_proj": "ffn_up_shexp",
-                "mlp.shared_experts.down_proj": "ffn_down_shexp",
                 // The NextN layer's own tensors (besides a full decoder layer).
                 "eh_proj": "nextn.eh_proj",
                 "embed_tokens": "nextn.embed_tokens",
@@ -81,7 +61,7 @@ extension Architecture {
                 "hnorm": "nextn.hnorm",
                 "shared_head.head": "nextn.shared_head_head",
                 "shared_head.norm": "nextn.shared_head_norm",
-            ],
+            ]),
             configDefaults: [
                 // Glm4MoeConfig's defaults (transformers 4.57); it has no head_dim.
                 ("num_key_value_heads", { _ in 8 }),

@@ -12,19 +12,12 @@ extension Architecture {
             huggingFaceNames: ["GptOssForCausalLM"],
             ggufName: "gpt-oss",
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: [
+            layerTensors: tensorTable(attentionProjectionTensors, stackedExpertTensors, [
                 "input_layernorm": "attn_norm",
-                "self_attn.q_proj": "attn_q",
-                "self_attn.k_proj": "attn_k",
-                "self_attn.v_proj": "attn_v",
-                "self_attn.o_proj": "attn_output",
                 "self_attn.sinks": "attn_sinks",
                 "post_attention_layernorm": "post_attention_norm",
                 "mlp.router": "ffn_gate_inp",
-                "mlp.experts.gate_proj": "ffn_gate_exps",
-                "mlp.experts.up_proj": "ffn_up_exps",
-                "mlp.experts.down_proj": "ffn_down_exps",
-            ],
+            ]),
             configDefaults: [
                 // GptOssConfig's defaults (transformers 4.57).
                 ("num_key_value_heads", { _ in 8 }),

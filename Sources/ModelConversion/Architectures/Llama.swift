@@ -74,12 +74,12 @@ extension Architecture {
             huggingFaceNames: names,
             ggufName: ggufName,
             globalTensors: llamaLikeGlobalTensors,
-            layerTensors: llamaLikeLayerTensors.merging([
+            layerTensors: tensorTable(llamaLikeLayerTensors, [
                 "block_sparse_moe.gate": "ffn_gate_inp",
                 "block_sparse_moe.experts.w1": "ffn_gate_exps",
                 "block_sparse_moe.experts.w2": "ffn_down_exps",
                 "block_sparse_moe.experts.w3": "ffn_up_exps",
-            ]) { a, _ in a },
+            ]),
             configDefaults: defaults,
             permutesQueryKey: true,
             writeExtraHyperParameters: { (h: HyperParameters, m: inout MetadataBuilder) throws(ConversionError) in

@@ -39,14 +39,8 @@ extension Architecture {
         huggingFaceNames: ["OlmoeForCausalLM"],
         ggufName: "olmoe",
         globalTensors: llamaLikeGlobalTensors,
-        layerTensors: llamaLikeLayerTensors.merging([
-            "self_attn.q_norm": "attn_q_norm",
-            "self_attn.k_norm": "attn_k_norm",
-            "mlp.gate": "ffn_gate_inp",
-            "mlp.experts.gate_proj": "ffn_gate_exps",
-            "mlp.experts.up_proj": "ffn_up_exps",
-            "mlp.experts.down_proj": "ffn_down_exps",
-        ]) { a, _ in a },
+        layerTensors: tensorTable(llamaLikeLayerTensors, queryKeyNormTensors, stackedExpertTensors,
+                                  ["mlp.gate": "ffn_gate_inp"]),
         configDefaults: [
             // OlmoeConfig's defaults (transformers 4.57).
             ("num_key_value_heads", { $0["num_attention_heads"] }),
@@ -66,19 +60,10 @@ extension Architecture {
 
 /// Layer tensors of decoders with norms after attention and after the MLP instead of before
 /// (OLMo 2, EXAONE 4): `post_attention_layernorm` is `post_attention_norm` here, not `ffn_norm`.
-let postNormLayerTensors: [String: String] = [
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "self_attn.q_norm": "attn_q_norm",
-    "self_attn.k_norm": "attn_k_norm",
+let postNormLayerTensors = tensorTable(attentionProjectionTensors, queryKeyNormTensors, gatedFFNTensors, [
     "post_attention_layernorm": "post_attention_norm",
     "post_feedforward_layernorm": "post_ffw_norm",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-]
+])
 
 /// `attention.sliding_window_pattern`: one bool per layer, true where the layer uses the window.
 enum SlidingWindowPattern {

@@ -25,10 +25,7 @@ extension Architecture {
         huggingFaceNames: ["Qwen3ForCausalLM"],
         ggufName: "qwen3",
         globalTensors: llamaLikeGlobalTensors,
-        layerTensors: llamaLikeLayerTensors.merging([
-            "self_attn.q_norm": "attn_q_norm",
-            "self_attn.k_norm": "attn_k_norm",
-        ]) { a, _ in a },
+        layerTensors: tensorTable(llamaLikeLayerTensors, queryKeyNormTensors),
         configDefaults: [
             // Qwen3Config's defaults (transformers 4.57): head_dim is 128, not hidden/heads.
             ("num_key_value_heads", { _ in 32 }),
@@ -45,16 +42,13 @@ extension Architecture {
 
 /// Layer tensors of the Qwen MoE classes: the router `mlp.gate`, per-expert weights stacked into
 /// `*_exps`, and Qwen2-MoE's shared expert with its sigmoid gate.
-let qwenMoELayerTensors: [String: String] = llamaLikeLayerTensors.merging([
+let qwenMoELayerTensors = tensorTable(llamaLikeLayerTensors, stackedExpertTensors, [
     "mlp.gate": "ffn_gate_inp",
-    "mlp.experts.gate_proj": "ffn_gate_exps",
-    "mlp.experts.up_proj": "ffn_up_exps",
-    "mlp.experts.down_proj": "ffn_down_exps",
     "mlp.shared_expert.gate_proj": "ffn_gate_shexp",
     "mlp.shared_expert.up_proj": "ffn_up_shexp",
     "mlp.shared_expert.down_proj": "ffn_down_shexp",
     "mlp.shared_expert_gate": "ffn_gate_inp_shexp",
-]) { a, _ in a }
+])
 
 extension Architecture {
     /// `Qwen2MoeModel`: expert and shared-expert feed-forward lengths after TextModel's keys; GPT-2 BPE.
@@ -84,10 +78,7 @@ extension Architecture {
         huggingFaceNames: ["Qwen3MoeForCausalLM"],
         ggufName: "qwen3moe",
         globalTensors: llamaLikeGlobalTensors,
-        layerTensors: qwenMoELayerTensors.merging([
-            "self_attn.q_norm": "attn_q_norm",
-            "self_attn.k_norm": "attn_k_norm",
-        ]) { a, _ in a },
+        layerTensors: tensorTable(qwenMoELayerTensors, queryKeyNormTensors),
         configDefaults: [
             // Qwen3MoeConfig's defaults (transformers 4.57); unlike Qwen3Config it has no head_dim.
             ("num_key_value_heads", { _ in 4 }),
