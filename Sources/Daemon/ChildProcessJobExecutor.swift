@@ -144,21 +144,6 @@ public final class ChildProcessJobExecutor: JobExecutor {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, JobProcessReport.descriptor)
 
-        // Its own process group (so a timeout kills whatever it started too), no blocked signals,
-        // and the usual dispositions: the daemon ignores SIGTERM/SIGHUP itself.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         let arguments: [String] = [executable, "run-job", "--request", requestPath]
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -171,7 +156,10 @@ public final class ChildProcessJobExecutor: JobExecutor {
         let envp: [UnsafeMutablePointer<CChar>?] = (inherited + environment).map { strdup($0) } + [nil]
         defer { for pointer in envp { free(pointer) } }
         var pid = pid_t()
-        let started = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // Its own process group, so a timeout kills whatever the job started too.
+        let started = StoppableSpawn.withAttributes(newProcessGroup: true) { attributes in
+            posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         guard started == 0 else {
             close(readEnd)
             throw Self.startFailure("cannot start \(executable): \(String(cString: strerror(started)))")

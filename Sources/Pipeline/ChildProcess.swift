@@ -37,24 +37,13 @@ struct ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 
-        // The parent may block or ignore signals (the daemon waits for SIGTERM/SIGHUP itself; SIGPIPE
-        // is ignored): the child starts with none blocked and the usual dispositions, so it can be stopped.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
-        let started = posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
+        let started = StoppableSpawn.withAttributes(newProcessGroup: false) { attributes in
+            posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
+        }
         guard started == 0 else { throw .cannotStart(executable: executable, reason: String(cString: strerror(started))) }
 
         let start = Self.now()
