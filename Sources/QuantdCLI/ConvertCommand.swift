@@ -152,7 +152,7 @@ struct ConvertCommand: ParsableCommand {
     /// quantized as an F16 GGUF input is.
     private func runWithFallback(architecture: String) throws {
         do {
-            var config = try loadFallbackConfig()
+            var config = try loadConfig(fallback: true)
             if let converterFallback {
                 config.converter = ConverterSettings(fallback: converterFallback, python: converterPython ?? config.converter?.python
                                                      ?? ConverterSettings.defaultPython)
@@ -205,20 +205,6 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 
-    /// The pipeline for a folder converted by the fallback: `--type` must name a mix (the converter
-    /// always writes F16; `auto` has nothing to choose from).
-    private func loadFallbackConfig() throws -> PipelineConfig {
-        if let type {
-            guard let mix = QuantMix(name: type) else {
-                throw CLIFailure(message: "--type \(type) picks a type for quantd's own converter; \(input) goes through llama.cpp's converter to F16",
-                                 hint: "name a mix: F16 for the converter's output as it is, or Q8_0, Q4_K_M, ...", exit: ExitCode.validationFailure)
-            }
-            return .single(mix: mix)
-        }
-        guard let pipeline else { return PipelineConfig() }
-        return try PipelineConfig.parse(MappedFile.contents(of: pipeline), file: pipeline)
-    }
-
     /// `--no-eval` turns the evaluate stage off; `--eval-tokens N` turns it on with that budget.
     private func applyEvaluationOptions(_ config: inout PipelineConfig) throws {
         if noEval { config.evaluation = nil }
@@ -232,10 +218,16 @@ struct ConvertCommand: ParsableCommand {
         config.evaluation = settings
     }
 
-    private func loadConfig() throws -> PipelineConfig {
+    /// The pipeline from `--type MIX` or `--pipeline`. `--type` must name a mix: for a GGUF input, and
+    /// for a folder converted by the fallback (the converter always writes F16, so `auto` and the
+    /// conversion types have nothing to choose from).
+    private func loadConfig(fallback: Bool = false) throws -> PipelineConfig {
         if let type {
             guard let mix = QuantMix(name: type) else {
-                throw CLIFailure(message: "--type \(type) converts a Hugging Face folder; \(input) is a GGUF file",
+                throw fallback
+                    ? CLIFailure(message: "--type \(type) picks a type for quantd's own converter; \(input) goes through llama.cpp's converter to F16",
+                                 hint: "name a mix: F16 for the converter's output as it is, or Q8_0, Q4_K_M, ...", exit: ExitCode.validationFailure)
+                    : CLIFailure(message: "--type \(type) converts a Hugging Face folder; \(input) is a GGUF file",
                                  hint: "name a mix such as Q4_K_M, or F16 to re-write it as llama-quantize would", exit: ExitCode.validationFailure)
             }
             return .single(mix: mix)
