@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs quantd's whole test suite, installing missing system packages and the Python venv that
-# the interop tests (gguf-py, safetensors) use. Exits non-zero if any test fails.
+# the interop tests (gguf-py, safetensors) use, then runs every fuzz target briefly. Exits non-zero
+# if any test fails or a fuzz target finds an input that crashes a reader.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python
 export QUANTD_PYTHON="$PWD/.ci-venv/bin/python"
 swift build --build-tests
 swift test --skip-build
+# Each libFuzzer target for a few seconds (QUANTD_FUZZ_SECONDS=0 skips; Fuzz/README.md).
+fuzz_seconds="${QUANTD_FUZZ_SECONDS:-15}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+    scripts/fuzz/smoke.sh "$fuzz_seconds"
+fi
