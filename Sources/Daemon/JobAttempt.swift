@@ -20,7 +20,7 @@ struct JobAttempt: Sendable {
 
     func run() -> Result {
         do {
-            try moves.prepareAttempt(request.id)
+            if !executor.resumes(request) { try moves.prepareAttempt(request.id) }
             if let planned = try executor.plannedOutputBytes(for: request) {
                 try checkFreeSpace(planned)
             }
