@@ -128,6 +128,25 @@ struct SplitTests {
         #expect(bad.stderr.contains("'45GB' is not a split size"))
     }
 
+    /// The evaluate stage reads a split artifact by its first file and measures what it measures on
+    /// the single file.
+    @Test func evaluationOfASplitSetEqualsTheSingleFiles() throws {
+        let source = TestSupport.repositoryRoot.appendingPathComponent("Tests/PipelineTests/Fixtures/tiny-eval-f16.gguf").path
+        let folder = TemporaryFolder()
+        var evaluations: [NSDictionary] = []
+        for (name, split) in [("single", [String]()), ("split", ["--split-max-tensors", "8"])] {
+            let result = try TestSupport.run(TestSupport.quantdBinary, ["convert", source, "-o", folder.file(name), "--type", "Q8_0"] + split)
+            #expect(result.status == 0, "\(result.stderr)")
+            let manifest = try TestSupport.json(String(decoding: Self.bytes(folder.file("\(name)/manifest.json")), as: UTF8.self))
+            let artifact = try #require((manifest["artifacts"] as? [NSDictionary])?.first)
+            evaluations.append(try #require(artifact["evaluation"] as? NSDictionary))
+        }
+        for key in ["perplexity", "kld_mean", "kld_p99", "top1_agreement"] {
+            #expect(evaluations[0][key] as? Double != nil)
+            #expect(evaluations[0][key] as? Double == evaluations[1][key] as? Double, "\(key)")
+        }
+    }
+
     // MARK: - Merge
 
     /// llama-gguf-split --merge of the set is the single file plus three keys it leaves behind
