@@ -99,6 +99,26 @@ struct SplitTests {
         #expect(artifact["bytes"] as? Int == total)
     }
 
+    /// A plain folder conversion split: the converted file cut as llama-gguf-split cuts it (the cut
+    /// itself is checked against llama-gguf-split above), and no temporary file left.
+    @Test func folderConversionWritesASplitSet() throws {
+        let model = TestSupport.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-qwen2").path
+        let folder = TemporaryFolder()
+        let out = folder.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let split = try TestSupport.quantd("convert", model, "-o", "\(out)/m.gguf", "--type", "F16", "--split-max-tensors", "5")
+        #expect(split.status == 0, "\(split.stderr)")
+        let single = try TestSupport.quantd("convert", model, "-o", folder.file("single.gguf"), "--type", "F16")
+        #expect(single.status == 0, "\(single.stderr)")
+        let shards = try GGUFSplitWriter.split(GGUFFile(path: folder.file("single.gguf")), prefix: folder.file("ref"), rule: .maxTensors(5))
+        #expect(shards.count > 1)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(names == (1...shards.count).map { "m-0000\($0)-of-0000\(shards.count).gguf" })
+        for (i, shard) in shards.enumerated() {
+            #expect(try Self.bytes("\(out)/\(names[i])") == Self.bytes(shard.path), "file \(i + 1)")
+        }
+    }
+
     @Test func pipelineSplitStageAndSizeOption() throws {
         let folder = TemporaryFolder()
         // 1M is more than the whole model: a set of one file, as llama-gguf-split makes it.
