@@ -167,6 +167,28 @@ struct SplitTests {
         }
     }
 
+    /// `quantd plan` cuts the artifact as `convert` writes it: the same files, tensors and bytes.
+    @Test func planCutsAsConvertWrites() throws {
+        let result = try TestSupport.quantd("plan", Self.f32, "--nodes", "2", "--type", "Q8_0", "--split-max-tensors", "8", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let plan = try TestSupport.json(result.stdout)
+        let files = try #require(plan["files"] as? [NSDictionary])
+        #expect(files.map { $0["file"] as? String } == (1...3).map { "tiny-llama-Q8_0-0000\($0)-of-00003.gguf" })
+        #expect(files.map { $0["tensors"] as? Int } == [8, 8, 5])
+        for (i, entry) in files.enumerated() {
+            let golden = try GGUFFile(path: Self.golden(i + 1))
+            #expect(entry["bytes"] as? Int == golden.tensors.reduce(0) { $0 + ($1.byteCount + 31) / 32 * 32 })
+        }
+        let nodeSeconds = try #require(plan["node_seconds"] as? [Double])
+        #expect(nodeSeconds.count == 2)
+        #expect(plan["wall_seconds"] as? Double == nodeSeconds.max())
+        #expect(Set(files.compactMap { $0["node"] as? Int }).isSubset(of: [0, 1]))
+        #expect((plan["write_rates"] as? NSDictionary)?["Q8_0"] as? Double ?? 0 > 0)
+
+        let bad = try TestSupport.quantd("plan", Self.f32, "--nodes", "0")
+        #expect(bad.status == 64)
+    }
+
     // MARK: - Merge
 
     /// llama-gguf-split --merge of the set is the single file plus three keys it leaves behind
