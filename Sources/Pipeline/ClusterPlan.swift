@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import GGUF
 import Quantization
 
@@ -11,10 +12,13 @@ public struct TypeThroughput: Sendable {
     public var readRates: [GGMLType: Double] = [:]
     /// Values per second per core that f32 values are quantized into this type.
     public var writeRates: [GGMLType: Double] = [:]
+    /// Bytes per second one core hashes (SHA-256: every file written is hashed for the manifest).
+    public var hashRate: Double?
 
-    public init(readRates: [GGMLType: Double] = [:], writeRates: [GGMLType: Double] = [:]) {
+    public init(readRates: [GGMLType: Double] = [:], writeRates: [GGMLType: Double] = [:], hashRate: Double? = nil) {
         self.readRates = readRates
         self.writeRates = writeRates
+        self.hashRate = hashRate
     }
 
     /// Seconds one core spends on `elements` values of a `source` tensor written as `target`: the
@@ -27,7 +31,8 @@ public struct TypeThroughput: Sendable {
     }
 
     /// Measures the rates on this machine, one thread, on a matrix of random values with rows as
-    /// long as a large model's (16384), repeating each measurement for at least `minimumSeconds`.
+    /// long as a large model's (16384), repeating each measurement for at least `minimumSeconds` of
+    /// CPU time.
     public static func measure(sources: Set<GGMLType>, targets: Set<GGMLType>, minimumSeconds: Double = 1) throws -> TypeThroughput {
         let rowLength = 16384, rows = 8
         var values = [Float](repeating: 0, count: rowLength * rows)
@@ -37,6 +42,12 @@ public struct TypeThroughput: Sendable {
             values[i] = Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 25_000
         }
         var result = TypeThroughput()
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+        defer { block.deallocate() }
+        block.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        result.hashRate = try rate(elements: block.count, minimumSeconds: minimumSeconds / 4) {
+            _ = SHA256Digest.hex(of: UnsafeRawBufferPointer(block))
+        }
         for type in sources.union(targets).sorted(by: { $0.id < $1.id }) where Quantizer.supportsQuantize(type) && type.blockSize <= rowLength {
             let bytes = try Quantizer.byteCount(type, rows: rows, rowLength: rowLength)
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
@@ -57,17 +68,25 @@ public struct TypeThroughput: Sendable {
         return result
     }
 
+    /// Values per second of this thread's CPU time, not of the wall clock: a node's cores are its
+    /// own, while this machine may be shared, and time spent waiting for a core says nothing of a node.
     private static func rate(elements: Int, minimumSeconds: Double, _ body: () throws -> Void) throws -> Double {
         try body()  // warm up
         var runs = 0
-        let start = Stopwatch.now()
+        let start = threadCPUSeconds()
         var elapsed = 0.0
         repeat {
             try body()
             runs += 1
-            elapsed = Stopwatch.now() - start
+            elapsed = threadCPUSeconds() - start
         } while elapsed < minimumSeconds
-        return Double(elements * runs) / elapsed
+        return Double(elements * runs) / max(elapsed, 1e-9)
+    }
+
+    private static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
 
@@ -114,8 +133,10 @@ public struct ClusterPlan: Sendable {
                 seconds += throughput.seconds(elements: elements[t], source: sources[t], target: targets[t])
                 fileBytes += (bytes[t] + GGUFSplitLayout.padding - 1) / GGUFSplitLayout.padding * GGUFSplitLayout.padding
             }
-            coreSeconds += seconds
-            var wall = seconds / Double(coresPerNode)
+            // The hash runs on the writing thread, beside the quantizing workers.
+            let hashing = throughput.hashRate.map { Double(fileBytes) / $0 } ?? 0
+            coreSeconds += seconds + hashing
+            var wall = max(seconds / Double(coresPerNode), hashing)
             if let readBytesPerSecond, readBytesPerSecond > 0 {
                 wall += Double(range.reduce(0) { $0 + elements[$1] * sources[$1].bytesPerBlock / sources[$1].blockSize }) / readBytesPerSecond
             }

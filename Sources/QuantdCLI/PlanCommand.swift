@@ -22,8 +22,11 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "A Hugging Face model folder (only the safetensors headers are read) or a GGUF file.")
     var model: String
 
-    @Option(name: .long, help: "Nodes that write files in parallel.")
-    var nodes: Int
+    @Option(name: .long, help: ArgumentHelp("Nodes that write files in parallel; several counts (1,8,64) compare them on one measurement.", valueName: "n[,n…]"))
+    var nodes: String
+
+    /// The node counts asked for.
+    var nodeCounts: [Int] { nodes.split(separator: ",").compactMap { Int($0) } }
 
     @Option(name: .long, help: "The mix, as llama-quantize spells it.")
     var type = "Q4_K_M"
@@ -44,7 +47,11 @@ struct PlanCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (1...65535).contains(nodes) else { throw ValidationError("--nodes must be between 1 and 65535") }
+        let counts = nodes.split(separator: ",", omittingEmptySubsequences: false)
+        guard !counts.isEmpty, counts.allSatisfy({ Int($0).map { (1...65535).contains($0) } ?? false }) else {
+            throw ValidationError("--nodes takes node counts between 1 and 65535, comma-separated (e.g. 8 or 1,8,64)")
+        }
+        if json && counts.count > 1 { throw ValidationError("--json takes one node count") }
         guard QuantMix(name: type) != nil else { throw ValidationError("'\(type)' is not a mix llama-quantize knows (Q4_K_M, Q6_K, Q8_0, …)") }
         if let coresPerNode, coresPerNode < 1 { throw ValidationError("--cores-per-node must be at least 1") }
         if let readMbps, !(readMbps > 0) { throw ValidationError("--read-mbps must be a positive rate") }
@@ -66,12 +73,19 @@ struct PlanCommand: ParsableCommand {
             let throughput = try TypeThroughput.measure(sources: Set(converted.map(\.0.type)), targets: Set(converted.map(\.1)))
             let cores = coresPerNode ?? systemCoreCount()
             let prefix = "\(PipelineJob.baseName(forInput: model))-\(scheme.name)"
-            let plan = try ClusterPlan.make(tensors: tensors, targets: targets, prefix: prefix, nodes: nodes, coresPerNode: cores,
-                                            rule: rule, throughput: throughput, readBytesPerSecond: readMbps.map { $0 * 1_000_000 })
+            let plans = try nodeCounts.map {
+                try ClusterPlan.make(tensors: tensors, targets: targets, prefix: prefix, nodes: $0, coresPerNode: cores,
+                                     rule: rule, throughput: throughput, readBytesPerSecond: readMbps.map { $0 * 1_000_000 })
+            }
             let sourceBytes = ClusterPlan.sourceBytes(tensors)
             let parameters = tensors.reduce(0) { $0 + $1.elementCount }
-            print(json ? Self.json(plan, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes).serialized()
-                       : Self.render(plan, model: model, mix: mix, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes))
+            if json {
+                print(Self.json(plans[0], throughput: throughput, parameters: parameters, sourceBytes: sourceBytes).serialized())
+            } else if plans.count == 1 {
+                print(Self.render(plans[0], model: model, mix: mix, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes))
+            } else {
+                print(Self.compare(plans, model: model, mix: mix, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes))
+            }
         } catch {
             throw CLIFailure.from(error)
         }
@@ -83,6 +97,7 @@ struct PlanCommand: ParsableCommand {
             ("split", .string(plan.rule.description)), ("nodes", .int(Int64(plan.nodes))), ("cores_per_node", .int(Int64(plan.coresPerNode))),
             ("read_rates", .object(throughput.readRates.sorted { $0.key.id < $1.key.id }.map { ($0.key.name, .double($0.value)) })),
             ("write_rates", .object(throughput.writeRates.sorted { $0.key.id < $1.key.id }.map { ($0.key.name, .double($0.value)) })),
+            ("hash_bytes_per_second", throughput.hashRate.map { .double($0) } ?? .null),
             ("files", .array(plan.files.map { f in
                 .object([("file", .string(f.name)), ("first_tensor", .int(Int64(f.tensors.lowerBound))),
                          ("tensors", .int(Int64(f.tensors.count))), ("bytes", .int(Int64(f.bytes))),
@@ -93,15 +108,33 @@ struct PlanCommand: ParsableCommand {
         ])
     }
 
-    static func render(_ plan: ClusterPlan, model: String, mix: QuantMix, throughput: TypeThroughput, parameters: Int, sourceBytes: Int) -> String {
-        let artifactBytes = plan.files.reduce(0) { $0 + $1.bytes }
-        var lines = [
+    static func header(model: String, throughput: TypeThroughput, parameters: Int, sourceBytes: Int) -> [String] {
+        [
             "\(model): \(HumanReport.count(parameters)) parameters, \(gigabytes(sourceBytes)) as the pipeline reads it",
-            "\(mix.rawValue): \(gigabytes(artifactBytes)) in \(plan.files.count) file\(plan.files.count == 1 ? "" : "s") (split \(plan.rule))",
             "measured per core on this machine (values/s): "
                 + throughput.readRates.sorted { $0.key.id < $1.key.id }.map { "read \($0.key.name) \(millions($0.value))" }.joined(separator: ", ")
                 + (throughput.readRates.isEmpty ? "" : ", ")
-                + throughput.writeRates.sorted { $0.key.id < $1.key.id }.map { "\($0.key.name) \(millions($0.value))" }.joined(separator: ", "),
+                + throughput.writeRates.sorted { $0.key.id < $1.key.id }.map { "\($0.key.name) \(millions($0.value))" }.joined(separator: ", ")
+                + (throughput.hashRate.map { "; SHA-256 \(gigabytes(Int($0)))/s" } ?? ""),
+        ]
+    }
+
+    static func summary(_ plan: ClusterPlan) -> String {
+        let busy = plan.nodeSeconds.filter { $0 > 0 }.count
+        return "\(plan.nodes) node\(plan.nodes == 1 ? "" : "s") of \(plan.coresPerNode) cores (\(busy) with work), \(plan.files.count) file\(plan.files.count == 1 ? "" : "s") (split \(plan.rule)): "
+            + "predicted wall time \(duration(plan.wallSeconds)) (\(duration(plan.coreSeconds)) of one core)"
+    }
+
+    static func compare(_ plans: [ClusterPlan], model: String, mix: QuantMix, throughput: TypeThroughput, parameters: Int, sourceBytes: Int) -> String {
+        let artifactBytes = plans[0].files.reduce(0) { $0 + $1.bytes }
+        return (header(model: model, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes)
+                + ["\(mix.rawValue): \(gigabytes(artifactBytes))"] + plans.map(summary)).joined(separator: "\n")
+    }
+
+    static func render(_ plan: ClusterPlan, model: String, mix: QuantMix, throughput: TypeThroughput, parameters: Int, sourceBytes: Int) -> String {
+        let artifactBytes = plan.files.reduce(0) { $0 + $1.bytes }
+        var lines = header(model: model, throughput: throughput, parameters: parameters, sourceBytes: sourceBytes) + [
+            "\(mix.rawValue): \(gigabytes(artifactBytes)) in \(plan.files.count) file\(plan.files.count == 1 ? "" : "s") (split \(plan.rule))",
             "",
             "file                                              tensors  size        node  predicted",
         ]
@@ -109,10 +142,8 @@ struct PlanCommand: ParsableCommand {
             lines.append(HumanReport.pad(f.name, 49) + " " + HumanReport.pad("\(f.tensors.count)", 8) + " "
                          + HumanReport.pad(gigabytes(f.bytes), 11) + " " + HumanReport.pad("\(f.node + 1)", 5) + " " + duration(f.seconds))
         }
-        let busy = plan.nodeSeconds.filter { $0 > 0 }.count
         lines.append("")
-        lines.append("\(plan.nodes) node\(plan.nodes == 1 ? "" : "s") of \(plan.coresPerNode) cores (\(busy) with work): predicted wall time \(duration(plan.wallSeconds)) "
-                     + "(\(duration(plan.coreSeconds)) of one core)")
+        lines.append(summary(plan))
         return lines.joined(separator: "\n")
     }
 
