@@ -46,4 +46,11 @@ struct SplitConfigTests {
         expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_size":"4G"}}],"outputs":[{"stage":"zstd"}]}"#,
                     path: "$.schemes[0].split", containing: "zstd stage compresses single files only")
     }
+
+    @Test func aSplitSetsArtifactsAreNamedAfterTheModel() {
+        #expect(PipelineJob.baseName(forInput: "/m/Llama-405B-F16-00001-of-00017.gguf") == "Llama-405B")
+        #expect(PipelineJob.baseName(forInput: "model-00001-of-00003.gguf") == "model")
+        #expect(PipelineJob.baseName(forInput: "a-00001-of-0003.gguf") == "a-00001-of-0003")
+        #expect(PipelineJob.baseName(forInput: "-00001-of-00003.gguf") == "-00001-of-00003")
+    }
 }

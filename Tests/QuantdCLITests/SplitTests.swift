@@ -99,6 +99,25 @@ struct SplitTests {
         #expect(artifact["bytes"] as? Int == total)
     }
 
+    /// A split set as the pipeline's input: read whole, as llama-quantize reads it. llama-quantize
+    /// makes tiny-llama-q8_0.gguf of the F32 model split in three (checked by hand:
+    /// `llama-quantize f32-00001-of-00003.gguf q8.gguf Q8_0` is that file byte for byte); so must quantd.
+    @Test func aSplitSetIsReadWholeAsInput() throws {
+        let folder = TemporaryFolder()
+        try GGUFSplitWriter.split(GGUFFile(path: Self.f32), prefix: folder.file("tiny-f32"), rule: .maxTensors(8))
+        let result = try TestSupport.quantd("convert", folder.file("tiny-f32-00001-of-00003.gguf"), "-o", folder.file("out"),
+                                            "--type", "Q8_0", "--no-eval")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.bytes(folder.file("out/tiny-Q8_0.gguf")) == Self.bytes(Self.single))
+        let manifest = try TestSupport.json(String(decoding: Self.bytes(folder.file("out/manifest.json")), as: UTF8.self))
+        #expect((manifest["sources"] as? [NSDictionary])?.count == 3)
+
+        try FileManager.default.removeItem(atPath: folder.file("tiny-f32-00002-of-00003.gguf"))
+        let missing = try TestSupport.quantd("convert", folder.file("tiny-f32-00001-of-00003.gguf"), "-o", folder.file("out2"), "--type", "Q8_0")
+        #expect(missing.status == 66)
+        #expect(missing.stderr.contains("file 2 of the split set of 3 is missing"))
+    }
+
     /// A plain folder conversion split: the converted file cut as llama-gguf-split cuts it (the cut
     /// itself is checked against llama-gguf-split above), and no temporary file left.
     @Test func folderConversionWritesASplitSet() throws {
