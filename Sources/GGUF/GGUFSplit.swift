@@ -137,7 +137,7 @@ public enum GGUFSplitLayout {
         return metadata
     }
 
-    private static func fiveDigits(_ n: Int) -> String {
+    static func fiveDigits(_ n: Int) -> String {
         let digits = String(n)
         return digits.count >= 5 ? digits : String(repeating: "0", count: 5 - digits.count) + digits
     }
@@ -385,7 +385,7 @@ public final class GGUFSplitSet: Sendable {
         }
         self.files = files
         self.tensors = tensors
-        byName = seen.isEmpty ? [:] : Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.1.name, $0) })
+        byName = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.1.name, $0) })
     }
 
     /// The index in `tensors` of the tensor named `name`.
@@ -406,8 +406,5 @@ public final class GGUFSplitSet: Sendable {
         return v
     }
 
-    private static func five(_ n: UInt16) -> String {
-        let digits = String(n)
-        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
-    }
+    private static func five(_ n: UInt16) -> String { GGUFSplitLayout.fiveDigits(Int(n)) }
 }
