@@ -127,9 +127,9 @@ public enum GGUFSplitLayout {
     /// the end and llama-gguf-split sets `split.count` last.
     public static func metadata(_ model: GGUFMetadata, index: Int, count: Int, tensorCount: Int) -> GGUFMetadata {
         var metadata = index == 0 ? model : GGUFMetadata()
-        let keys = [(GGUFKeys.Split.llmKVSplitNo, GGUFValue.uint16(UInt16(index))),
+        let keys = [(GGUFKeys.Split.llmKVSplitNo, GGUFValue.uint16(UInt16(clamping: index))),
                     (GGUFKeys.Split.llmKVSplitTensorsCount, .int32(Int32(clamping: tensorCount))),
-                    (GGUFKeys.Split.llmKVSplitCount, .uint16(UInt16(count)))]
+                    (GGUFKeys.Split.llmKVSplitCount, .uint16(UInt16(clamping: count)))]
         for (key, value) in keys {
             metadata[key] = nil
             metadata[key] = value

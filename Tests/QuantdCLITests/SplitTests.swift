@@ -317,6 +317,29 @@ struct SplitTests {
         #expect(throws: GGUFSplitError.self) { try GGUFSplitSet(firstFile: swapped.file("m-00001-of-00003.gguf")) }
     }
 
+    /// Damaged headers in any file of a set give an error or a set, never a crash: 300 copies of the
+    /// set, each with a few bytes of one file's header replaced (a fixed seed, so reruns are equal).
+    @Test func damagedHeadersNeverCrash() throws {
+        let folder = try Self.copyOfSet()
+        let originals = try (1...3).map { try Self.bytes(folder.file("m-0000\($0)-of-00003.gguf")) }
+        var state: UInt64 = 20
+        func next(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var refused = 0
+        for _ in 0..<300 {
+            let target = next(3)
+            var data = originals[target]
+            let headerEnd = try GGUFFile(path: Self.golden(target + 1)).header.dataOffset
+            for _ in 0..<(1 + next(4)) { data[next(headerEnd)] = UInt8(next(256)) }
+            try data.write(to: URL(fileURLWithPath: folder.file("m-0000\(target + 1)-of-00003.gguf")))
+            do { _ = try GGUFSplitSet(firstFile: folder.file("m-00001-of-00003.gguf")) } catch { refused += 1 }
+            try originals[target].write(to: URL(fileURLWithPath: folder.file("m-0000\(target + 1)-of-00003.gguf")))
+        }
+        #expect(refused > 0)
+    }
+
     @Test func aDuplicateTensorIsRefused() throws {
         let folder = TemporaryFolder()
         let plan = [GGUFTensorPlan(name: "a.weight", dimensions: [8], type: .f32)]
