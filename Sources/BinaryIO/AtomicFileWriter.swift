@@ -26,6 +26,8 @@ public final class AtomicFileWriter {
     private var buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
     private var finished = false
+    /// The temporary file is complete and closed (`seal()`); only the rename is left.
+    private var sealed = false
     /// Writing with O_DIRECT: whole aligned buffers go from `buffer` to the device without
     /// passing through the page cache (see `init`).
     private var direct = false
@@ -77,13 +79,13 @@ public final class AtomicFileWriter {
     deinit {
         buffer.deallocate()
         if !finished {
-            close(fd)
+            if !sealed { close(fd) }
             unlink(temporaryPath)
         }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        precondition(!finished, "write after commit")
+        precondition(!finished && !sealed, "write after commit")
         digest?.update(bytes)
         var source = bytes
         while !source.isEmpty {
@@ -120,10 +122,7 @@ public final class AtomicFileWriter {
 
     /// Flushes, fsyncs, renames into place and fsyncs the folder.
     public func commit() throws {
-        try flush()
-        sha256 = digest?.finalizeHex()
-        guard fsync(fd) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
-        guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
+        try seal()
         finished = true
         guard rename(temporaryPath, destination) == 0 else {
             let code = errno
@@ -133,11 +132,24 @@ public final class AtomicFileWriter {
         try AtomicFileWriter.syncFolder(AtomicFileWriter.split(destination).folder)
     }
 
+    /// Flushes, fsyncs and closes the temporary file without renaming it: the file is durable
+    /// but still invisible. Files that must appear together (a split set) are all sealed before
+    /// any is committed, so a failure while writing one leaves none in place. Idempotent.
+    public func seal() throws {
+        precondition(!finished, "seal after commit")
+        guard !sealed else { return }
+        try flush()
+        sha256 = digest?.finalizeHex()
+        guard fsync(fd) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
+        sealed = true
+        guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
+    }
+
     /// Removes the temporary file; the destination is untouched.
     public func abort() {
         guard !finished else { return }
         finished = true
-        close(fd)
+        if !sealed { close(fd) }
         unlink(temporaryPath)
     }
 

@@ -70,7 +70,11 @@ public final class PipelineJobExecutor: JobExecutor {
         let result = try job.run()
         var files: [String] = []
         for artifact in result.artifacts {
-            if current.zstd?.keepPlain ?? true { files.append(Self.name(artifact.path)) }
+            if !artifact.files.isEmpty {
+                files += artifact.files.map { Self.name($0.path) }
+            } else if current.zstd?.keepPlain ?? true {
+                files.append(Self.name(artifact.path))
+            }
             if let compressed = artifact.compressedPath { files.append(Self.name(compressed)) }
         }
         if let imatrix = result.importance?.computation?.writtenFile { files.append(imatrix) }

@@ -85,6 +85,14 @@ public enum Manifest {
             ("bits_per_weight", number(elements > 0 ? Double(weights) * 8 / Double(elements) : 0)),
             ("types", .object(histogram)),
         ]
+        if !a.files.isEmpty {
+            fields.append(("split", .object([
+                ("count", .number(JSONNumber(a.files.count))),
+                ("files", .array(a.files.map { f in
+                    .object([("file", .string(lastComponent(f.path))), ("bytes", .number(JSONNumber(f.bytes))), ("sha256", .string(f.sha256))])
+                })),
+            ])))
+        }
         if let zpath = a.compressedPath, let zbytes = a.compressedBytes {
             fields.append(("zstd", .object([
                 ("file", .string(lastComponent(zpath))), ("bytes", .number(JSONNumber(zbytes))),

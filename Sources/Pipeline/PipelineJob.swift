@@ -38,13 +38,20 @@ public final class PipelineJob {
         self.threads = threads
     }
 
-    /// The artifacts' base name: the input file's name without `.gguf` and without a trailing
-    /// 16/32-bit type tag (`SmolLM2-135M-F16.gguf` -> `SmolLM2-135M`).
+    /// The artifacts' base name: the input file's name without `.gguf`, a split set's
+    /// `-00001-of-0000N` and a trailing 16/32-bit type tag (`SmolLM2-135M-F16.gguf` -> `SmolLM2-135M`).
     public static func baseName(forInput path: String) -> String {
         var name = String(path.split(separator: "/").last ?? Substring(path))
         for suffix in [".gguf.zst", ".gguf", ".safetensors"] where name.hasSuffix(suffix) {
             name = String(name.dropLast(suffix.count))
             break
+        }
+        // A split set's first file, `NAME-00001-of-00003`: the model is NAME.
+        let utf8 = Array(name.utf8)
+        let n = utf8.count
+        if n > 15, utf8[n - 15] == UInt8(ascii: "-"), String(decoding: utf8[(n - 9)..<(n - 5)], as: UTF8.self) == "-of-",
+           (utf8[(n - 14)..<(n - 9)] + utf8[(n - 5)...]).allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            name = String(decoding: utf8[..<(n - 15)], as: UTF8.self)
         }
         for tag in ["-f16", "-bf16", "-f32", "-F16", "-BF16", "-F32", ".f16", ".bf16", ".f32"] where name.hasSuffix(tag) {
             return String(name.dropLast(tag.count))

@@ -28,6 +28,8 @@ public struct JobResult: Sendable {
         public var compressedPath: String?
         public var compressedBytes: Int?
         public var compressedSHA256: String?
+        /// The files of a split artifact, in order (`path` is the first); empty for a single file.
+        public var files: [ArtifactFile] = []
     }
 
     public var artifacts: [Artifact]
@@ -84,7 +86,8 @@ public final class PipelineRunner {
         }
         let model = try ModelHyperparameters(metadata: source.metadata)
         let artifacts = try config.schemes.map {
-            try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), source: source, model: model, importance: importance)
+            try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), split: config.splitRule(for: $0), source: source, model: model,
+                               importance: importance)
         }
         var stats: [(String, WeightStatistics, Int)] = []
         do {
@@ -97,8 +100,8 @@ public final class PipelineRunner {
         let quantizeSeconds = clock.lap()
         timings.append(("quantize", quantizeSeconds))
         let results = artifacts.map { a in
-            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.writer.bytesWritten,
-                               sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds)
+            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.bytesWritten,
+                               sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files)
         }
         return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
     }

@@ -22,6 +22,10 @@ enum ConvertSummary {
             lines.append(pad(name, 42) + " " + pad(HumanReport.bytes(a.bytes), 11) + " "
                          + pad(String(format2: Double(bytes) * 8 / Double(max(1, elements))), 6) + " "
                          + pad(sci(relative), 11) + " " + pad(String(format: cosine), 11) + " " + a.sha256.prefix(16) + "…")
+            if a.files.count > 1 {
+                lines.append("  + " + pad("\(a.files.count - 1) more file\(a.files.count == 2 ? "" : "s") of the split set", 38) + " "
+                             + String(a.files[a.files.count - 1].path.split(separator: "/").last ?? ""))
+            }
             if let z = a.compressedPath, let zb = a.compressedBytes {
                 lines.append("  + " + pad(String(z.split(separator: "/").last ?? ""), 38) + " " + HumanReport.bytes(zb)
                              + " (ratio " + String(format2: Double(a.bytes) / Double(max(1, zb))) + ")")
