@@ -99,11 +99,13 @@ final class IQ3Grid: @unchecked Sendable {
 
     /// ggml's `iq3_find_best_neighbour` for an off-grid tuple `key`: the candidate with the
     /// smallest weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
-    /// Writes its levels to `L[0...3]` and returns its grid index. Each lane computes one
-    /// candidate's sum in ggml's order, so the distances are ggml's bit for bit.
+    /// Writes its levels to `L[0]`, `L[stride]`, `L[2 * stride]`, `L[3 * stride]` and returns its grid
+    /// index. Each lane computes one candidate's sum in ggml's order, so the distances are ggml's
+    /// bit for bit; the first lane holding the smallest of them is ggml's strict-< scan's choice.
     @inline(__always)
     func bestNeighbour(
-        _ key: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>
+        _ key: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
+        stride: Int = 1
     ) -> Int {
         let offset = Int(-map[key] - 1)
         let n = Int(neighbours[offset])
@@ -125,11 +127,17 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w2 * diff * diff
             diff = s * p[3] - x3
             d2 += w3 * diff * diff
-            if Lanes.anyLane(d2 .< SIMD8(repeating: bestD2)) {
-                for lane in 0..<Swift.min(8, n - j) where d2[lane] < bestD2 {
-                    bestD2 = d2[lane]
-                    best = j + lane
-                }
+            // Lanes past the list's end, and NaN distances, never win.
+            var candidate = d2 .< SIMD8(repeating: bestD2)
+            if n - j < 8 { candidate = candidate .& (IQ3Grid.laneIndex .< SIMD8(repeating: Int32(n - j))) }
+            if Lanes.anyLane(candidate) {
+                let masked = d2.replacing(with: .infinity, where: .!candidate)
+                let smallest = Lanes.hmin(masked)
+                let hits = masked .== SIMD8(repeating: smallest)
+                var lane = 0
+                while !hits[lane] { lane += 1 }
+                bestD2 = smallest
+                best = j + lane
             }
             j += 8
             p += 4
@@ -138,9 +146,11 @@ final class IQ3Grid: @unchecked Sendable {
         let index = Int(neighbours[offset + 1 + Swift.max(best, 0)])
         let k = Int(keys[index])
         L[0] = Int32(k & 7)
-        L[1] = Int32((k >> 3) & 7)
-        L[2] = Int32((k >> 6) & 7)
-        L[3] = Int32((k >> 9) & 7)
+        L[stride] = Int32((k >> 3) & 7)
+        L[2 * stride] = Int32((k >> 6) & 7)
+        L[3 * stride] = Int32((k >> 9) & 7)
         return index
     }
+
+    static let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
 }
