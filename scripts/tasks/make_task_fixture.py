@@ -6,7 +6,7 @@ model (Tests/PipelineTests/Fixtures/tiny-eval-f16.gguf) as the expected values.
 usage (from the worktree root):
     apt-get install bible-kjv      # the KJV text (public domain) and its `bible` reader
     ~/.cache/gguf-oracle/venv/bin/python scripts/tasks/make_task_fixture.py ~/.cache/gguf-oracle Tests/PipelineTests/Fixtures/tasks
-    # the whole Proverbs file (915 verses make 881 items) for a 400-item measurement:
+    # the whole Proverbs file (529 items: the verses with a ":" or ";" cut) for a 400-item measurement:
     python3 scripts/tasks/make_task_fixture.py --hellaswag-only /tmp/proverbs-hellaswag.txt
 
 Writes
