@@ -64,7 +64,7 @@ public final class PipelineJobExecutor: JobExecutor {
         }
         job.evaluationProgress = { p in
             progress(JobProgress(stage: "evaluate", fraction: Double(p.passesDone) / Double(max(1, p.passesTotal)),
-                                 detail: "forward pass \(p.passesDone)/\(p.passesTotal)"))
+                                 detail: p.detail))
         }
         job.isCancelled = cancelled
         let result = try job.run()

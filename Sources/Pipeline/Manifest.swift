@@ -61,14 +61,14 @@ public enum Manifest {
         }
         root.append(("calibration", .object(calibration)))
         root.append(("artifacts", .array(result.artifacts.indices.map { i in
-            artifact(result.artifacts[i], evaluation: result.evaluation?.outcome(artifact: i))
+            artifact(result.artifacts[i], evaluation: result.evaluation.flatMap { EvaluationJSON.artifact($0, index: i) })
         })))
         if let evaluation = result.evaluation { root.append(("evaluation", EvaluationJSON.job(evaluation))) }
         root.append(("timings", .object(result.timings.map { ($0.stage, number($0.seconds)) })))
         return .object(root)
     }
 
-    static func artifact(_ a: JobResult.Artifact, evaluation: EvaluationReport.ArtifactOutcome?) -> JSONValue {
+    static func artifact(_ a: JobResult.Artifact, evaluation: JSONValue?) -> JSONValue {
         let weights = a.tensors.reduce(0) { $0 + $1.bytes }
         var histogram: [(key: String, value: JSONValue)] = []
         for record in a.tensors {
@@ -100,7 +100,7 @@ public enum Manifest {
                 ("ratio", number(Double(a.bytes) / Double(max(1, zbytes)))),
             ])))
         }
-        if let evaluation { fields.append(("evaluation", EvaluationJSON.artifact(evaluation))) }
+        if let evaluation { fields.append(("evaluation", evaluation)) }
         fields.append(("tensors", .array(a.tensors.map { t in
             var entry: [(key: String, value: JSONValue)] = [
                 ("name", .string(t.name)), ("type", .string(t.type.name)), ("bytes", .number(JSONNumber(t.bytes))),

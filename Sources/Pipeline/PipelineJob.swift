@@ -89,6 +89,7 @@ public final class PipelineJob {
         let started = Stopwatch.now()
         let wallClock = Clock.wall().rounded(.down)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
+        let evaluationTasks = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadTasks() } ?? []
         let (schemes, imatrixSkipped) = schemesConfig()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
@@ -105,7 +106,8 @@ public final class PipelineJob {
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()
         if let settings = config.evaluation, let evaluationText {
-            result.evaluation = try evaluate(settings: settings, text: evaluationText, artifacts: result.artifacts.map(\.path))
+            result.evaluation = try evaluate(settings: settings, text: evaluationText, tasks: evaluationTasks,
+                                            artifacts: result.artifacts.map(\.path))
             result.timings.append(("evaluate", clock.lap()))
         }
 

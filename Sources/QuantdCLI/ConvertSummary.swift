@@ -31,7 +31,10 @@ enum ConvertSummary {
                              + " (ratio " + String(format2: Double(a.bytes) / Double(max(1, zb))) + ")")
             }
         }
-        if let evaluation = result.evaluation { lines += quality(evaluation, artifacts: result.artifacts) }
+        if let evaluation = result.evaluation {
+            lines += quality(evaluation, artifacts: result.artifacts)
+            lines += tasks(evaluation, artifacts: result.artifacts.map { String($0.path.split(separator: "/").last ?? "") })
+        }
         lines.append("manifest: \(folder)/manifest.json")
         return lines.joined(separator: "\n")
     }
@@ -62,6 +65,35 @@ enum ConvertSummary {
             case nil: row += "not evaluated"
             }
             lines.append(row)
+        }
+        return lines
+    }
+
+    /// One block per task: the source's accuracy and each artifact's, with the change in points.
+    static func tasks(_ e: EvaluationReport, artifacts: [String]) -> [String] {
+        var lines: [String] = []
+        for task in e.tasks {
+            let scored = task.source?.items ?? 0
+            lines += ["", "\(task.spec.kind.rawValue): \(scored) of \(task.available) items of \(task.spec.file)"]
+            if let reason = task.skipped {
+                lines.append("  skipped: \(reason)")
+                continue
+            }
+            lines.append("artifact                                   accuracy %  ± s.e.   Δ points  same choice %")
+            func row(_ name: String, _ r: TaskResult) -> String {
+                pad(name, 42) + " " + pad(EvalCommand.fixed(r.accuracy * 100, 2), 11) + " " + pad(EvalCommand.fixed(r.standardError * 100, 2), 8)
+            }
+            if let source = task.source { lines.append(row("source", source)) }
+            for (i, name) in artifacts.enumerated() {
+                switch task.outcome(artifact: i) {
+                case .measured(let r, let same)?:
+                    let change = task.changePoints(artifact: i) ?? 0
+                    lines.append(row(name, r) + " " + pad((change >= 0 ? "+" : "") + EvalCommand.fixed(change, 2), 9) + " "
+                                 + EvalCommand.fixed(same * 100, 1))
+                case .skipped(let reason)?: lines.append(pad(name, 42) + " skipped: \(reason)")
+                case nil: lines.append(pad(name, 42) + " not scored")
+                }
+            }
         }
         return lines
     }
