@@ -32,8 +32,10 @@ public struct TypeThroughput: Sendable {
 
     /// Measures the rates on this machine, one thread, on a matrix of random values with rows as
     /// long as a large model's (16384), repeating each measurement for at least `minimumSeconds` of
-    /// CPU time.
-    public static func measure(sources: Set<GGMLType>, targets: Set<GGMLType>, minimumSeconds: Double = 1) throws -> TypeThroughput {
+    /// CPU time. `importance`: quantize with importance weights (ggml's weighted searches, slower
+    /// for the types that have them), as a pipeline with an imatrix stage does.
+    public static func measure(sources: Set<GGMLType>, targets: Set<GGMLType>, importance: Bool = false,
+                               minimumSeconds: Double = 1) throws -> TypeThroughput {
         let rowLength = 16384, rows = 8
         var values = [Float](repeating: 0, count: rowLength * rows)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -41,6 +43,7 @@ public struct TypeThroughput: Sendable {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             values[i] = Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 25_000
         }
+        let weights = [Float](repeating: 1, count: rowLength)
         var result = TypeThroughput()
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
         defer { block.deallocate() }
@@ -53,7 +56,11 @@ public struct TypeThroughput: Sendable {
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
             defer { output.deallocate() }
             let write = try rate(elements: values.count, minimumSeconds: targets.contains(type) ? minimumSeconds : 0) {
-                try values.withUnsafeBufferPointer { try Quantizer.quantize(type, rows: $0, rowLength: rowLength, importance: nil, into: output) }
+                try values.withUnsafeBufferPointer { rows in
+                    try weights.withUnsafeBufferPointer { w in
+                        try Quantizer.quantize(type, rows: rows, rowLength: rowLength, importance: importance ? w : nil, into: output)
+                    }
+                }
             }
             if targets.contains(type) { result.writeRates[type] = write }
             // The same blocks read back: the rate a source of this type is read at.

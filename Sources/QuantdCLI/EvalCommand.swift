@@ -194,7 +194,8 @@ struct EvalCommand: ParsableCommand {
             if let reason = task.skipped { return .object(fields + [("skipped", .string(reason))]) }
             func result(_ r: TaskResult) -> JSONValue {
                 .object([("items", num(r.items)), ("correct", num(r.correct)), ("accuracy", num(r.accuracy)),
-                         ("standard_error", num(r.standardError)), ("choices", .array(r.outcomes.map { num($0.chosen) }))])
+                         ("standard_error", num(r.standardError)), ("choices", .array(r.outcomes.map { num($0.chosen) })),
+                         ("correct_items", .array(r.outcomes.map { .bool($0.correct) }))])
             }
             if let source = task.source { fields.append((hasRef ? "ref" : "model", result(source))) }
             if hasRef {

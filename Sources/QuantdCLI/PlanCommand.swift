@@ -43,6 +43,9 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .long, help: "Source read rate of each node in MB/s (default: reading is not counted).")
     var readMbps: Double?
 
+    @Flag(name: .long, help: "Plan for a pipeline with an importance matrix: the mix's imatrix rules, and rates of the weighted quantizers.")
+    var imatrix = false
+
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
@@ -64,13 +67,16 @@ struct PlanCommand: ParsableCommand {
         do {
             let source = try modelSource(at: model)
             let mix = QuantMix(name: type) ?? .q4_K_M
-            let scheme = PipelineConfig.Scheme(name: mix.rawValue, options: SchemeOptions(mix: mix))
+            var options = SchemeOptions(mix: mix)
+            options.hasImportanceMatrix = imatrix
+            let scheme = PipelineConfig.Scheme(name: mix.rawValue, options: options)
             let hyper = try ModelHyperparameters(metadata: source.metadata)
             let targets = try TensorTypePlanner.plan(source.tensors, model: hyper, options: scheme.options)
             let tensors = source.tensors
             let rule: GGUFSplitRule? = try splitMaxSize.map { try GGUFSplitRule.size($0) } ?? splitMaxTensors.map { .maxTensors($0) }
             let converted = zip(tensors, targets).filter { $0.type != $1 }
-            let throughput = try TypeThroughput.measure(sources: Set(converted.map(\.0.type)), targets: Set(converted.map(\.1)))
+            let throughput = try TypeThroughput.measure(sources: Set(converted.map(\.0.type)), targets: Set(converted.map(\.1)),
+                                                        importance: imatrix)
             let cores = coresPerNode ?? systemCoreCount()
             let prefix = "\(PipelineJob.baseName(forInput: model))-\(scheme.name)"
             let plans = try nodeCounts.map {

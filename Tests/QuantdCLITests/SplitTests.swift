@@ -204,6 +204,11 @@ struct SplitTests {
         #expect(Set(files.compactMap { $0["node"] as? Int }).isSubset(of: [0, 1]))
         #expect((plan["write_rates"] as? NSDictionary)?["Q8_0"] as? Double ?? 0 > 0)
 
+        // With an importance matrix, Q4_K's weighted search is measured (the types and cut may change).
+        let weighted = try TestSupport.quantd("plan", Self.f32, "--nodes", "1,2", "--type", "Q4_K_M", "--imatrix")
+        #expect(weighted.status == 0, "\(weighted.stderr)")
+        #expect(weighted.stdout.contains("Q4_K") && weighted.stdout.contains("2 nodes of"))
+
         let bad = try TestSupport.quantd("plan", Self.f32, "--nodes", "0")
         #expect(bad.status == 64)
     }
