@@ -1,3 +1,4 @@
+import BinaryIO
 import Dispatch
 import Synchronization
 

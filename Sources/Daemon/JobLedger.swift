@@ -46,16 +46,8 @@ public final class JobLedger: Sendable {
     public func append(_ record: JobRecord) throws {
         let line = Array((record.json().serialized() + "\n").utf8)
         try handle.withLock { handle in
-            var done = 0
-            while done < line.count {
-                let n = line.withUnsafeBytes { write(handle.fd, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError(path: path, operation: "append", errno: errno)
-                }
-                done += n
-            }
-            guard fsync(handle.fd) == 0 else { throw FileError(path: path, operation: "fsync", errno: errno) }
+            try line.withUnsafeBytes { bytes throws in try FileSystem.writeAll(handle.fd, bytes, path: path) }
+            try FileSystem.fsync(handle.fd, path: path)
             handle.appends += 1
             if handle.appends >= compactEvery {
                 let fresh = try JobLedger.compact(path: path, keepFinished: keepFinished)

@@ -24,11 +24,12 @@ struct JobMoves {
         }
         let job = folder.job(id)
         try FileSystem.makeDirectory(job.input)
-        guard Glibc.rename(folder.inbox + "/" + name, job.input + "/" + name) == 0 else {
-            let code = errno
+        do {
+            try FileSystem.rename(folder.inbox + "/" + name, job.input + "/" + name, operation: "claim (rename into \(job.input))")
+        } catch {
             try? FileSystem.removeTree(job.path)
-            if code == ENOENT { return nil }
-            throw FileError(path: folder.inbox + "/" + name, operation: "claim (rename into \(job.input))", errno: code)
+            if (error as? FileError)?.errno == ENOENT { return nil }
+            throw error
         }
         try FileSystem.sync(job.input, folder.inbox, job.path, folder.work)
         return id
