@@ -365,3 +365,79 @@ extension DaemonIntegrationTests {
         }
     }
 }
+
+/// The seam itself, on the artifact writer alone.
+@Suite struct FileSystemSeamTests {
+    static func folder() throws -> String {
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm/" : NSTemporaryDirectory()
+        let path = base + "quantd-seam-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static let content: [UInt8] = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+
+    /// 9 MiB through AtomicFileWriter in three pieces: with its 4 MiB buffer, three writes, then
+    /// the fsync, the rename and the folder's fsync.
+    static func writeFile(_ path: String) throws {
+        let writer = try AtomicFileWriter(destination: path)
+        for _ in 0..<3 { try writer.write(content) }
+        try writer.commit()
+    }
+
+    @Test func theArtifactWriterLeavesTheWholeFileOrNothing() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let counter = Mutex<(calls: [FileSystemCall], failAt: Int, code: Int32)>(([], -1, 0))
+        let installation = FileSystemFaults.install(under: root) { call, _ in
+            counter.withLock { state in
+                state.calls.append(call)
+                return state.calls.count - 1 == state.failAt ? .error(state.code) : nil
+            }
+        }
+        defer { installation.remove() }
+        try Self.writeFile(root + "/clean.bin")
+        let clean = counter.withLock { $0.calls }
+        #expect(clean == [.write, .write, .write, .fsync, .rename, .fsync])
+        let expected = try Data(contentsOf: URL(fileURLWithPath: root + "/clean.bin"))
+
+        for code in [EINTR, ENOSPC, EIO] {
+            for k in clean.indices {
+                let name = "f-\(code)-\(k).bin"
+                counter.withLock { $0 = ([], k, code) }
+                let result = Result { try Self.writeFile(root + "/" + name) }
+                let files = try FileManager.default.contentsOfDirectory(atPath: root)
+                // No temporary file is ever left behind, whatever failed.
+                #expect(!files.contains { $0.hasPrefix(".") }, "\(code) at \(k): \(files)")
+                if code == EINTR {
+                    #expect((try? result.get()) != nil, "EINTR at call \(k) is retried")
+                }
+                if case let .failure(error) = result {
+                    #expect((error as? FileError)?.errno == code, "\(code) at \(k): \(error)")
+                    // Only the folder's fsync comes after the rename: the file is whole or absent.
+                    #expect(files.contains(name) == (clean[k] == .fsync && k == clean.count - 1), "\(code) at \(k)")
+                }
+                if files.contains(name) {
+                    #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/" + name)) == expected, "\(code) at \(k)")
+                }
+            }
+        }
+    }
+
+    @Test func anInjectorSeesOnlyItsOwnFolder() throws {
+        let mine = try Self.folder()
+        let other = try Self.folder()
+        defer {
+            try? FileManager.default.removeItem(atPath: mine)
+            try? FileManager.default.removeItem(atPath: other)
+        }
+        let installation = FileSystemFaults.install(under: mine) { _, _ in .error(EIO) }
+        #expect(throws: FileError.self) { try Self.writeFile(mine + "/x.bin") }
+        try Self.writeFile(other + "/x.bin")
+        #expect(FileSystem.freeBytes(mine) == nil)
+        #expect((FileSystem.freeBytes(other) ?? 0) > 0)
+        installation.remove()
+        try Self.writeFile(mine + "/x.bin")
+        #expect(FileManager.default.fileExists(atPath: mine + "/x.bin"))
+    }
+}
