@@ -1,5 +1,6 @@
 import BinaryIO
 import Foundation
+import Pipeline
 import Synchronization
 import Testing
 @testable import Daemon
@@ -154,7 +155,7 @@ extension DaemonIntegrationTests {
 
         /// Nothing in out/ but complete folders (exactly manifest.json, which parses), and no
         /// temporary files left anywhere a user looks.
-        static func checkNothingPartial(_ harness: DaemonHarness) -> [String] {
+        static func checkNothingPartial(_ harness: DaemonHarness, expecting count: Int? = nil) -> [String] {
             var problems: [String] = []
             for area in [harness.folder.out, harness.folder.done, harness.folder.failed] {
                 for name in harness.list(area) where name.hasPrefix(".") { problems.append("\(area)/\(name) left behind") }
@@ -162,7 +163,9 @@ extension DaemonIntegrationTests {
             for name in harness.list(harness.folder.out) {
                 let folder = harness.folder.out + "/" + name
                 let files = harness.list(folder)
-                if files != ["manifest.json"] { problems.append("out/\(name) holds \(files)") }
+                if count.map({ files.count != $0 }) ?? (files != ["manifest.json"]) || !files.contains("manifest.json") {
+                    problems.append("out/\(name) holds \(files)")
+                }
                 let data = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json"))) ?? Data()
                 if (try? JSONSerialization.jsonObject(with: data)) == nil { problems.append("out/\(name)/manifest.json does not parse") }
             }
@@ -259,6 +262,63 @@ extension DaemonIntegrationTests {
                 if code == EINTR || code == 0 {
                     #expect(harness.ledger().last { $0.input == input }?.attempts == 1, "\(context)")
                 }
+            }
+        }
+
+        /// The same with the real pipeline in the daemon's process (`isolate_jobs: false`): a Hugging
+        /// Face folder converted and quantized to Q8_0, its GGUF and manifest written by GGUFWriter and
+        /// AtomicFileWriter. One job per call, the errno taking turns (EINTR, ENOSPC, EIO).
+        @Test func everyCallOfAPipelineJobFailedInTurn() throws {
+            let harness = Self.harness()
+            let plan = FaultPlan(root: harness.root)
+            var config = PipelineConfig.single(mix: .q8_0)
+            config.evaluation = nil
+            try harness.start(PipelineJobExecutor(config: config, version: "test"), settings: Self.settings())
+            defer { try? harness.stop() }
+            let model = DaemonHarness.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-llama3").path
+            let originals = try FileManager.default.contentsOfDirectory(atPath: model).sorted()
+            func drop(_ name: String) throws {
+                try harness.dropByRename(name) { try FileManager.default.copyItem(atPath: model, toPath: $0) }
+            }
+
+            plan.arm(input: "llama")
+            try drop("llama")
+            try Self.waitForEnd(harness, "llama", "the clean pipeline run", plan: plan)
+            let clean = plan.calls
+            let artifacts = harness.list(harness.folder.out + "/llama")
+            #expect(artifacts.contains("manifest.json") && artifacts.contains { $0.hasSuffix(".gguf") }, "\(artifacts)")
+            let gguf = try #require(artifacts.first { $0.hasSuffix(".gguf") })
+            let expected = try Data(contentsOf: URL(fileURLWithPath: harness.folder.out + "/llama/" + gguf))
+            #expect(clean.filter { $0.kind == .write && $0.path.hasSuffix(".gguf.tmp") }.count >= 1, "\(clean)")
+            let lastLedgerWrite = try #require(clean.lastIndex { $0.kind == .write && $0.path == "ROOT/state/ledger.jsonl" })
+
+            // The folder's name is the model's general.name: every job drops it as `llama`, and the
+            // previous job's output and input are moved out of the way first.
+            let kept = harness.root + "/kept"
+            try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+            func keep(_ k: Int) throws {
+                try FileManager.default.moveItem(atPath: harness.folder.out + "/llama", toPath: kept + "/out-\(k)")
+                try FileManager.default.moveItem(atPath: harness.folder.done + "/llama", toPath: kept + "/done-\(k)")
+            }
+            try keep(-1)
+            for k in clean.indices {
+                let (code, label) = [(EINTR, "eintr"), (ENOSPC, "enospc"), (EIO, "eio")][k % 3]
+                plan.arm(input: "llama", failAt: k, code: code)
+                try drop("llama")
+                let context = "\(label) at call \(k) (\(clean[k]))"
+                let ledgerRetry = code != EINTR && k >= lastLedgerWrite && clean[k].path == "ROOT/state/ledger.jsonl"
+                try Self.waitForEnd(harness, "llama", "the job to end (\(context))", plan: plan, ledgerRetry: ledgerRetry)
+                #expect(plan.fired == clean[k], "\(context): \(plan.calls)")
+                let record = harness.ledger().last { $0.input == "llama" }
+                #expect(record?.state == .done && (record?.attempts ?? 9) <= (code == EINTR ? 1 : 2), "\(context)")
+                #expect(harness.list(harness.folder.out) == ["llama"], "\(context): published exactly once")
+                #expect(harness.list(harness.folder.out + "/llama") == artifacts, "\(context)")
+                #expect((try? Data(contentsOf: URL(fileURLWithPath: harness.folder.out + "/llama/" + gguf))) == expected,
+                        "\(context): the GGUF differs from the clean run's")
+                #expect(originals.allSatisfy { FileManager.default.contentsEqual(atPath: model + "/" + $0, andPath: harness.folder.done + "/llama/" + $0) }
+                        && harness.list(harness.folder.done + "/llama") == originals, "\(context): the input changed")
+                #expect(Self.checkNothingPartial(harness, expecting: artifacts.count) == [], "\(context)")
+                try keep(k)
             }
         }
 
