@@ -125,9 +125,8 @@ public final class PipelineJob {
         }
         if config.manifest {
             let sources = try source.files.map { file -> (String, Int, String) in
-                var info = stat()
-                guard stat(file, &info) == 0 else { throw FileError(path: file, operation: "stat", errno: errno) }
-                return (recordedSourcePath?(file) ?? file, Int(info.st_size), try SHA256Digest.hex(ofFile: file))
+                guard let info = FileSystem.info(file) else { throw FileError(path: file, operation: "stat", errno: errno) }
+                return (recordedSourcePath?(file) ?? file, info.size, try SHA256Digest.hex(ofFile: file))
             }
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))

@@ -275,9 +275,8 @@ struct ConvertCommand: ParsableCommand {
 }
 
 func makeFolder(_ path: String) throws {
-    var info = stat()
-    if stat(path, &info) == 0 {
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+    if let info = FileSystem.info(path) {
+        guard info.isDirectory else {
             throw CLIFailure(message: "\(path) exists and is not a folder", hint: "name a folder for the artifacts", exit: QuantdExit.cannotOpen)
         }
         return
@@ -286,13 +285,11 @@ func makeFolder(_ path: String) throws {
 }
 
 func isGGUFFile(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && !path.hasSuffix(".safetensors")
+    FileSystem.info(path)?.isRegularFile == true && !path.hasSuffix(".safetensors")
 }
 
 func isDirectory(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    FileSystem.info(path)?.isDirectory == true
 }
 
 /// The pipeline's view of a model given on the command line: a Hugging Face folder through the

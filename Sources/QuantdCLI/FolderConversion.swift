@@ -54,8 +54,7 @@ enum FolderConversion {
 
     /// An existing directory gets the reference's default file name inside it.
     static func destination(_ output: String, defaultName: String) -> String {
-        var info = stat()
-        if stat(output, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+        if FileSystem.info(output)?.isDirectory == true {
             return output.hasSuffix("/") ? output + defaultName : output + "/" + defaultName
         }
         return output

@@ -50,9 +50,8 @@ struct Inspector {
     var verify: Bool
 
     func inspect(path: String) throws -> InspectionReport {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
+        guard let info = FileSystem.info(path) else { throw FileError(path: path, operation: "open", errno: errno) }
+        if info.isDirectory {
             return try ModelFolderInspection.report(path: path, verify: verify)
         }
         if path.hasSuffix(".zst") {
