@@ -104,6 +104,20 @@ final class FaultPlan: @unchecked Sendable {
     }
 }
 
+/// Counts the attempts an executor runs.
+final class CountingExecutor: JobExecutor, Sendable {
+    let inner: any JobExecutor
+    let runs = Atomic<Int>(0)
+    init(_ inner: any JobExecutor) { self.inner = inner }
+
+    func plannedOutputBytes(for request: JobRequest) throws -> Int? { try inner.plannedOutputBytes(for: request) }
+
+    func run(_ request: JobRequest) throws -> JobOutcome {
+        runs.add(1, ordering: .relaxed)
+        return try inner.run(request)
+    }
+}
+
 final class OutObserver: Sendable {
     let problems = Mutex<[String]>([])
     let running = Atomic<Bool>(true)
@@ -320,6 +334,36 @@ extension DaemonIntegrationTests {
                 #expect(Self.checkNothingPartial(harness, expecting: artifacts.count) == [], "\(context)")
                 try keep(k)
             }
+        }
+
+        @Test func aDecidedJobIsNeverRunAgainWhileItsLastMovesFail() throws {
+            let harness = Self.harness()
+            let plan = FaultPlan(root: harness.root)
+            let executor = CountingExecutor(InspectOnlyExecutor(version: "test"))
+            try harness.start(executor, settings: Self.settings())
+            defer { try? harness.stop() }
+
+            // Inputs cannot leave work/ID/input/: neither to done/ nor beside error.json.
+            plan.failEvery(.rename, pathContains: "/input/", code: EIO)
+            try harness.dropSample(as: "good.gguf")
+            try harness.dropByRename("bad.gguf") { try Data("not a GGUF file".utf8).write(to: URL(fileURLWithPath: $0)) }
+            try harness.waitFor("both moves to fail twice") {
+                harness.log.filter { $0.contains("ERROR done: good.gguf: published to out/good, but cannot move the input to done/") }.count >= 2
+                    && harness.log.filter { $0.contains("ERROR fail: bad.gguf: cannot move it to failed/") }.count >= 2
+            }
+            #expect(harness.list(harness.folder.out) == ["good"])
+            #expect(harness.list(harness.folder.work).count == 2, "both inputs wait in work/")
+            #expect(harness.list(harness.folder.failed).isEmpty && harness.list(harness.folder.done).isEmpty)
+
+            plan.clearPersistent()
+            try Self.waitForEnd(harness, "good.gguf", "good.gguf to reach done/")
+            try Self.waitForEnd(harness, "bad.gguf", "bad.gguf to reach failed/")
+            #expect(executor.runs.load(ordering: .relaxed) == 2, "each job ran once")
+            #expect(harness.list(harness.folder.out) == ["good"])
+            #expect(harness.list(harness.folder.failed + "/bad") == ["bad.gguf", "error.json"])
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: harness.folder.done + "/good.gguf"))) == Self.sample)
+            #expect(Dictionary(harness.ledger().map { ($0.input, $0.state) }, uniquingKeysWith: { $1 }) == ["good.gguf": .done, "bad.gguf": .failed])
+            #expect(Self.checkNothingPartial(harness) == [])
         }
 
         @Test func aFullDiskIsRefusedAndRetriedThenTheInputIsQuarantined() throws {
