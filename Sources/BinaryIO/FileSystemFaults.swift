@@ -55,7 +55,8 @@ public enum FileSystemFaults {
     private static let injectors = Mutex<[Entry]>([])
     private static let nextID = Atomic<Int>(1)
 
-    /// Shows `injector` every call on `scope` or a path under it until the result is removed.
+    /// Shows `injector` every call on `scope` or a path under it until the result is removed or
+    /// released (keep it for as long as the faults should apply).
     public static func install(under scope: String, _ injector: @escaping Injector) -> Installation {
         var folder = scope
         while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
