@@ -187,7 +187,7 @@ public final class ChildProcessJobExecutor: JobExecutor {
         var final: JobProcessReport?
         var stage: String?
         var open = true
-        var terminated = false
+        var lastTerminate: Double?
         func handle(_ line: ArraySlice<UInt8>) {
             guard let report = JobProcessReport(line: Array(line)) else { return }
             switch report {
@@ -239,8 +239,10 @@ public final class ChildProcessJobExecutor: JobExecutor {
                 _ = Self.reap(child.pid)
                 return .timedOut(seconds: timeout, stage: stage)
             }
-            if !terminated && request.isCancelled() {
-                terminated = true
+            // Repeated each second: a SIGTERM that lands while the child is still installing its
+            // handler (after ignoring the signal, before its dispatch source runs) is lost.
+            if request.isCancelled(), lastTerminate.map({ Clock.monotonic() - $0 >= 1 }) ?? true {
+                lastTerminate = Clock.monotonic()
                 kill(-child.pid, SIGTERM)
             }
         }
