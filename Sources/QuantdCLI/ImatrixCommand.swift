@@ -20,8 +20,11 @@ struct ImatrixCommand: ParsableCommand {
             vocabulary adds one), and for every weight matrix of the layers (blk.*) the sum of each \\
             input column's squared activation over all tokens is collected, with the token count. \\
             Without --text, a public-domain text bundled with quantd is used (\(CalibrationText.name): \\
-            the King James Version's Genesis 1-11). GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")).
-            """)
+            the King James Version's Genesis 1-11). GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")). \
+            --chunks A-B computes a partial over chunks A to B (1-based); quantd imatrix merge adds \
+            partials into the whole run's matrix.
+            """,
+        subcommands: [ImatrixMergeCommand.self])
 
     @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder.")
     var model: String
@@ -34,8 +37,17 @@ struct ImatrixCommand: ParsableCommand {
 
     @OptionGroup var chunking: ChunkOptions
 
-    @Option(name: .long, help: "At most this many chunks (default: every whole chunk of the text).")
-    var chunks: Int?
+    @Option(name: .long, help: ArgumentHelp("At most N chunks, or chunks A to B (1-based, inclusive) for a partial to merge (default: every whole chunk of the text).", valueName: "n|a-b"))
+    var chunks: String?
+
+    /// The first chunk (0-based) and how many, from `--chunks`.
+    var chunkRange: (first: Int, count: Int?)? {
+        guard let chunks else { return (0, nil) }
+        let parts = chunks.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 1, let n = Int(parts[0]), n >= 1 { return (0, n) }
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 1, b >= a else { return nil }
+        return (a - 1, b - a + 1)
+    }
 
     @OptionGroup var threading: ThreadOptions
 
@@ -46,7 +58,7 @@ struct ImatrixCommand: ParsableCommand {
 
     func validate() throws {
         guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }
-        if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+        if chunkRange == nil { throw ValidationError("--chunks takes a count (8) or a range A-B of chunks, 1-based, A ≤ B (1-4)") }
     }
 
     func run() throws {
@@ -63,7 +75,8 @@ struct ImatrixCommand: ParsableCommand {
             let reference = try ReferenceModel(source: source, scratchFolder: folder, threads: workers)
             let forward = try reference.open()
             let showsProgress = isatty(2) != 0
-            let settings = ImatrixSettings(text: text, ctx: ctx, chunks: chunks, processOutput: processOutput)
+            var settings = ImatrixSettings(text: text, ctx: ctx, chunks: chunkRange?.count, processOutput: processOutput)
+            settings.firstChunk = chunkRange?.first ?? 0
             let (file, computation) = try ImatrixCalibration.compute(
                 model: forward, text: calibration, settings: settings, threads: workers,
                 progress: { done, total in
@@ -83,6 +96,37 @@ struct ImatrixCommand: ParsableCommand {
             throw CLIFailure(message: "\(model): \(error)", hint: nil, exit: QuantdExit.badInput).report()
         } catch let error as ConversionError {
             throw FolderConversion.classify(error).report()
+        } catch {
+            throw CLIFailure.from(error)
+        }
+    }
+}
+
+/// `quantd imatrix merge A.gguf B.gguf … -o M.gguf`: partials added as llama-imatrix adds the
+/// files given with several `--in-file`.
+struct ImatrixMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge importance-matrix partials (imatrix GGUFs) by adding their sums and counts, as llama-imatrix merges files.")
+
+    @Argument(help: "The partials, in order (their datasets are listed in this order).")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "The merged imatrix GGUF to write.")
+    var output: String
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give the imatrix files to merge") }
+    }
+
+    func run() throws {
+        do {
+            let files = try inputs.map { try ImatrixFile.load(path: $0) }
+            let merged = try ImatrixFile.merged(files, names: inputs)
+            try merged.write(to: output)
+            print("\(output): \(merged.entries.count) entries, \(merged.chunkCount) chunks of \(merged.chunkSize) tokens from \(inputs.count) file\(inputs.count == 1 ? "" : "s")")
+        } catch let error as ImatrixFile.MergeError {
+            throw CLIFailure(message: error.description, hint: nil, exit: QuantdExit.badInput).report()
         } catch {
             throw CLIFailure.from(error)
         }
