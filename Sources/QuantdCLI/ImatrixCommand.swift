@@ -12,7 +12,7 @@ import Glibc
 /// `llama-quantize --imatrix` and quantd's pipelines (`{"stage": "imatrix", "file": ...}`) accept.
 struct ImatrixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "imatrix",
+        commandName: "compute",
         abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text.",
         discussion: """
             The method is llama-imatrix's: the text is tokenized with the model's vocabulary, cut \\
@@ -23,8 +23,7 @@ struct ImatrixCommand: ParsableCommand {
             the King James Version's Genesis 1-11). GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")). \
             --chunks A-B computes a partial over chunks A to B (1-based); quantd imatrix merge adds \
             partials into the whole run's matrix.
-            """,
-        subcommands: [ImatrixMergeCommand.self])
+            """)
 
     @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder.")
     var model: String
@@ -100,6 +99,15 @@ struct ImatrixCommand: ParsableCommand {
             throw CLIFailure.from(error)
         }
     }
+}
+
+/// `quantd imatrix`: computing a matrix (the default: `quantd imatrix MODEL -o OUT`) or merging partials.
+struct ImatrixGroupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imatrix",
+        abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text, or merge partials.",
+        subcommands: [ImatrixCommand.self, ImatrixMergeCommand.self],
+        defaultSubcommand: ImatrixCommand.self)
 }
 
 /// `quantd imatrix merge A.gguf B.gguf … -o M.gguf`: partials added as llama-imatrix adds the
