@@ -54,4 +54,12 @@ finalize_job=$(sbatch "${finalize_args[@]}" --wrap="$(q "$quantd" shard finalize
 status=$?
 set -e
 echo "plan $plan_job array $array_job finalize ${finalize_job:-none} files $files"
+if [[ "${WAIT:-0}" == 1 && $status == 0 ]]; then
+    # sbatch --wait returns 0 for a job cancelled before it ran (a failed task's dependency).
+    state=$(squeue -h --states=all -j "$finalize_job" -o '%T' 2>/dev/null || true)
+    if [[ "$state" != COMPLETED ]]; then
+        echo "finalize job $finalize_job ended $state: a shard task failed (logs in $logs); nothing was published — rerun" >&2
+        status=1
+    fi
+fi
 exit $status
