@@ -12,7 +12,7 @@ import Glibc
 /// `llama-quantize --imatrix` and quantd's pipelines (`{"stage": "imatrix", "file": ...}`) accept.
 struct ImatrixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "compute",
+        commandName: "imatrix",
         abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text.",
         discussion: """
             The method is llama-imatrix's: the text is tokenized with the model's vocabulary, cut \\
@@ -25,8 +25,14 @@ struct ImatrixCommand: ParsableCommand {
             partials into the whole run's matrix.
             """)
 
-    @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder.")
+    @Argument(help: "The model: an F32/F16/BF16 (or quantized) GGUF, or a Hugging Face model folder; or the word merge, followed by imatrix files to merge.")
     var model: String
+
+    @Argument(help: ArgumentHelp("After merge: the imatrix partials to add, in order (quantd imatrix merge A.gguf B.gguf -o M.gguf).", valueName: "partial"))
+    var partials: [String] = []
+
+    /// `quantd imatrix merge …` (a model folder literally named `merge` is given as `./merge`).
+    private var merges: Bool { model == "merge" }
 
     @Option(name: .shortAndLong, help: "The imatrix GGUF to write.")
     var output: String
@@ -56,11 +62,21 @@ struct ImatrixCommand: ParsableCommand {
     private var ctx: Int { chunking.ctx }
 
     func validate() throws {
+        if merges {
+            guard !partials.isEmpty else { throw ValidationError("give the imatrix files to merge: quantd imatrix merge A.gguf B.gguf -o M.gguf") }
+            guard text == nil, chunks == nil, !processOutput else { throw ValidationError("merge adds existing files: --text, --chunks and --process-output belong to computing one") }
+            return
+        }
+        guard partials.isEmpty else { throw ValidationError("give one model (or merge A.gguf B.gguf … to add partials)") }
         guard ctx >= 16 else { throw ValidationError("--ctx must be at least 16") }
         if chunkRange == nil { throw ValidationError("--chunks takes a count (8) or a range A-B of chunks, 1-based, A ≤ B (1-4)") }
     }
 
     func run() throws {
+        if merges {
+            try ImatrixMerging.run(inputs: partials, output: output)
+            return
+        }
         do {
             let workers = threading.workers
             let calibration: ImatrixCalibration.Text = try text.map { try .file($0) } ?? .bundled
@@ -101,33 +117,10 @@ struct ImatrixCommand: ParsableCommand {
     }
 }
 
-/// `quantd imatrix`: computing a matrix (the default: `quantd imatrix MODEL -o OUT`) or merging partials.
-struct ImatrixGroupCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "imatrix",
-        abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text, or merge partials.",
-        subcommands: [ImatrixCommand.self, ImatrixMergeCommand.self],
-        defaultSubcommand: ImatrixCommand.self)
-}
-
 /// `quantd imatrix merge A.gguf B.gguf … -o M.gguf`: partials added as llama-imatrix adds the
 /// files given with several `--in-file`.
-struct ImatrixMergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "merge",
-        abstract: "Merge importance-matrix partials (imatrix GGUFs) by adding their sums and counts, as llama-imatrix merges files.")
-
-    @Argument(help: "The partials, in order (their datasets are listed in this order).")
-    var inputs: [String]
-
-    @Option(name: .shortAndLong, help: "The merged imatrix GGUF to write.")
-    var output: String
-
-    func validate() throws {
-        guard !inputs.isEmpty else { throw ValidationError("give the imatrix files to merge") }
-    }
-
-    func run() throws {
+enum ImatrixMerging {
+    static func run(inputs: [String], output: String) throws {
         do {
             let files = try inputs.map { try ImatrixFile.load(path: $0) }
             let merged = try ImatrixFile.merged(files, names: inputs)

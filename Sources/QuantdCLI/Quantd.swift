@@ -8,7 +8,7 @@ public struct Quantd: ParsableCommand {
         version: QuantdVersion.string,
         subcommands: [
             InspectCommand.self, ConvertCommand.self, WatchCommand.self, StatusCommand.self,
-            ValidateCommand.self, DiffCommand.self, EvalCommand.self, ImatrixGroupCommand.self,
+            ValidateCommand.self, DiffCommand.self, EvalCommand.self, ImatrixCommand.self,
             RunJobCommand.self, PlanCommand.self, ShardCommand.self,
         ])
 
