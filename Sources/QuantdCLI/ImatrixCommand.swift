@@ -15,11 +15,11 @@ struct ImatrixCommand: ParsableCommand {
         commandName: "imatrix",
         abstract: "Compute an importance matrix (llama-imatrix's GGUF format) from a calibration text.",
         discussion: """
-            The method is llama-imatrix's: the text is tokenized with the model's vocabulary, cut \\
-            into non-overlapping chunks of --ctx tokens (the first replaced by BOS when the \\
-            vocabulary adds one), and for every weight matrix of the layers (blk.*) the sum of each \\
-            input column's squared activation over all tokens is collected, with the token count. \\
-            Without --text, a public-domain text bundled with quantd is used (\(CalibrationText.name): \\
+            The method is llama-imatrix's: the text is tokenized with the model's vocabulary, cut \
+            into non-overlapping chunks of --ctx tokens (the first replaced by BOS when the \
+            vocabulary adds one), and for every weight matrix of the layers (blk.*) the sum of each \
+            input column's squared activation over all tokens is collected, with the token count. \
+            Without --text, a public-domain text bundled with quantd is used (\(CalibrationText.name): \
             the King James Version's Genesis 1-11). GGUF architectures: \(LlamaHyperParameters.supportedArchitectures.sorted().joined(separator: ", ")). \
             --chunks A-B computes a partial over chunks A to B (1-based); quantd imatrix merge adds \
             partials into the whole run's matrix.
