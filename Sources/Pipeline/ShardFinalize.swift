@@ -36,6 +36,13 @@ public enum ShardPublishing {
     public static func finalize(plan: ShardPlan, planPath: String, folder: String) throws -> JSONValue {
         let staging = stagingFolder(folder, prefix: plan.prefix)
         let count = plan.files.count
+        // A task rerun after the set was published writes the same bytes again: that copy goes.
+        for file in plan.files where exists("\(staging)/\(file.name)") && exists("\(folder)/\(file.name)") {
+            guard try SHA256Digest.hex(ofFile: "\(staging)/\(file.name)") == SHA256Digest.hex(ofFile: "\(folder)/\(file.name)") else {
+                throw ShardError.planMismatch(plan: planPath, problem: "\(staging)/\(file.name) differs from the published \(folder)/\(file.name)")
+            }
+            unlink("\(staging)/\(file.name)")
+        }
         let staged = plan.files.map { exists("\(staging)/\($0.name)") }
         let published = plan.files.map { exists("\(folder)/\($0.name)") }
         if staged.allSatisfy({ $0 }) {

@@ -66,6 +66,13 @@ struct ShardTests {
         let again = try TestSupport.quantd("shard", "finalize", plan, out)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try Self.bytes("\(out)/tiny-llama-Q8_0.manifest.json") == manifestBytes)
+        // A task run again after publication: the same bytes, and finalize takes them as published.
+        #expect(try TestSupport.quantd("shard", "write", plan, "--file", "2", "-o", out).status == 0)
+        #expect(try Self.bytes("\(out)/.shards-tiny-llama-Q8_0/\(Self.names[1])") == Self.bytes(SplitTests.golden(2)))
+        let third = try TestSupport.quantd("shard", "finalize", plan, out)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try Self.bytes("\(out)/tiny-llama-Q8_0.manifest.json") == manifestBytes)
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/.shards-tiny-llama-Q8_0"))
     }
 
     /// A position-dependent mix from a Hugging Face folder: each file written alone equals the
