@@ -104,6 +104,27 @@ struct ShardTests {
         }
     }
 
+    /// A task needs only its own tensors' source ranges: with every other tensor byte of the source
+    /// overwritten (0xFF, NaN in F32), file 2 is still llama-gguf-split's file 2.
+    @Test func aTaskReadsOnlyItsOwnSourceRanges() throws {
+        let folder = TemporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder.file("damaged"), withIntermediateDirectories: true)
+        let copy = folder.file("damaged/tiny-llama-f32.gguf")
+        let plan = folder.file("plan.json")
+        try FileManager.default.copyItem(atPath: Self.f32, toPath: copy)
+        let made = try TestSupport.quantd("shard", "plan", copy, "--type", "Q8_0", "--split-max-tensors", "8", "-o", plan)
+        #expect(made.status == 0, "\(made.stderr)")
+        let loaded = try ShardPlan.load(path: plan)
+        let kept = loaded.files[1].tensors.flatMap(\.sources).map { $0.offset..<($0.offset + $0.bytes) }
+        var bytes = [UInt8](try Self.bytes(copy))
+        let dataStart = try GGUFFile(path: Self.f32).header.dataOffset
+        for i in dataStart..<bytes.count where !kept.contains(where: { $0.contains(i) }) { bytes[i] = 0xFF }
+        try Data(bytes).write(to: URL(fileURLWithPath: copy))
+        let write = try TestSupport.quantd("shard", "write", plan, "--file", "2", "-o", folder.file("out"))
+        #expect(write.status == 0, "\(write.stderr)")
+        #expect(try Self.bytes(folder.file("out/.shards-tiny-llama-Q8_0/\(Self.names[1])")) == Self.bytes(SplitTests.golden(2)))
+    }
+
     @Test func aMissingOrFailedFilePublishesNothingAndARerunSucceeds() throws {
         let folder = TemporaryFolder()
         let plan = try Self.plan(folder)
