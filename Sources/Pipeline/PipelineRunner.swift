@@ -128,7 +128,7 @@ public final class PipelineRunner {
             if converts && tensor.type.isQuantized && !config.allowRequantize {
                 throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
             }
-            let weights = try importanceWeights(for: tensor, importance: importance, targets: targets,
+            let weights = try Self.importanceWeights(for: tensor, importance: importance, targets: targets,
                                                 mixes: artifacts.map(\.scheme.options.mix))
             for artifact in artifacts { writes.later(artifact) { $0.beginTensor(index, tensor: tensor) } }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
@@ -212,7 +212,7 @@ public final class PipelineRunner {
     /// The imatrix row for a tensor, checked against its size; an error when a scheme asks for
     /// a type that cannot do without one (`tensor_requires_imatrix`: the 1-2 bit IQ types, and
     /// Q2_K inside a Q2_K_S mix), as llama-quantize refuses to make garbage.
-    private func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
+    static func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
                                    targets: [GGMLType], mixes: [QuantMix]) throws -> ImportanceWeights {
         let experts = tensor.dimensions.count > 2 ? tensor.dimensions[2] : 1
         let weights = try importance?.weights(for: tensor.name, rowLength: tensor.rowLength, experts: experts)
