@@ -74,7 +74,8 @@ final class IQ3Grid: @unchecked Sendable {
         neighbours = .allocate(capacity: total)
         let chunks = lists.reduce(0) { $0 + ($1.count + 7) / 8 }
         planes = .allocate(capacity: 4 * chunks)
-        planes.initialize(repeating: SIMD8(repeating: 0), count: 4 * chunks)
+        // Lanes past a list's end hold infinite grid values: their distance is +inf or NaN, never a winner.
+        planes.initialize(repeating: SIMD8(repeating: .infinity), count: 4 * chunks)
         firstChunk = .allocate(capacity: 4096)
         firstChunk.initialize(repeating: 0, count: 4096)
         var offset = 0, chunk = 0
@@ -119,25 +120,29 @@ final class IQ3Grid: @unchecked Sendable {
         var p = planes + 4 * Int(firstChunk[key])
         var j = 0
         while j < n {
-            var diff = s * p[0] - x0
+            let raw = UnsafeRawPointer(p)
+            var diff = s * raw.loadUnaligned(as: SIMD8<Float>.self) - x0
             var d2 = w0 * diff * diff
-            diff = s * p[1] - x1
+            diff = s * raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) - x1
             d2 += w1 * diff * diff
-            diff = s * p[2] - x2
+            diff = s * raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) - x2
             d2 += w2 * diff * diff
-            diff = s * p[3] - x3
+            diff = s * raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) - x3
             d2 += w3 * diff * diff
-            // Lanes past the list's end, and NaN distances, never win.
-            var candidate = d2 .< SIMD8(repeating: bestD2)
-            if n - j < 8 { candidate = candidate .& (IQ3Grid.laneIndex .< SIMD8(repeating: Int32(n - j))) }
-            if Lanes.anyLane(candidate) {
-                let masked = d2.replacing(with: .infinity, where: .!candidate)
-                let smallest = Lanes.hmin(masked)
-                let hits = masked .== SIMD8(repeating: smallest)
-                var lane = 0
-                while !hits[lane] { lane += 1 }
-                bestD2 = smallest
-                best = j + lane
+            // NaN distances (and the padding lanes) never win, as with ggml's strict <. (A scalar
+            // scan of the lanes: a vector minimum here makes LLVM split the whole loop into pairs.)
+            let candidate = d2 .< SIMD8(repeating: bestD2)
+            let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+            if (unsafeBitCast(candidate, to: SIMD8<Int32>.self) & laneBits).wrappedSum() != 0 {
+                // Unrolled: constant lane indices extract cheaply, a loop counter does not.
+                if d2[0] < bestD2 { bestD2 = d2[0]; best = j }
+                if d2[1] < bestD2 { bestD2 = d2[1]; best = j + 1 }
+                if d2[2] < bestD2 { bestD2 = d2[2]; best = j + 2 }
+                if d2[3] < bestD2 { bestD2 = d2[3]; best = j + 3 }
+                if d2[4] < bestD2 { bestD2 = d2[4]; best = j + 4 }
+                if d2[5] < bestD2 { bestD2 = d2[5]; best = j + 5 }
+                if d2[6] < bestD2 { bestD2 = d2[6]; best = j + 6 }
+                if d2[7] < bestD2 { bestD2 = d2[7]; best = j + 7 }
             }
             j += 8
             p += 4
@@ -152,5 +157,4 @@ final class IQ3Grid: @unchecked Sendable {
         return index
     }
 
-    static let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
 }
