@@ -39,12 +39,22 @@ public struct ChoiceItem: Sendable, Equatable {
         return k
     }
 
+    /// Tokens an item may need: its shared text once and every choice's own tokens, as
+    /// llama-perplexity counts an item against its context (4 sequences × its default ctx of 4096
+    /// holds four times more; items of the usual files need a few hundred). It bounds the logits
+    /// held for one item: about this many rows of the vocabulary (800 MB for a 49,152-token vocabulary).
+    public static let maximumTokens = 4096
+
     /// Why this item cannot be scored as llama-perplexity scores it, if it cannot (llama-perplexity
-    /// itself reads out of bounds on such items).
+    /// itself reads out of bounds on such items), or is too long (`maximumTokens`).
     public var problem: String? {
         guard sequences.count >= 2, correct.count == sequences.count else { return "it has fewer than two choices" }
         let cp = commonPrefix
         guard cp >= 1 else { return "its choices share no first token (the vocabulary adds no BOS and the text is empty)" }
+        let required = cp + sequences.reduce(0) { $0 + $1.count - cp }
+        guard required <= Self.maximumTokens else {
+            return "it needs \(required) tokens (its shared text once and every choice), more than \(Self.maximumTokens)"
+        }
         switch rule {
         case .hellaswag, .multipleChoice:
             if sequences.contains(where: { $0.count <= cp }) { return "one choice adds no token to the shared text" }

@@ -74,6 +74,24 @@ struct TaskAccuracyTests {
         }
     }
 
+    /// Items llama-perplexity cannot score (it reads out of bounds) or that are too long are refused
+    /// with the reason, never scored from memory that is not theirs.
+    @Test func unscorableItemsAreRefused() throws {
+        let model = try LlamaModel(path: Self.model)
+        let cases: [(ChoiceItem, String)] = [
+            (ChoiceItem(sequences: [[1, 5], [2, 6]], rule: .hellaswag, correct: [true, false]), "share no first token"),
+            (ChoiceItem(sequences: [[1, 5], [1, 5, 6]], rule: .multipleChoice, correct: [true, false]), "adds no token"),
+            (ChoiceItem(sequences: [[1, 5, 7]], rule: .multipleChoice, correct: [true]), "fewer than two"),
+            (ChoiceItem(sequences: [[1, 5, 7], [1, 6, 7]], rule: .winogrande(bases: [4, 2]), correct: [true, false]), "tokenizes to 3"),
+            (ChoiceItem(sequences: [[1] + Array(repeating: 5, count: 3000), [1] + Array(repeating: 6, count: 3000)],
+                        rule: .hellaswag, correct: [true, false]), "needs 6001 tokens"),
+        ]
+        for (item, reason) in cases {
+            #expect(item.problem?.contains(reason) == true, "\(item.problem ?? "accepted")")
+            #expect(throws: ChoiceItemError.self) { try ChoiceScorer.score(model: model, items: [item], threads: 1) }
+        }
+    }
+
     // MARK: File formats
 
     @Test func hellaswagFileIsReadInSixLineItems() throws {
