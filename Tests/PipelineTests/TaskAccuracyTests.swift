@@ -143,6 +143,34 @@ struct TaskAccuracyTests {
         #expect(throws: TaskFileError.self) { try TaskFiles.multipleChoice(badOffset, file: "f", limit: 31) }
     }
 
+    /// Damaged files of every kind (bytes flipped, cut short, random) give items or a TaskFileError,
+    /// never a crash: every count and offset is checked before use.
+    @Test func damagedFilesNeverCrashTheReader() throws {
+        let model = try LlamaModel(path: Self.model)
+        let tokenizer = try Tokenizer(metadata: model.metadata)
+        var rng = SystemRandomNumberGenerator()
+        let files: [(TaskKind, [UInt8])] = [
+            (.hellaswag, try Self.contents("proverbs-hellaswag.txt")), (.winogrande, try Self.contents("winogrande.csv")),
+            (.multipleChoice, try Self.contents("proverbs-mc.bin")),
+        ]
+        for (kind, original) in files {
+            for round in 0..<60 {
+                var bytes = original
+                switch round % 3 {
+                case 0: for _ in 0..<8 { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+                case 1: bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng)))
+                default: bytes = (0..<Int.random(in: 0..<600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                }
+                for limit in [nil, 3] as [Int?] {
+                    do {
+                        let task = try TaskFiles.load(TaskSpec(kind: kind, file: "f", limit: limit), contents: bytes, tokenizer: tokenizer)
+                        #expect(task.items.count <= task.available)
+                    } catch is TaskFileError {}
+                }
+            }
+        }
+    }
+
     // MARK: Pipeline
 
     @Test func tasksAreAPipelineOption() throws {
