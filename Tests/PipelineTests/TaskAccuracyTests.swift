@@ -46,15 +46,26 @@ struct TaskAccuracyTests {
         let model = try LlamaModel(path: Self.model)
         let tokenizer = try Tokenizer(metadata: model.metadata)
         let runs = try #require(expected["runs"]?.arrayValue)
-        #expect(runs.count == 6)
+        #expect(runs.count == 8)
+        // The artifact runs score llama-quantize's Q4_0 of the model; quantd's Q4_0 is the same file.
+        let out = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var config = PipelineConfig()
+        config.schemes = [PipelineConfig.Scheme(name: "Q4_0", options: SchemeOptions(mix: .q4_0))]
+        config.evaluation = nil
+        let quantized = try PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: out,
+                                        baseName: "tiny", threads: 2).run().artifacts[0]
+        let artifact = try LlamaModel(path: quantized.path)
         for run in runs {
+            if let sha = run["artifact_sha256"]?.stringValue { #expect(quantized.sha256 == sha) }
+            let model = run["artifact"] == nil ? model : artifact
             let kind = try #require(TaskKind(rawValue: run["kind"]?.stringValue ?? ""))
             let file = try #require(run["file"]?.stringValue)
             let spec = TaskSpec(kind: kind, file: file, limit: run["limit"]?.intValue ?? (kind == .hellaswag ? 400 : nil))
             let task = try TaskFiles.load(spec, contents: Self.contents(file), tokenizer: tokenizer)
             let outcomes = try ChoiceScorer.score(model: model, items: task.items, threads: 2)
             let correct = try #require(run["correct"]?.arrayValue).map { $0.boolValue }
-            #expect(outcomes.map(\.correct) == correct, "\(kind.rawValue) limit \(spec.limit ?? 0)")
+            #expect(outcomes.map(\.correct) == correct, "\(kind.rawValue) limit \(spec.limit ?? 0) \(run["artifact"]?.stringValue ?? "")")
             if kind == .winogrande {
                 let chosen = try #require(run["chosen"]?.arrayValue).map { $0.intValue }
                 #expect(outcomes.map(\.chosen) == chosen)
@@ -62,7 +73,9 @@ struct TaskAccuracyTests {
                 for (i, (ours, theirs)) in zip(outcomes, scores).enumerated() {
                     for s in 0..<2 {
                         let llama = try #require(theirs[s]?.doubleValue)
-                        #expect(abs(ours.scores[s] - llama) < 2e-4, "item \(i + 1) choice \(s + 1): ours \(ours.scores[s]), llama-perplexity \(llama)")
+                        // Q4_0's matmuls round their inputs to Q8_0 blocks in both tools, where a last-bit
+                        // difference upstream flips a rounding: scores then agree to ~1e-3, not 1e-4.
+                        #expect(abs(ours.scores[s] - llama) < (run["artifact"] == nil ? 2e-4 : 3e-3), "item \(i + 1) choice \(s + 1): ours \(ours.scores[s]), llama-perplexity \(llama)")
                     }
                 }
             }
@@ -141,6 +154,34 @@ struct TaskAccuracyTests {
         badOffset.replaceSubrange(4..<8, with: [0xFF, 0xFF, 0xFF, 0xFF])
         // Offsets are read only for drawn items; item 1's is bad, so draw them all.
         #expect(throws: TaskFileError.self) { try TaskFiles.multipleChoice(badOffset, file: "f", limit: 31) }
+    }
+
+    /// Damaged files of every kind (bytes flipped, cut short, random) give items or a TaskFileError,
+    /// never a crash: every count and offset is checked before use.
+    @Test func damagedFilesNeverCrashTheReader() throws {
+        let model = try LlamaModel(path: Self.model)
+        let tokenizer = try Tokenizer(metadata: model.metadata)
+        var rng = SystemRandomNumberGenerator()
+        let files: [(TaskKind, [UInt8])] = [
+            (.hellaswag, try Self.contents("proverbs-hellaswag.txt")), (.winogrande, try Self.contents("winogrande.csv")),
+            (.multipleChoice, try Self.contents("proverbs-mc.bin")),
+        ]
+        for (kind, original) in files {
+            for round in 0..<60 {
+                var bytes = original
+                switch round % 3 {
+                case 0: for _ in 0..<8 { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+                case 1: bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &rng)))
+                default: bytes = (0..<Int.random(in: 0..<600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                }
+                for limit in [nil, 3] as [Int?] {
+                    do {
+                        let task = try TaskFiles.load(TaskSpec(kind: kind, file: "f", limit: limit), contents: bytes, tokenizer: tokenizer)
+                        #expect(task.items.count <= task.available)
+                    } catch is TaskFileError {}
+                }
+            }
+        }
     }
 
     // MARK: Pipeline

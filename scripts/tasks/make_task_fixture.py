@@ -18,9 +18,10 @@ Writes
                           line and 32 sentences written for this fixture
   proverbs-mc.bin         llama-perplexity's multiple-choice binary format: Proverbs cloze items with 2
                           to 5 answers, one correct
-  expected.json           llama-perplexity's per-item results for each file, with the command
+  expected.json           llama-perplexity's per-item results for each file, with the command; the
+                          HellaSwag and WinoGrande files also on llama-quantize's Q4_0 of the model
 """
-import json, os, random, re, struct, subprocess, sys, tempfile
+import hashlib, json, os, random, re, struct, subprocess, sys, tempfile
 
 WINOGRANDE = [
     ("The trophy would not fit in the suitcase because _ was too big.", "the trophy", "the suitcase", 1),
@@ -154,13 +155,21 @@ def main():
 
     common = ["-m", model, "-c", "1024", "-t", "2", "-np", "8"]
     expected = {"model": "Tests/PipelineTests/Fixtures/tiny-eval-f16.gguf", "runs": []}
+    # The same on llama-quantize's Q4_0 of the model (an artifact the evaluate stage scores).
+    tmp = tempfile.mkdtemp()
+    q4 = os.path.join(tmp, "tiny-eval-Q4_0.gguf")
+    subprocess.run([sys.executable, os.path.join(oracle, "quantize_ref.py"), model, q4, "Q4_0"], check=True, capture_output=True)
     runs = [("hellaswag", hs, ["--hellaswag", "-f", hs, "--hellaswag-tasks"], [40, 25]),
             ("winogrande", wg, ["--winogrande", "-f", wg, "--winogrande-tasks"], [0, 20]),
             ("multiple-choice", mc, ["--multiple-choice", "-bf", mc, "--multiple-choice-tasks"], [0, 20])]
     items = {"winogrande": 30, "multiple-choice": 32}  # lines 0 (header), 31 (the quoted one) and 33 (the last) are not items
-    for kind, path, args, limits in runs:
+    runs += [("hellaswag", hs, ["--hellaswag", "-f", hs, "--hellaswag-tasks"], [40], q4),
+             ("winogrande", wg, ["--winogrande", "-f", wg, "--winogrande-tasks"], [0], q4)]
+    for kind, path, args, limits, *artifact in runs:
         for limit in limits:
             cmd = [perplexity] + common + args + [str(limit)]
+            if artifact:
+                cmd[cmd.index(model)] = artifact[0]
             # llama-perplexity writes its log from a thread that may not have printed the last
             # lines when the process exits: run again until every item's line is there.
             for attempt in range(8):
@@ -171,7 +180,11 @@ def main():
             else:
                 sys.exit("llama-perplexity printed %d item lines, not %d:\n%s" % (rows, limit or items[kind], log[-3000:]))
             entry = {"kind": kind, "file": os.path.basename(path), "limit": limit or None,
-                     "command": " ".join(cmd).replace(perplexity, "llama-perplexity").replace(repo + "/", "").replace(out + "/", "")}
+                     "command": " ".join(cmd).replace(perplexity, "llama-perplexity").replace(repo + "/", "").replace(out + "/", "").replace(tmp + "/", "")}
+            if artifact:
+                entry["artifact"] = "Q4_0"
+                entry["artifact_sha256"] = hashlib.sha256(open(q4, "rb").read()).hexdigest()
+                entry["command"] = "quantize_ref.py tiny-eval-f16.gguf tiny-eval-Q4_0.gguf Q4_0; " + entry["command"]
             if kind == "winogrande":
                 rows = re.findall(r"^(\d+)\t([0-9.]+)\t\s*(-?[0-9.]+|-?nan|-?inf)\s+(-?[0-9.]+|-?nan|-?inf)\s+(\d)\s+(\d)$", log, re.M)
                 entry["correct"] = [r[4] == r[5] for r in rows]
