@@ -148,6 +148,27 @@ struct SizeTargetTests {
         #expect(parser.parse(), "quality.svg is well-formed XML: \(String(describing: parser.parserError))")
     }
 
+    /// examples/quality.json, the recommended pipeline, runs as it is with only its target changed
+    /// (the tiny model's rows of 64 take no k-quant, so the target is Q4_0's size).
+    @Test func theQualityExampleRunsWithOnlyTheTargetChanged() throws {
+        let path = TestPaths.repositoryRoot + "/examples/quality.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let example = try PipelineConfig.parse(Array(text.utf8), file: path)
+        #expect(example.schemes.allSatisfy { if case .sizeOf? = $0.options.sizeTarget?.target { true } else { false } })
+        let changed = text.replacingOccurrences(of: #""size_of": "Q4_K_M""#, with: #""size_of": "Q4_0""#)
+        #expect(changed != text)
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let config = try PipelineConfig.parse(Array(changed.utf8), file: folder + "/quality.json")
+        let job = PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: folder,
+                              baseName: "tiny", threads: 2)
+        let result = try job.run()
+        let record = try #require(result.sizeTargets.first)
+        #expect(record.plan.plannedBytes <= record.plan.budgetBytes)
+        #expect(record.beatsNamedMix != nil)
+        #expect(result.artifacts.first?.method == "size target + refined rounding")
+    }
+
     @Test func aBudgetBelowTheSmallestTypesIsAClearError() throws {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
