@@ -50,6 +50,8 @@ public struct SizeTargetPlanner {
     public var sampleRows = 256
     /// Fraction of a large tensor's rows sampled.
     public var sampleFraction = 0.125
+    /// Measurements already made in this job, by candidates and text.
+    let cache = MeasurementCache()
 
     public init(source: TensorSource, model: ModelHyperparameters, importance: ImportanceMatrix?, threads: Int) {
         self.source = source
@@ -114,6 +116,68 @@ public struct SizeTargetPlanner {
         }
         let budget = budgetFile - dataOffset - fixedBytes
 
+        let ctx = min(tokens.count, settings.tokens)
+        guard ctx >= 16 else { throw SizeTargetError.textTooShort(tokens: tokens.count) }
+        // Schemes of one job with the same candidates share one measurement.
+        let key = "\(textName)|\(ctx)|" + zip(chosen, candidates).map { "\($0):\($1.map(\.name).joined(separator: ","))" }.joined(separator: ";")
+        let measurement: Measurement
+        if let cached = cache.entries[key] {
+            measurement = cached
+        } else {
+            measurement = try measure(chosen: chosen, candidates: candidates, reference: reference,
+                                      tokens: Array(tokens.prefix(ctx)), isCancelled: isCancelled)
+            cache.entries[key] = measurement
+        }
+        let errors = measurement.errors, sensitivity = measurement.sensitivity
+
+        // 3. Allocation.
+        let items = chosen.indices.map { n in
+            candidates[n].indices.map { k in
+                TypeAllocation.Option(
+                    bytes: padded(tensors[chosen[n]].rowCount * tensors[chosen[n]].rowBytes(candidates[n][k]), to: alignment),
+                    cost: sensitivity[n] * errors[n][k])
+            }
+        }
+        guard let picks = TypeAllocation.solve(items, budget: budget) else {
+            var smallest = dataOffset + fixedBytes
+            for options in items { smallest += options.map(\.bytes).min() ?? 0 }
+            throw SizeTargetError.budgetTooSmall(scheme: scheme.name, budget: budgetFile, smallest: smallest)
+        }
+        var types: [String: GGMLType] = [:]
+        var plannedTypes = basePlan
+        var predicted = 0.0, predictedNamed: Double? = 0
+        for (n, i) in chosen.enumerated() {
+            types[tensors[i].name] = candidates[n][picks[n]]
+            plannedTypes[i] = candidates[n][picks[n]]
+            predicted += items[n][picks[n]].cost
+            if let k = candidates[n].firstIndex(of: basePlan[i]) { predictedNamed? += items[n][k].cost } else { predictedNamed = nil }
+        }
+        var named: QuantMix? = nil
+        if case .sizeOf(let mix) = settings.target { named = mix }
+        var plannedScheme = scheme
+        plannedScheme.options.plannedTypes = types
+        let plannedBytes = try layout(scheme: plannedScheme, types: plannedTypes).fileBytes
+        return SizeTargetPlan(
+            target: settings.target, types: types, budgetBytes: budgetFile, plannedBytes: plannedBytes, namedMix: named,
+            namedMixBytes: named == nil ? nil : baseFileBytes, predictedKLD: predicted,
+            predictedNamedMixKLD: named == nil ? nil : predictedNamed, probes: measurement.passes, calibrationText: textName,
+            calibrationTokens: ctx, seconds: Clock.monotonic() - started)
+    }
+
+    /// Steps 1 and 2: each candidate's error on each chosen tensor, and each tensor's sensitivity.
+    struct Measurement {
+        var errors: [[Double]]
+        var sensitivity: [Double]
+        var passes: Int
+    }
+
+    final class MeasurementCache: @unchecked Sendable {
+        var entries: [String: Measurement] = [:]
+    }
+
+    func measure(chosen: [Int], candidates: [[GGMLType]], reference: LlamaModel, tokens: [Int32],
+                 isCancelled: (() -> Bool)?) throws -> Measurement {
+        let tensors = source.tensors
         // 1. Each candidate type's measured error on each tensor.
         var errors: [[Double]] = []
         for (n, i) in chosen.enumerated() {
@@ -162,9 +226,8 @@ public struct SizeTargetPlanner {
             }
             return try LlamaModel(weights: OverlayWeights(base: shared, replaced: replaced, storage: probeBytes))
         }
-        let ctx = min(tokens.count, settings.tokens)
-        guard ctx >= 16 else { throw SizeTargetError.textTooShort(tokens: tokens.count) }
-        let result = try PerplexityEvaluator.compare(reference: reference, candidates: probeModels, tokens: Array(tokens.prefix(ctx)),
+        let ctx = tokens.count
+        let result = try PerplexityEvaluator.compare(reference: reference, candidates: probeModels, tokens: tokens,
                                                      ctx: ctx, first: ctx / 4, threads: threads,
                                                      progress: { _, _ in if isCancelled?() == true { throw PipelineError.cancelled } })
         let measured = result.candidates.map { max($0.kldMean, 1e-9) }
@@ -196,38 +259,7 @@ public struct SizeTargetPlanner {
             if let l = layerOf[n], let k = kindOf[n] { sensitivity[n] = alpha[l] * beta[k] * scale }
         }
 
-        // 3. Allocation.
-        let items = chosen.indices.map { n in
-            candidates[n].indices.map { k in
-                TypeAllocation.Option(
-                    bytes: padded(tensors[chosen[n]].rowCount * tensors[chosen[n]].rowBytes(candidates[n][k]), to: alignment),
-                    cost: sensitivity[n] * errors[n][k])
-            }
-        }
-        guard let picks = TypeAllocation.solve(items, budget: budget) else {
-            var smallest = dataOffset + fixedBytes
-            for options in items { smallest += options.map(\.bytes).min() ?? 0 }
-            throw SizeTargetError.budgetTooSmall(scheme: scheme.name, budget: budgetFile, smallest: smallest)
-        }
-        var types: [String: GGMLType] = [:]
-        var plannedTypes = basePlan
-        var predicted = 0.0, predictedNamed: Double? = 0
-        for (n, i) in chosen.enumerated() {
-            types[tensors[i].name] = candidates[n][picks[n]]
-            plannedTypes[i] = candidates[n][picks[n]]
-            predicted += items[n][picks[n]].cost
-            if let k = candidates[n].firstIndex(of: basePlan[i]) { predictedNamed? += items[n][k].cost } else { predictedNamed = nil }
-        }
-        var named: QuantMix? = nil
-        if case .sizeOf(let mix) = settings.target { named = mix }
-        var plannedScheme = scheme
-        plannedScheme.options.plannedTypes = types
-        let plannedBytes = try layout(scheme: plannedScheme, types: plannedTypes).fileBytes
-        return SizeTargetPlan(
-            target: settings.target, types: types, budgetBytes: budgetFile, plannedBytes: plannedBytes, namedMix: named,
-            namedMixBytes: named == nil ? nil : baseFileBytes, predictedKLD: predicted,
-            predictedNamedMixKLD: named == nil ? nil : predictedNamed, probes: groups.count + 1, calibrationText: textName,
-            calibrationTokens: ctx, seconds: Clock.monotonic() - started)
+        return Measurement(errors: errors, sensitivity: sensitivity, passes: groups.count + 1)
     }
 
     /// Rows of a tensor sampled for the error table: evenly spaced runs covering `sampleFraction`.
