@@ -166,7 +166,7 @@ struct SizeTargetTests {
         let record = try #require(result.sizeTargets.first)
         #expect(record.plan.plannedBytes <= record.plan.budgetBytes)
         #expect(record.beatsNamedMix != nil)
-        #expect(result.artifacts.first?.method == "size target + refined rounding")
+        #expect(result.artifacts.first?.method == "size target")
     }
 
     @Test func aBudgetBelowTheSmallestTypesIsAClearError() throws {
