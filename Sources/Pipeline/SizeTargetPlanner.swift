@@ -230,7 +230,8 @@ public struct SizeTargetPlanner {
         let result = try PerplexityEvaluator.compare(reference: reference, candidates: probeModels, tokens: tokens,
                                                      ctx: ctx, first: ctx / 4, threads: threads,
                                                      progress: { _, _ in if isCancelled?() == true { throw PipelineError.cancelled } })
-        let measured = result.candidates.map { max($0.kldMean, 1e-9) }
+        // A probe whose logits diverged (not finite) counts as very sensitive rather than poisoning the fit.
+        let measured = result.candidates.map { $0.kldMean.isFinite ? max($0.kldMean, 1e-9) : 1e3 }
         let probeError = chosen.indices.map { errors[$0][probeChoice[$0]] }
 
         // Layer × kind factors fitted to the grouped measurements (alternating scaling).

@@ -23,9 +23,12 @@ public enum TypeAllocation {
         let minimum = items.reduce(0) { $0 + ($1.map(\.bytes).min() ?? 0) }
         guard minimum <= budget else { return nil }
         let capacityUnits = max(1, cells / items.count)
-        let unit = max(1, (budget + capacityUnits - 1) / capacityUnits)
+        // budget / capacityUnits + 1 rather than a rounded-up division: a budget near Int.max must not overflow.
+        let unit = budget <= capacityUnits ? 1 : budget / capacityUnits + 1
         let capacity = budget / unit
-        let sizes = items.map { $0.map { ($0.bytes + unit - 1) / unit } }
+        let sizes = items.map { $0.map { $0.bytes / unit + ($0.bytes % unit == 0 ? 0 : 1) } }
+        // A cost that is not a number (a probe that diverged) counts as the worst possible.
+        let items = items.map { $0.map { Option(bytes: $0.bytes, cost: $0.cost.isFinite ? $0.cost : .greatestFiniteMagnitude / 1e6) } }
         let infinity = Double.infinity
         // best[c]: least cost of the items so far within c units; choice[i][c]: option taken.
         var best = [Double](repeating: 0, count: capacity + 1)

@@ -88,6 +88,10 @@ struct SizeTargetTests {
             #expect(bytes <= budget)
             #expect(abs(cost - best) < 1e-9, "dp \(cost), exhaustive \(best)")
         }
+        // Extreme budgets and costs that are not numbers neither overflow nor crash.
+        #expect(TypeAllocation.solve([[.init(bytes: 10, cost: 1), .init(bytes: 20, cost: 0)]], budget: Int.max) == [1])
+        #expect(TypeAllocation.solve([[.init(bytes: 10, cost: .nan), .init(bytes: 20, cost: 1)]], budget: 30) == [1])
+        #expect(TypeAllocation.solve([[.init(bytes: 10, cost: 1)]], budget: -5) == nil)
         // A coarse table (few cells) still never exceeds the budget.
         let items = (0..<50).map { i in [TypeAllocation.Option(bytes: 1000 + i, cost: 2), TypeAllocation.Option(bytes: 3000 + 7 * i, cost: 1)] }
         let picks = try #require(TypeAllocation.solve(items, budget: 120_000, cells: 500))
