@@ -54,7 +54,11 @@ extension PipelineJob {
                     record.comparedWith = existing.name
                 } else {
                     var name = mix.rawValue
-                    if planned.schemes.contains(where: { $0.name == name }) { name = "\(scheme.name)-\(mix.rawValue)" }
+                    var suffix = 1
+                    while planned.schemes.contains(where: { $0.name == name }) {
+                        name = "\(scheme.name)-\(mix.rawValue)" + (suffix > 1 ? "-\(suffix)" : "")
+                        suffix += 1
+                    }
                     var options = SchemeOptions(mix: mix)
                     options.hasImportanceMatrix = scheme.options.hasImportanceMatrix
                     planned.schemes.append(PipelineConfig.Scheme(name: name, options: options))
