@@ -121,6 +121,10 @@ struct SizeTargetTests {
         let named = try #require(expected["artifacts"]?["Q4_0"]?["sha256"]?.stringValue)
         let namedBytes = try #require(record.plan.namedMixBytes)
         #expect(record.plan.plannedBytes <= namedBytes && record.plan.budgetBytes == namedBytes)
+        // The named mix's own plan is one the allocation could choose, so the chosen one predicts no worse.
+        let predictedNamed = try #require(record.plan.predictedNamedMixKLD)
+        #expect(record.plan.predictedKLD <= predictedNamed * (1 + 1e-9), "\(record.plan.predictedKLD) vs \(predictedNamed)")
+        #expect(record.plan.probes > 1)
         let st = try #require(result.artifacts.first { $0.scheme == "st" })
         #expect(st.bytes == record.plan.plannedBytes, "the layout the planner predicted is the file written")
         #expect(st.bytes <= namedBytes)
