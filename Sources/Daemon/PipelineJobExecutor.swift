@@ -78,6 +78,7 @@ public final class PipelineJobExecutor: JobExecutor {
             if let compressed = artifact.compressedPath { files.append(Self.name(compressed)) }
         }
         if let imatrix = result.importance?.computation?.writtenFile { files.append(imatrix) }
+        if current.manifest && !QualityChart.points(result).isEmpty { files.append(QualityChart.fileName) }
         if current.manifest { files.append(Manifest.fileName) }
         return JobOutcome(files: files)
     }

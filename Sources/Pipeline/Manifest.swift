@@ -61,14 +61,15 @@ public enum Manifest {
         }
         root.append(("calibration", .object(calibration)))
         root.append(("artifacts", .array(result.artifacts.indices.map { i in
-            artifact(result.artifacts[i], evaluation: result.evaluation.flatMap { EvaluationJSON.artifact($0, index: i) })
+            artifact(result.artifacts[i], evaluation: result.evaluation.flatMap { EvaluationJSON.artifact($0, index: i) },
+                     sizeTarget: result.sizeTargets.first { $0.scheme == result.artifacts[i].scheme })
         })))
         if let evaluation = result.evaluation { root.append(("evaluation", EvaluationJSON.job(evaluation))) }
         root.append(("timings", .object(result.timings.map { ($0.stage, number($0.seconds)) })))
         return .object(root)
     }
 
-    static func artifact(_ a: JobResult.Artifact, evaluation: JSONValue?) -> JSONValue {
+    static func artifact(_ a: JobResult.Artifact, evaluation: JSONValue?, sizeTarget: SizeTargetRecord? = nil) -> JSONValue {
         let weights = a.tensors.reduce(0) { $0 + $1.bytes }
         var histogram: [(key: String, value: JSONValue)] = []
         for record in a.tensors {
@@ -84,6 +85,10 @@ public enum Manifest {
             ("file", .string(lastComponent(a.path))), ("bytes", .number(JSONNumber(a.bytes))), ("sha256", .string(a.sha256)),
             ("bits_per_weight", number(elements > 0 ? Double(weights) * 8 / Double(elements) : 0)),
             ("types", .object(histogram)),
+            ("method", .string(a.method)),
+            // False: the bytes are llama-quantize's for this mix; true: a file of standard blocks that
+            // llama.cpp runs, but not the one llama-quantize would write.
+            ("departs_from_llama_cpp", .bool(a.method != "llama.cpp")),
         ]
         if !a.files.isEmpty {
             fields.append(("split", .object([
@@ -93,6 +98,7 @@ public enum Manifest {
                 })),
             ])))
         }
+        if let sizeTarget { fields.append(("plan", plan(sizeTarget))) }
         if let zpath = a.compressedPath, let zbytes = a.compressedBytes {
             fields.append(("zstd", .object([
                 ("file", .string(lastComponent(zpath))), ("bytes", .number(JSONNumber(zbytes))),
@@ -111,6 +117,36 @@ public enum Manifest {
             }
             return .object(entry)
         })))
+        return .object(fields)
+    }
+
+    /// A size target's plan and verification (the tensors' types are in the artifact's `tensors`).
+    static func plan(_ r: SizeTargetRecord) -> JSONValue {
+        let p = r.plan
+        var fields: [(key: String, value: JSONValue)] = [
+            ("target", p.target.json), ("budget_bytes", .number(JSONNumber(p.budgetBytes))),
+            ("planned_bytes", .number(JSONNumber(p.plannedBytes))), ("predicted_kld", number(p.predictedKLD)),
+            ("sensitivity", .object([
+                ("text", .string(p.calibrationText)), ("tokens", .number(JSONNumber(p.calibrationTokens))),
+                ("forward_passes", .number(JSONNumber(p.probes))), ("seconds", number(p.seconds)),
+            ])),
+        ]
+        if let mix = p.namedMix {
+            var named: [(key: String, value: JSONValue)] = [("mix", .string(mix.rawValue))]
+            if let bytes = p.namedMixBytes { named.append(("bytes", .number(JSONNumber(bytes)))) }
+            if let k = p.predictedNamedMixKLD { named.append(("predicted_kld", number(k))) }
+            if let k = r.measuredNamedMixKLD { named.append(("measured_kld", number(k))) }
+            if let scheme = r.comparedWith { named.append(("scheme", .string(scheme))) }
+            fields.append(("named_mix", .object(named)))
+        }
+        if let k = r.measuredKLD { fields.append(("measured_kld", number(k))) }
+        let verdict: String
+        switch r.beatsNamedMix {
+        case true?: verdict = "below the named mix"
+        case false?: verdict = "not below the named mix; the named mix is written too"
+        case nil: verdict = p.namedMix == nil ? "measured (no named mix to compare with)" : "not verified (no evaluate stage)"
+        }
+        fields.append(("verification", .string(verdict)))
         return .object(fields)
     }
 

@@ -240,15 +240,34 @@ public struct PipelineConfig: Sendable {
 
     private static func parseScheme(_ json: JSONValue, path: String, hasImatrix: Bool) throws(ConfigError) -> Scheme {
         var reader = try ConfigReader(json, path: path)
-        let mixName = try reader.requiredString("mix")
-        guard let mix = QuantMix(name: mixName) else {
-            throw ConfigError(path: "\(path).mix", message: "'\(mixName)' is not a mix llama-quantize knows (e.g. Q4_K_M, Q6_K, Q8_0, IQ4_XS, F16)")
+        let sizeTarget = try parseSizeTarget(&reader, path: path)
+        let mix: QuantMix
+        if let mixName = try reader.string("mix") {
+            guard let named = QuantMix(name: mixName) else {
+                throw ConfigError(path: "\(path).mix", message: "'\(mixName)' is not a mix llama-quantize knows (e.g. Q4_K_M, Q6_K, Q8_0, IQ4_XS, F16)")
+            }
+            mix = named
+        } else if let sizeTarget {
+            // The file type a size-target artifact is labelled with: the mix it takes the size of.
+            if case .sizeOf(let named) = sizeTarget.target { mix = named } else { mix = .q4_K_M }
+        } else {
+            throw ConfigError(path: "\(path).mix", message: "is required (or a \"target\" for a size-target scheme)")
         }
         var options = SchemeOptions(mix: mix)
+        options.sizeTarget = sizeTarget
+        if let rounding = try reader.string("rounding") {
+            guard let parsed = Rounding(rawValue: rounding) else {
+                throw ConfigError(path: "\(path).rounding", message: "'\(rounding)' is not a rounding (ggml: llama-quantize's bytes; refined: improved blocks, never worse under the importance-weighted error)")
+            }
+            options.rounding = parsed
+        }
         options.hasImportanceMatrix = hasImatrix
         options.pure = try reader.bool("pure") ?? false
         options.outputTensorType = try type(&reader, "output_tensor_type", path: path)
         options.tokenEmbeddingType = try type(&reader, "token_embedding_type", path: path)
+        if sizeTarget != nil, options.pure || reader.raw("rules") != nil {
+            throw ConfigError(path: "\(path).target", message: "chooses every tensor's type itself; it cannot go with \"pure\" or \"rules\" — remove one")
+        }
         for (i, rule) in (try reader.array("rules") ?? []).enumerated() {
             var r = try ConfigReader(rule, path: "\(path).rules[\(i)]")
             let pattern = try r.requiredString("match")

@@ -90,9 +90,18 @@ public final class PipelineJob {
         let wallClock = Clock.wall().rounded(.down)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
         let evaluationTasks = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadTasks() } ?? []
-        let (schemes, imatrixSkipped) = schemesConfig()
+        let (reduced, imatrixSkipped) = schemesConfig()
+        var importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
+        var sizeTargetClock = Stopwatch()
+        var schemes = reduced
+        var sizeTargets: [SizeTargetRecord] = []
+        if reduced.schemes.contains(where: { $0.options.sizeTarget != nil }) {
+            if importance == nil { importance = try reduced.loadImportanceMatrix() }
+            (schemes, sizeTargets) = try planSizeTargets(reduced, importance: importance)
+        }
+        let sizeTargetSeconds = sizeTargets.isEmpty ? nil : sizeTargetClock.lap()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
-        runner.importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
+        runner.importance = importance
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result: JobResult
@@ -102,6 +111,7 @@ public final class PipelineJob {
             throw ImatrixStageError.requiredButSkipped(tensor: tensor, type: type, reason: imatrixSkipped ?? "")
         }
         result.imatrixSkipped = imatrixSkipped
+        if let sizeTargetSeconds { result.timings.insert(("size_target", sizeTargetSeconds), at: min(1, result.timings.count)) }
         // The fallback converter ran before the job (its F16 is the source): its time comes first.
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()
@@ -109,6 +119,10 @@ public final class PipelineJob {
             result.evaluation = try evaluate(settings: settings, text: evaluationText, tasks: evaluationTasks,
                                             artifacts: result.artifacts.map(\.path))
             result.timings.append(("evaluate", clock.lap()))
+        }
+        if !sizeTargets.isEmpty {
+            verifySizeTargets(&sizeTargets, result: &result)
+            result.sizeTargets = sizeTargets
         }
 
         if let zstd = config.zstd {
@@ -133,6 +147,14 @@ public final class PipelineJob {
             let manifest = Manifest.build(result: result, config: config, sources: sources, importance: result.importance,
                                           quantdVersion: quantdVersion, createdAt: wallClock,
                                           converter: converterRecord)
+            // The chart goes beside the manifest, before it: the manifest is the job's commit record.
+            let points = QualityChart.points(result)
+            if !points.isEmpty {
+                let chart = QualityChart.svg(points, title: "\(baseName): size against KL divergence")
+                let writer = try AtomicFileWriter(destination: "\(outputFolder)/\(QualityChart.fileName)")
+                try writer.write(Array(chart.utf8))
+                try writer.commit()
+            }
             try Manifest.write(manifest, folder: outputFolder)
         }
         return result

@@ -24,6 +24,9 @@ public struct JobResult: Sendable {
         public var sha256: String
         public var tensors: [TensorRecord]
         public var seconds: Double
+        /// How the artifact was made: "llama.cpp" (llama-quantize's bytes), or what departs from them
+        /// ("size target", "refined rounding").
+        public var method = "llama.cpp"
         /// Set by the zstd stage.
         public var compressedPath: String?
         public var compressedBytes: Int?
@@ -41,6 +44,8 @@ public struct JobResult: Sendable {
     public var imatrixSkipped: String? = nil
     /// Set by the `evaluate` stage (PipelineJob).
     public var evaluation: EvaluationReport? = nil
+    /// The plans and verification of size-target schemes.
+    public var sizeTargets: [SizeTargetRecord] = []
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
@@ -100,10 +105,28 @@ public final class PipelineRunner {
         let quantizeSeconds = clock.lap()
         timings.append(("quantize", quantizeSeconds))
         let results = artifacts.map { a in
-            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.bytesWritten,
-                               sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files)
+            var artifact = JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.bytesWritten,
+                                              sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files)
+            artifact.method = Self.method(a.scheme.options)
+            return artifact
         }
         return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
+    }
+
+    /// The error statistics of `blocks` against the rows they were made from.
+    static func measure(_ type: GGMLType, _ blocks: UnsafeRawBufferPointer, against rows: UnsafeBufferPointer<Float>) throws -> ErrorAccumulator {
+        var values = [Float](repeating: 0, count: rows.count)
+        try values.withUnsafeMutableBufferPointer { try Quantizer.dequantize(type, blocks, count: rows.count, into: $0) }
+        var error = ErrorAccumulator()
+        values.withUnsafeBufferPointer { error.add(reference: rows, reconstructed: $0) }
+        return error
+    }
+
+    static func method(_ options: SchemeOptions) -> String {
+        var parts: [String] = []
+        if options.sizeTarget != nil { parts.append("size target") }
+        if options.rounding == .refined { parts.append("refined rounding") }
+        return parts.isEmpty ? "llama.cpp" : parts.joined(separator: " + ")
     }
 
     private func streamTensors(into artifacts: [ArtifactWriter], model: ModelHyperparameters, importance: ImportanceMatrix?,
@@ -131,6 +154,10 @@ public final class PipelineRunner {
             let weights = try Self.importanceWeights(for: tensor, importance: importance, targets: targets,
                                                 mixes: artifacts.map(\.scheme.options.mix))
             for artifact in artifacts { writes.later(artifact) { $0.beginTensor(index, tensor: tensor) } }
+            // Refined rounding improves blocks against the f32 rows, so they are converted first.
+            let refines = zip(artifacts, targets).contains {
+                $0.scheme.options.rounding == .refined && $1 != tensor.type && RefinedRounding.supports($1)
+            }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
             var statistics = config.collectsWeightStats && tensor.rowCount > 1 ? WeightStatistics() : nil
             // Expert tensors (3-D) are quantized expert by expert, each with its own slice of the
@@ -146,7 +173,7 @@ public final class PipelineRunner {
                 // With a single artifact to quantize and no statistics wanted, each worker converts
                 // its own rows to f32 as it quantizes them (no f32 slab through memory); otherwise
                 // the slab is converted once for all artifacts.
-                let fused = statistics == nil && conversions == 1
+                let fused = statistics == nil && conversions == 1 && !refines
                 if (converts && !fused) || statistics != nil {
                     // rawRows + dequantize is what both sources' floatRows do; split across the
                     // threads so the conversion does not run alone while the workers wait.
@@ -169,8 +196,13 @@ public final class PipelineRunner {
                                                               rowLength: tensor.rowLength, importance: importanceBuffer, into: out,
                                                               threads: threads, measure: true)
                             }
-                            return try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
-                                                          importance: importanceBuffer, into: out, threads: threads, measure: true)
+                            let refined = artifact.scheme.options.rounding == .refined && RefinedRounding.supports(target)
+                            let measured = try Quantizer.quantize(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
+                                                                  importance: importanceBuffer, into: out, threads: threads, measure: !refined)
+                            guard refined else { return measured }
+                            try RefinedRounding.refine(target, rows: UnsafeBufferPointer(slab), rowLength: tensor.rowLength,
+                                                       importance: importanceBuffer, blocks: out, threads: threads)
+                            return try Self.measure(target, UnsafeRawBufferPointer(out), against: UnsafeBufferPointer(slab))
                             }
                         } catch {
                             writes.release()

@@ -8,6 +8,10 @@ public enum PlanReport {
         for scheme in config.schemes {
             let types = try TensorTypePlanner.plan(source.tensors, model: model, options: scheme.options)
             lines.append("scheme \(scheme.name) (mix \(scheme.options.mix.rawValue)\(scheme.options.hasImportanceMatrix ? ", imatrix" : "")):")
+            if let target = scheme.options.sizeTarget {
+                // The types come from forward passes the dry run does not make: the named mix's plan is shown.
+                lines.append("  size target \(target.target.label) from \(target.types.map(\.name).joined(separator: ", ")): types are chosen when the job runs; the mix's plan below is the budget's reference")
+            }
             var totalBytes = 0, totalElements = 0
             var histogram: [(GGMLType, Int)] = []
             let width = min(48, source.tensors.map(\.name.count).max() ?? 0)

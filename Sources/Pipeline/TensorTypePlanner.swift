@@ -44,6 +44,11 @@ public struct SchemeOptions: Sendable {
     public var hasImportanceMatrix = false
     /// false: `--leave-output-tensor`, output.weight is copied as it is.
     public var quantizeOutputTensor = true
+    /// A size target (`SizeTargetPlanner` turns it into `plannedTypes` before the artifact is planned).
+    public var sizeTarget: SizeTargetSettings?
+    /// The type of each quantized tensor by name, chosen for a size target; it replaces the mix's rules.
+    public var plannedTypes: [String: GGMLType]?
+    public var rounding = Rounding.ggml
 
     public init(mix: QuantMix) { self.mix = mix }
 }
@@ -84,6 +89,10 @@ public enum TensorTypePlanner {
             }
             if let outputType = options.outputTensorType, category == .output {
                 types.append(outputType)
+                continue
+            }
+            if let planned = options.plannedTypes?[tensor.name] {
+                types.append(try fallback(for: tensor, planned))
                 continue
             }
             var type = defaultType

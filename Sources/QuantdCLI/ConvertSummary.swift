@@ -35,6 +35,7 @@ enum ConvertSummary {
             lines += quality(evaluation, artifacts: result.artifacts)
             lines += tasks(evaluation, artifacts: result.artifacts.map { String($0.path.split(separator: "/").last ?? "") })
         }
+        for r in result.sizeTargets { lines.append(sizeTarget(r)) }
         lines.append("manifest: \(folder)/manifest.json")
         return lines.joined(separator: "\n")
     }
@@ -45,7 +46,7 @@ enum ConvertSummary {
         var lines = [
             "",
             "quality against the source: \(e.chunks) chunk\(e.chunks == 1 ? "" : "s") of \(e.ctx) tokens (\(e.scoredTokens) scored) of \(e.text)",
-            "artifact                                   size        bpw    PPL        ΔPPL %   KLD mean    KLD p99     top-1 %",
+            "artifact                                   size        bpw    PPL        ΔPPL %   KLD mean    KLD p99     top-1 %  method",
         ]
         if let source = e.reference {
             lines.append(pad("source", 42) + " " + pad("", 11) + " " + pad("", 6) + " " + pad(EvalCommand.fixed(source.perplexity, 4), 10))
@@ -60,7 +61,8 @@ enum ConvertSummary {
                 let change = (r.candidate.perplexity / r.reference.perplexity - 1) * 100
                 row += pad(EvalCommand.fixed(r.candidate.perplexity, 4), 10) + " "
                     + pad((change >= 0 ? "+" : "") + EvalCommand.fixed(change, 2), 8) + " "
-                    + pad(sci(r.kldMean), 11) + " " + pad(sci(r.kldP99), 11) + " " + EvalCommand.fixed(r.top1Agreement * 100, 2)
+                    + pad(sci(r.kldMean), 11) + " " + pad(sci(r.kldP99), 11) + " " + pad(EvalCommand.fixed(r.top1Agreement * 100, 2), 8)
+                    + " " + a.method
             case .skipped(let reason)?: row += "skipped: \(reason)"
             case nil: row += "not evaluated"
             }
@@ -96,6 +98,18 @@ enum ConvertSummary {
             }
         }
         return lines
+    }
+
+    /// One line per size target: its budget, predicted and measured KLD, and the verdict.
+    static func sizeTarget(_ r: SizeTargetRecord) -> String {
+        var line = "size target \(r.scheme) (\(r.plan.target.label)): \(HumanReport.bytes(r.plan.plannedBytes)) of \(HumanReport.bytes(r.plan.budgetBytes)), predicted KLD \(sci(r.plan.predictedKLD))"
+        if let named = r.plan.predictedNamedMixKLD, let mix = r.plan.namedMix { line += " (\(mix.rawValue): \(sci(named)))" }
+        if let k = r.measuredKLD, let n = r.measuredNamedMixKLD, let mix = r.plan.namedMix {
+            let change = (k / max(n, 1e-30) - 1) * 100
+            line += "; measured \(sci(k)) vs \(mix.rawValue) \(sci(n)) (\(change >= 0 ? "+" : "")\(EvalCommand.fixed(change, 1)) %)"
+            if r.beatsNamedMix == false { line += " — not below the named mix, which is written too" }
+        }
+        return line
     }
 
     static func pad(_ s: String, _ n: Int) -> String { HumanReport.pad(s, n) }

@@ -47,6 +47,8 @@ struct ValidateCommand: ParsableCommand {
             if let t = scheme.options.outputTensorType { detail += ", output \(t.name)" }
             if let t = scheme.options.tokenEmbeddingType { detail += ", token embedding \(t.name)" }
             if !scheme.options.rules.isEmpty { detail += ", \(scheme.options.rules.count) rules" }
+            if let target = scheme.options.sizeTarget { detail += ", size target \(target.target.label)" }
+            if scheme.options.rounding == .refined { detail += ", refined rounding" }
             lines.append("  scheme       \(scheme.name): \(detail)")
         }
         if let e = config.evaluation {

@@ -40,7 +40,7 @@ extension DaemonIntegrationTests {
         defer { try? harness.stop() }
         try dropFallbackFolder(harness)
         try harness.waitFor("orion-tiny published", timeout: 60) { harness.list(harness.folder.out) == ["orion-tiny"] }
-        #expect(harness.list(harness.folder.out + "/orion-tiny") == ["manifest.json", "orion-tiny-Q8_0.gguf"])
+        #expect(harness.list(harness.folder.out + "/orion-tiny") == ["manifest.json", "orion-tiny-Q8_0.gguf", "quality.svg"])
         let manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: harness.folder.out + "/orion-tiny/manifest.json"))) as? [String: Any]
         let converter = manifest?["converter"] as? [String: Any]

@@ -165,7 +165,7 @@ struct WatchProcessTests {
         try harness.dropByRename("tiny-qwen2") { try FileManager.default.copyItem(atPath: model, toPath: $0) }
         let out = harness.folder.out + "/tiny-qwen2"
         try harness.waitFor("out/tiny-qwen2", timeout: 30) { FileManager.default.fileExists(atPath: out + "/manifest.json") }
-        #expect(harness.list(out) == ["manifest.json", "tiny-qwen2-Q8_0.gguf"])
+        #expect(harness.list(out) == ["manifest.json", "quality.svg", "tiny-qwen2-Q8_0.gguf"])
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any]
         #expect((manifest?["artifacts"] as? [[String: Any]])?.first?["sha256"] as? String == Self.sha256(file: out + "/tiny-qwen2-Q8_0.gguf"))
         #expect(((manifest?["sources"] as? [[String: Any]])?.count ?? 0) >= 2, "weights, config and tokenizer files are recorded")

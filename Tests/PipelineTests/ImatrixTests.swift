@@ -188,7 +188,7 @@ struct ImatrixTests {
         #expect(result.importance?.computation?.chunks == 2)
         #expect(result.importance?.entries.count == 14)
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        #expect(left == ["llama3-Q8_0.gguf", "llama3.imatrix.gguf", "manifest.json"], "the temporary F16 conversion is gone")
+        #expect(left == ["llama3-Q8_0.gguf", "llama3.imatrix.gguf", "manifest.json", "quality.svg"], "the temporary F16 conversion is gone")
     }
 
     @Test func computedStageWithAMissingTextSaysWhichFile() throws {

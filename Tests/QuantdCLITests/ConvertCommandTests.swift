@@ -75,7 +75,7 @@ import Testing
         let mixed = try TestSupport.quantd("convert", "\(Self.fixtures)/tiny-qwen2", "-o", temp.file("mixed"), "--type", "Q4_K_M")
         #expect(mixed.status == 0, "\(mixed.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: temp.file("mixed")).sorted()
-        #expect(files == ["manifest.json", "tiny-qwen2-Q4_K_M.gguf"])
+        #expect(files == ["manifest.json", "quality.svg", "tiny-qwen2-Q4_K_M.gguf"])
         let json = try TestSupport.json(try TestSupport.quantd("inspect", "--json", temp.file("mixed") + "/tiny-qwen2-Q4_K_M.gguf").stdout)
         #expect((json["metadata"] as? NSDictionary)?["general.file_type"] as? Int == 15)
     }

@@ -40,7 +40,7 @@ import Testing
         let result = try TestSupport.quantd("convert", folder, "-o", out, "--type", "Q8_0", "--eval-tokens", "256",
                                             "--converter-fallback", Self.standin, "--converter-python", "python3")
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(Self.listing(out) == ["manifest.json", "orion-tiny-Q8_0.gguf"], "no scratch folder is left")
+        #expect(Self.listing(out) == ["manifest.json", "orion-tiny-Q8_0.gguf", "quality.svg"], "no scratch folder is left")
         #expect(Self.listing(folder) == before)
         let manifest = try TestSupport.json(String(contentsOfFile: out + "/manifest.json", encoding: .utf8))
         let converter = try #require(manifest["converter"] as? NSDictionary)
