@@ -85,6 +85,8 @@ public final class PipelineJob {
         let (schemes, imatrixSkipped) = schemesConfig()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
+        let calibrated = try computeWeightCalibration(config: schemes, importance: try runner.importance ?? schemes.loadImportanceMatrix())
+        runner.calibrated = calibrated
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result: JobResult
@@ -94,6 +96,12 @@ public final class PipelineJob {
             throw ImatrixStageError.requiredButSkipped(tensor: tensor, type: type, reason: imatrixSkipped ?? "")
         }
         result.imatrixSkipped = imatrixSkipped
+        runner.calibrated = nil
+        if var calibrated {
+            calibrated.bytes = [:]
+            result.weightCalibration = calibrated
+            result.timings.insert(("gptq_awq", calibrated.seconds), at: min(1, result.timings.count))
+        }
         // The fallback converter ran before the job (its F16 is the source): its time comes first.
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()

@@ -28,6 +28,8 @@ public struct JobResult: Sendable {
         public var compressedPath: String?
         public var compressedBytes: Int?
         public var compressedSHA256: String?
+        /// What the `gptq`/`awq` stages did to this artifact's matrices (empty without them).
+        public var calibrated: [CalibratedTensors.Record] = []
     }
 
     public var artifacts: [Artifact]
@@ -39,6 +41,8 @@ public struct JobResult: Sendable {
     public var imatrixSkipped: String? = nil
     /// Set by the `evaluate` stage (PipelineJob).
     public var evaluation: EvaluationReport? = nil
+    /// The `gptq`/`awq` stages' figures (its tensor bytes dropped once written).
+    public var weightCalibration: CalibratedTensors? = nil
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
@@ -56,6 +60,8 @@ public final class PipelineRunner {
     /// The importance matrix when the job already has it (computed by the `imatrix` stage);
     /// nil: the runner loads the config's imatrix file, if any.
     public var importance: ImportanceMatrix?
+    /// Tensors the `gptq`/`awq` stages rounded themselves, written instead of quantizing.
+    public var calibrated: CalibratedTensors?
     /// Floats per slab: 4 Mi values (16 MiB) keeps every buffer small and every thread busy.
     public var slabElements = 1 << 22
 
@@ -98,7 +104,8 @@ public final class PipelineRunner {
         timings.append(("quantize", quantizeSeconds))
         let results = artifacts.map { a in
             JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.writer.bytesWritten,
-                               sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds)
+                               sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds,
+                               calibrated: calibrated?.records[a.scheme.name] ?? [])
         }
         return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
     }
@@ -152,7 +159,16 @@ public final class PipelineRunner {
                     statistics?.add(UnsafeBufferPointer(slab))
                 }
                 for (artifact, target) in zip(artifacts, targets) {
-                    if target == tensor.type {
+                    if let replacement = calibrated?.replacement(scheme: artifact.scheme.name, tensor: tensor.name) {
+                        let rowBytes = tensor.rowBytes(target)
+                        // Made by the stage from this tensor's own shape and plan: a mismatch is a quantd bug.
+                        precondition(replacement.count == tensor.rowCount * rowBytes, "\(tensor.name): calibrated bytes of the wrong size")
+                        let out = writes.takeBuffer(bytes: rows.count * rowBytes)
+                        replacement.withUnsafeBytes {
+                            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)]))
+                        }
+                        writes.append(out, to: artifact, error: nil)
+                    } else if target == tensor.type {
                         // The source's bytes are valid only until it is read again: written now.
                         let raw = try source.rawRows(index, rows: rows)
                         try writes.now { try artifact.append(raw, error: nil) }
