@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Dispatch
 import GGUF
 
@@ -130,8 +135,12 @@ public enum GPTQ {
     /// overwritten with the rounded values; `round` is called once per block, in column order
     /// within each row, with the weights as corrected so far. Rows are independent (H is shared),
     /// so they are split between threads in tiles.
+    /// Re-rounds one value inside a block already stored, keeping the block's scales: the stored
+    /// code of `column` of `row` is set to the level nearest `value`, which is returned.
+    public typealias LevelRounder = @Sendable (_ row: Int, _ column: Int, _ value: Float) -> Float
+
     public static func sweep(weights: UnsafeMutablePointer<Float>, rows: Int, columns n: Int, factor u: UnsafePointer<Float>,
-                             blockWidth: Int, threads: Int, round: BlockRounder) {
+                             blockWidth: Int, threads: Int, round: BlockRounder, reround: LevelRounder? = nil) {
         precondition(blockWidth > 0 && n % blockWidth == 0)
         // Lazy updates once per 128 columns or one block, whichever is wider.
         let group = max(blockWidth, (128 / blockWidth) * blockWidth)
@@ -159,7 +168,8 @@ public enum GPTQ {
                     let d = urow[j]
                     for r in 0..<count {
                         let row = w + (r0 + r) * n
-                        let q = rounded[r * blockWidth + inBlock]
+                        var q = rounded[r * blockWidth + inBlock]
+                        if let reround, inBlock > 0 { q = reround(r0 + r, j, row[j]) }
                         let e = (row[j] - q) / d
                         errors[r * group + (j - g0)] = e
                         row[j] = q
@@ -204,11 +214,31 @@ public enum GPTQ {
         let rowBytes = type.bytesPerBlock * (n / block)
         let qw = UncheckedOptional(pointer: Quantizer.usesImportanceWeights(type) ? importance : nil)
         let out = UncheckedRaw(pointer: base)
-        sweep(weights: weights, rows: rows, columns: n, factor: u, blockWidth: block, threads: threads) { row, column, values, rounded in
-            let y = out.pointer + row * rowBytes + (column / block) * type.bytesPerBlock
-            Quantizer.quantizeRow(type, values, count: block, weights: qw.pointer.map { $0 + column }, into: y)
-            Quantizer.dequantizeBlocks(type, UnsafeRawPointer(y), count: block, into: rounded)
+        guard let layout = BlockCodeLayout.of(type) else {
+            sweep(weights: weights, rows: rows, columns: n, factor: u, blockWidth: block, threads: threads) { row, column, values, rounded in
+                let y = out.pointer + row * rowBytes + (column / block) * type.bytesPerBlock
+                Quantizer.quantizeRow(type, values, count: block, weights: qw.pointer.map { $0 + column }, into: y)
+                Quantizer.dequantizeBlocks(type, UnsafeRawPointer(y), count: block, into: rounded)
+            }
+            return
         }
+        // Each row's current block as an affine map per value (value = a·code + b), for re-rounding.
+        let maps = UnsafeMutablePointer<Float>.allocate(capacity: rows * block * 2)
+        defer { maps.deallocate() }
+        let shared = UncheckedRaw(pointer: UnsafeMutableRawPointer(maps))
+        sweep(weights: weights, rows: rows, columns: n, factor: u, blockWidth: block, threads: threads,
+              round: { row, column, values, rounded in
+                  let y = out.pointer + row * rowBytes + (column / block) * type.bytesPerBlock
+                  Quantizer.quantizeRow(type, values, count: block, weights: qw.pointer.map { $0 + column }, into: y)
+                  Quantizer.dequantizeBlocks(type, UnsafeRawPointer(y), count: block, into: rounded)
+                  let map = shared.pointer.assumingMemoryBound(to: Float.self) + row * block * 2
+                  layout.affineMap(type, block: y, into: map)
+              },
+              reround: { row, column, value in
+                  let y = out.pointer + row * rowBytes + (column / block) * type.bytesPerBlock
+                  let map = shared.pointer.assumingMemoryBound(to: Float.self) + row * block * 2
+                  return layout.setNearest(value, column: column % block, map: map, block: y)
+              })
     }
 
     /// Σ over rows of e H eᵀ, e = `a` − `b` row by row: the summed squared output error over the
@@ -320,4 +350,153 @@ private struct UncheckedErrorInputs: @unchecked Sendable {
     let b: UnsafePointer<Float>
     let h: UnsafePointer<Float>
     let sums: UnsafeMutablePointer<Double>
+}
+
+/// How a block type stores its values, found by probing the type's own dequantizer: the bits that
+/// are one value's code (flipping one changes exactly that value), each bit's weight in the code,
+/// and so the code's range. With the block's scales fixed, every value is then a·code + b, a and b
+/// read back by dequantizing the block with all codes cleared and with every code set to 1. A type
+/// whose values are not affine in their code (the IQ4 lookup tables) has no layout, and GPTQ
+/// rounds its blocks only when they start.
+struct BlockCodeLayout: Sendable {
+    struct Bit: Sendable {
+        let byte: Int
+        let mask: UInt8
+        let weight: Int
+    }
+
+    let width: Int
+    let bytesPerBlock: Int
+    /// Per value of the block: its code bits, the negative (sign) bit first, then by falling weight.
+    let bits: [[Bit]]
+    let lowest: [Int]
+    let highest: [Int]
+
+    private static let cache = LayoutCache()
+
+    static func of(_ type: GGMLType) -> BlockCodeLayout? {
+        cache.layout(type) { probe(type) }
+    }
+
+    static func probe(_ type: GGMLType) -> BlockCodeLayout? {
+        let width = type.blockSize, size = type.bytesPerBlock
+        guard width > 1, size > 0 else { return nil }
+        // A block of spread-out values, so every scale is non-zero and codes vary.
+        let x = (0..<width).map { Float(sin(Double($0) * 1.7 + 0.3)) * (1 + Float($0 % 7) / 3) }
+        var base = [UInt8](repeating: 0, count: size)
+        var v0 = [Float](repeating: 0, count: width), v = v0
+        x.withUnsafeBufferPointer { xb in
+            base.withUnsafeMutableBytes { Quantizer.quantizeRow(type, xb.baseAddress!, count: width, weights: nil, into: $0.baseAddress!) }
+        }
+        func decode(_ bytes: [UInt8], into out: inout [Float]) {
+            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { Quantizer.dequantizeBlocks(type, b.baseAddress!, count: width, into: $0.baseAddress!) } }
+        }
+        decode(base, into: &v0)
+        var found = [[(byte: Int, mask: UInt8, delta: Float)]](repeating: [], count: width)
+        var codeBits = 0
+        for byte in 0..<size {
+            for k in 0..<8 {
+                var flipped = base
+                flipped[byte] ^= UInt8(1 << k)
+                decode(flipped, into: &v)
+                let changed = (0..<width).filter { v[$0] != v0[$0] }
+                guard changed.count == 1, let j = changed.first, v[j].isFinite else { continue }
+                let set = base[byte] & UInt8(1 << k) != 0
+                found[j].append((byte, UInt8(1 << k), set ? v0[j] - v[j] : v[j] - v0[j]))
+                codeBits += 1
+            }
+        }
+        guard codeBits > 0, found.allSatisfy({ !$0.isEmpty }) else { return nil }
+        var bits: [[Bit]] = []
+        var lowest: [Int] = [], highest: [Int] = []
+        for j in 0..<width {
+            // The code's lowest bit has weight +1; a negative scale flips the sign of every delta.
+            guard let unit = found[j].min(by: { abs($0.delta) < abs($1.delta) })?.delta, unit != 0 else { return nil }
+            var column: [Bit] = []
+            for f in found[j] {
+                let ratio = f.delta / unit
+                let weight = Int(ratio.rounded())
+                guard abs(ratio - Float(weight)) < 1e-3, weight != 0, abs(weight).nonzeroBitCount == 1 else { return nil }
+                column.append(Bit(byte: f.byte, mask: f.mask, weight: weight))
+            }
+            column.sort { ($0.weight < 0 ? Int.max : $0.weight) > ($1.weight < 0 ? Int.max : $1.weight) }
+            bits.append(column)
+            lowest.append(column.filter { $0.weight < 0 }.reduce(0) { $0 + $1.weight })
+            highest.append(column.filter { $0.weight > 0 }.reduce(0) { $0 + $1.weight })
+        }
+        let layout = BlockCodeLayout(width: width, bytesPerBlock: size, bits: bits, lowest: lowest, highest: highest)
+        // Affine in the code for every value: checked at both ends and in between.
+        var map = [Float](repeating: 0, count: 2 * width)
+        base.withUnsafeMutableBytes { b in map.withUnsafeMutableBufferPointer { layout.affineMap(type, block: b.baseAddress!, into: $0.baseAddress!) } }
+        for trial in 0..<3 {
+            var bytes = base
+            var codes = [Int](repeating: 0, count: width)
+            for j in 0..<width {
+                codes[j] = trial == 0 ? lowest[j] : trial == 1 ? highest[j] : lowest[j] + (j * 7919) % (highest[j] - lowest[j] + 1)
+                bytes.withUnsafeMutableBytes { layout.setCode(codes[j], column: j, block: $0.baseAddress!) }
+            }
+            decode(bytes, into: &v)
+            for j in 0..<width {
+                let expected = map[2 * j] * Float(codes[j]) + map[2 * j + 1]
+                guard abs(v[j] - expected) <= 1e-5 * max(1, abs(expected)) else { return nil }
+            }
+        }
+        return layout
+    }
+
+    @inline(__always)
+    func setCode(_ code: Int, column: Int, block: UnsafeMutableRawPointer) {
+        var rest = code
+        for bit in bits[column] {
+            let on = bit.weight < 0 ? rest < 0 : rest >= bit.weight
+            let byte = block.load(fromByteOffset: bit.byte, as: UInt8.self)
+            block.storeBytes(of: on ? byte | bit.mask : byte & ~bit.mask, toByteOffset: bit.byte, as: UInt8.self)
+            if on { rest -= bit.weight }
+        }
+    }
+
+    /// a and b of every value of a stored block (`map[2j]`, `map[2j + 1]`); the block is left as it was.
+    func affineMap(_ type: GGMLType, block: UnsafeMutableRawPointer, into map: UnsafeMutablePointer<Float>) {
+        let saved = [UInt8](UnsafeRawBufferPointer(start: block, count: bytesPerBlock))
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: width)
+        defer { values.deallocate() }
+        for j in 0..<width { setCode(0, column: j, block: block) }
+        Quantizer.dequantizeBlocks(type, UnsafeRawPointer(block), count: width, into: values)
+        for j in 0..<width { map[2 * j + 1] = values[j] }
+        for j in 0..<width { setCode(1, column: j, block: block) }
+        Quantizer.dequantizeBlocks(type, UnsafeRawPointer(block), count: width, into: values)
+        for j in 0..<width { map[2 * j] = values[j] - map[2 * j + 1] }
+        saved.withUnsafeBytes { block.copyMemory(from: $0.baseAddress!, byteCount: bytesPerBlock) }
+    }
+
+    /// Stores the code whose value is nearest `value` and returns that value.
+    @inline(__always)
+    func setNearest(_ value: Float, column j: Int, map: UnsafePointer<Float>, block: UnsafeMutableRawPointer) -> Float {
+        let a = map[2 * j], b = map[2 * j + 1]
+        guard a != 0, a.isFinite else {
+            return a * Float(currentCode(column: j, block: block)) + b
+        }
+        let code = min(highest[j], max(lowest[j], Int(((value - b) / a).rounded())))
+        setCode(code, column: j, block: block)
+        return a * Float(code) + b
+    }
+
+    func currentCode(column: Int, block: UnsafeRawPointer) -> Int {
+        bits[column].reduce(0) { $0 + (block.load(fromByteOffset: $1.byte, as: UInt8.self) & $1.mask != 0 ? $1.weight : 0) }
+    }
+}
+
+/// Probed layouts, once per type per process.
+private final class LayoutCache: @unchecked Sendable {
+    private var layouts: [UInt32: BlockCodeLayout?] = [:]
+    private let lock = DispatchSemaphore(value: 1)
+
+    func layout(_ type: GGMLType, make: () -> BlockCodeLayout?) -> BlockCodeLayout? {
+        lock.wait()
+        defer { lock.signal() }
+        if let known = layouts[type.id] { return known }
+        let made = make()
+        layouts[type.id] = made
+        return made
+    }
 }
