@@ -100,7 +100,8 @@ public final class PipelineJob {
         if var calibrated {
             calibrated.bytes = [:]
             result.weightCalibration = calibrated
-            result.timings.insert(("gptq_awq", calibrated.seconds), at: min(1, result.timings.count))
+            let quantize = result.timings.firstIndex { $0.stage == "quantize" } ?? result.timings.count
+            result.timings.insert(("gptq_awq", calibrated.seconds), at: quantize)
         }
         // The fallback converter ran before the job (its F16 is the source): its time comes first.
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
