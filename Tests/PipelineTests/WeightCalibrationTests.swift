@@ -75,6 +75,39 @@ import Testing
         #expect(worst <= 1e-5 * max(1, scale), "largest logit change \(worst) (logits up to \(scale))")
     }
 
+    /// q/k/v and gate/up share one H; H's diagonal is the importance matrix's sums (ImatrixCollector,
+    /// which matches llama-imatrix), and H is symmetric positive semi-definite.
+    @Test func hessianSharesInputsAndMatchesTheImatrix() throws {
+        let model = try LlamaModel(path: Self.model)
+        let tokens: [Int32] = (0..<64).map { Int32(($0 * 53 + 11) % 500 + 3) }
+        let hessians = HessianCollector(threads: 2) { $0.hasPrefix("blk.") }
+        model.activationObserver = hessians
+        try model.observeActivations(tokens: tokens, threads: 2)
+        hessians.finish()
+        let imatrix = ImatrixCollector()
+        model.activationObserver = imatrix
+        try model.observeActivations(tokens: tokens, threads: 2)
+        model.activationObserver = nil
+
+        #expect(hessians.leader(of: "blk.1.attn_k.weight") == "blk.1.attn_q.weight")
+        #expect(hessians.leader(of: "blk.1.attn_v.weight") == "blk.1.attn_q.weight")
+        #expect(hessians.leader(of: "blk.0.ffn_up.weight") == "blk.0.ffn_gate.weight")
+        #expect(hessians.leader(of: "blk.0.ffn_down.weight") == "blk.0.ffn_down.weight")
+        #expect(hessians.leader(of: "blk.0.attn_output.weight") == "blk.0.attn_output.weight")
+        for entry in imatrix.entries {
+            let h = try #require(hessians.matrix(for: entry.name), "\(entry.name)")
+            #expect(h.tokens == entry.count)
+            let n = h.columns
+            for j in 0..<n {
+                #expect(abs(h.values[j * n + j] - entry.sums[j]) <= 1e-4 * max(1, entry.sums[j]), "\(entry.name) column \(j)")
+                for i in 0..<j where h.values[i * n + j] != h.values[j * n + i] { Issue.record("\(entry.name): not symmetric at \(i), \(j)") }
+                for i in 0..<j where h.values[i * n + j] * h.values[i * n + j] > h.values[i * n + i] * h.values[j * n + j] * 1.0001 {
+                    Issue.record("\(entry.name): |H[\(i)][\(j)]|² above H[i][i]·H[j][j]")
+                }
+            }
+        }
+    }
+
     static func pipeline(_ stages: String) throws -> PipelineConfig {
         let json = """
         {"version": 1, "evaluate": false,
@@ -92,6 +125,8 @@ import Testing
         #expect(throws: ConfigError.self) { try Self.pipeline(#", {"stage": "gptq", "damp": 0}"#) }
         #expect(throws: ConfigError.self) { try Self.pipeline(#", {"stage": "awq", "grid": 0}"#) }
         #expect(throws: ConfigError.self) { try Self.pipeline(#", {"stage": "awq", "alpha": 0.5}"#) }
+        let example = try PipelineConfig.load(file: TestPaths.repositoryRoot + "/examples/gptq-awq.json")
+        #expect(example.gptq == GPTQSettings(damp: 0.01, chunks: 8) && example.awq == AWQSettings(grid: 10, chunks: 8))
     }
 
     @Test func jobWritesCalibratedArtifacts() throws {
