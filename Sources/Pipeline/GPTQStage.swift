@@ -271,7 +271,16 @@ struct LayerCalibrator {
         for i in members where collector.matrix(for: tensors[i].name) != nil {
             let t = tensors[i]
             var w = [Float](repeating: 0, count: t.rowCount * t.rowLength)
-            try w.withUnsafeMutableBufferPointer { try source.floatRows(i, rows: 0..<t.rowCount, into: $0) }
+            // In slabs of at most the runner's size: a converted folder's source reads no more at once.
+            let slab = max(1, (1 << 22) / t.rowLength)
+            try w.withUnsafeMutableBufferPointer { all in
+                var row = 0
+                while row < t.rowCount {
+                    let rows = row..<min(t.rowCount, row + slab)
+                    try source.floatRows(i, rows: rows, into: UnsafeMutableBufferPointer(rebasing: all[(rows.lowerBound * t.rowLength)..<(rows.upperBound * t.rowLength)]))
+                    row = rows.upperBound
+                }
+            }
             weights[i] = w
             let leader = collector.leader(of: t.name)
             if let gptq, factors[leader] == nil, let h = collector.matrix(for: t.name) {
@@ -431,7 +440,8 @@ struct LayerCalibrator {
             if let s { values.withUnsafeMutableBufferPointer { AWQ.unscaleColumns($0.baseAddress!, rows: t.rowCount, by: s) } }
             candidates.append((bytes, error(i, values), s == nil ? "gptq" : "awq+gptq"))
         }
-        let best = candidates.min { $0.error < $1.error }
+        // A non-finite error (weights that overflow) never wins.
+        let best = candidates.filter { $0.error.isFinite }.min { $0.error < $1.error }
         // Without AWQ the plain bytes remain a choice; with it the norm is shared, so the group
         // decides (`run`).
         if s == nil, let b = best, b.error >= plainError { return (nil, plainError) }
@@ -454,7 +464,8 @@ struct LayerCalibrator {
                 func total(_ r: [Int: (chosen: (bytes: [UInt8], error: Double, method: String)?, plainError: Double)]) -> Double {
                     r.values.reduce(0) { $0 + ($1.chosen?.error ?? $1.plainError) }
                 }
-                if total(withAWQ) < total(without) {
+                // Every member must be written scaled, since the norm they share is.
+                if withAWQ.values.allSatisfy({ $0.chosen != nil }), total(withAWQ) < total(without) {
                     for (i, r) in withAWQ { done[i] = (r.chosen, r.plainError, found.alpha) }
                     var g = [Float](repeating: 0, count: found.scales.count)
                     try g.withUnsafeMutableBufferPointer { try source.floatRows(norm, rows: 0..<1, into: $0) }
