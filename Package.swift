@@ -68,6 +68,7 @@ let package = Package(
         .executable(name: "quantd", targets: ["quantd"]),
         .library(name: "GGUF", targets: ["GGUF"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
+        .library(name: "ModelFolder", targets: ["ModelFolder"]),
         .library(name: "Quantization", targets: ["Quantization"]),
         .library(name: "ModelConversion", targets: ["ModelConversion"]),
     ],
@@ -98,6 +99,8 @@ let package = Package(
         // Strict JSON (duplicate keys rejected, exact integers) and deterministic output.
         .target(name: "JSON"),
         .target(name: "Safetensors", dependencies: ["BinaryIO", "JSON"]),
+        // A Hugging Face model folder: config.json, the weights (one file or indexed shards), tokenizer files.
+        .target(name: "ModelFolder", dependencies: ["Safetensors", "BinaryIO", "JSON"]),
         // ggml block formats; knows the type table from GGUF, nothing of files except `--verify`'s scan
         // of a file's bytes (hashes and non-finite values, which needs the block scale layouts).
         .target(
@@ -110,7 +113,9 @@ let package = Package(
         // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
         .target(
             name: "ModelConversion",
-            dependencies: ["GGUF", "Safetensors", "BinaryIO", "JSON", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "GGUF", "Safetensors", "ModelFolder", "BinaryIO", "JSON", .product(name: "Yams", package: "Yams"),
+            ]),
         // Text -> token ids with a GGUF's vocabulary, identical to llama.cpp's tokenizer.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // The measuring instrument: a CPU forward pass over a GGUF (llama architecture), perplexity and
@@ -122,17 +127,19 @@ let package = Package(
         // The integer matmul's register tile (vpdpbusd intrinsics, which Swift cannot emit).
         .target(name: "CInferenceVNNI", cSettings: vnniSettings),
         // pipeline.json, stages, the planner (tensor -> type), runner, manifest.
-        .target(name: "Pipeline", dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelConversion", "Inference", "Tokenizer"]),
+        .target(
+            name: "Pipeline",
+            dependencies: ["GGUF", "Quantization", "JSON", "BinaryIO", "ModelFolder", "ModelConversion", "Inference", "Tokenizer"]),
         // The drop-folder daemon: inotify watcher, settle/claim, job ledger, systemd notify. Jobs run
         // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
         .target(
             name: "Daemon",
-            dependencies: ["CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "JSON", "Pipeline"]),
+            dependencies: ["CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "ModelFolder", "JSON", "Pipeline"]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
             dependencies: [
-                "GGUF", "Safetensors", "Quantization", "ModelConversion", "BinaryIO", "JSON", "Pipeline", "Daemon",
+                "GGUF", "Safetensors", "ModelFolder", "Quantization", "ModelConversion", "BinaryIO", "JSON", "Pipeline", "Daemon",
                 "Tokenizer", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -146,7 +153,8 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
-            name: "DaemonTests", dependencies: ["Daemon", "GGUF", "Safetensors", "JSON", "BinaryIO", "Pipeline"]),
+            name: "DaemonTests",
+            dependencies: ["Daemon", "GGUF", "Safetensors", "ModelFolder", "JSON", "BinaryIO", "Pipeline"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON", "Inference"],
             resources: [.copy("Fixtures")]),
@@ -157,6 +165,7 @@ let package = Package(
             name: "InferenceTests", dependencies: ["Inference", "GGUF", "Quantization"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
+        .testTarget(name: "ModelFolderTests", dependencies: ["ModelFolder", "Safetensors"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
             resources: [.copy("Fixtures")]),

@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python
 export QUANTD_PYTHON="$PWD/.ci-venv/bin/python"
 swift build --build-tests
+# A two-node Slurm cluster on this machine for the Slurm executor's tests (they skip without one).
+if slurm_env="$(scripts/slurm/start-cluster.sh)"; then
+    eval "$slurm_env"
+else
+    echo "warning: no Slurm cluster could be started; the Slurm executor's tests will be skipped" >&2
+fi
 swift test --skip-build
 # Each libFuzzer target for a few seconds (QUANTD_FUZZ_SECONDS=0 skips; Fuzz/README.md).
 fuzz_seconds="${QUANTD_FUZZ_SECONDS:-15}"

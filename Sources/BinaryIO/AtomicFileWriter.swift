@@ -9,7 +9,8 @@ import Darwin
 /// Bytes go to a hidden temporary file in the destination folder (same file system, so the final
 /// rename is atomic). `commit()` flushes, fsyncs the file, renames it into place and fsyncs the
 /// folder so the rename survives a crash. A writer dropped without `commit()` removes its
-/// temporary file. Output is buffered: callers may append in small pieces.
+/// temporary file. Output is buffered: callers may append in small pieces. Writes, fsyncs and the
+/// rename go through `FileSystem` (EINTR retried, faults injectable in tests).
 public final class AtomicFileWriter {
     public let destination: String
     public let temporaryPath: String
@@ -26,6 +27,8 @@ public final class AtomicFileWriter {
     private var buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
     private var finished = false
+    /// The temporary file is complete and closed (`seal()`); only the rename is left.
+    private var sealed = false
     /// Writing with O_DIRECT: whole aligned buffers go from `buffer` to the device without
     /// passing through the page cache (see `init`).
     private var direct = false
@@ -41,7 +44,7 @@ public final class AtomicFileWriter {
     public init(destination: String, permissions: mode_t = 0o644, hashing: Bool = false, directIO: Bool = false) throws {
         self.destination = destination
         digest = hashing ? SHA256Digest() : nil
-        let (folder, name) = AtomicFileWriter.split(destination)
+        let (folder, name) = FileSystem.split(destination)
         var suffix = UInt64.random(in: 0...UInt64.max)
         var path = ""
         var descriptor: Int32 = -1
@@ -77,13 +80,13 @@ public final class AtomicFileWriter {
     deinit {
         buffer.deallocate()
         if !finished {
-            close(fd)
+            if !sealed { close(fd) }
             unlink(temporaryPath)
         }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        precondition(!finished, "write after commit")
+        precondition(!finished && !sealed, "write after commit")
         digest?.update(bytes)
         var source = bytes
         while !source.isEmpty {
@@ -120,24 +123,34 @@ public final class AtomicFileWriter {
 
     /// Flushes, fsyncs, renames into place and fsyncs the folder.
     public func commit() throws {
-        try flush()
-        sha256 = digest?.finalizeHex()
-        guard fsync(fd) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
-        guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
+        try seal()
         finished = true
-        guard rename(temporaryPath, destination) == 0 else {
+        guard FileSystem.call(.rename, temporaryPath, { Int(rename(temporaryPath, destination)) }) == 0 else {
             let code = errno
             unlink(temporaryPath)
             throw FileError(path: destination, operation: "rename into place", errno: code)
         }
-        try AtomicFileWriter.syncFolder(AtomicFileWriter.split(destination).folder)
+        try FileSystem.syncFolder(FileSystem.split(destination).folder)
+    }
+
+    /// Flushes, fsyncs and closes the temporary file without renaming it: the file is durable
+    /// but still invisible. Files that must appear together (a split set) are all sealed before
+    /// any is committed, so a failure while writing one leaves none in place. Idempotent.
+    public func seal() throws {
+        precondition(!finished, "seal after commit")
+        guard !sealed else { return }
+        try flush()
+        sha256 = digest?.finalizeHex()
+        try FileSystem.fsync(fd, path: temporaryPath)
+        sealed = true
+        guard close(fd) == 0 else { throw FileError(path: temporaryPath, operation: "close", errno: errno) }
     }
 
     /// Removes the temporary file; the destination is untouched.
     public func abort() {
         guard !finished else { return }
         finished = true
-        close(fd)
+        if !sealed { close(fd) }
         unlink(temporaryPath)
     }
 
@@ -159,28 +172,14 @@ public final class AtomicFileWriter {
     private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = FileSystem.call(.write, temporaryPath) { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
             if n < 0 {
-                if errno == EINTR { continue }
                 // A file system that accepted O_DIRECT at open but not this write: go on buffered.
                 if errno == EINVAL && direct { direct = AtomicFileWriter.setDirect(fd, false); continue }
                 throw FileError(path: temporaryPath, operation: "write", errno: errno)
             }
+            guard n > 0 else { throw FileError(path: temporaryPath, operation: "write", errno: ENOSPC) }
             done += n
         }
-    }
-
-    /// fsyncs a folder so that a rename or creation inside it is durable.
-    public static func syncFolder(_ folder: String) throws {
-        let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dfd >= 0 else { throw FileError(path: folder, operation: "open folder", errno: errno) }
-        defer { close(dfd) }
-        guard fsync(dfd) == 0 else { throw FileError(path: folder, operation: "fsync folder", errno: errno) }
-    }
-
-    static func split(_ path: String) -> (folder: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let folder = String(path[..<slash])
-        return (folder.isEmpty ? "/" : folder, String(path[path.index(after: slash)...]))
     }
 }

@@ -56,7 +56,7 @@ public final class ChildProcessJobExecutor: JobExecutor {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private static func readPipeline(_ file: String) throws -> String {
+    static func readPipeline(_ file: String) throws -> String {
         let bytes = try MappedFile.contents(of: file)
         _ = try PipelineConfig.parse(bytes, file: file)
         return String(decoding: bytes, as: UTF8.self)
@@ -187,7 +187,7 @@ public final class ChildProcessJobExecutor: JobExecutor {
         var final: JobProcessReport?
         var stage: String?
         var open = true
-        var terminated = false
+        var lastTerminate: Double?
         func handle(_ line: ArraySlice<UInt8>) {
             guard let report = JobProcessReport(line: Array(line)) else { return }
             switch report {
@@ -239,8 +239,10 @@ public final class ChildProcessJobExecutor: JobExecutor {
                 _ = Self.reap(child.pid)
                 return .timedOut(seconds: timeout, stage: stage)
             }
-            if !terminated && request.isCancelled() {
-                terminated = true
+            // Repeated each second: a SIGTERM that lands while the child is still installing its
+            // handler (after ignoring the signal, before its dispatch source runs) is lost.
+            if request.isCancelled(), lastTerminate.map({ Clock.monotonic() - $0 >= 1 }) ?? true {
+                lastTerminate = Clock.monotonic()
                 kill(-child.pid, SIGTERM)
             }
         }
@@ -262,15 +264,8 @@ public final class ChildProcessJobExecutor: JobExecutor {
     // MARK: Outcome
 
     private func outcome(_ ending: Ending, _ request: JobRequest, logPath: String) throws -> JobOutcome {
-        let all = Self.tail(of: logPath, lines: 2000, bytes: 256 << 10)
-        // The Swift runtime prints its fatal error, then a long backtrace (registers, images):
-        // the lines worth keeping are those before the backtrace, and its "Program crashed" line.
-        let backtrace = all.firstIndex { $0.hasPrefix("*** Signal") || $0.hasPrefix("*** Program crashed") }
-        var tail = Array(all[..<(backtrace ?? all.endIndex)].suffix(Self.stderrLines))
-        if let crashed = all.first(where: { $0.hasPrefix("*** Program crashed") }) { tail.append(crashed) }
-        let fatal = all.last { $0.contains("Fatal error") || $0.contains("fatal error") }
-        let summary = fatal ?? tail.last
-        let allocationFailed = Self.looksLikeAllocationFailure(all)
+        let log = JobProcessLog(path: logPath)
+        let (tail, summary, allocationFailed) = (log.tail, log.summary, log.allocationFailed)
         if case let .exited(status, report?, _) = ending, status == 0 || status == JobProcessReport.failedStatus {
             if case let .done(files) = report { return JobOutcome(files: files) }
             if case var .failed(failure) = report {
@@ -328,13 +323,7 @@ public final class ChildProcessJobExecutor: JobExecutor {
                    process: process)
     }
 
-    static func looksLikeAllocationFailure(_ lines: [String]) -> Bool {
-        lines.contains { line in
-            ["failed to allocate", "Could not allocate memory", "Cannot allocate memory", "out of memory", "std::bad_alloc"].contains { line.contains($0) }
-        }
-    }
-
-    private static func summary(_ line: String?) -> String {
+    static func summary(_ line: String?) -> String {
         guard let line else { return "" }
         return ": " + String(line.prefix(300))
     }
@@ -353,23 +342,6 @@ public final class ChildProcessJobExecutor: JobExecutor {
         if seconds >= 3600 && (seconds / 3600).rounded() == seconds / 3600 { return number(seconds / 3600) + " h" }
         if seconds >= 120 && (seconds / 60).rounded() == seconds / 60 { return number(seconds / 60) + " min" }
         return number(seconds) + " s"
-    }
-
-    /// The last `lines` non-empty lines of a text file, reading at most its last `limit` bytes.
-    static func tail(of path: String, lines: Int, bytes limit: Int = 16 << 10) -> [String] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        let size = lseek(fd, 0, SEEK_END)
-        guard size > 0 else { return [] }
-        let count = Int(min(size, off_t(limit)))
-        var bytes = [UInt8](repeating: 0, count: count)
-        let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, size - off_t(count)) }
-        guard read > 0 else { return [] }
-        let text = String(decoding: bytes[0..<read], as: UTF8.self)
-        let all = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { String($0.prefix(500)) }
-            .filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }
-        return Array(all.suffix(lines))
     }
 }
 

@@ -1,5 +1,6 @@
 import BinaryIO
 import GGUF
+import ModelFolder
 import Safetensors
 
 /// Is a settled inbox entry complete, judged by what the files say about themselves?

@@ -67,31 +67,23 @@ extension ControlLoop {
         }
         switch result {
         case let .succeeded(files, outputBytes):
+            let name: String
             do {
-                let name = try moves.publish(id, input: record.input)
-                record.destination = "out/" + name
-                record.outputBytes = outputBytes
-                let kept = try moves.retireInput(id, input: record.input, keep: settings.keepInput)
-                record.state = .done
-                record.finishedAt = Clock.wall()
-                record.error = nil
-                save(record)
-                try moves.remove(id)
-                records[id] = nil
-                metrics.finished["done", default: 0] += 1
-                metrics.bytesIn += record.inputBytes
-                metrics.bytesOut += outputBytes
-                log.info("done", "\(record.input) → out/\(name) (\(files.count) file(s), \(outputBytes) bytes)", [
-                    ("job", .string(id)), ("seconds", .number(JSONNumber(JobRecord.rounded(record.elapsed ?? 0)))),
-                    ("input_now", .string(kept.map { "done/" + $0 } ?? "removed")),
-                ])
+                name = try moves.publish(id, input: record.input)
             } catch {
                 var failure = daemon.classifier.classify(error)
-                // Our own publishing failed (disk full at the rename...): never the input's fault.
+                // Our own publishing failed (disk full before the rename...): never the input's fault.
                 if failure.kind != .transient { failure.kind = .transient }
                 records[id] = record
                 handleFailure(id, failure)
+                return
             }
+            // Published: from here on the job is never run again, whatever fails.
+            record.destination = "out/" + name
+            record.outputBytes = outputBytes
+            records[id] = record
+            endings[id] = .published(files: files.count)
+            finishEnding(id)
         case let .failed(failure) where stopping && failure.type == JobFailure.cancelledType:
             // Stopped by the daemon's own shutdown: redone at the next start, its attempt given back.
             record.attempts = max(0, record.attempts - 1)
@@ -127,8 +119,7 @@ extension ControlLoop {
                 record.state = .deferred
                 record.finishedAt = Clock.wall()
                 save(record)
-                try moves.remove(id)
-                records[id] = nil
+                forget(id)
                 metrics.finished["deferred", default: 0] += 1
                 scanner.hold(name, seconds: max(settings.settleSeconds, 1), now: Clock.monotonic())
                 log.info("defer", "\(record.input): still arriving (\(failure.message)); back in the inbox as \(name)",
@@ -152,30 +143,87 @@ extension ControlLoop {
                     [("job", .string(id))])
     }
 
-    /// Moves the input and its error.json to failed/ and forgets the job.
+    /// Moves the input and its error.json to failed/ and forgets the job (see `finishEnding`).
     func moveToFailed(_ id: String, _ failure: JobFailure) {
-        guard var record = records[id] else { return }
+        endings[id] = .failing(failure)
+        finishEnding(id)
+    }
+
+    /// Makes the last moves of a job whose outcome is decided. What fails is logged and tried
+    /// again at the next rescan; the job itself is never run again (its input may already sit
+    /// beside error.json, or its artifacts in out/).
+    func finishEnding(_ id: String) {
+        guard let ending = endings[id], var record = records[id] else {
+            endings[id] = nil
+            return
+        }
         let wall = Clock.wall()
-        record.error = failure.json()
-        do {
-            let report = moves.errorReport(failure, record: record, version: daemon.options.version, now: wall)
-            let name = try moves.fail(id, input: record.input, report: report)
+        switch ending {
+        case let .published(files):
+            let kept: String?
+            do {
+                kept = try moves.retireInput(id, input: record.input, keep: settings.keepInput)
+            } catch {
+                log.error("done", "\(record.input): published to \(record.destination ?? "out/"), but cannot move the input to done/: \(error); "
+                              + "trying again at the next rescan", [("job", .string(id))])
+                return
+            }
+            endings[id] = nil
+            record.state = .done
+            record.finishedAt = wall
+            record.error = nil
+            save(record)
+            forget(id)
+            metrics.finished["done", default: 0] += 1
+            metrics.bytesIn += record.inputBytes
+            metrics.bytesOut += record.outputBytes ?? 0
+            log.info("done", "\(record.input) → \(record.destination ?? "out/") (\(files) file(s), \(record.outputBytes ?? 0) bytes)", [
+                ("job", .string(id)), ("seconds", .number(JSONNumber(JobRecord.rounded(record.elapsed ?? 0)))),
+                ("input_now", .string(kept.map { "done/" + $0 } ?? "removed")),
+            ])
+        case let .failing(failure):
+            record.error = failure.json()
+            records[id] = record
+            let name: String
+            do {
+                let report = moves.errorReport(failure, record: record, version: daemon.options.version, now: wall)
+                name = try moves.fail(id, input: record.input, report: report)
+            } catch {
+                log.error("fail", "\(record.input): cannot move it to failed/: \(error); trying again at the next rescan",
+                          [("job", .string(id))])
+                return
+            }
+            endings[id] = nil
             record.state = .failed
             record.destination = "failed/" + name
             record.finishedAt = wall
             save(record)
-            try moves.remove(id)
-            records[id] = nil
+            forget(id)
             metrics.finished["failed", default: 0] += 1
             metrics.bytesIn += record.inputBytes
             var fields: [(String, JSONValue)] = [("job", .string(id)), ("type", .string(failure.type))]
             if let file = failure.file { fields.append(("file", .string(file))) }
             if let offset = failure.offset { fields.append(("offset", .number(JSONNumber(offset)))) }
             log.error("fail", "\(record.input) → failed/\(name): \(failure.description)", fields)
-        } catch {
-            records[id] = record
-            log.error("fail", "\(record.input): cannot move it to failed/: \(error)")
-            scheduleRetry(id, because: "moving to failed/ failed")
         }
     }
+
+    /// Drops a job that has ended. A work/ID that cannot be removed holds no input any more; the
+    /// next start-up removes it.
+    private func forget(_ id: String) {
+        records[id] = nil
+        do {
+            try moves.remove(id)
+        } catch {
+            log.warning("cleanup", "cannot remove work/\(id): \(error); it is removed at the next start")
+        }
+    }
+}
+
+/// How a job whose outcome is decided ends.
+enum Ending {
+    /// Its artifacts are in out/; the input goes to done/ (or away).
+    case published(files: Int)
+    /// The input goes to failed/ with error.json.
+    case failing(JobFailure)
 }

@@ -21,6 +21,9 @@ final class ControlLoop {
     /// Jobs waiting for a free slot, in order, each not before a time (retry backoff).
     var queue: [(id: String, notBefore: Double)] = []
     var running: Set<String> = []
+    /// Jobs whose outcome is decided but whose last moves failed (the input to done/ after
+    /// publishing, or the input to failed/): tried again at every rescan, never run again.
+    var endings: [String: Ending] = [:]
 
     var stopping = false
     var graceDeadline = Double.infinity
@@ -35,7 +38,7 @@ final class ControlLoop {
     init(daemon: Daemon) {
         self.daemon = daemon
         folder = DropFolder(root: daemon.options.root)
-        moves = JobMoves(folder: folder)
+        moves = JobMoves(folder: folder, warn: { [log = daemon.log] message in log.warning("fsync", message) })
         settings = daemon.options.settings
         scanner = InboxScanner(inbox: folder.inbox, settle: settings.settleSeconds)
         scanner.stalledAfter = settings.stalledSeconds
@@ -104,7 +107,11 @@ final class ControlLoop {
                     return
                 }
             }
-            if now >= nextRescan { rescan(reason: "periodic") }
+            if now >= nextRescan {
+                rescan(reason: "periodic")
+                for id in endings.keys.sorted() { finishEnding(id) }
+                retryLedger()
+            }
             if !stopping { claimSettledEntries(now: now) }
             startJobs(now: Clock.monotonic())
             housekeeping(now: Clock.monotonic())
@@ -261,6 +268,12 @@ final class ControlLoop {
             log.error("ledger", "cannot append to \(folder.ledgerPath): \(error)")
         }
         metricsDirty = true
+    }
+
+    /// Records an earlier append could not write go out now if the disk allows (already logged).
+    private func retryLedger() {
+        guard let written = try? ledger?.retry(), written > 0 else { return }
+        log.info("ledger", "wrote \(written) record(s) that could not be written before")
     }
 
     func writeProgress(force: Bool) {

@@ -40,6 +40,8 @@ public struct DaemonSettings: Sendable, Equatable {
     /// Each job in its own process (`quantd run-job`), so a crash ends that job only. Read at
     /// start; a reload does not change it.
     public var isolateJobs: Bool = true
+    /// Where jobs run: on this machine, or as Slurm jobs. Read at start; a reload does not change it.
+    public var executor: ExecutorSettings = .local
 
     public init() {}
 
@@ -57,7 +59,7 @@ public struct DaemonSettings: Sendable, Equatable {
     public static let keys = [
         "settle_seconds", "rescan_seconds", "concurrency", "threads", "max_attempts",
         "retry_backoff_seconds", "metrics_file", "grace_seconds", "keep_input",
-        "job_timeout_seconds", "job_memory_bytes", "isolate_jobs", "stalled_seconds",
+        "job_timeout_seconds", "job_memory_bytes", "isolate_jobs", "stalled_seconds", "executor",
     ]
 
     /// Backoff before attempt `attempt + 1` (attempt counts from 1).
@@ -105,9 +107,15 @@ public struct DaemonSettings: Sendable, Equatable {
                 } else {
                     throw DaemonSettingsError(path: at, message: "must be an absolute path or null, not \(member.stringValue != nil ? "a relative path" : member.kindName)")
                 }
+            case "executor":
+                settings.executor = try ExecutorSettings.parse(member, at: at)
             default:
                 throw ConfigReader.unknownKey(at: at, known: keys)
             }
+        }
+        if case .slurm = settings.executor, !settings.isolateJobs {
+            throw DaemonSettingsError(path: path + ".isolate_jobs",
+                                      message: "is false, but Slurm jobs always run in their own process; remove it or use the local executor")
         }
         return settings
     }
@@ -149,6 +157,7 @@ public struct DaemonSettings: Sendable, Equatable {
             ("job_timeout_seconds", jobTimeoutSeconds.map { .number(JSONNumber($0)) } ?? .null),
             ("job_memory_bytes", jobMemoryBytes.map { .number(JSONNumber($0)) } ?? .null),
             ("isolate_jobs", .bool(isolateJobs)),
+            ("executor", executor.json()),
         ])
     }
 

@@ -1,3 +1,4 @@
+import BinaryIO
 import JSON
 
 /// What `quantd status` shows, read from ROOT alone (it works whether or not a daemon runs):

@@ -3,7 +3,7 @@ import BinaryIO
 import Glibc
 #endif
 
-/// The folders of a drop root (DESIGN.md, "The drop folder"):
+/// The folders of a drop root (docs/design.md, "The drop folder"):
 ///
 ///     ROOT/inbox/   users drop inputs here
 ///     ROOT/work/ID/ a claimed job: input/NAME, out/ (being filled), tmp/, markers
@@ -114,9 +114,10 @@ public final class RootLock: Sendable {
         }
         fd = descriptor
         let text = Array("\(getpid())\n".utf8)
+        // The pid is for `quantd status` and error messages only; the flock is what guards ROOT.
         _ = ftruncate(fd, 0)
-        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        _ = fsync(fd)
+        try? text.withUnsafeBytes { bytes throws in try FileSystem.writeAll(fd, bytes, path: path, offset: 0) }
+        try? FileSystem.fsync(fd, path: path)
     }
 
     deinit { close(fd) }

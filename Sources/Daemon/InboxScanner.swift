@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// Decides when an inbox entry may be claimed. Owned by the daemon's control loop (one thread).
 ///
 /// Every entry the listing or inotify mentions becomes a candidate with a fingerprint (size and

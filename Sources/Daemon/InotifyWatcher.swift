@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// Watches the inbox (recursively) with libinotifytools and reports which top-level entries
-/// changed. This is the only file that calls libinotifytools.
+/// changed. This is the only file that calls libinotifytools; each read passes the
+/// `FileSystemFaults` seam (`.inotifyRead`, path = the inbox) first.
 ///
 /// libinotifytools keeps one global inotify instance and global watch tables, so every call
 /// happens on one dedicated thread, and a process-wide lock lets only one watcher session exist
@@ -70,6 +71,23 @@ final class InotifyWatcher: Sendable {
         }
         handler(.watching)
         while !stopRequested.load(ordering: .relaxed) {
+            // The read's seam: tests make the kernel's queue overflow or lose events here.
+            switch FileSystemFaults.fault(.inotifyRead, inbox) {
+            case .inotifyOverflow?:
+                var overflow = inotify_event()
+                overflow.wd = -1
+                overflow.mask = UInt32(IN_Q_OVERFLOW)
+                withUnsafeMutablePointer(to: &overflow) { handle($0) }
+                continue
+            case .inotifyLoss?:
+                _ = inotifytools_next_event(1)
+                continue
+            case .error?:
+                usleep(100_000)
+                continue
+            case .freeBytes?, nil:
+                break
+            }
             // The timeout is whole seconds; it bounds how long stop() waits.
             let asked = Clock.monotonic()
             guard let event = inotifytools_next_event(1) else {

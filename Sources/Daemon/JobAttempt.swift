@@ -1,3 +1,4 @@
+import BinaryIO
 import Dispatch
 import Synchronization
 
@@ -20,7 +21,7 @@ struct JobAttempt: Sendable {
 
     func run() -> Result {
         do {
-            try moves.prepareAttempt(request.id)
+            if !executor.resumes(request) { try moves.prepareAttempt(request.id) }
             if let planned = try executor.plannedOutputBytes(for: request) {
                 try checkFreeSpace(planned)
             }

@@ -11,9 +11,12 @@
 /// through `ChildProcessJobExecutor`, so a crash or a hang ends that job only. The daemon's tests
 /// plug in their own executors.
 ///
+/// `SlurmJobExecutor` runs the same job process as a Slurm job instead (the `executor` setting).
+///
 /// Contract:
-/// - `run` may be called again for the same input after a crash or a transient error, always with
-///   an empty `outputFolder`; it must produce the same files (the writer is deterministic).
+/// - `run` may be called again for the same input after a crash or a transient error, with an
+///   empty `outputFolder` unless `resumes` said otherwise; it must produce the same files (the
+///   writer is deterministic).
 /// - Write only under `outputFolder` and `scratchFolder`; never modify or move the input.
 /// - Files need not be written atomically inside `outputFolder`: the daemon publishes the whole
 ///   folder with one rename, after `run` returns. They must be fsynced (GGUFWriter and
@@ -39,12 +42,18 @@ public protocol JobExecutor: Sendable {
     /// The daemon is exiting with jobs still running (grace period over): end them now, so
     /// nothing writes into `work/` once the next daemon redoes them.
     func abandonRunningJobs()
+
+    /// True when work an earlier daemon started for this job is still under way elsewhere (a
+    /// Slurm job) and `run` will follow it: the attempt then keeps `outputFolder` and
+    /// `scratchFolder` as they are instead of emptying them.
+    func resumes(_ request: JobRequest) -> Bool
 }
 
 extension JobExecutor {
     public func plannedOutputBytes(for request: JobRequest) throws -> Int? { nil }
     public func reload(pipelineFile: String) throws {}
     public func abandonRunningJobs() {}
+    public func resumes(_ request: JobRequest) -> Bool { false }
 }
 
 /// Limits on one job, from the daemon settings. Only an executor that runs the job in its own

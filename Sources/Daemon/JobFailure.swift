@@ -2,6 +2,7 @@ import BinaryIO
 import GGUF
 import JSON
 import Pipeline
+import ModelFolder
 import Safetensors
 #if canImport(Glibc)
 import Glibc

@@ -10,8 +10,25 @@ import Glibc
 /// work/ID/failed/, out/'s neighbour done/, or failed/. Artifacts reach out/ by one rename of a
 /// complete folder, after `work/ID/published` records that the rename is under way. Whatever the
 /// moment of a kill -9, `Recovery` can tell from the folders alone what is left to do.
-struct JobMoves {
+///
+/// A move whose rename succeeded has happened: when an fsync after it fails, the move stands and
+/// `warn` says so. Only a power cut before the disk recovers could undo it, and the undone move
+/// leaves a state `Recovery` already handles. The fsyncs before a rename (the artifacts, the
+/// published marker, error.json) are not optional: their failure fails the move.
+struct JobMoves: Sendable {
     let folder: DropFolder
+    var warn: @Sendable (String) -> Void = { _ in }
+
+    /// fsyncs the folders a rename changed; a failure is reported, not thrown (see above).
+    private func syncAfterMove(_ folders: String...) {
+        for path in folders {
+            do {
+                try FileSystem.syncFolder(path)
+            } catch {
+                warn("\(error); the move stands (a crash before the disk recovers may undo it; start-up recovery then redoes that step)")
+            }
+        }
+    }
 
     /// Renames `inbox/NAME` to `work/ID/input/NAME` and returns ID, or nil when the entry vanished.
     func claim(_ name: String, now: Double) throws -> String? {
@@ -24,13 +41,14 @@ struct JobMoves {
         }
         let job = folder.job(id)
         try FileSystem.makeDirectory(job.input)
-        guard Glibc.rename(folder.inbox + "/" + name, job.input + "/" + name) == 0 else {
-            let code = errno
+        do {
+            try FileSystem.rename(folder.inbox + "/" + name, job.input + "/" + name, operation: "claim (rename into \(job.input))")
+        } catch {
             try? FileSystem.removeTree(job.path)
-            if code == ENOENT { return nil }
-            throw FileError(path: folder.inbox + "/" + name, operation: "claim (rename into \(job.input))", errno: code)
+            if (error as? FileError)?.errno == ENOENT { return nil }
+            throw error
         }
-        try FileSystem.sync(job.input, folder.inbox, job.path, folder.work)
+        syncAfterMove(job.input, folder.inbox, job.path, folder.work)
         return id
     }
 
@@ -38,6 +56,10 @@ struct JobMoves {
     /// redo after a crash) starts from the same state.
     func prepareAttempt(_ id: String) throws {
         let job = folder.job(id)
+        // An input already moved beside error.json goes back first: the folders must never lose it.
+        for name in (try? FileSystem.list(job.failing)) ?? [] where name != "error.json" && !name.hasPrefix(".") {
+            try FileSystem.rename(job.failing + "/" + name, job.input + "/" + name)
+        }
         for path in [job.out, job.scratch, job.publishedMarker, job.failing] { try FileSystem.removeTree(path) }
         try FileSystem.makeDirectory(job.out)
         try FileSystem.makeDirectory(job.scratch)
@@ -50,7 +72,7 @@ struct JobMoves {
         try FileSystem.sync(job.out)
         try FileSystem.writeAtomically(job.publishedMarker, DropFolder.stem(input) + "\n")
         let name = try FileSystem.moveWithoutReplacing(job.out, into: folder.out, name: DropFolder.stem(input))
-        try FileSystem.sync(folder.out, job.path)
+        syncAfterMove(folder.out, job.path)
         return name
     }
 
@@ -60,7 +82,7 @@ struct JobMoves {
         guard FileSystem.exists(path) else { return nil }
         if keep {
             let name = try FileSystem.moveWithoutReplacing(path, into: folder.done, name: input)
-            try FileSystem.sync(folder.done, folder.job(id).input)
+            syncAfterMove(folder.done, folder.job(id).input)
             return name
         }
         try FileSystem.removeTree(path)
@@ -76,10 +98,10 @@ struct JobMoves {
         let source = job.input + "/" + input
         if FileSystem.exists(source) {
             try FileSystem.rename(source, job.failing + "/" + input)
-            try FileSystem.sync(job.failing, job.input)
+            syncAfterMove(job.failing, job.input)
         }
         let name = try FileSystem.moveWithoutReplacing(job.failing, into: folder.failed, name: DropFolder.stem(input))
-        try FileSystem.sync(folder.failed, job.path)
+        syncAfterMove(folder.failed, job.path)
         return name
     }
 
@@ -87,14 +109,14 @@ struct JobMoves {
     /// (suffixed if a new entry took that name meanwhile), and returns the name.
     func returnToInbox(_ id: String, input: String) throws -> String {
         let name = try FileSystem.moveWithoutReplacing(folder.job(id).input + "/" + input, into: folder.inbox, name: input)
-        try FileSystem.sync(folder.inbox, folder.job(id).input)
+        syncAfterMove(folder.inbox, folder.job(id).input)
         return name
     }
 
     /// Removes `work/ID` once nothing in it is needed.
     func remove(_ id: String) throws {
         try FileSystem.removeTree(folder.job(id).path)
-        try FileSystem.sync(folder.work)
+        syncAfterMove(folder.work)
     }
 
     /// The input's name inside `work/ID/input/` (one entry, placed there by `claim`).

@@ -47,6 +47,30 @@ public struct JobProcessEnd: Sendable, Equatable {
     }
 }
 
+/// What a job process's stderr log says about how it ended.
+struct JobProcessLog {
+    /// The last lines worth keeping in error.json.
+    let tail: [String]
+    /// The one line that says most: the runtime's fatal error, else the last line.
+    let summary: String?
+    /// The process ran out of memory (a limit or the machine).
+    let allocationFailed: Bool
+
+    init(path: String, lines: Int = ChildProcessJobExecutor.stderrLines) {
+        let all = ChildProcess.tail(of: path, lines: 2000, bytes: 256 << 10)
+        // The Swift runtime prints its fatal error, then a long backtrace (registers, images):
+        // the lines worth keeping are those before the backtrace, and its "Program crashed" line.
+        let backtrace = all.firstIndex { $0.hasPrefix("*** Signal") || $0.hasPrefix("*** Program crashed") }
+        var tail = Array(all[..<(backtrace ?? all.endIndex)].suffix(lines))
+        if let crashed = all.first(where: { $0.hasPrefix("*** Program crashed") }) { tail.append(crashed) }
+        self.tail = tail
+        summary = all.last { $0.contains("Fatal error") || $0.contains("fatal error") } ?? tail.last
+        allocationFailed = all.contains { line in
+            ["failed to allocate", "Could not allocate memory", "Cannot allocate memory", "out of memory", "std::bad_alloc"].contains { line.contains($0) }
+        }
+    }
+}
+
 extension JobFailure {
     /// The type of the failure of a job stopped because the daemon is stopping.
     public static let cancelledType = "Cancelled"
@@ -71,7 +95,8 @@ public struct JobProcessRequest: Sendable, Equatable {
     public var pipelineText: String?
     /// RLIMIT_AS for the job process, or nil for none.
     public var addressSpaceBytes: Int?
-    /// The daemon's pid: the job process ends itself when its parent is gone.
+    /// The daemon's pid: the job process ends itself when its parent is gone. 0 when the job runs
+    /// elsewhere (a Slurm node), where the daemon is not its parent.
     public var parentPid: Int32
     public var version: String
 
@@ -124,7 +149,7 @@ public struct JobProcessRequest: Sendable, Equatable {
                   root: try string("root"), threads: try integer("threads", 1...4096), attempt: try integer("attempt", 1...1_000_000),
                   pipelineFile: try optional("pipeline_file"), pipelineText: try optional("pipeline_text"),
                   addressSpaceBytes: value["address_space_bytes"]?.isNull == false ? try integer("address_space_bytes", 1...Int.max) : nil,
-                  parentPid: Int32(try integer("parent_pid", 1...Int(Int32.max))), version: try string("version"))
+                  parentPid: Int32(try integer("parent_pid", 0...Int(Int32.max))), version: try string("version"))
     }
 
     private static func invalid(_ key: String) -> JobFailure {

@@ -11,16 +11,20 @@ import Glibc
 /// and reports progress and the outcome as JSON lines on fd 3 (`JobProcessReport`).
 ///
 /// It checks the free space itself (the daemon cannot plan without opening the input, which is
-/// what this process exists to do instead of the daemon). It ends itself when the daemon is gone
-/// (PR_SET_PDEATHSIG), and stops the pipeline early on SIGTERM, reporting `Cancelled`.
+/// what this process exists to do instead of the daemon). Started by the daemon itself, it ends
+/// when the daemon is gone (PR_SET_PDEATHSIG); started by Slurm, it
+/// runs to the end even when the daemon stops. It stops the pipeline early on SIGTERM, reporting
+/// `Cancelled`.
 public enum JobProcessChild {
     /// Test hooks, honoured only when the variable is set: an input whose name contains the value
-    /// aborts (`QUANTD_TEST_JOB_ABORT`), runs until SIGTERM (`QUANTD_TEST_JOB_HANG`) or allocates
-    /// more than its memory limit (`QUANTD_TEST_JOB_ALLOCATE`), so the daemon's handling of
-    /// crashes, timeouts and allocation failures can be tested with the real binary.
+    /// aborts (`QUANTD_TEST_JOB_ABORT`), runs until SIGTERM (`QUANTD_TEST_JOB_HANG`), allocates
+    /// more than its memory limit (`QUANTD_TEST_JOB_ALLOCATE`) or waits 5 s before it starts
+    /// (`QUANTD_TEST_JOB_PAUSE`), so the daemon's handling of crashes, timeouts, allocation
+    /// failures and restarts under a running job can be tested with the real binary.
     static let abortVariable = "QUANTD_TEST_JOB_ABORT"
     static let hangVariable = "QUANTD_TEST_JOB_HANG"
     static let allocateVariable = "QUANTD_TEST_JOB_ALLOCATE"
+    static let pauseVariable = "QUANTD_TEST_JOB_PAUSE"
 
     /// Runs the job and returns the process's exit status.
     public static func run(requestFile: String) -> Int32 {
@@ -42,8 +46,10 @@ public enum JobProcessChild {
             return JobProcessReport.failedStatus
         }
         // The daemon may be gone already (killed between spawning and here): then nobody waits.
-        setParentDeathSignal(SIGKILL)
-        if getppid() != request.parentPid { return 70 }
+        if request.parentPid != 0 {
+            setParentDeathSignal(SIGKILL)
+            if getppid() != request.parentPid { return 70 }
+        }
         if let bytes = request.addressSpaceBytes {
             var limit = rlimit(rlim_cur: rlim_t(bytes), rlim_max: rlim_t(bytes))
             setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
@@ -110,6 +116,9 @@ public enum JobProcessChild {
             // Like a pipeline stage that polls: only SIGTERM ends it.
             while !cancelled() { usleep(20_000) }
             throw PipelineError.cancelled
+        }
+        if matches(pauseVariable) {
+            for _ in 0..<250 where !cancelled() { usleep(20_000) }
         }
         if matches(allocateVariable) {
             let bytes = (limit ?? (1 << 40)).multipliedReportingOverflow(by: 2)

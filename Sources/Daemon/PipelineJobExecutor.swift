@@ -64,13 +64,17 @@ public final class PipelineJobExecutor: JobExecutor {
         }
         job.evaluationProgress = { p in
             progress(JobProgress(stage: "evaluate", fraction: Double(p.passesDone) / Double(max(1, p.passesTotal)),
-                                 detail: "forward pass \(p.passesDone)/\(p.passesTotal)"))
+                                 detail: p.detail))
         }
         job.isCancelled = cancelled
         let result = try job.run()
         var files: [String] = []
         for artifact in result.artifacts {
-            if current.zstd?.keepPlain ?? true { files.append(Self.name(artifact.path)) }
+            if !artifact.files.isEmpty {
+                files += artifact.files.map { Self.name($0.path) }
+            } else if current.zstd?.keepPlain ?? true {
+                files.append(Self.name(artifact.path))
+            }
             if let compressed = artifact.compressedPath { files.append(Self.name(compressed)) }
         }
         if let imatrix = result.importance?.computation?.writtenFile { files.append(imatrix) }

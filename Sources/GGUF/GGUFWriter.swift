@@ -104,6 +104,13 @@ public final class GGUFWriter {
 
     /// Checks every tensor got all its bytes, then makes the file visible under its name.
     public func finish() throws {
+        try seal()
+        try publish()
+    }
+
+    /// Checks every tensor got all its bytes and makes the file durable, still under its
+    /// temporary name (`publish()` renames it). For files that must appear together.
+    public func seal() throws {
         while let tensor = currentTensor, tensor.byteCount == 0, case .writingTensor(let index, _) = state {
             try advance(past: index)
         }
@@ -120,8 +127,19 @@ public final class GGUFWriter {
             state = .finished
             throw GGUFWriterError.sizeMismatch(written: output.bytesWritten, planned: expected)
         }
-        try output.commit()
+        do {
+            try output.seal()
+        } catch {
+            output.abort()
+            state = .finished
+            throw error
+        }
         state = .finished
+    }
+
+    /// Renames a sealed file into place.
+    public func publish() throws {
+        try output.commit()
     }
 
     /// Drops the temporary file; the destination is left as it was.

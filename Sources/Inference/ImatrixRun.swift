@@ -25,7 +25,7 @@ public struct ImatrixRun: Sendable {
     public static func minimumTokens(ctx: Int) -> Int { 2 * ctx }
 
     public static func collect(
-        model: LlamaModel, tokens: [Int32], ctx: Int = 512, chunks limit: Int? = nil, threads: Int = 1,
+        model: LlamaModel, tokens: [Int32], ctx: Int = 512, chunks limit: Int? = nil, firstChunk: Int = 0, threads: Int = 1,
         includesOutput: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
         isCancelled: (() -> Bool)? = nil
     ) throws -> ImatrixRun {
@@ -33,7 +33,11 @@ public struct ImatrixRun: Sendable {
         guard tokens.count >= minimumTokens(ctx: ctx) else {
             throw ImatrixError.tooFewTokens(tokens: tokens.count, ctx: ctx)
         }
-        let available = tokens.count / ctx
+        // `firstChunk` skips chunks another run covers (partials merged later add up to the whole).
+        guard firstChunk >= 0, firstChunk < tokens.count / ctx else {
+            throw ImatrixError.chunkOutOfRange(first: firstChunk, available: tokens.count / ctx)
+        }
+        let available = tokens.count / ctx - firstChunk
         let count = limit.map { min(max(1, $0), available) } ?? available
         let hp = model.hyperParameters
         let collector = ImatrixCollector(includesOutput: includesOutput, threads: threads)
@@ -44,10 +48,11 @@ public struct ImatrixRun: Sendable {
         progress?(0, count)
         for c in 0..<count {
             if isCancelled?() == true { throw ImatrixError.cancelled }
-            var chunk = Array(tokens[(c * ctx)..<((c + 1) * ctx)])
+            let start = (firstChunk + c) * ctx
+            var chunk = Array(tokens[start..<(start + ctx)])
             if hp.addsBOS { chunk[0] = hp.bosToken }
             try model.observeActivations(tokens: chunk, threads: threads)
-            if let tensor = collector.nonFiniteTensor { throw ImatrixError.nonFinite(tensor: tensor, chunk: c) }
+            if let tensor = collector.nonFiniteTensor { throw ImatrixError.nonFinite(tensor: tensor, chunk: firstChunk + c) }
             progress?(c + 1, count)
         }
         return ImatrixRun(entries: collector.entries, chunks: count, ctx: ctx, textTokens: tokens.count,
@@ -59,6 +64,7 @@ public enum ImatrixError: Error, Equatable, CustomStringConvertible {
     case contextTooSmall(Int)
     case tooFewTokens(tokens: Int, ctx: Int)
     case nonFinite(tensor: String, chunk: Int)
+    case chunkOutOfRange(first: Int, available: Int)
     case cancelled
 
     public var description: String {
@@ -69,6 +75,8 @@ public enum ImatrixError: Error, Equatable, CustomStringConvertible {
             "the calibration text has \(tokens) tokens, but a context of \(ctx) needs at least \(2 * ctx) (as llama-imatrix requires); use a longer text or a smaller ctx"
         case .nonFinite(let tensor, let chunk):
             "the activations of '\(tensor)' overflowed to a non-finite value in chunk \(chunk + 1); the model's weights are probably broken (llama-imatrix stops here too)"
+        case .chunkOutOfRange(let first, let available):
+            "the chunk range starts at chunk \(first + 1), but the text has \(available) whole chunks; give a range within 1-\(available)"
         case .cancelled:
             "calibration was stopped before it finished"
         }

@@ -36,7 +36,11 @@ public final class LlamaModel {
     /// Told the input of every weight matmul (llama-imatrix's collection; see `ActivationObserver`).
     public var activationObserver: (any ActivationObserver)?
 
-    public convenience init(path: String) throws { try self.init(weights: GGUFFile(path: path)) }
+    /// Opens a GGUF file, or a split set by its first file (every file of the set is checked).
+    public convenience init(path: String) throws {
+        let file = try GGUFFile(path: path)
+        try self.init(weights: GGUFSplitSet.isSplit(file) ? try GGUFSplitSet(first: file) : file)
+    }
 
     public init(weights: any ModelWeights) throws {
         self.weights = weights

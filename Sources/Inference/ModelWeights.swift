@@ -52,3 +52,19 @@ extension GGUFFile: ModelWeights {
 
     public func release(_ tensor: WeightTensor) { MappedFile.releasePages(tensor.bytes) }
 }
+
+/// A split set's tensors, each read from the file that holds it; the metadata is the first file's.
+extension GGUFSplitSet: ModelWeights {
+    public func tensor(named name: String) -> WeightTensor? {
+        tensorIndex(named: name).map(weightTensor)
+    }
+
+    public var weightTensors: [WeightTensor] { tensors.indices.map(weightTensor) }
+
+    public func release(_ tensor: WeightTensor) { MappedFile.releasePages(tensor.bytes) }
+
+    private func weightTensor(_ index: Int) -> WeightTensor {
+        let info = tensors[index].info
+        return WeightTensor(name: info.name, dimensions: info.dimensions, type: info.type, bytes: data(for: index), isMapped: true)
+    }
+}

@@ -1,4 +1,4 @@
-import Safetensors
+import ModelFolder
 
 /// Why a folder cannot be converted: what, where, and what to do.
 public enum ConversionError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import GGUF
+import ModelFolder
 import Safetensors
 
 #if canImport(Glibc)

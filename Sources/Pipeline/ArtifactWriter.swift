@@ -11,26 +11,71 @@ public struct TensorRecord: Sendable {
     public var error: ErrorAccumulator?
 }
 
-/// One artifact being written: its plan (a type per tensor), its GGUF writer, and what it
-/// records. The runner feeds it every tensor in order, a slab of rows at a time.
+/// One file of a split artifact, as the manifest lists it.
+public struct ArtifactFile: Sendable, Equatable {
+    public var path: String
+    public var bytes: Int
+    public var sha256: String
+}
+
+/// One artifact being written: its plan (a type per tensor), its GGUF writer (one file, or a
+/// split set), and what it records. The runner feeds it every tensor in order, a slab of rows at a
+/// time.
 final class ArtifactWriter {
+    enum Output {
+        case single(GGUFWriter)
+        case split(GGUFSplitWriter)
+    }
+
     let scheme: PipelineConfig.Scheme
+    /// The artifact's file; for a split set, its first file.
     let path: String
     let types: [GGMLType]
-    let writer: GGUFWriter
+    let output: Output
     private(set) var records: [TensorRecord] = []
     private var current: TensorRecord?
 
-    init(scheme: PipelineConfig.Scheme, path: String, source: TensorSource, model: ModelHyperparameters,
+    /// `path` is the single file's; a split set is named after it without `.gguf`
+    /// (`M-Q4_K_M.gguf` -> `M-Q4_K_M-00001-of-00003.gguf`, …), as llama-gguf-split names a set.
+    init(scheme: PipelineConfig.Scheme, path: String, split: GGUFSplitRule?, source: TensorSource, model: ModelHyperparameters,
          importance: ImportanceMatrix?) throws {
         self.scheme = scheme
-        self.path = path
         types = try TensorTypePlanner.plan(source.tensors, model: model, options: scheme.options)
         let plans = zip(source.tensors, types).map {
             GGUFTensorPlan(name: $0.name, dimensions: Self.withoutTrailingOnes($0.dimensions), type: $1)
         }
-        writer = try GGUFWriter(destination: path, metadata: ArtifactWriter.metadata(source.metadata, scheme: scheme, importance: importance),
-                                tensors: plans, hashing: true)
+        let metadata = ArtifactWriter.metadata(source.metadata, scheme: scheme, importance: importance)
+        if let split {
+            let prefix = path.hasSuffix(".gguf") ? String(path.dropLast(5)) : path
+            let writer = try GGUFSplitWriter(prefix: prefix, metadata: metadata, tensors: plans, rule: split, hashing: true)
+            output = .split(writer)
+            self.path = writer.shards[0].path
+        } else {
+            output = .single(try GGUFWriter(destination: path, metadata: metadata, tensors: plans, hashing: true))
+            self.path = path
+        }
+    }
+
+    /// Bytes written over all the artifact's files.
+    var bytesWritten: Int {
+        switch output {
+        case .single(let w): w.bytesWritten
+        case .split(let w): w.bytesWritten
+        }
+    }
+
+    /// The SHA-256 of the artifact's (first) file, once finished.
+    var sha256: String {
+        switch output {
+        case .single(let w): w.sha256 ?? ""
+        case .split(let w): w.shards[0].sha256 ?? ""
+        }
+    }
+
+    /// Every file of a split artifact (empty for a single file).
+    var files: [ArtifactFile] {
+        guard case .split(let w) = output else { return [] }
+        return w.shards.map { ArtifactFile(path: $0.path, bytes: $0.bytes, sha256: $0.sha256 ?? "") }
     }
 
     /// A tensor's shape as llama-quantize writes it: without trailing dimensions of 1 (gguf writes
@@ -68,7 +113,10 @@ final class ArtifactWriter {
     }
 
     func append(_ bytes: UnsafeRawBufferPointer, error: ErrorAccumulator?) throws {
-        try writer.append(bytes)
+        switch output {
+        case .single(let w): try w.append(bytes)
+        case .split(let w): try w.append(bytes)
+        }
         current?.bytes += bytes.count
         if let error {
             var total = current?.error ?? ErrorAccumulator()
@@ -82,6 +130,17 @@ final class ArtifactWriter {
         current = nil
     }
 
-    func finish() throws { try writer.finish() }
-    func abort() { writer.abort() }
+    func finish() throws {
+        switch output {
+        case .single(let w): try w.finish()
+        case .split(let w): try w.finish()
+        }
+    }
+
+    func abort() {
+        switch output {
+        case .single(let w): w.abort()
+        case .split(let w): w.abort()
+        }
+    }
 }

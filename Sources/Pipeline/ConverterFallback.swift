@@ -54,8 +54,7 @@ public struct ConverterFallback {
             throw ConverterFallbackError.failed(python: settings.python, script: script, status: termination.description,
                                                 stderr: lines)
         }
-        var info = stat()
-        guard stat(output, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else {
+        guard let info = FileSystem.info(output), info.isRegularFile, info.size > 0 else {
             unlink(output)
             throw ConverterFallbackError.invalidOutput(script: script, path: output,
                                                        reason: "it exited with status 0 but wrote no file there")

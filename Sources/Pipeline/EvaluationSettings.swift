@@ -21,11 +21,14 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var ctx: Int
     /// A UTF-8 text file as written in the pipeline; nil: the built-in text (`EvaluationText`).
     public var text: String?
+    /// Choice tasks scored for the source and every artifact (`"tasks": [{"kind": …, "file": …, "limit": …}]`).
+    public var tasks: [TaskSpec]
 
-    public init(tokens: Int = defaultTokens, ctx: Int = defaultContext, text: String? = nil) {
+    public init(tokens: Int = defaultTokens, ctx: Int = defaultContext, text: String? = nil, tasks: [TaskSpec] = []) {
         self.tokens = tokens
         self.ctx = ctx
         self.text = text
+        self.tasks = tasks
     }
 
     /// The JSON that says these settings in a pipeline (for pipelines made on the command line).
@@ -34,6 +37,7 @@ public struct EvaluationSettings: Sendable, Equatable {
             ("tokens", .number(JSONNumber(tokens))), ("ctx", .number(JSONNumber(ctx))),
         ]
         if let text { members.append(("text", .string(text))) }
+        if !tasks.isEmpty { members.append(("tasks", .array(tasks.map(\.json)))) }
         return .object(members)
     }
 
@@ -54,6 +58,11 @@ public struct EvaluationSettings: Sendable, Equatable {
         if let text = try reader.string("text") {
             guard !text.isEmpty else { throw ConfigError(path: reader.child("text"), message: "is empty; name a UTF-8 text file or leave the key out for the built-in text") }
             settings.text = text
+        }
+        if let tasks = try reader.array("tasks") {
+            settings.tasks = try tasks.enumerated().map { (i, task) throws(ConfigError) in
+                try TaskSpec.parse(task, path: "\(reader.child("tasks"))[\(i)]")
+            }
         }
         try reader.rejectUnknownKeys()
         return settings

@@ -4,10 +4,23 @@ import Inference
 import Tokenizer
 
 /// Progress of the `evaluate` stage: one step per forward pass over a chunk (the reference's, then
-/// each artifact's).
+/// each artifact's); while tasks are scored (`task` set), one step per item and model.
 public struct EvaluationProgress: Sendable {
     public var passesDone: Int
     public var passesTotal: Int
+    /// The task being scored (its kind), nil during the perplexity passes.
+    public var task: String?
+
+    public init(passesDone: Int, passesTotal: Int, task: String? = nil) {
+        self.passesDone = passesDone
+        self.passesTotal = passesTotal
+        self.task = task
+    }
+
+    /// "forward pass 3/8" or "hellaswag item 120/1600".
+    public var detail: String {
+        task.map { "\($0) item \(passesDone)/\(passesTotal)" } ?? "forward pass \(passesDone)/\(passesTotal)"
+    }
 }
 
 /// What the `evaluate` stage measured: the source's perplexity, and each artifact's perplexity and
@@ -36,6 +49,8 @@ public struct EvaluationReport: Sendable {
     public var reference: PerplexityResult?
     /// One entry per artifact, in the job's artifact order.
     public var artifacts: [ArtifactOutcome] = []
+    /// The settings' tasks, in their order, scored whether or not the perplexity part ran.
+    public var tasks: [TaskReport] = []
 
     /// Artifact `i`'s outcome; every artifact is skipped, with the stage's reason, when the stage was.
     public func outcome(artifact i: Int) -> ArtifactOutcome? {
@@ -98,7 +113,7 @@ public struct EvaluationStage {
     /// (cancellation, I/O) are thrown.
     public func run(
         reference makeReference: () throws -> ReferenceModel, text: (name: String, text: String), artifacts: [String],
-        threads: Int, progress: ((EvaluationProgress) throws -> Void)? = nil
+        tasks: [(spec: TaskSpec, contents: [UInt8])] = [], threads: Int, progress: ((EvaluationProgress) throws -> Void)? = nil
     ) throws -> EvaluationReport {
         let holder: ReferenceModel, reference: LlamaModel
         do {
@@ -122,6 +137,8 @@ public struct EvaluationStage {
             var report = try Self.measure(reference: reference, artifacts: artifacts, tokens: ids, settings: settings,
                                           threads: threads, progress: progress)
             report.text = text.name
+            report.tasks = try Self.scoreTasks(reference: reference, artifacts: artifacts, tokenizer: tokenizer, tasks: tasks,
+                                               threads: threads, progress: progress)
             return report
         }
     }

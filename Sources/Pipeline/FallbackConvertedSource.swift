@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import GGUF
-import Safetensors
+import ModelFolder
 
 /// A Hugging Face folder converted by llama.cpp's convert_hf_to_gguf.py (`ConverterFallback`): the
 /// F16 GGUF it wrote, read as any GGUF input is, while the manifest's sources are the folder's own

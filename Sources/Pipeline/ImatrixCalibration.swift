@@ -14,6 +14,9 @@ public struct ImatrixSettings: Sendable, Equatable {
     public var chunks: Int?
     /// Collect `output.weight` too (llama-imatrix's `--process-output`).
     public var processOutput: Bool
+    /// Chunks skipped at the start (0-based index of the first chunk evaluated): a partial over a
+    /// chunk range, to be merged with the others (`ImatrixFile.merged`).
+    public var firstChunk = 0
 
     public init(text: String? = nil, ctx: Int = 512, chunks: Int? = nil, processOutput: Bool = false) {
         self.text = text
@@ -76,7 +79,7 @@ public enum ImatrixCalibration {
     ) throws -> (file: ImatrixFile, computation: ImatrixComputation) {
         let tokens = try tokens(of: text, model: model)
         let run = try ImatrixRun.collect(model: model, tokens: tokens, ctx: settings.ctx, chunks: settings.chunks,
-                                         threads: threads, includesOutput: settings.processOutput,
+                                         firstChunk: settings.firstChunk, threads: threads, includesOutput: settings.processOutput,
                                          progress: progress, isCancelled: isCancelled)
         let file = ImatrixFile(
             entries: run.entries.map { ImatrixFile.Entry(name: $0.name, sums: $0.sums, counts: $0.counts.map { Float($0) }) },

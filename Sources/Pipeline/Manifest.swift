@@ -62,14 +62,14 @@ public enum Manifest {
         if let weights = result.weightCalibration { calibration += weightCalibrationFields(weights, config: config) }
         root.append(("calibration", .object(calibration)))
         root.append(("artifacts", .array(result.artifacts.indices.map { i in
-            artifact(result.artifacts[i], evaluation: result.evaluation?.outcome(artifact: i))
+            artifact(result.artifacts[i], evaluation: result.evaluation.flatMap { EvaluationJSON.artifact($0, index: i) })
         })))
         if let evaluation = result.evaluation { root.append(("evaluation", EvaluationJSON.job(evaluation))) }
         root.append(("timings", .object(result.timings.map { ($0.stage, number($0.seconds)) })))
         return .object(root)
     }
 
-    static func artifact(_ a: JobResult.Artifact, evaluation: EvaluationReport.ArtifactOutcome?) -> JSONValue {
+    static func artifact(_ a: JobResult.Artifact, evaluation: JSONValue?) -> JSONValue {
         let weights = a.tensors.reduce(0) { $0 + $1.bytes }
         var histogram: [(key: String, value: JSONValue)] = []
         for record in a.tensors {
@@ -86,6 +86,14 @@ public enum Manifest {
             ("bits_per_weight", number(elements > 0 ? Double(weights) * 8 / Double(elements) : 0)),
             ("types", .object(histogram)),
         ]
+        if !a.files.isEmpty {
+            fields.append(("split", .object([
+                ("count", .number(JSONNumber(a.files.count))),
+                ("files", .array(a.files.map { f in
+                    .object([("file", .string(lastComponent(f.path))), ("bytes", .number(JSONNumber(f.bytes))), ("sha256", .string(f.sha256))])
+                })),
+            ])))
+        }
         if let zpath = a.compressedPath, let zbytes = a.compressedBytes {
             fields.append(("zstd", .object([
                 ("file", .string(lastComponent(zpath))), ("bytes", .number(JSONNumber(zbytes))),
@@ -93,7 +101,7 @@ public enum Manifest {
                 ("ratio", number(Double(a.bytes) / Double(max(1, zbytes)))),
             ])))
         }
-        if let evaluation { fields.append(("evaluation", EvaluationJSON.artifact(evaluation))) }
+        if let evaluation { fields.append(("evaluation", evaluation)) }
         if !a.calibrated.isEmpty { fields.append(("calibrated", calibratedJSON(a.calibrated))) }
         fields.append(("tensors", .array(a.tensors.map { t in
             var entry: [(key: String, value: JSONValue)] = [

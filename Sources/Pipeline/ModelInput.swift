@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import ModelConversion
-import Safetensors
+import ModelFolder
 
 /// A job's input as a tensor source, however it has to be read: an F32/F16/BF16 GGUF in place, a
 /// Hugging Face folder of a native architecture through quantd's converter, any other folder through

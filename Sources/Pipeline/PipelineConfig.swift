@@ -13,6 +13,8 @@ public struct PipelineConfig: Sendable {
         /// Names the artifact: `<model>-<name>.gguf`.
         public var name: String
         public var options: SchemeOptions
+        /// Write this scheme's artifact as a split set (overrides the `split` output stage).
+        public var split: GGUFSplitRule?
 
         public init(name: String, options: SchemeOptions) {
             self.name = name
@@ -50,6 +52,8 @@ public struct PipelineConfig: Sendable {
     public var calibration: [CalibrationStage] = []
     public var schemes: [Scheme] = []
     public var zstd: ZstdStage?
+    /// The `split` output stage: every artifact written as a split set cut by this rule.
+    public var split: GGUFSplitRule?
     public var manifest = true
     /// The `evaluate` stage (perplexity and KL divergence of every artifact); nil: off.
     public var evaluation: EvaluationSettings? = EvaluationSettings()
@@ -82,6 +86,9 @@ public struct PipelineConfig: Sendable {
     /// Where relative paths in the pipeline resolve: the pipeline file's folder (nil: the
     /// current directory, as for paths typed on the command line).
     public var baseDirectory: String?
+
+    /// How a scheme's artifact is split, if it is: its own `split`, else the `split` stage's.
+    public func splitRule(for scheme: Scheme) -> GGUFSplitRule? { scheme.split ?? split }
 
     /// The imatrix file as written in the pipeline (and recorded in artifacts).
     public var importanceMatrixFile: String? {
@@ -193,6 +200,10 @@ public struct PipelineConfig: Sendable {
         for (i, stage) in (try root.array("outputs") ?? []).enumerated() {
             try parseOutput(stage, path: "$.outputs[\(i)]", into: &config)
         }
+        if config.zstd != nil, let i = config.schemes.firstIndex(where: { config.splitRule(for: $0) != nil }) {
+            throw ConfigError(path: config.split != nil ? "$.outputs" : "$.schemes[\(i)].split",
+                              message: "splits an artifact, and the zstd stage compresses single files only — drop one of the two")
+        }
         try root.rejectUnknownKeys()
         return config
     }
@@ -257,12 +268,20 @@ public struct PipelineConfig: Sendable {
                 throw ConfigError(path: "\(r.path).match", message: "\(error)")
             }
         }
+        var split: GGUFSplitRule?
+        if let json = reader.raw("split") {
+            var r = try ConfigReader(json, path: "\(path).split")
+            split = try parseSplit(&r)
+            try r.rejectUnknownKeys()
+        }
         let name = try reader.string("name") ?? mix.rawValue
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             throw ConfigError(path: "\(path).name", message: "'\(name)' cannot be part of a file name")
         }
         try reader.rejectUnknownKeys()
-        return Scheme(name: name, options: options)
+        var scheme = Scheme(name: name, options: options)
+        scheme.split = split
+        return scheme
     }
 
     private static func type(_ reader: inout ConfigReader, _ key: String, path: String) throws(ConfigError) -> GGMLType? {
@@ -285,9 +304,31 @@ public struct PipelineConfig: Sendable {
             config.zstd = zstd
         case "manifest":
             config.manifest = try reader.bool("enabled") ?? true
+        case "split":
+            config.split = try parseSplit(&reader)
         default:
-            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not an output stage (zstd, manifest)")
+            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not an output stage (zstd, split, manifest)")
         }
         try reader.rejectUnknownKeys()
+    }
+
+    /// `max_size` (llama-gguf-split's `--split-max-size` syntax, e.g. "45G") or `max_tensors`.
+    private static func parseSplit(_ reader: inout ConfigReader) throws(ConfigError) -> GGUFSplitRule {
+        let size = try reader.string("max_size")
+        let tensors = try reader.int("max_tensors", in: 1...Int(Int32.max))
+        switch (size, tensors) {
+        case (let size?, nil):
+            do {
+                return try GGUFSplitRule.size(size)
+            } catch {
+                throw ConfigError(path: "\(reader.path).max_size", message: "\(error)")
+            }
+        case (nil, let tensors?):
+            return .maxTensors(tensors)
+        case (_?, _?):
+            throw ConfigError(path: "\(reader.path).max_tensors", message: "cannot go with \"max_size\": a split is cut by size or by tensor count — keep one")
+        case (nil, nil):
+            throw ConfigError(path: "\(reader.path)", message: "needs \"max_size\" (e.g. \"45G\") or \"max_tensors\"")
+        }
     }
 }

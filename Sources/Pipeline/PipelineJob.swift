@@ -38,13 +38,20 @@ public final class PipelineJob {
         self.threads = threads
     }
 
-    /// The artifacts' base name: the input file's name without `.gguf` and without a trailing
-    /// 16/32-bit type tag (`SmolLM2-135M-F16.gguf` -> `SmolLM2-135M`).
+    /// The artifacts' base name: the input file's name without `.gguf`, a split set's
+    /// `-00001-of-0000N` and a trailing 16/32-bit type tag (`SmolLM2-135M-F16.gguf` -> `SmolLM2-135M`).
     public static func baseName(forInput path: String) -> String {
         var name = String(path.split(separator: "/").last ?? Substring(path))
         for suffix in [".gguf.zst", ".gguf", ".safetensors"] where name.hasSuffix(suffix) {
             name = String(name.dropLast(suffix.count))
             break
+        }
+        // A split set's first file, `NAME-00001-of-00003`: the model is NAME.
+        let utf8 = Array(name.utf8)
+        let n = utf8.count
+        if n > 15, utf8[n - 15] == UInt8(ascii: "-"), String(decoding: utf8[(n - 9)..<(n - 5)], as: UTF8.self) == "-of-",
+           (utf8[(n - 14)..<(n - 9)] + utf8[(n - 5)...]).allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            name = String(decoding: utf8[..<(n - 15)], as: UTF8.self)
         }
         for tag in ["-f16", "-bf16", "-f32", "-F16", "-BF16", "-F32", ".f16", ".bf16", ".f32"] where name.hasSuffix(tag) {
             return String(name.dropLast(tag.count))
@@ -82,6 +89,7 @@ public final class PipelineJob {
         let started = Stopwatch.now()
         let wallClock = Clock.wall().rounded(.down)
         let evaluationText = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadText() }
+        let evaluationTasks = try config.evaluation.map { try EvaluationStage(settings: $0, baseDirectory: config.baseDirectory).loadTasks() } ?? []
         let (schemes, imatrixSkipped) = schemesConfig()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.importance = imatrixSkipped == nil ? try computeImportanceMatrix() : nil
@@ -107,7 +115,8 @@ public final class PipelineJob {
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()
         if let settings = config.evaluation, let evaluationText {
-            result.evaluation = try evaluate(settings: settings, text: evaluationText, artifacts: result.artifacts.map(\.path))
+            result.evaluation = try evaluate(settings: settings, text: evaluationText, tasks: evaluationTasks,
+                                            artifacts: result.artifacts.map(\.path))
             result.timings.append(("evaluate", clock.lap()))
         }
 
@@ -125,9 +134,8 @@ public final class PipelineJob {
         }
         if config.manifest {
             let sources = try source.files.map { file -> (String, Int, String) in
-                var info = stat()
-                guard stat(file, &info) == 0 else { throw FileError(path: file, operation: "stat", errno: errno) }
-                return (recordedSourcePath?(file) ?? file, Int(info.st_size), try SHA256Digest.hex(ofFile: file))
+                guard let info = FileSystem.info(file) else { throw FileError(path: file, operation: "stat", errno: errno) }
+                return (recordedSourcePath?(file) ?? file, info.size, try SHA256Digest.hex(ofFile: file))
             }
             result.timings.append(("hash_sources", clock.lap()))
             result.timings.append(("total", Stopwatch.now() - started))

@@ -28,6 +28,8 @@ public struct JobResult: Sendable {
         public var compressedPath: String?
         public var compressedBytes: Int?
         public var compressedSHA256: String?
+        /// The files of a split artifact, in order (`path` is the first); empty for a single file.
+        public var files: [ArtifactFile] = []
         /// What the `gptq`/`awq` stages did to this artifact's matrices (empty without them).
         public var calibrated: [CalibratedTensors.Record] = []
     }
@@ -90,7 +92,8 @@ public final class PipelineRunner {
         }
         let model = try ModelHyperparameters(metadata: source.metadata)
         let artifacts = try config.schemes.map {
-            try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), source: source, model: model, importance: importance)
+            try ArtifactWriter(scheme: $0, path: artifactPath(for: $0), split: config.splitRule(for: $0), source: source, model: model,
+                               importance: importance)
         }
         var stats: [(String, WeightStatistics, Int)] = []
         do {
@@ -103,8 +106,8 @@ public final class PipelineRunner {
         let quantizeSeconds = clock.lap()
         timings.append(("quantize", quantizeSeconds))
         let results = artifacts.map { a in
-            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.writer.bytesWritten,
-                               sha256: a.writer.sha256 ?? "", tensors: a.records, seconds: quantizeSeconds,
+            JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.bytesWritten,
+                               sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files,
                                calibrated: calibrated?.records[a.scheme.name] ?? [])
         }
         return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
@@ -132,7 +135,7 @@ public final class PipelineRunner {
             if converts && tensor.type.isQuantized && !config.allowRequantize {
                 throw PipelineError.requantizeRefused(tensor: tensor.name, type: tensor.type.name)
             }
-            let weights = try importanceWeights(for: tensor, importance: importance, targets: targets,
+            let weights = try Self.importanceWeights(for: tensor, importance: importance, targets: targets,
                                                 mixes: artifacts.map(\.scheme.options.mix))
             for artifact in artifacts { writes.later(artifact) { $0.beginTensor(index, tensor: tensor) } }
             let rowsPerSlab = max(1, slabCapacity / max(1, tensor.rowLength))
@@ -225,7 +228,7 @@ public final class PipelineRunner {
     /// The imatrix row for a tensor, checked against its size; an error when a scheme asks for
     /// a type that cannot do without one (`tensor_requires_imatrix`: the 1-2 bit IQ types, and
     /// Q2_K inside a Q2_K_S mix), as llama-quantize refuses to make garbage.
-    private func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
+    static func importanceWeights(for tensor: PlannedTensorSource, importance: ImportanceMatrix?,
                                    targets: [GGMLType], mixes: [QuantMix]) throws -> ImportanceWeights {
         let experts = tensor.dimensions.count > 2 ? tensor.dimensions[2] : 1
         let weights = try importance?.weights(for: tensor.name, rowLength: tensor.rowLength, experts: experts)

@@ -27,29 +27,42 @@ extension PlannedTensorSource {
     func rowBytes(_ type: GGMLType) -> Int { (rowLength / type.blockSize) * type.bytesPerBlock }
 }
 
-/// A GGUF file as a tensor source (F32, F16, BF16, or any type quantd can dequantize).
+/// A GGUF file as a tensor source (F32, F16, BF16, or any type quantd can dequantize); the first
+/// file of a split set reads the whole set, checked as llama.cpp's loader checks it.
 public final class GGUFTensorSource: TensorSource {
+    /// The file given (a split set's first file: its metadata is the model's).
     public let file: GGUFFile
     public let tensors: [PlannedTensorSource]
-    private let infos: [GGUFTensorInfo]
+    private let splitSet: GGUFSplitSet?
+    /// Each tensor's file (an index into the set's files; 0 for a single file) and entry there.
+    private let infos: [(file: Int, info: GGUFTensorInfo)]
 
     public init(path: String) throws {
         file = try GGUFFile(path: path)
-        infos = TensorTypePlanner.quantizeOrder(file.tensors, name: \.name)
-        tensors = infos.map { PlannedTensorSource(name: $0.name, dimensions: $0.dimensions, type: $0.type) }
+        if GGUFSplitSet.isSplit(file) {
+            let set = try GGUFSplitSet(first: file)
+            splitSet = set
+            infos = TensorTypePlanner.quantizeOrder(set.tensors, name: { $0.info.name })
+        } else {
+            splitSet = nil
+            infos = TensorTypePlanner.quantizeOrder(file.tensors.map { (file: 0, info: $0) }, name: { $0.info.name })
+        }
+        tensors = infos.map { PlannedTensorSource(name: $0.info.name, dimensions: $0.info.dimensions, type: $0.info.type) }
     }
 
     public var metadata: GGUFMetadata { file.metadata }
-    public var files: [String] { [file.path] }
+    public var files: [String] { splitSet?.paths ?? [file.path] }
+
+    private func holder(_ index: Int) -> GGUFFile { splitSet?.files[infos[index].file] ?? file }
 
     public func rawRows(_ index: Int, rows: Range<Int>) throws -> UnsafeRawBufferPointer {
-        let info = infos[index]
+        let info = infos[index].info
         let rowBytes = tensors[index].rowBytes(info.type)
-        let all = file.data(for: info)
+        let all = holder(index).data(for: info)
         return UnsafeRawBufferPointer(rebasing: all[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)])
     }
 
-    public func finished(_ index: Int) { file.release(infos[index]) }
+    public func finished(_ index: Int) { holder(index).release(infos[index].info) }
 
     public func floatRows(_ index: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         let tensor = tensors[index]

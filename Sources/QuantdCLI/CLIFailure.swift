@@ -21,6 +21,9 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let gguf as GGUFError:
             let exit = gguf.kind == .truncated ? QuantdExit.truncated : QuantdExit.badInput
             return CLIFailure(message: gguf.description, hint: nil, exit: exit).report()
+        case let split as GGUFSplitError:
+            let exit = if case .missingFile = split { QuantdExit.cannotOpen } else { QuantdExit.badInput }
+            return CLIFailure(message: split.description, hint: nil, exit: exit).report()
         case let file as FileError:
             return CLIFailure(message: file.description, hint: nil, exit: QuantdExit.cannotOpen).report()
         case let zstd as ZstdError:

@@ -65,6 +65,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The python that runs the fallback converter (default: the pipeline's, else \(ConverterSettings.defaultPython)).", valueName: "python"))
     var converterPython: String?
 
+    @Option(name: .long, help: ArgumentHelp("Write each artifact as a split set llama.cpp loads, at most SIZE of tensor data per file, cut where llama-gguf-split --split-max-size cuts (e.g. 45G, 500M).", valueName: "size"))
+    var splitMaxSize: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write each artifact as a split set of at most N tensors per file (llama-gguf-split --split-max-tensors).", valueName: "n"))
+    var splitMaxTensors: Int?
+
     @Flag(name: .shortAndLong, help: "Print progress even when standard error is not a terminal.")
     var verbose = false
 
@@ -80,6 +86,31 @@ struct ConvertCommand: ParsableCommand {
         if let evalTokens, evalTokens < 1 { throw ValidationError("--eval-tokens must be at least 1") }
         if converterFallback == "" { throw ValidationError("--converter-fallback needs the path of convert_hf_to_gguf.py") }
         if converterPython == "" { throw ValidationError("--converter-python needs a python interpreter") }
+        _ = try splitRule()
+    }
+
+    /// `--split-max-size` or `--split-max-tensors`, checked; nil when neither is given.
+    func splitRule() throws -> GGUFSplitRule? {
+        switch (splitMaxSize, splitMaxTensors) {
+        case (nil, nil): return nil
+        case (_?, _?): throw ValidationError("give either --split-max-size or --split-max-tensors, not both")
+        case (let size?, nil):
+            do { return try GGUFSplitRule.size(size) } catch { throw ValidationError("--split-max-size: \(error)") }
+        case (nil, let n?):
+            guard n >= 1 else { throw ValidationError("--split-max-tensors must be at least 1") }
+            return .maxTensors(n)
+        }
+    }
+
+    /// The command line's split, which replaces any the pipeline asks for.
+    private func applySplitOptions(_ config: inout PipelineConfig) throws {
+        guard let rule = try splitRule() else { return }
+        config.split = rule
+        for i in config.schemes.indices { config.schemes[i].split = nil }
+        if config.zstd != nil {
+            throw CLIFailure(message: "--split-max-\(splitMaxSize != nil ? "size" : "tensors") splits the artifacts, and the pipeline's zstd stage compresses single files only",
+                             hint: "drop the zstd stage or the split option", exit: ExitCode.validationFailure)
+        }
     }
 
     /// Anything but a GGUF file (a folder, a lone .safetensors, a missing path) with a plain
@@ -102,8 +133,12 @@ struct ConvertCommand: ParsableCommand {
             return
         }
         if isFolderConversion {
-            try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
-                                     threads: threads)
+            do {
+                try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
+                                         threads: threads, split: splitRule())
+            } catch {
+                throw CLIFailure.from(error)
+            }
             return
         }
         guard type != nil || pipeline != nil else {
@@ -119,6 +154,7 @@ struct ConvertCommand: ParsableCommand {
             }
             if allowRequantize { config.allowRequantize = true }
             try applyEvaluationOptions(&config)
+            try applySplitOptions(&config)
             let source = try modelSource(at: input)
             if dryRun {
                 print(try PlanReport.render(config: config, source: source))
@@ -176,6 +212,7 @@ struct ConvertCommand: ParsableCommand {
             }
             if allowRequantize { config.allowRequantize = true }
             try applyEvaluationOptions(&config)
+            try applySplitOptions(&config)
             try converter.checkScript()
             if !dryRun {
                 try makeFolder(output)
@@ -238,9 +275,8 @@ struct ConvertCommand: ParsableCommand {
 }
 
 func makeFolder(_ path: String) throws {
-    var info = stat()
-    if stat(path, &info) == 0 {
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+    if let info = FileSystem.info(path) {
+        guard info.isDirectory else {
             throw CLIFailure(message: "\(path) exists and is not a folder", hint: "name a folder for the artifacts", exit: QuantdExit.cannotOpen)
         }
         return
@@ -249,13 +285,11 @@ func makeFolder(_ path: String) throws {
 }
 
 func isGGUFFile(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && !path.hasSuffix(".safetensors")
+    FileSystem.info(path)?.isRegularFile == true && !path.hasSuffix(".safetensors")
 }
 
 func isDirectory(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    FileSystem.info(path)?.isDirectory == true
 }
 
 /// The pipeline's view of a model given on the command line: a Hugging Face folder through the

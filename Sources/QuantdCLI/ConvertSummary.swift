@@ -22,12 +22,19 @@ enum ConvertSummary {
             lines.append(pad(name, 42) + " " + pad(HumanReport.bytes(a.bytes), 11) + " "
                          + pad(String(format2: Double(bytes) * 8 / Double(max(1, elements))), 6) + " "
                          + pad(sci(relative), 11) + " " + pad(String(format: cosine), 11) + " " + a.sha256.prefix(16) + "…")
+            if a.files.count > 1 {
+                lines.append("  + " + pad("\(a.files.count - 1) more file\(a.files.count == 2 ? "" : "s") of the split set", 38) + " "
+                             + String(a.files[a.files.count - 1].path.split(separator: "/").last ?? ""))
+            }
             if let z = a.compressedPath, let zb = a.compressedBytes {
                 lines.append("  + " + pad(String(z.split(separator: "/").last ?? ""), 38) + " " + HumanReport.bytes(zb)
                              + " (ratio " + String(format2: Double(a.bytes) / Double(max(1, zb))) + ")")
             }
         }
-        if let evaluation = result.evaluation { lines += quality(evaluation, artifacts: result.artifacts) }
+        if let evaluation = result.evaluation {
+            lines += quality(evaluation, artifacts: result.artifacts)
+            lines += tasks(evaluation, artifacts: result.artifacts.map { String($0.path.split(separator: "/").last ?? "") })
+        }
         lines.append("manifest: \(folder)/manifest.json")
         return lines.joined(separator: "\n")
     }
@@ -58,6 +65,35 @@ enum ConvertSummary {
             case nil: row += "not evaluated"
             }
             lines.append(row)
+        }
+        return lines
+    }
+
+    /// One block per task: the source's accuracy and each artifact's, with the change in points.
+    static func tasks(_ e: EvaluationReport, artifacts: [String]) -> [String] {
+        var lines: [String] = []
+        for task in e.tasks {
+            let scored = task.source?.items ?? 0
+            lines += ["", "\(task.spec.kind.rawValue): \(scored) of \(task.available) items of \(task.spec.file)"]
+            if let reason = task.skipped {
+                lines.append("  skipped: \(reason)")
+                continue
+            }
+            lines.append("artifact                                   accuracy %  ± s.e.   Δ points  same choice %")
+            func row(_ name: String, _ r: TaskResult) -> String {
+                pad(name, 42) + " " + pad(EvalCommand.fixed(r.accuracy * 100, 2), 11) + " " + pad(EvalCommand.fixed(r.standardError * 100, 2), 8)
+            }
+            if let source = task.source { lines.append(row("source", source)) }
+            for (i, name) in artifacts.enumerated() {
+                switch task.outcome(artifact: i) {
+                case .measured(let r, let same)?:
+                    let change = task.changePoints(artifact: i) ?? 0
+                    lines.append(row(name, r) + " " + pad((change >= 0 ? "+" : "") + EvalCommand.fixed(change, 2), 9) + " "
+                                 + EvalCommand.fixed(same * 100, 1))
+                case .skipped(let reason)?: lines.append(pad(name, 42) + " skipped: \(reason)")
+                case nil: lines.append(pad(name, 42) + " not scored")
+                }
+            }
         }
         return lines
     }

@@ -12,20 +12,9 @@ final class ConverterScratch {
     /// Creates `PARENT/.quantd-convert-PID`.
     init(in parent: String) throws {
         path = "\(parent)/.quantd-convert-\(getpid())"
-        ConverterScratch.remove(path)
+        try? FileSystem.removeTree(path)
         guard mkdir(path, 0o700) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
     }
 
-    deinit { ConverterScratch.remove(path) }
-
-    /// Removes the folder's files (it holds no subfolders) and the folder.
-    static func remove(_ path: String) {
-        guard let directory = opendir(path) else { return }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { unlink("\(path)/\(name)") }
-        }
-        closedir(directory)
-        rmdir(path)
-    }
+    deinit { try? FileSystem.removeTree(path) }
 }

@@ -31,6 +31,9 @@ struct HumanReport {
         if let c = s.contextLength { rows.append(("context length", "\(c)")) }
         var layout = "\(r.tensors.count), data at byte \(r.dataOffset)"
         if r.format == "hf-folder" { layout = "\(r.tensors.count), in \(Set(r.tensors.compactMap(\.file)).count) safetensors files" }
+        if r.format == "gguf", r.tensors.contains(where: { $0.file != nil }) {
+            layout = "\(r.tensors.count), in the \(Set(r.tensors.compactMap(\.file)).count) files of a split set"
+        }
         if let alignment = r.alignment { layout += ", alignment \(alignment)" }
         rows.append(("tensors", layout))
         for (key, value) in r.extra { rows.append((String(key.map { $0 == "_" ? " " : $0 }), Self.inline(value))) }

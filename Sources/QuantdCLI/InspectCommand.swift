@@ -2,6 +2,7 @@ import Quantization
 import ArgumentParser
 import BinaryIO
 import GGUF
+import JSON
 
 #if canImport(Glibc)
 import Glibc
@@ -49,9 +50,8 @@ struct Inspector {
     var verify: Bool
 
     func inspect(path: String) throws -> InspectionReport {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
+        guard let info = FileSystem.info(path) else { throw FileError(path: path, operation: "open", errno: errno) }
+        if info.isDirectory {
             return try ModelFolderInspection.report(path: path, verify: verify)
         }
         if path.hasSuffix(".zst") {
@@ -70,6 +70,7 @@ struct Inspector {
 
     private func inspectGGUF(path: String) throws -> InspectionReport {
         let file = try GGUFFile(path: path)
+        if GGUFSplitSet.isSplit(file) { return try inspectSplit(GGUFSplitSet(first: file)) }
         var report = GGUFInspection.report(path: path, header: file.header, fileSize: file.fileSize)
         if verify {
             file.adviseSequential()
@@ -80,6 +81,49 @@ struct Inspector {
         }
         return report
     }
+
+    /// A split set, checked as llama.cpp's loader checks it: the first file's metadata, every
+    /// file's tensors (each with the file it is in), and a `split` entry listing the files.
+    private func inspectSplit(_ set: GGUFSplitSet) throws -> InspectionReport {
+        let first = set.files[0]
+        var report = GGUFInspection.report(path: first.path, header: first.header, fileSize: set.files.reduce(0) { $0 + $1.fileSize })
+        report.tensors = set.tensors.map { entry in
+            let t = entry.info
+            return InspectionReport.Tensor(name: t.name, type: t.type.name, shape: t.dimensions, offset: t.absoluteOffset,
+                                           bytes: t.byteCount, elements: t.elementCount, file: Self.name(set.files[entry.file].path))
+        }
+        let parameters = set.tensors.reduce(0) { $0 + $1.info.elementCount }
+        let dataBytes = set.tensors.reduce(0) { $0 + $1.info.byteCount }
+        report.summary.parameters = parameters
+        report.summary.bitsPerWeight = parameters > 0 ? Double(dataBytes) * 8 / Double(parameters) : nil
+        report.summary.types = InspectionReport.histogram(set.tensors.map(\.info.type.name))
+        var hashes: [String?] = Array(repeating: nil, count: set.files.count)
+        if verify {
+            var offset = 0
+            for (f, file) in set.files.enumerated() {
+                file.adviseSequential()
+                let jobs = file.tensors.map { Verification.Job(range: $0.byteRange, encoding: ElementEncoding(ggml: $0.type)) }
+                let result = withExtendedLifetime(file) { Verification.run(bytes: file.bytes, jobs: jobs) }
+                hashes[f] = result.file
+                for i in result.tensors.indices { report.tensors[offset + i].verification = result.tensors[i] }
+                offset += file.tensors.count
+            }
+        }
+        report.extra.append(("split", .object([
+            ("count", .int(Int64(set.files.count))),
+            ("files", .array(set.files.enumerated().map { f, file in
+                var entry: [(key: String, value: JSONValue)] = [
+                    ("file", .string(Self.name(file.path))), ("bytes", .int(Int64(file.fileSize))),
+                    ("tensors", .int(Int64(file.tensors.count))),
+                ]
+                if let hash = hashes[f] { entry.append(("sha256", .string(hash))) }
+                return .object(entry)
+            })),
+        ])))
+        return report
+    }
+
+    private static func name(_ path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
 
     private func inspectCompressed(path: String) throws -> InspectionReport {
         let compressed = try CompressedGGUFHeader.read(path: path)

@@ -1,6 +1,7 @@
 import Quantization
 import JSON
 import Pipeline
+import ModelFolder
 import Safetensors
 
 /// Builds an `InspectionReport` for a Hugging Face model folder: the config summary, the

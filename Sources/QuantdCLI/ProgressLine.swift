@@ -49,7 +49,7 @@ final class ProgressLine: @unchecked Sendable {
         guard enabled else { return }
         lock.withLock { _ in
             var stderr = StandardError()
-            stderr.write("\r\u{1B}[2Kevaluate: forward pass \(p.passesDone)/\(p.passesTotal)")
+            stderr.write("\r\u{1B}[2Kevaluate: \(p.detail)")
         }
     }
 

@@ -9,7 +9,7 @@ public struct Quantd: ParsableCommand {
         subcommands: [
             InspectCommand.self, ConvertCommand.self, WatchCommand.self, StatusCommand.self,
             ValidateCommand.self, DiffCommand.self, EvalCommand.self, ImatrixCommand.self,
-            RunJobCommand.self,
+            RunJobCommand.self, PlanCommand.self, ShardCommand.self,
         ])
 
     public init() {}

@@ -1,5 +1,6 @@
 import Quantization
 import BinaryIO
+import ModelFolder
 import Safetensors
 
 /// Builds an `InspectionReport` from a safetensors file.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryIO
 import Daemon
 import JSON
 #if canImport(Glibc)
@@ -27,8 +28,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let folder = DropFolder(root: WatchCommand.absolute(root))
-        var info = stat()
-        guard stat(folder.state, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+        guard FileSystem.info(folder.state)?.isDirectory == true else {
             throw CLIFailure(message: "\(folder.root): no state/ folder", hint: "is this a quantd drop folder? `quantd watch --root \(root)` creates one",
                              exit: QuantdExit.cannotOpen).report()
         }

@@ -49,9 +49,15 @@ struct WatchCommand: ParsableCommand {
         let options = Daemon.Options(
             root: Self.absolute(root), settings: settings, pipelineFile: pipeline.map(Self.absolute),
             version: QuantdVersion.string, notifier: SystemdNotifier())
-        // Each job in its own process unless the settings say otherwise (isolate_jobs).
+        // Each job as a Slurm job, or in its own process unless the settings say otherwise (isolate_jobs).
         let executor: any JobExecutor
-        if settings.isolateJobs {
+        if case let .slurm(slurm) = settings.executor {
+            do {
+                executor = try SlurmJobExecutor(settings: slurm, pipelineFile: pipeline.map(Self.absolute), version: QuantdVersion.string)
+            } catch {
+                throw CLIFailure(message: "\(error)", hint: nil, exit: QuantdExit.badSettings).report()
+            }
+        } else if settings.isolateJobs {
             do {
                 executor = try ChildProcessJobExecutor(pipelineFile: pipeline.map(Self.absolute), version: QuantdVersion.string)
             } catch {

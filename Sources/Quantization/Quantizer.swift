@@ -43,16 +43,17 @@ public enum Quantizer {
         GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id,
         GGMLType.iq4_NL.id, GGMLType.iq4_XS.id, GGMLType.tq1_0.id, GGMLType.tq2_0.id,
         GGMLType.mxfp4.id, GGMLType.nvfp4.id, GGMLType.q1_0.id, GGMLType.q2_0.id,
+        GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
     ]
     private static let dequantizeOnly: Set<UInt32> = [
         GGMLType.q8_K.id, GGMLType.iq1_S.id, GGMLType.iq1_M.id, GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id,
-        GGMLType.iq2_S.id, GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
+        GGMLType.iq2_S.id,
     ]
     /// Types whose ggml quantizer reads importance weights; the others ignore them.
     private static let usesImportance: Set<UInt32> = [
         GGMLType.q4_0.id, GGMLType.q4_1.id, GGMLType.q5_0.id, GGMLType.q5_1.id,
         GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id,
-        GGMLType.iq4_NL.id, GGMLType.iq4_XS.id,
+        GGMLType.iq4_NL.id, GGMLType.iq4_XS.id, GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
     ]
 
     public static func supportsQuantize(_ type: GGMLType) -> Bool { quantizable.contains(type.id) }
@@ -143,6 +144,8 @@ public enum Quantizer {
         case GGMLType.nvfp4.id: FP4.quantizeNVFP4(x, count: n, into: y)
         case GGMLType.q1_0.id: LowBitQuants.quantizeQ1_0(x, count: n, into: y)
         case GGMLType.q2_0.id: LowBitQuants.quantizeQ2_0(x, count: n, into: y)
+        case GGMLType.iq3_XXS.id: IQ3.quantizeXXS(x, count: n, weights: qw, into: y)
+        case GGMLType.iq3_S.id: IQ3.quantizeS(x, count: n, weights: qw, into: y)
         default: break  // unreachable: validate() refused the type
         }
     }

@@ -18,8 +18,9 @@ final class DaemonHarness: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let failure = Mutex<String?>(nil)
 
-    init() {
-        root = NSTemporaryDirectory() + "quantd-daemon-test-" + UUID().uuidString
+    /// `base`: the folder to make ROOT in (ending in "/").
+    init(base: String = NSTemporaryDirectory()) {
+        root = base + "quantd-daemon-test-" + UUID().uuidString
         folder = DropFolder(root: root)
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }

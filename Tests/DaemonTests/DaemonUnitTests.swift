@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import JSON
 import Pipeline
+import ModelFolder
 import Safetensors
 import Testing
 @testable import Daemon

@@ -2,6 +2,7 @@ import BinaryIO
 @testable import Daemon
 import GGUF
 import JSON
+import ModelFolder
 import Safetensors
 
 /// A test executor: it validates the input (GGUF, `.gguf.zst`, safetensors or a Hugging Face model

@@ -43,6 +43,22 @@ struct Golden {
         return Golden(data: [UInt8](data))
     }()
 
+    /// The IQ3 fixture (golden-iq3.bin, made by make_golden.py --types IQ3_XXS,IQ3_S), or the
+    /// file named by QUANTD_GOLDEN_IQ3.
+    static let iq3: Golden = load(resource: "golden-iq3", environment: "QUANTD_GOLDEN_IQ3")
+
+    static func load(resource: String, environment: String) -> Golden {
+        if let path = ProcessInfo.processInfo.environment[environment],
+            let data = FileManager.default.contents(atPath: path)
+        {
+            return Golden(data: [UInt8](data))
+        }
+        guard let url = Bundle.module.url(forResource: resource, withExtension: "bin", subdirectory: "Fixtures"),
+            let data = try? Data(contentsOf: url)
+        else { return Golden() }
+        return Golden(data: [UInt8](data))
+    }
+
     init() {}
 
     private init(data: [UInt8]) {

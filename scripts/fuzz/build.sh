@@ -14,7 +14,7 @@ source_file="Fuzz/$target.swift"
 [[ -f "$source_file" ]] || { echo "no fuzz target $source_file" >&2; exit 2; }
 
 # Every target links the modules up to Pipeline (the widest entry point); unused objects cost only link time.
-modules=(BinaryIO GGUF JSON Safetensors Quantization Tokenizer Inference CInferenceVNNI CYaml Yams ModelConversion Pipeline)
+modules=(BinaryIO GGUF JSON Safetensors ModelFolder Quantization Tokenizer Inference CInferenceVNNI CYaml Yams ModelConversion Pipeline)
 
 spm_path=.build-fuzz/spm
 # One -sanitize= list per compiler: SwiftPM's `--sanitize` passes one flag per sanitizer, and the

@@ -1,4 +1,5 @@
 import JSON
+import Safetensors
 import BinaryIO
 
 /// Why a Hugging Face model folder cannot be used, with what to do about it.

@@ -1,4 +1,5 @@
 import JSON
+import Safetensors
 import BinaryIO
 
 #if canImport(Glibc)

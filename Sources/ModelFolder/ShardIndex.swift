@@ -1,4 +1,5 @@
 import JSON
+import Safetensors
 /// `model.safetensors.index.json`: which shard holds each tensor of a sharded checkpoint.
 ///
 /// The shard names come from a file we did not write and are joined to the folder path, so each

@@ -1,18 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import BinaryIO
 
 /// Runs another program as a child process, without a shell: the arguments go to it as they are,
 /// so no path or name can be read as shell syntax. Standard input is /dev/null; standard output and
 /// error go to files the caller names (files, not pipes: a chatty child can never block on a full
 /// pipe while the parent waits).
-struct ChildProcess {
-    enum Termination: Equatable, CustomStringConvertible {
+public struct ChildProcess {
+    public enum Termination: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .exited(let status): "exit status \(status)"
             case .signalled(let signal): "killed by signal \(signal)"
@@ -21,15 +20,22 @@ struct ChildProcess {
     }
 
     /// The program: a path, or a name looked up in PATH (posix_spawnp).
-    var executable: String
-    var arguments: [String]
-    var standardOutput: String
-    var standardError: String
+    public var executable: String
+    public var arguments: [String]
+    public var standardOutput: String
+    public var standardError: String
+
+    public init(executable: String, arguments: [String], standardOutput: String, standardError: String) {
+        self.executable = executable
+        self.arguments = arguments
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
 
     /// Starts the child and waits for it. `isCancelled` is polled while it runs; when it turns
     /// true, or `timeout` seconds pass, the child is sent SIGTERM, then SIGKILL if it lingers, and
     /// `cancelled`/`timedOut` is thrown.
-    func run(timeout: Double? = nil, isCancelled: (() -> Bool)? = nil) throws(ChildProcessError) -> Termination {
+    public func run(timeout: Double? = nil, isCancelled: (() -> Bool)? = nil) throws(ChildProcessError) -> Termination {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -85,25 +91,26 @@ struct ChildProcess {
 
     private static func now() -> Double { Clock.monotonic() }
 
-    /// The last `lines` non-empty lines of a text file, reading at most its last 16 KiB.
-    static func tail(of path: String, lines: Int) -> [String] {
-        let fd = open(path, O_RDONLY)
+    /// The last `lines` non-empty lines of a text file (each cut to 500 characters), reading at
+    /// most its last `limit` bytes: a child's log can be any size.
+    public static func tail(of path: String, lines: Int, bytes limit: Int = 16 << 10) -> [String] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
         let size = lseek(fd, 0, SEEK_END)
         guard size > 0 else { return [] }
-        let count = Int(min(size, 16 << 10))
+        let count = Int(min(size, off_t(limit)))
         var bytes = [UInt8](repeating: 0, count: count)
         let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, size - off_t(count)) }
         guard read > 0 else { return [] }
         let text = String(decoding: bytes[0..<read], as: UTF8.self)
-        let all = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map(String.init)
+        let all = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { String($0.prefix(500)) }
             .filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }
         return Array(all.suffix(lines))
     }
 }
 
-enum ChildProcessError: Error, Equatable {
+public enum ChildProcessError: Error, Equatable {
     case cannotStart(executable: String, reason: String)
     case timedOut(executable: String, seconds: Double)
     case cancelled

@@ -1,6 +1,7 @@
 import Testing
 
-@testable import Safetensors
+@testable import ModelFolder
+import Safetensors
 
 /// A valid safetensors file with the given tensors laid out in order, data all zero.
 private func tinySafetensors(_ tensors: [(name: String, dtype: SafetensorsDType, shape: [Int])]) -> [UInt8] {

@@ -1,0 +1,359 @@
+/// IQ3_XXS and IQ3_S: per 32 weights, 8 groups of 4 magnitudes that must form a point of a
+/// fixed grid (256 or 512 points of 3-bit levels, value 2l+1), a sign per weight and a 4-bit
+/// scale; 256-weight super-blocks share an fp16 scale.
+///
+/// IQ3_XXS (98 bytes): d, 64 grid indices, then per 32 weights a u32 with four 7-bit sign
+///          groups (the 8th sign of each 8 is implied by even parity) and the scale in bits 28-31.
+/// IQ3_S (110 bytes): d, qs[64] (low 8 index bits), qh[8] (9th bits), signs[32], scales[4]
+///          (two 4-bit scales per byte).
+///
+/// Byte-identical to ggml's `quantize_row_iq3_xxs_impl` / `quantize_row_iq3_s_impl`, with or
+/// without importance weights: the same scale trials (31 for IQ3_XXS, 19 for IQ3_S), the same
+/// neighbour searches and the same float operations in the same order. The vector code only
+/// computes, lane by lane, values ggml computes one at a time (levels, candidate distances);
+/// every sum that decides a choice stays a serial sum in ggml's order.
+enum IQ3 {
+    static let blockBytesXXS = 98
+    static let blockBytesS = 110
+
+    /// Scratch for one super-block, allocated once per row. Per sub-block (32 values each):
+    /// the weights, their square roots, the magnitudes and the levels; transposed (element i of
+    /// the eight sub-blocks in the lanes of one vector): magnitudes, weights, weight * magnitude,
+    /// and the trial's and the best trial's levels.
+    struct Scratch {
+        var weight: UnsafeMutablePointer<Float>
+        var waux: UnsafeMutablePointer<Float>
+        var xval: UnsafeMutablePointer<Float>
+        var L: UnsafeMutablePointer<Int32>
+        var scales: UnsafeMutablePointer<Float>
+        var xT: UnsafeMutablePointer<F8>
+        var wT: UnsafeMutablePointer<F8>
+        var wxT: UnsafeMutablePointer<F8>
+        var lT: UnsafeMutablePointer<I8>
+        var bestT: UnsafeMutablePointer<I8>
+    }
+
+    @inline(__always)
+    static func withScratch(_ body: (Scratch) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 256 + 8) { f in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { i in
+                withUnsafeTemporaryAllocation(of: F8.self, capacity: 3 * 32) { v in
+                    withUnsafeTemporaryAllocation(of: I8.self, capacity: 2 * 32) { l in
+                        let fp = f.baseAddress!, vp = v.baseAddress!, lp = l.baseAddress!
+                        body(Scratch(weight: fp, waux: fp + 256, xval: fp + 512, L: i.baseAddress!, scales: fp + 768,
+                                     xT: vp, wT: vp + 32, wxT: vp + 64, lT: lp, bestT: lp + 32))
+                    }
+                }
+            }
+        }
+    }
+
+    /// ggml's MAX(a, b) macro: `a > b ? a : b` (b when either is NaN).
+    @inline(__always)
+    private static func cmax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
+
+    /// The importance weights of sub-block ib and their square roots (the neighbour search's weights).
+    @inline(__always)
+    private static func weights(
+        _ xb: UnsafePointer<Float>, qw: UnsafePointer<Float>?, sigma2: Float, ib: Int, _ s: Scratch
+    ) {
+        let weight = s.weight + 32 * ib, waux = s.waux + 32 * ib
+        if let qw {
+            for i in 0..<32 { weight[i] = qw[i] * Numerics.sqrtf(sigma2 + xb[i] * xb[i]) }
+        } else {
+            for i in 0..<32 { weight[i] = xb[i] * xb[i] }
+        }
+        for i in 0..<32 { waux[i] = Numerics.sqrtf(weight[i]) }
+    }
+
+    @inline(__always)
+    private static func key(_ l0: Int32, _ l1: Int32, _ l2: Int32, _ l3: Int32) -> Int {
+        Int(l0 | l1 << 3 | l2 << 6 | l3 << 9)
+    }
+
+    /// The scale search of the sub-blocks in `active` (one bit per sub-block; each has its
+    /// magnitudes in xval, their maximum in `max`), all eight at once, one per lane: for each
+    /// trial scale, the nearest level of every magnitude, each group of four moved to the best
+    /// grid point if off the grid, and the least-squares scale of the result; the best trial wins.
+    /// Then, per sub-block, the groups left off the grid are re-fitted at the winning scale
+    /// (`refitAll`: every group, as IQ3_S does). Leaves the levels in `L` and returns the scales.
+    @inline(__always)
+    private static func search(
+        grid: IQ3Grid, trials: Int, startOnGrid: Bool, refitAll: Bool, max: F8, active: Int, _ s: Scratch
+    ) -> F8 {
+        let xT = s.xT, wT = s.wT, wxT = s.wxT, lT = s.lT, bestT = s.bestT
+        for i in 0..<32 {
+            var x = F8(), w = F8()
+            for lane in 0..<8 {
+                x[lane] = s.xval[32 * lane + i]
+                w[lane] = s.weight[32 * lane + i]
+            }
+            xT[i] = x
+            wT[i] = w
+            // ggml computes w * xval * q as (w * xval) * q; the first product does not depend on q.
+            wxT[i] = w * x
+            bestT[i] = I8(repeating: 0)
+        }
+        let half = F8(repeating: 0.5), one = F8(repeating: 1), zero = F8(repeating: 0)
+        let levels = UnsafeMutableRawPointer(lT).assumingMemoryBound(to: Int32.self)
+        var best = zero
+        var scale = max / F8(repeating: 15)
+        var onGrid = SIMD8<Int32>(repeating: startOnGrid ? 0xFF : 0)
+        for trial in -trials...trials {
+            let id = F8(repeating: 15 + Float(trial) * 0.2) / max
+            let thisScale = one / id
+            for i in 0..<32 { lT[i] = Lanes.clamp(Lanes.nearestInt(half * (id * xT[i] - one)), 0, 7) }
+            var onGridAux = SIMD8<Int32>(repeating: 0)
+            for k in 0..<8 {
+                let keys = lT[4 * k] | lT[4 * k + 1] &<< 3 | lT[4 * k + 2] &<< 6 | lT[4 * k + 3] &<< 9
+                var lanes = active
+                while lanes != 0 {
+                    let lane = lanes.trailingZeroBitCount
+                    lanes &= lanes - 1
+                    let key = Int(keys[lane])
+                    if grid.map[key] >= 0 {
+                        onGridAux[lane] |= 1 << Int32(k)
+                    } else {
+                        _ = grid.bestNeighbour(
+                            key, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: thisScale[lane],
+                            L: levels + 8 * 4 * k + lane, stride: 8)
+                    }
+                }
+            }
+            var sumqx = zero, sumq2 = zero
+            for i in 0..<32 {
+                let q = Lanes.float(lT[i] &* 2 &+ 1)
+                sumqx += wxT[i] * q
+                sumq2 += wT[i] * q * q
+            }
+            let better = (sumq2 .> zero) .& (sumqx * sumqx .> best * sumq2)
+            if Lanes.anyLane(better) {
+                scale.replace(with: sumqx / sumq2, where: better)
+                best.replace(with: scale * sumqx, where: better)
+                let take = unsafeBitCast(better, to: SIMD8<Int32>.self)
+                for i in 0..<32 { bestT[i] = (lT[i] & take) | (bestT[i] & ~take) }
+                onGrid = (onGridAux & take) | (onGrid & ~take)
+            }
+        }
+        var scales = scale
+        var lanes = active
+        while lanes != 0 {
+            let lane = lanes.trailingZeroBitCount
+            lanes &= lanes - 1
+            let L = s.L + 32 * lane
+            for i in 0..<32 { L[i] = bestT[i][lane] }
+            scales[lane] = refit(
+                grid: grid, refitAll: refitAll, onGrid: onGrid[lane], scale: scale[lane], xval: s.xval + 32 * lane,
+                weight: s.weight + 32 * lane, waux: s.waux + 32 * lane, L: L)
+        }
+        return scales
+    }
+
+    /// The end of ggml's search for one sub-block: groups that the best trial had to move to a
+    /// neighbour are re-fitted at the best scale, and the scale is fitted again.
+    @inline(__always)
+    private static func refit(
+        grid: IQ3Grid, refitAll: Bool, onGrid: Int32, scale: Float, xval: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, waux: UnsafePointer<Float>, L: UnsafeMutablePointer<Int32>
+    ) -> Float {
+        guard onGrid != 0xFF && scale > 0 else { return scale }
+        let id = 1 / scale
+        for k in 0..<8 where refitAll || onGrid & (1 << Int32(k)) == 0 {
+            var key = 0
+            for i in 0..<4 {
+                let l = Swift.max(0, Swift.min(7, Numerics.nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
+                key |= Int(l) << (3 * i)
+            }
+            if grid.map[key] < 0 {
+                _ = grid.bestNeighbour(key, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
+            } else {
+                for i in 0..<4 { L[4 * k + i] = Int32((key >> (3 * i)) & 7) }
+            }
+        }
+        var sumqx: Float = 0, sumq2: Float = 0
+        for i in 0..<32 {
+            let w = weight[i]
+            let q = Float(2 * L[i] + 1)
+            sumqx += w * xval[i] * q
+            sumq2 += w * q * q
+        }
+        return sumq2 > 0 ? sumqx / sumq2 : scale
+    }
+
+    /// The grid index of group k of `L` (always on the grid: every path leaves grid points there).
+    @inline(__always)
+    private static func gridIndex(_ grid: IQ3Grid, _ L: UnsafeMutablePointer<Int32>, _ k: Int) -> Int {
+        Int(Swift.max(0, grid.map[key(L[4 * k], L[4 * k + 1], L[4 * k + 2], L[4 * k + 3])]))
+    }
+
+    static func quantizeXXS(
+        _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        let grid = IQ3Grid.xxs
+        withScratch { s in
+            for ibl in 0..<(count / 256) {
+                let xbl = x + 256 * ibl
+                let yb = y + blockBytesXXS * ibl
+                yb.zero(0, blockBytesXXS)
+                var sumx2: Float = 0
+                for i in 0..<256 { sumx2 += xbl[i] * xbl[i] }
+                let sigma2 = 2 * sumx2 / 256
+                var maxes = F8(repeating: 0)
+                var active = 0
+                var blockSigns = SIMD8<UInt32>(repeating: 0)
+                for ib in 0..<8 {
+                    let xb = xbl + 32 * ib
+                    weights(xb, qw: qw.map { $0 + 256 * ibl + 32 * ib }, sigma2: sigma2, ib: ib, s)
+                    let weight = s.weight + 32 * ib, xval = s.xval + 32 * ib
+                    // Signs: an even number of negatives per 8 (the 8th sign is not stored); for an
+                    // odd count, the weight that costs least to flip changes sign instead.
+                    var word: UInt32 = 0
+                    for k in 0..<4 {
+                        var flips = 0
+                        var bits: UInt32 = 0
+                        for i in 0..<8 {
+                            let v = xb[8 * k + i]
+                            if v >= 0 {
+                                xval[8 * k + i] = v
+                            } else {
+                                xval[8 * k + i] = -v
+                                flips += 1
+                                bits |= 1 << UInt32(i)
+                            }
+                        }
+                        if flips % 2 != 0 {
+                            var imin = 0
+                            var minCost = weight[8 * k] * xb[8 * k] * xb[8 * k]
+                            for i in 1..<8 {
+                                let cost = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i]
+                                if cost < minCost {
+                                    minCost = cost
+                                    imin = i
+                                }
+                            }
+                            xval[8 * k + imin] = -xval[8 * k + imin]
+                            bits ^= 1 << UInt32(imin)
+                        }
+                        word |= (bits & 127) << UInt32(7 * k)
+                    }
+                    blockSigns[ib] = word
+                    var max = xval[0]
+                    for i in 1..<32 { max = cmax(max, xval[i]) }
+                    maxes[ib] = max
+                    if !(max < 1e-8) { active |= 1 << ib }  // ggml's GROUP_MAX_EPS_IQ3_XXS
+                }
+                let found = active == 0 ? F8(repeating: 0)
+                    : search(grid: grid, trials: 15, startOnGrid: true, refitAll: false, max: maxes, active: active, s)
+                var maxScale: Float = 0
+                for ib in 0..<8 {
+                    guard active & (1 << ib) != 0 else {
+                        s.scales[ib] = 0
+                        continue
+                    }
+                    var scale = found[ib]
+                    var word = blockSigns[ib]
+                    if scale < 0 {
+                        // Only reachable with negative importance weights; the scale is stored unsigned.
+                        scale = -scale
+                        word = ~word & 0x0FFF_FFFF
+                    }
+                    for k in 0..<8 { yb.storeU8(UInt8(gridIndex(grid, s.L + 32 * ib, k)), at: 2 + 8 * ib + k) }
+                    (yb + 66 + 4 * ib).storeBytes(of: word.littleEndian, as: UInt32.self)
+                    s.scales[ib] = scale
+                    maxScale = cmax(maxScale, scale)
+                }
+                if maxScale == 0 {
+                    yb.zero(2, blockBytesXXS - 2)
+                    continue
+                }
+                let d = maxScale / 31
+                yb.storeU16(FP16.fromFloat(d * 1.0125), at: 0)
+                let id = 1 / d
+                for ib in 0..<8 {
+                    let l = Swift.max(0, Swift.min(15, Numerics.nearestInt(0.5 * (id * s.scales[ib] - 1))))
+                    let p = yb + 66 + 4 * ib
+                    let word = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)) | UInt32(l) << 28
+                    p.storeBytes(of: word.littleEndian, as: UInt32.self)
+                }
+            }
+        }
+    }
+
+    static func quantizeS(
+        _ x: UnsafePointer<Float>, count: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        let grid = IQ3Grid.s
+        withScratch { s in
+            for ibl in 0..<(count / 256) {
+                let xbl = x + 256 * ibl
+                let yb = y + blockBytesS * ibl
+                yb.zero(0, blockBytesS)
+                var sumx2: Float = 0
+                for i in 0..<256 { sumx2 += xbl[i] * xbl[i] }
+                let sigma2 = 2 * sumx2 / 256
+                var maxes = F8(repeating: 0)
+                var active = 0
+                var blockSigns = SIMD8<UInt32>(repeating: 0)
+                for ib in 0..<8 {
+                    let xb = xbl + 32 * ib
+                    weights(xb, qw: qw.map { $0 + 256 * ibl + 32 * ib }, sigma2: sigma2, ib: ib, s)
+                    let xval = s.xval + 32 * ib
+                    var word: UInt32 = 0
+                    for i in 0..<32 {
+                        let v = xb[i]
+                        if v >= 0 {
+                            xval[i] = v
+                        } else {
+                            xval[i] = -v
+                            word |= 1 << UInt32(i)
+                        }
+                    }
+                    blockSigns[ib] = word
+                    var max = xval[0]
+                    for i in 1..<32 { max = cmax(max, xval[i]) }
+                    maxes[ib] = max
+                    if max != 0 { active |= 1 << ib }
+                }
+                let found = active == 0 ? F8(repeating: 0)
+                    : search(grid: grid, trials: 9, startOnGrid: false, refitAll: true, max: maxes, active: active, s)
+                var maxScale: Float = 0
+                // ggml advances its index and sign pointers only past sub-blocks it quantizes, so
+                // an all-zero sub-block shifts the following ones' indices and signs forward
+                // (the high index bits keep their fixed place).
+                var packed = 0
+                for ib in 0..<8 {
+                    guard active & (1 << ib) != 0 else {
+                        s.scales[ib] = 0
+                        continue
+                    }
+                    var scale = found[ib]
+                    var word = blockSigns[ib]
+                    if scale < 0 {
+                        scale = -scale
+                        word = ~word
+                    }
+                    var qh: UInt8 = 0
+                    for k in 0..<8 {
+                        let index = gridIndex(grid, s.L + 32 * ib, k)
+                        yb.storeU8(UInt8(truncatingIfNeeded: index), at: 2 + 8 * packed + k)
+                        qh |= UInt8(index >> 8) << UInt8(k)
+                    }
+                    yb.storeU8(qh, at: 66 + ib)
+                    (yb + 74 + 4 * packed).storeBytes(of: word.littleEndian, as: UInt32.self)
+                    packed += 1
+                    s.scales[ib] = scale
+                    maxScale = cmax(maxScale, scale)
+                }
+                if maxScale == 0 { continue }
+                let d = maxScale / 31
+                yb.storeU16(FP16.fromFloat(d * 1.033), at: 0)
+                let id = 1 / d
+                for ib in stride(from: 0, to: 8, by: 2) {
+                    let l1 = Swift.max(0, Swift.min(15, Numerics.nearestInt(0.5 * (id * s.scales[ib] - 1))))
+                    let l2 = Swift.max(0, Swift.min(15, Numerics.nearestInt(0.5 * (id * s.scales[ib + 1] - 1))))
+                    yb.storeU8(UInt8(l1 | l2 << 4), at: 106 + ib / 2)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+/// The search tables of the IQ3 quantizers: the codebook in quantizer form, the map from every
+/// 4-tuple of 3-bit levels to its grid index, and for each tuple that is not on the grid the
+/// list of grid points to try instead. These are the tables ggml's `iq3xs_init_impl` builds
+/// (256 points for IQ3_XXS, 512 for IQ3_S), built the same way: for an off-grid tuple, every grid
+/// point whose squared distance is among the `nwant` smallest distinct distances (2 for the
+/// 256-point grid, 3 for the 512-point one), ordered by (distance, index). The order matters:
+/// the neighbour search keeps the first of equally good candidates.
+///
+/// Built once, on first use (`static let` initialisation is thread-safe), and never freed.
+final class IQ3Grid: @unchecked Sendable {
+    /// Number of grid points (256 or 512).
+    let size: Int
+    /// Four levels (0...7) per grid point, level i in bits 3i..<3i+3: the tuple's map key.
+    let keys: UnsafeMutablePointer<UInt16>
+    /// 4096 entries: the grid index of a tuple on the grid, else -(offset + 1) where `offset`
+    /// locates its neighbour list in `neighbours` (ggml's encoding).
+    let map: UnsafeMutablePointer<Int32>
+    /// Neighbour lists: at each offset the count n, then n grid indices.
+    let neighbours: UnsafeMutablePointer<UInt16>
+    let neighbourTotal: Int
+    /// The neighbour lists again, for the vectorised search: per off-grid tuple, chunks of eight
+    /// candidates, each chunk four vectors (the candidates' grid values 2l+1 for positions 0...3).
+    let planes: UnsafeMutablePointer<SIMD8<Float>>
+    /// Per tuple, the index of its first chunk in `planes` (in units of four vectors).
+    let firstChunk: UnsafeMutablePointer<Int32>
+
+    static let xxs = IQ3Grid(dequantGrid: IQGrids.iq3xxsGrid, nwant: 2, values: [4, 12, 20, 28, 36, 44, 52, 62])
+    static let s = IQ3Grid(dequantGrid: IQGrids.iq3sGrid, nwant: 3, values: [1, 3, 5, 7, 9, 11, 13, 15])
+
+    /// `dequantGrid` is the codebook the dequantizer uses (ggml-common.h); `values[l]` is the byte
+    /// it stores for level l, which recovers the levels ggml's quantizer tables are made from.
+    private init(dequantGrid: [UInt32], nwant: Int, values: [UInt8]) {
+        size = dequantGrid.count
+        keys = .allocate(capacity: size)
+        var level = [Int](repeating: -1, count: 256)
+        for (l, v) in values.enumerated() { level[Int(v)] = l }
+        for (k, entry) in dequantGrid.enumerated() {
+            var key = 0
+            for i in 0..<4 { key |= level[Int(UInt8(truncatingIfNeeded: entry >> UInt32(8 * i)))] << (3 * i) }
+            keys[k] = UInt16(key)
+        }
+        map = .allocate(capacity: 4096)
+        map.initialize(repeating: -1, count: 4096)
+        for k in 0..<size { map[Int(keys[k])] = Int32(k) }
+
+        func levels(_ key: Int) -> (Int, Int, Int, Int) {
+            (key & 7, (key >> 3) & 7, (key >> 6) & 7, (key >> 9) & 7)
+        }
+        // Distances are between grid values 2l+1, so each term is 4 * (l - l')^2.
+        var lists: [[UInt16]] = Array(repeating: [], count: 4096)
+        var ranked = [(d2: Int, index: Int)](repeating: (0, 0), count: size)
+        for key in 0..<4096 where map[key] < 0 {
+            let p = levels(key)
+            for j in 0..<size {
+                let g = levels(Int(keys[j]))
+                let d0 = 2 * (g.0 - p.0), d1 = 2 * (g.1 - p.1), d2 = 2 * (g.2 - p.2), d3 = 2 * (g.3 - p.3)
+                ranked[j] = (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3, j)
+            }
+            ranked.sort { $0.d2 != $1.d2 ? $0.d2 < $1.d2 : $0.index < $1.index }
+            var list: [UInt16] = []
+            var distance = ranked[0].d2, have = 1
+            for r in ranked {
+                if r.d2 > distance {
+                    if have == nwant { break }
+                    distance = r.d2
+                    have += 1
+                }
+                list.append(UInt16(r.index))
+            }
+            lists[key] = list
+        }
+        let total = lists.reduce(0) { $0 + ($1.isEmpty ? 0 : 1 + $1.count) }
+        neighbourTotal = total
+        neighbours = .allocate(capacity: total)
+        let chunks = lists.reduce(0) { $0 + ($1.count + 7) / 8 }
+        planes = .allocate(capacity: 4 * chunks)
+        // Lanes past a list's end hold infinite grid values: their distance is +inf or NaN, never a winner.
+        planes.initialize(repeating: SIMD8(repeating: .infinity), count: 4 * chunks)
+        firstChunk = .allocate(capacity: 4096)
+        firstChunk.initialize(repeating: 0, count: 4096)
+        var offset = 0, chunk = 0
+        for key in 0..<4096 where map[key] < 0 {
+            let list = lists[key]
+            map[key] = -Int32(offset + 1)
+            neighbours[offset] = UInt16(list.count)
+            for (j, g) in list.enumerated() { neighbours[offset + 1 + j] = g }
+            offset += 1 + list.count
+            firstChunk[key] = Int32(chunk)
+            for (j, g) in list.enumerated() {
+                let l = levels(Int(keys[Int(g)]))
+                let base = 4 * (chunk + j / 8)
+                planes[base + 0][j % 8] = Float(2 * l.0 + 1)
+                planes[base + 1][j % 8] = Float(2 * l.1 + 1)
+                planes[base + 2][j % 8] = Float(2 * l.2 + 1)
+                planes[base + 3][j % 8] = Float(2 * l.3 + 1)
+            }
+            chunk += (list.count + 7) / 8
+        }
+    }
+
+    /// ggml's `iq3_find_best_neighbour` for an off-grid tuple `key`: the candidate with the
+    /// smallest weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
+    /// Writes its levels to `L[0]`, `L[stride]`, `L[2 * stride]`, `L[3 * stride]` and returns its grid
+    /// index. Each lane computes one candidate's sum in ggml's order, so the distances are ggml's
+    /// bit for bit; the first lane holding the smallest of them is ggml's strict-< scan's choice.
+    @inline(__always)
+    func bestNeighbour(
+        _ key: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
+        stride: Int = 1
+    ) -> Int {
+        let offset = Int(-map[key] - 1)
+        let n = Int(neighbours[offset])
+        let s = SIMD8<Float>(repeating: scale)
+        let x0 = SIMD8<Float>(repeating: x[0]), x1 = SIMD8<Float>(repeating: x[1])
+        let x2 = SIMD8<Float>(repeating: x[2]), x3 = SIMD8<Float>(repeating: x[3])
+        let w0 = SIMD8<Float>(repeating: w[0]), w1 = SIMD8<Float>(repeating: w[1])
+        let w2 = SIMD8<Float>(repeating: w[2]), w3 = SIMD8<Float>(repeating: w[3])
+        var bestD2 = Float.greatestFiniteMagnitude
+        var best = -1
+        var p = planes + 4 * Int(firstChunk[key])
+        var j = 0
+        while j < n {
+            let raw = UnsafeRawPointer(p)
+            var diff = s * raw.loadUnaligned(as: SIMD8<Float>.self) - x0
+            var d2 = w0 * diff * diff
+            diff = s * raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) - x1
+            d2 += w1 * diff * diff
+            diff = s * raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) - x2
+            d2 += w2 * diff * diff
+            diff = s * raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) - x3
+            d2 += w3 * diff * diff
+            // NaN distances (and the padding lanes) never win, as with ggml's strict <. (A scalar
+            // scan of the lanes: a vector minimum here makes LLVM split the whole loop into pairs.)
+            let candidate = d2 .< SIMD8(repeating: bestD2)
+            let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+            if (unsafeBitCast(candidate, to: SIMD8<Int32>.self) & laneBits).wrappedSum() != 0 {
+                // Unrolled: constant lane indices extract cheaply, a loop counter does not.
+                if d2[0] < bestD2 { bestD2 = d2[0]; best = j }
+                if d2[1] < bestD2 { bestD2 = d2[1]; best = j + 1 }
+                if d2[2] < bestD2 { bestD2 = d2[2]; best = j + 2 }
+                if d2[3] < bestD2 { bestD2 = d2[3]; best = j + 3 }
+                if d2[4] < bestD2 { bestD2 = d2[4]; best = j + 4 }
+                if d2[5] < bestD2 { bestD2 = d2[5]; best = j + 5 }
+                if d2[6] < bestD2 { bestD2 = d2[6]; best = j + 6 }
+                if d2[7] < bestD2 { bestD2 = d2[7]; best = j + 7 }
+            }
+            j += 8
+            p += 4
+        }
+        // No finite distance (NaN or overflowing inputs; ggml asserts here): take the nearest point.
+        let index = Int(neighbours[offset + 1 + Swift.max(best, 0)])
+        let k = Int(keys[index])
+        L[0] = Int32(k & 7)
+        L[stride] = Int32((k >> 3) & 7)
+        L[2 * stride] = Int32((k >> 6) & 7)
+        L[3 * stride] = Int32((k >> 9) & 7)
+        return index
+    }
+
+}
