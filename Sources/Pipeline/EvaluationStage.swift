@@ -99,12 +99,13 @@ public struct EvaluationStage {
         return nil
     }
 
-    /// Disk the job needs besides the artifacts for its forward passes (this stage and a computed
-    /// imatrix share one reference): the F16 file of a folder source too large to convert in memory
+    /// Disk the job needs besides the artifacts for its forward passes (this stage, a computed imatrix
+    /// and the gptq/awq stages share one reference): the F16 file of a folder source too large to convert in memory
     /// (`ReferenceModel`), while they run; nothing for a GGUF source, read in place. For the daemon's
     /// free-space check.
     public static func scratchBytes(config: PipelineConfig, source: TensorSource) -> Int {
-        guard unsupportedReason(source: source) == nil, config.evaluation != nil || config.computedImatrix != nil else { return 0 }
+        guard unsupportedReason(source: source) == nil,
+              config.evaluation != nil || config.computedImatrix != nil || config.gptq != nil || config.awq != nil else { return 0 }
         return ReferenceModel.scratchFileBytes(source: source)
     }
 

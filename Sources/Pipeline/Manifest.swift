@@ -59,6 +59,7 @@ public enum Manifest {
                 ]))
             })))
         }
+        if let weights = result.weightCalibration { calibration += weightCalibrationFields(weights, config: config) }
         root.append(("calibration", .object(calibration)))
         root.append(("artifacts", .array(result.artifacts.indices.map { i in
             artifact(result.artifacts[i], evaluation: result.evaluation.flatMap { EvaluationJSON.artifact($0, index: i) },
@@ -107,6 +108,7 @@ public enum Manifest {
             ])))
         }
         if let evaluation { fields.append(("evaluation", evaluation)) }
+        if !a.calibrated.isEmpty { fields.append(("calibrated", calibratedJSON(a.calibrated))) }
         fields.append(("tensors", .array(a.tensors.map { t in
             var entry: [(key: String, value: JSONValue)] = [
                 ("name", .string(t.name)), ("type", .string(t.type.name)), ("bytes", .number(JSONNumber(t.bytes))),

@@ -29,6 +29,10 @@ public struct PipelineConfig: Sendable {
         case computeImatrix(ImatrixSettings)
         /// Per-tensor weight statistics into the manifest.
         case weightStats
+        /// GPTQ rounding from the calibration activations (`GPTQStage`).
+        case gptq(GPTQSettings)
+        /// AWQ channel scales folded into the norms (`GPTQStage`).
+        case awq(AWQSettings)
     }
 
     public struct ZstdStage: Sendable, Equatable {
@@ -178,7 +182,8 @@ public struct PipelineConfig: Sendable {
         config.evaluation = try EvaluationSettings.parse(root.raw("evaluate"), path: "$.evaluate")
         for (i, stage) in (try root.array("calibration") ?? []).enumerated() {
             let parsed = try parseCalibration(stage, path: "$.calibration[\(i)]")
-            if parsed != .weightStats && config.hasImportanceMatrix {
+            try checkWeightCalibration(parsed, after: config.calibration, path: "$.calibration[\(i)]")
+            if parsed.providesImportanceMatrix && config.hasImportanceMatrix {
                 throw ConfigError(path: "$.calibration[\(i)]", message: "is a second imatrix stage; a job uses one importance matrix — keep one")
             }
             config.calibration.append(parsed)
@@ -210,8 +215,9 @@ public struct PipelineConfig: Sendable {
         switch kind {
         case "imatrix": stage = try parseImatrix(&reader, path: path)
         case "weight-stats": stage = .weightStats
+        case "gptq", "awq": stage = try parseWeightCalibration(kind, &reader, path: path)
         default:
-            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not a calibration stage (imatrix, weight-stats)")
+            throw ConfigError(path: "\(path).stage", message: "'\(kind)' is not a calibration stage (imatrix, weight-stats, gptq, awq)")
         }
         try reader.rejectUnknownKeys()
         return stage

@@ -102,6 +102,8 @@ public final class PipelineJob {
         let sizeTargetSeconds = sizeTargets.isEmpty ? nil : sizeTargetClock.lap()
         let runner = PipelineRunner(config: schemes, source: source, outputFolder: outputFolder, baseName: baseName, threads: threads)
         runner.importance = importance
+        let calibrated = try computeWeightCalibration(config: schemes, importance: try importance ?? schemes.loadImportanceMatrix())
+        runner.calibrated = calibrated
         runner.progress = progress
         runner.isCancelled = isCancelled
         var result: JobResult
@@ -112,6 +114,13 @@ public final class PipelineJob {
         }
         result.imatrixSkipped = imatrixSkipped
         if let sizeTargetSeconds { result.timings.insert(("size_target", sizeTargetSeconds), at: min(1, result.timings.count)) }
+        runner.calibrated = nil
+        if var calibrated {
+            calibrated.bytes = [:]
+            result.weightCalibration = calibrated
+            let quantize = result.timings.firstIndex { $0.stage == "quantize" } ?? result.timings.count
+            result.timings.insert(("gptq_awq", calibrated.seconds), at: quantize)
+        }
         // The fallback converter ran before the job (its F16 is the source): its time comes first.
         if let fallback = source as? FallbackConvertedSource { result.timings.insert(("convert", fallback.conversionSeconds), at: 0) }
         var clock = Stopwatch()

@@ -33,6 +33,8 @@ public struct JobResult: Sendable {
         public var compressedSHA256: String?
         /// The files of a split artifact, in order (`path` is the first); empty for a single file.
         public var files: [ArtifactFile] = []
+        /// What the `gptq`/`awq` stages did to this artifact's matrices (empty without them).
+        public var calibrated: [CalibratedTensors.Record] = []
     }
 
     public var artifacts: [Artifact]
@@ -46,6 +48,8 @@ public struct JobResult: Sendable {
     public var evaluation: EvaluationReport? = nil
     /// The plans and verification of size-target schemes.
     public var sizeTargets: [SizeTargetRecord] = []
+    /// The `gptq`/`awq` stages' figures (its tensor bytes dropped once written).
+    public var weightCalibration: CalibratedTensors? = nil
 }
 
 /// Runs a pipeline's schemes over a tensor source in one pass: each tensor is read once, a slab
@@ -63,6 +67,8 @@ public final class PipelineRunner {
     /// The importance matrix when the job already has it (computed by the `imatrix` stage);
     /// nil: the runner loads the config's imatrix file, if any.
     public var importance: ImportanceMatrix?
+    /// Tensors the `gptq`/`awq` stages rounded themselves, written instead of quantizing.
+    public var calibrated: CalibratedTensors?
     /// Floats per slab: 4 Mi values (16 MiB) keeps every buffer small and every thread busy.
     public var slabElements = 1 << 22
 
@@ -106,8 +112,9 @@ public final class PipelineRunner {
         timings.append(("quantize", quantizeSeconds))
         let results = artifacts.map { a in
             var artifact = JobResult.Artifact(scheme: a.scheme.name, mix: a.scheme.options.mix, path: a.path, bytes: a.bytesWritten,
-                                              sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files)
-            artifact.method = Self.method(a.scheme.options)
+                                              sha256: a.sha256, tensors: a.records, seconds: quantizeSeconds, files: a.files,
+                                              calibrated: calibrated?.records[a.scheme.name] ?? [])
+            artifact.method = Self.method(a.scheme.options, calibrated: artifact.calibrated)
             return artifact
         }
         return JobResult(artifacts: results, weightStats: stats.map { ($0.0, $0.1, $0.2) }, timings: timings, importance: importance)
@@ -122,10 +129,14 @@ public final class PipelineRunner {
         return error
     }
 
-    static func method(_ options: SchemeOptions) -> String {
+    /// What made the artifact's bytes: "llama.cpp" when they are llama-quantize's, otherwise each
+    /// departure (a size target, refined rounding, and GPTQ or AWQ where a matrix kept either).
+    static func method(_ options: SchemeOptions, calibrated: [CalibratedTensors.Record] = []) -> String {
         var parts: [String] = []
         if options.sizeTarget != nil { parts.append("size target") }
         if options.rounding == .refined { parts.append("refined rounding") }
+        if calibrated.contains(where: { $0.method.contains("gptq") }) { parts.append("gptq") }
+        if calibrated.contains(where: { $0.method.contains("awq") }) { parts.append("awq") }
         return parts.isEmpty ? "llama.cpp" : parts.joined(separator: " + ")
     }
 
@@ -182,7 +193,16 @@ public final class PipelineRunner {
                     statistics?.add(UnsafeBufferPointer(slab))
                 }
                 for (artifact, target) in zip(artifacts, targets) {
-                    if target == tensor.type {
+                    if let replacement = calibrated?.replacement(scheme: artifact.scheme.name, tensor: tensor.name) {
+                        let rowBytes = tensor.rowBytes(target)
+                        // Made by the stage from this tensor's own shape and plan: a mismatch is a quantd bug.
+                        precondition(replacement.count == tensor.rowCount * rowBytes, "\(tensor.name): calibrated bytes of the wrong size")
+                        let out = writes.takeBuffer(bytes: rows.count * rowBytes)
+                        replacement.withUnsafeBytes {
+                            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)]))
+                        }
+                        writes.append(out, to: artifact, error: nil)
+                    } else if target == tensor.type {
                         // The source's bytes are valid only until it is read again: written now.
                         let raw = try source.rawRows(index, rows: rows)
                         try writes.now { try artifact.append(raw, error: nil) }

@@ -39,6 +39,8 @@ struct ValidateCommand: ParsableCommand {
                 lines.append("  calibration  imatrix computed on \(s.text ?? "the bundled text (\(CalibrationText.name))"), ctx \(s.ctx)"
                              + (s.chunks.map { ", at most \($0) chunks" } ?? "") + (s.processOutput ? ", output too" : ""))
             case .weightStats: lines.append("  calibration  weight statistics")
+            case .gptq(let s): lines.append("  calibration  gptq, damp \(s.damp)" + (s.chunks.map { ", at most \($0) chunks" } ?? ""))
+            case .awq(let s): lines.append("  calibration  awq, α grid of \(s.grid + 1)" + (s.chunks.map { ", at most \($0) chunks" } ?? ""))
             }
         }
         for scheme in config.schemes {
