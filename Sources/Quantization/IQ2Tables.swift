@@ -1,0 +1,251 @@
+/// The search tables of the 2-bit and 1-bit codebook quantizers (IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S,
+/// IQ1_M), the ones ggml builds in `iq2xs_init_impl`.
+///
+/// Every codebook entry is 8 levels of 2 bits (level l stands for the value 2l+1). A group of 8
+/// weights rounded to levels 0...2 is packed into u = sum(l_i << 2i); `map[u]` says whether that
+/// point is in the codebook and, if not, which entries are "neighbours": all entries whose squared
+/// distance to the point is among the `nwant` smallest distinct distances, in the order
+/// (distance, index). The quantizers only ever look up points with levels 0...2, so only those
+/// 3^8 points get neighbour lists.
+///
+/// The lists are built on first use (Swift's lazy static initialisation is thread-safe) and laid
+/// out for the lane-parallel searches: padded to a multiple of 8 by repeating the last entry, and
+/// transposed so that coordinate i of eight consecutive neighbours is one SIMD8 vector.
+final class IQ2Table: Sendable {
+    /// ggml's kmap size: one past the largest packed point with every level 2 (0xAAAA).
+    static let mapSize = 43692
+    static let noEntry = Int32.min
+
+    let gridSize: Int
+    /// Per entry, the 8 levels as bytes (level l at byte i).
+    let levels: [UInt64]
+    /// u -> codebook index (>= 0), -(list + 1) for a point off the codebook, or `noEntry`.
+    let map: [Int32]
+    /// Per list: start (in units of neighbours, a multiple of 8) and neighbour count.
+    let listStart: [Int32]
+    let listCount: [Int32]
+    /// Neighbour codebook indices, each list padded to a multiple of 8.
+    let neighbours: [UInt16]
+    /// Neighbour levels transposed: for the group of 8 neighbours starting at s, coordinate i is
+    /// `neighbourLevels[s + i]` (lane k = level of neighbour s + k).
+    let neighbourLevels: [SIMD8<Float>]
+
+    /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
+    /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
+    init(codebook: [UInt16], nwant: Int) {
+        let gridSize = codebook.count
+        self.gridSize = gridSize
+        var levels = [UInt64](repeating: 0, count: gridSize)
+        var map = [Int32](repeating: Self.noEntry, count: Self.mapSize)
+        // Levels per coordinate, column-major, for the distance pass.
+        var column = [[UInt8]](repeating: [UInt8](repeating: 0, count: gridSize), count: 8)
+        for (j, k) in codebook.enumerated() {
+            var packed: UInt64 = 0
+            for i in 0..<8 {
+                let l = (k >> UInt16(2 * i)) & 3
+                packed |= UInt64(l) << UInt64(8 * i)
+                column[i][j] = UInt8(l)
+            }
+            levels[j] = packed
+            map[Int(k)] = Int32(j)
+        }
+        var listStart: [Int32] = [], listCount: [Int32] = []
+        var neighbours: [UInt16] = []
+        var dist = [UInt8](repeating: 0, count: gridSize)
+        var histogram = [Int](repeating: 0, count: 73)
+        var slot = [Int](repeating: 0, count: 73)
+        var found = [UInt16](repeating: 0, count: gridSize)
+        for u in 0..<Self.mapSize {
+            var point = [Int](repeating: 0, count: 8)
+            var valid = true
+            for i in 0..<8 {
+                point[i] = (u >> (2 * i)) & 3
+                if point[i] > 2 { valid = false }
+            }
+            guard valid, map[u] == Self.noEntry else { continue }
+            // Squared distances in level units: ggml's (2a+1 - (2b+1))^2 is 4x this, so the order
+            // and the distinct values are the same.
+            for h in histogram.indices { histogram[h] = 0 }
+            for j in 0..<gridSize { dist[j] = 0 }
+            for i in 0..<8 {
+                let p = point[i]
+                let sq: (UInt8, UInt8, UInt8, UInt8) = (
+                    UInt8((0 - p) * (0 - p)), UInt8((1 - p) * (1 - p)), UInt8((2 - p) * (2 - p)), UInt8((3 - p) * (3 - p)))
+                column[i].withUnsafeBufferPointer { c in
+                    for j in 0..<gridSize {
+                        switch c[j] {
+                        case 0: dist[j] &+= sq.0
+                        case 1: dist[j] &+= sq.1
+                        case 2: dist[j] &+= sq.2
+                        default: dist[j] &+= sq.3
+                        }
+                    }
+                }
+            }
+            for j in 0..<gridSize { histogram[Int(dist[j])] += 1 }
+            // The nwant smallest distances present; neighbours are everything up to the last.
+            var have = 0, limit = 0
+            for d in 0..<histogram.count where histogram[d] > 0 {
+                have += 1
+                limit = d
+                if have == nwant { break }
+            }
+            var n = 0
+            for d in 0...limit {
+                slot[d] = n
+                n += histogram[d]
+            }
+            for j in 0..<gridSize where Int(dist[j]) <= limit {
+                found[slot[Int(dist[j])]] = UInt16(j)
+                slot[Int(dist[j])] += 1
+            }
+            map[u] = -Int32(listStart.count + 1)
+            listStart.append(Int32(neighbours.count))
+            listCount.append(Int32(n))
+            let padded = (n + 7) / 8 * 8
+            for k in 0..<padded { neighbours.append(found[Swift.min(k, n - 1)]) }
+        }
+        var transposed = [SIMD8<Float>](repeating: .zero, count: neighbours.count)
+        for s in stride(from: 0, to: neighbours.count, by: 8) {
+            for i in 0..<8 {
+                var v = SIMD8<Float>()
+                for k in 0..<8 {
+                    v[k] = Float(UInt8(truncatingIfNeeded: levels[Int(neighbours[s + k])] >> UInt64(8 * i)))
+                }
+                transposed[s + i] = v
+            }
+        }
+        self.levels = levels
+        self.map = map
+        self.listStart = listStart
+        self.listCount = listCount
+        self.neighbours = neighbours
+        self.neighbourLevels = transposed
+    }
+
+    /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
+    /// level numbers (8, 25, 43 -> 0, 1, 2 for IQ2; -1, 0, 1 -> 0, 1, 2 for IQ1).
+    private static func codebook(_ grid: [UInt64], values: [UInt8]) -> [UInt16] {
+        grid.map { e in
+            var k: UInt16 = 0
+            for i in 0..<8 {
+                let b = UInt8(truncatingIfNeeded: e >> UInt64(8 * i))
+                k |= UInt16(values.firstIndex(of: b) ?? 0) << UInt16(2 * i)
+            }
+            return k
+        }
+    }
+
+    static let iq2xxs = IQ2Table(codebook: codebook(IQGrids.iq2xxsGrid, values: [8, 25, 43]), nwant: 2)
+    static let iq2xs = IQ2Table(codebook: codebook(IQGrids.iq2xsGrid, values: [8, 25, 43]), nwant: 2)
+    static let iq2s = IQ2Table(codebook: codebook(IQGrids.iq2sGrid, values: [8, 25, 43]), nwant: 1)
+    static let iq1s = IQ2Table(codebook: codebook(IQGrids.iq1sGrid, values: [0xFF, 0, 1]), nwant: 3)
+
+    /// The codebook index of the point, or nil when it is off the codebook (or not a point the
+    /// quantizers can form).
+    @inline(__always)
+    func onGrid(_ u: Int) -> Int? {
+        guard u >= 0 && u < Self.mapSize else { return nil }
+        let m = map[u]
+        return m >= 0 ? Int(m) : nil
+    }
+
+    /// The neighbour list of an off-codebook point: start and count; nil for points outside
+    /// levels 0...2.
+    @inline(__always)
+    func list(_ u: Int) -> (start: Int, count: Int)? {
+        guard u >= 0 && u < Self.mapSize else { return nil }
+        let m = map[u]
+        guard m < 0 && m != Self.noEntry else { return nil }
+        let l = Int(-m - 1)
+        return (Int(listStart[l]), Int(listCount[l]))
+    }
+
+    /// Level i of codebook entry j.
+    @inline(__always)
+    func level(_ j: Int, _ i: Int) -> Int8 {
+        Int8(truncatingIfNeeded: levels[j] >> UInt64(8 * i))
+    }
+}
+
+extension IQ2Table {
+    /// ggml's iq2_find_best_neighbour: the neighbour of the off-codebook point that minimises
+    /// sum w_i (scale q_i - x_i)^2 with q = 2l+1, the first in list order on ties. Eight neighbours
+    /// are scored at once, each lane summing its 8 terms in ggml's order, so every distance is
+    /// the scalar one bit for bit. Writes the winner's levels to L.
+    @inline(__always)
+    func bestNeighbour(
+        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) -> Int {
+        let s = F8(repeating: scale)
+        let position = neighbourLevels.withUnsafeBufferPointer { nl in
+            var best = F8(repeating: .greatestFiniteMagnitude)
+            var bestPos = I8(repeating: -1)
+            var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
+            for g in stride(from: start, to: start + count, by: 8) {
+                var d2 = F8(repeating: 0)
+                for i in 0..<8 {
+                    let q = nl[g + i] * 2 + 1
+                    let diff = s * q - F8(repeating: x[i])
+                    d2 += F8(repeating: w[i]) * diff * diff
+                }
+                let better = d2 .< best
+                best.replace(with: d2, where: better)
+                bestPos.replace(with: pos, where: better)
+                pos &+= 8
+            }
+            return Self.firstMinimum(best, bestPos)
+        }
+        let j = Int(neighbours[start + position])
+        for i in 0..<8 { L[i] = level(j, i) }
+        return j
+    }
+
+    /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for xg[l].
+    @inline(__always)
+    func bestNeighbour1(
+        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
+        xg: (Float, Float, Float), L: UnsafeMutablePointer<Int8>
+    ) -> Int {
+        let s = F8(repeating: scale)
+        let g0 = F8(repeating: xg.0), g1 = F8(repeating: xg.1), g2 = F8(repeating: xg.2)
+        let position = neighbourLevels.withUnsafeBufferPointer { nl in
+            var best = F8(repeating: .greatestFiniteMagnitude)
+            var bestPos = I8(repeating: -1)
+            var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
+            for g in stride(from: start, to: start + count, by: 8) {
+                var d2 = F8(repeating: 0)
+                for i in 0..<8 {
+                    let l = nl[g + i]
+                    let q = g0.replacing(with: g1, where: l .== 1).replacing(with: g2, where: l .== 2)
+                    let diff = s * q - F8(repeating: x[i])
+                    d2 += F8(repeating: w[i]) * diff * diff
+                }
+                let better = d2 .< best
+                best.replace(with: d2, where: better)
+                bestPos.replace(with: pos, where: better)
+                pos &+= 8
+            }
+            return Self.firstMinimum(best, bestPos)
+        }
+        let j = Int(neighbours[start + position])
+        for i in 0..<8 { L[i] = level(j, i) }
+        return j
+    }
+
+    /// The list position with the smallest score, the earliest on ties. When every score was
+    /// NaN or not below FLT_MAX, ggml aborts; we take the first neighbour instead.
+    @inline(__always)
+    private static func firstMinimum(_ best: F8, _ bestPos: I8) -> Int {
+        var value = Float.greatestFiniteMagnitude
+        var position = Int32.max
+        for k in 0..<8 where bestPos[k] >= 0 {
+            if best[k] < value || (best[k] == value && bestPos[k] < position) {
+                value = best[k]
+                position = bestPos[k]
+            }
+        }
+        return position == Int32.max ? 0 : Int(position)
+    }
+}
