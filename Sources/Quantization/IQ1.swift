@@ -93,7 +93,7 @@ enum IQ1 {
                 if let list = t.list(u) {
                     index[k] = t.bestNeighbour1(
                         start: list.start, count: list.count, x: xb + 8 * k, w: s.weight + 8 * k, scale: scale,
-                        xg: xx(k), L: s.L + 8 * k)
+                        shift: xx(k).1, L: s.L + 8 * k)
                 } else {
                     index[k] = 0
                 }

@@ -40,12 +40,12 @@ enum IQ2 {
         _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Bool {
-        var u = 0
-        for i in 0..<8 {
-            let l = Swift.max(0, Swift.min(Int32(kMaxQ - 1), Numerics.nearestInt(0.5 * (id * x[i] - 1))))
-            L[i] = Int8(l)
-            u |= Int(l) << (2 * i)
-        }
+        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
+        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
+        l = l.replacing(with: 0, where: l .< 0).replacing(with: Int32(kMaxQ - 1), where: l .> Int32(kMaxQ - 1))
+        let packed = SIMD8<Int8>(truncatingIfNeeded: l)
+        UnsafeMutableRawPointer(L).storeBytes(of: packed, as: SIMD8<Int8>.self)
+        let u = Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
         if t.onGrid(u) != nil { return true }
         if let list = t.list(u) {
             _ = t.bestNeighbour(start: list.start, count: list.count, x: x, w: waux, scale: scale, L: L)

@@ -26,63 +26,62 @@ final class IQ2Table: Sendable {
     let listCount: [Int32]
     /// Neighbour codebook indices, each list padded to a multiple of 8.
     let neighbours: [UInt16]
-    /// Neighbour levels transposed: for the group of 8 neighbours starting at s, coordinate i is
-    /// `neighbourLevels[s + i]` (lane k = level of neighbour s + k).
-    let neighbourLevels: [SIMD8<Float>]
+    /// Neighbour values transposed: for the group of 8 neighbours starting at s, coordinate i is
+    /// `neighbourValues[s + i]` (lane k = the value of neighbour s + k there): 2l+1 for the IQ2
+    /// codebooks, l-1 for IQ1's (whose values are l-1 plus or minus the block's shift).
+    let neighbourValues: [SIMD8<Float>]
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
     /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
-    init(codebook: [UInt16], nwant: Int) {
+    init(codebook: [UInt16], nwant: Int, ternary: Bool) {
         let gridSize = codebook.count
         self.gridSize = gridSize
         var levels = [UInt64](repeating: 0, count: gridSize)
         var map = [Int32](repeating: Self.noEntry, count: Self.mapSize)
-        // Levels per coordinate, column-major, for the distance pass.
-        var column = [[UInt8]](repeating: [UInt8](repeating: 0, count: gridSize), count: 8)
+        // Levels per coordinate, 16 entries per vector, for the distance pass.
+        let vectors = (gridSize + 15) / 16
+        var column = [SIMD16<Int8>](repeating: .zero, count: 8 * vectors)
         for (j, k) in codebook.enumerated() {
             var packed: UInt64 = 0
             for i in 0..<8 {
                 let l = (k >> UInt16(2 * i)) & 3
                 packed |= UInt64(l) << UInt64(8 * i)
-                column[i][j] = UInt8(l)
+                column[i * vectors + j / 16][j % 16] = Int8(l)
             }
             levels[j] = packed
             map[Int(k)] = Int32(j)
         }
         var listStart: [Int32] = [], listCount: [Int32] = []
         var neighbours: [UInt16] = []
-        var dist = [UInt8](repeating: 0, count: gridSize)
+        var dist = [SIMD16<Int8>](repeating: .zero, count: vectors)
         var histogram = [Int](repeating: 0, count: 73)
         var slot = [Int](repeating: 0, count: 73)
         var found = [UInt16](repeating: 0, count: gridSize)
         for u in 0..<Self.mapSize {
-            var point = [Int](repeating: 0, count: 8)
+            var point = [Int8](repeating: 0, count: 8)
             var valid = true
             for i in 0..<8 {
-                point[i] = (u >> (2 * i)) & 3
+                point[i] = Int8((u >> (2 * i)) & 3)
                 if point[i] > 2 { valid = false }
             }
             guard valid, map[u] == Self.noEntry else { continue }
             // Squared distances in level units: ggml's (2a+1 - (2b+1))^2 is 4x this, so the order
-            // and the distinct values are the same.
+            // and the distinct values are the same. At most 8 * 3^2 = 72: fits an Int8.
             for h in histogram.indices { histogram[h] = 0 }
-            for j in 0..<gridSize { dist[j] = 0 }
-            for i in 0..<8 {
-                let p = point[i]
-                let sq: (UInt8, UInt8, UInt8, UInt8) = (
-                    UInt8((0 - p) * (0 - p)), UInt8((1 - p) * (1 - p)), UInt8((2 - p) * (2 - p)), UInt8((3 - p) * (3 - p)))
-                column[i].withUnsafeBufferPointer { c in
-                    for j in 0..<gridSize {
-                        switch c[j] {
-                        case 0: dist[j] &+= sq.0
-                        case 1: dist[j] &+= sq.1
-                        case 2: dist[j] &+= sq.2
-                        default: dist[j] &+= sq.3
+            column.withUnsafeBufferPointer { c in
+                dist.withUnsafeMutableBufferPointer { d in
+                    for v in 0..<vectors { d[v] = .zero }
+                    for i in 0..<8 {
+                        let p = SIMD16<Int8>(repeating: point[i])
+                        for v in 0..<vectors {
+                            let diff = c[i * vectors + v] &- p
+                            d[v] &+= diff &* diff
                         }
                     }
                 }
             }
-            for j in 0..<gridSize { histogram[Int(dist[j])] += 1 }
+            let flat = dist.withUnsafeBytes { Array($0.bindMemory(to: UInt8.self).prefix(gridSize)) }
+            for j in 0..<gridSize { histogram[Int(flat[j])] += 1 }
             // The nwant smallest distances present; neighbours are everything up to the last.
             var have = 0, limit = 0
             for d in 0..<histogram.count where histogram[d] > 0 {
@@ -95,9 +94,9 @@ final class IQ2Table: Sendable {
                 slot[d] = n
                 n += histogram[d]
             }
-            for j in 0..<gridSize where Int(dist[j]) <= limit {
-                found[slot[Int(dist[j])]] = UInt16(j)
-                slot[Int(dist[j])] += 1
+            for j in 0..<gridSize where Int(flat[j]) <= limit {
+                found[slot[Int(flat[j])]] = UInt16(j)
+                slot[Int(flat[j])] += 1
             }
             map[u] = -Int32(listStart.count + 1)
             listStart.append(Int32(neighbours.count))
@@ -110,7 +109,8 @@ final class IQ2Table: Sendable {
             for i in 0..<8 {
                 var v = SIMD8<Float>()
                 for k in 0..<8 {
-                    v[k] = Float(UInt8(truncatingIfNeeded: levels[Int(neighbours[s + k])] >> UInt64(8 * i)))
+                    let l = Float(UInt8(truncatingIfNeeded: levels[Int(neighbours[s + k])] >> UInt64(8 * i)))
+                    v[k] = ternary ? l - 1 : 2 * l + 1
                 }
                 transposed[s + i] = v
             }
@@ -120,7 +120,7 @@ final class IQ2Table: Sendable {
         self.listStart = listStart
         self.listCount = listCount
         self.neighbours = neighbours
-        self.neighbourLevels = transposed
+        self.neighbourValues = transposed
     }
 
     /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
@@ -136,10 +136,10 @@ final class IQ2Table: Sendable {
         }
     }
 
-    static let iq2xxs = IQ2Table(codebook: codebook(IQGrids.iq2xxsGrid, values: [8, 25, 43]), nwant: 2)
-    static let iq2xs = IQ2Table(codebook: codebook(IQGrids.iq2xsGrid, values: [8, 25, 43]), nwant: 2)
-    static let iq2s = IQ2Table(codebook: codebook(IQGrids.iq2sGrid, values: [8, 25, 43]), nwant: 1)
-    static let iq1s = IQ2Table(codebook: codebook(IQGrids.iq1sGrid, values: [0xFF, 0, 1]), nwant: 3)
+    static let iq2xxs = IQ2Table(codebook: codebook(IQGrids.iq2xxsGrid, values: [8, 25, 43]), nwant: 2, ternary: false)
+    static let iq2xs = IQ2Table(codebook: codebook(IQGrids.iq2xsGrid, values: [8, 25, 43]), nwant: 2, ternary: false)
+    static let iq2s = IQ2Table(codebook: codebook(IQGrids.iq2sGrid, values: [8, 25, 43]), nwant: 1, ternary: false)
+    static let iq1s = IQ2Table(codebook: codebook(IQGrids.iq1sGrid, values: [0xFF, 0, 1]), nwant: 3, ternary: true)
 
     /// The codebook index of the point, or nil when it is off the codebook (or not a point the
     /// quantizers can form).
@@ -179,14 +179,14 @@ extension IQ2Table {
         L: UnsafeMutablePointer<Int8>
     ) -> Int {
         let s = F8(repeating: scale)
-        let position = neighbourLevels.withUnsafeBufferPointer { nl in
+        let position = neighbourValues.withUnsafeBufferPointer { nl in
             var best = F8(repeating: .greatestFiniteMagnitude)
             var bestPos = I8(repeating: -1)
             var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
             for g in stride(from: start, to: start + count, by: 8) {
                 var d2 = F8(repeating: 0)
                 for i in 0..<8 {
-                    let q = nl[g + i] * 2 + 1
+                    let q = nl[g + i]
                     let diff = s * q - F8(repeating: x[i])
                     d2 += F8(repeating: w[i]) * diff * diff
                 }
@@ -202,23 +202,23 @@ extension IQ2Table {
         return j
     }
 
-    /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for xg[l].
+    /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for
+    /// (l - 1) + shift, shift = +-1/8 (exactly the values of ggml's x_p and x_m).
     @inline(__always)
     func bestNeighbour1(
         start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
-        xg: (Float, Float, Float), L: UnsafeMutablePointer<Int8>
+        shift: Float, L: UnsafeMutablePointer<Int8>
     ) -> Int {
         let s = F8(repeating: scale)
-        let g0 = F8(repeating: xg.0), g1 = F8(repeating: xg.1), g2 = F8(repeating: xg.2)
-        let position = neighbourLevels.withUnsafeBufferPointer { nl in
+        let sh = F8(repeating: shift)
+        let position = neighbourValues.withUnsafeBufferPointer { nl in
             var best = F8(repeating: .greatestFiniteMagnitude)
             var bestPos = I8(repeating: -1)
             var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
             for g in stride(from: start, to: start + count, by: 8) {
                 var d2 = F8(repeating: 0)
                 for i in 0..<8 {
-                    let l = nl[g + i]
-                    let q = g0.replacing(with: g1, where: l .== 1).replacing(with: g2, where: l .== 2)
+                    let q = nl[g + i] + sh
                     let diff = s * q - F8(repeating: x[i])
                     d2 += F8(repeating: w[i]) * diff * diff
                 }
