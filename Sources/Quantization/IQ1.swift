@@ -44,6 +44,31 @@ enum IQ1 {
         a.update(from: tmp, count: k)
     }
 
+    /// The same order as sortOrder, by rank: element i goes after every smaller value and every
+    /// equal one with a smaller index. That is what any stable sort gives when the comparison is
+    /// a strict weak order, so it only applies without NaN; `n` is 16 or 32.
+    static func rankOrder(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>, _ n: Int) -> Bool {
+        let vectors = n / 8
+        var nan = false
+        for v in 0..<vectors {
+            let xv = UnsafeRawPointer(x + 8 * v).loadUnaligned(as: F8.self)
+            if any(xv .!= xv) { nan = true }
+        }
+        if nan { return false }
+        let lane = I8(0, 1, 2, 3, 4, 5, 6, 7)
+        for i in 0..<n {
+            let xi = F8(repeating: x[i])
+            var rank = I8(repeating: 0)
+            for v in 0..<vectors {
+                let xv = UnsafeRawPointer(x + 8 * v).loadUnaligned(as: F8.self)
+                let before = (xv .< xi) .| ((xv .== xi) .& (lane &+ Int32(8 * v) .< Int32(i)))
+                rank.replace(with: rank &+ 1, where: before)
+            }
+            a[Int(rank.wrappedSum())] = Int32(i)
+        }
+        return true
+    }
+
     struct Scratch {
         let scales: UnsafeMutablePointer<Float>  // 16
         let weight: UnsafeMutablePointer<Float>  // 32
@@ -154,8 +179,10 @@ enum IQ1 {
                 s.shifts[ib] = 1
                 continue
             }
-            for j in 0..<32 { s.order[j] = Int32(j) }
-            sortOrder(xb, s.order, 32, tmp: s.tmp)
+            if !rankOrder(xb, s.order, 32) {
+                for j in 0..<32 { s.order[j] = Int32(j) }
+                sortOrder(xb, s.order, 32, tmp: s.tmp)
+            }
             sumx[0] = 0
             sumw[0] = 0
             for j in 0..<32 {
@@ -256,8 +283,10 @@ enum IQ1 {
                 s.shifts[ib] = 0
                 continue
             }
-            for j in 0..<16 { s.order[j] = Int32(j) }
-            sortOrder(xb, s.order, 16, tmp: s.tmp)
+            if !rankOrder(xb, s.order, 16) {
+                for j in 0..<16 { s.order[j] = Int32(j) }
+                sortOrder(xb, s.order, 16, tmp: s.tmp)
+            }
             var bestScore = -Float.greatestFiniteMagnitude
             var scale = max
             var besti1 = -1, besti2 = -1, bestK = -1

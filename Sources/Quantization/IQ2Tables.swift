@@ -11,7 +11,7 @@
 /// The lists are built on first use (Swift's lazy static initialisation is thread-safe) and laid
 /// out for the lane-parallel searches: padded to a multiple of 8 by repeating the last entry, and
 /// transposed so that coordinate i of eight consecutive neighbours is one SIMD8 vector.
-final class IQ2Table: Sendable {
+final class IQ2Table: @unchecked Sendable {
     /// ggml's kmap size: one past the largest packed point with every level 2 (0xAAAA).
     static let mapSize = 43692
     static let noEntry = Int32.min
@@ -30,6 +30,11 @@ final class IQ2Table: Sendable {
     /// `neighbourValues[s + i]` (lane k = the value of neighbour s + k there): 2l+1 for the IQ2
     /// codebooks, l-1 for IQ1's (whose values are l-1 plus or minus the block's shift).
     let neighbourValues: [SIMD8<Float>]
+    /// The same storage for the searches (no bounds checks or reference counting in the hot loop);
+    /// the tables are static lets, alive for the whole process, and never written after init.
+    private let neighbourPointer: UnsafeMutableBufferPointer<UInt16>
+    private let valuePointer: UnsafeMutableBufferPointer<SIMD8<Float>>
+    private let levelPointer: UnsafeMutableBufferPointer<UInt64>
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
     /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
@@ -121,6 +126,12 @@ final class IQ2Table: Sendable {
         self.listCount = listCount
         self.neighbours = neighbours
         self.neighbourValues = transposed
+        neighbourPointer = .allocate(capacity: neighbours.count)
+        _ = neighbourPointer.initialize(from: neighbours)
+        valuePointer = .allocate(capacity: transposed.count)
+        _ = valuePointer.initialize(from: transposed)
+        levelPointer = .allocate(capacity: levels.count)
+        _ = levelPointer.initialize(from: levels)
     }
 
     /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
@@ -164,7 +175,7 @@ final class IQ2Table: Sendable {
     /// Level i of codebook entry j.
     @inline(__always)
     func level(_ j: Int, _ i: Int) -> Int8 {
-        Int8(truncatingIfNeeded: levels[j] >> UInt64(8 * i))
+        Int8(truncatingIfNeeded: levelPointer[j] >> UInt64(8 * i))
     }
 }
 
@@ -179,27 +190,22 @@ extension IQ2Table {
         L: UnsafeMutablePointer<Int8>
     ) -> Int {
         let s = F8(repeating: scale)
-        let position = neighbourValues.withUnsafeBufferPointer { nl in
-            var best = F8(repeating: .greatestFiniteMagnitude)
-            var bestPos = I8(repeating: -1)
-            var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
-            for g in stride(from: start, to: start + count, by: 8) {
-                var d2 = F8(repeating: 0)
-                for i in 0..<8 {
-                    let q = nl[g + i]
-                    let diff = s * q - F8(repeating: x[i])
-                    d2 += F8(repeating: w[i]) * diff * diff
-                }
-                let better = d2 .< best
-                best.replace(with: d2, where: better)
-                bestPos.replace(with: pos, where: better)
-                pos &+= 8
+        let nl = valuePointer.baseAddress!
+        var best = F8(repeating: .greatestFiniteMagnitude)
+        var bestPos = I8(repeating: -1)
+        var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
+        for g in stride(from: start, to: start + count, by: 8) {
+            var d2 = F8(repeating: 0)
+            for i in 0..<8 {
+                let diff = s * nl[g + i] - F8(repeating: x[i])
+                d2 += F8(repeating: w[i]) * diff * diff
             }
-            return Self.firstMinimum(best, bestPos)
+            let better = d2 .< best
+            best.replace(with: d2, where: better)
+            bestPos.replace(with: pos, where: better)
+            pos &+= 8
         }
-        let j = Int(neighbours[start + position])
-        for i in 0..<8 { L[i] = level(j, i) }
-        return j
+        return finish(start: start, best, bestPos, L: L)
     }
 
     /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for
@@ -211,26 +217,29 @@ extension IQ2Table {
     ) -> Int {
         let s = F8(repeating: scale)
         let sh = F8(repeating: shift)
-        let position = neighbourValues.withUnsafeBufferPointer { nl in
-            var best = F8(repeating: .greatestFiniteMagnitude)
-            var bestPos = I8(repeating: -1)
-            var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
-            for g in stride(from: start, to: start + count, by: 8) {
-                var d2 = F8(repeating: 0)
-                for i in 0..<8 {
-                    let q = nl[g + i] + sh
-                    let diff = s * q - F8(repeating: x[i])
-                    d2 += F8(repeating: w[i]) * diff * diff
-                }
-                let better = d2 .< best
-                best.replace(with: d2, where: better)
-                bestPos.replace(with: pos, where: better)
-                pos &+= 8
+        let nl = valuePointer.baseAddress!
+        var best = F8(repeating: .greatestFiniteMagnitude)
+        var bestPos = I8(repeating: -1)
+        var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
+        for g in stride(from: start, to: start + count, by: 8) {
+            var d2 = F8(repeating: 0)
+            for i in 0..<8 {
+                let diff = s * (nl[g + i] + sh) - F8(repeating: x[i])
+                d2 += F8(repeating: w[i]) * diff * diff
             }
-            return Self.firstMinimum(best, bestPos)
+            let better = d2 .< best
+            best.replace(with: d2, where: better)
+            bestPos.replace(with: pos, where: better)
+            pos &+= 8
         }
-        let j = Int(neighbours[start + position])
-        for i in 0..<8 { L[i] = level(j, i) }
+        return finish(start: start, best, bestPos, L: L)
+    }
+
+    /// Writes the winner's levels to L and returns its codebook index.
+    @inline(__always)
+    private func finish(start: Int, _ best: F8, _ bestPos: I8, L: UnsafeMutablePointer<Int8>) -> Int {
+        let j = Int(neighbourPointer[start + Self.firstMinimum(best, bestPos)])
+        UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
         return j
     }
 
@@ -238,14 +247,10 @@ extension IQ2Table {
     /// NaN or not below FLT_MAX, ggml aborts; we take the first neighbour instead.
     @inline(__always)
     private static func firstMinimum(_ best: F8, _ bestPos: I8) -> Int {
-        var value = Float.greatestFiniteMagnitude
-        var position = Int32.max
-        for k in 0..<8 where bestPos[k] >= 0 {
-            if best[k] < value || (best[k] == value && bestPos[k] < position) {
-                value = best[k]
-                position = bestPos[k]
-            }
-        }
-        return position == Int32.max ? 0 : Int(position)
+        let found = bestPos .>= 0
+        guard any(found) else { return 0 }
+        let m = best.replacing(with: .infinity, where: .!found).min()
+        let p = bestPos.replacing(with: .max, where: .!(found .& (best .== m))).min()
+        return Int(p)
     }
 }
