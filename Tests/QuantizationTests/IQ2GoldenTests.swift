@@ -148,3 +148,67 @@ import GGUF
 private extension String {
     func leftPadded(_ n: Int) -> String { String(repeating: "0", count: Swift.max(0, n - count)) + self }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// IQ1's sort: the rank order (no NaN) and the merge sort must give glibc qsort's order.
+@Suite struct IQ1SortTests {
+    static func values(_ n: Int, seed: UInt64, nan: Bool) -> [Float] {
+        var state = seed
+        return (0..<n).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let r = Int((state >> 33) % 7)
+            if nan && r == 0 { return .nan }
+            // few distinct values: many ties, and -0 against +0
+            return [Float(-0.0), 0, 0.5, -0.5, 0.25, 1, -1][r] * (i % 3 == 0 ? 1 : -1)
+        }
+    }
+
+    @Test func rankOrderIsTheStableOrder() {
+        for seed in 1...200 as ClosedRange<UInt64> {
+            for n in [16, 32] {
+                let x = Self.values(n, seed: seed, nan: false)
+                var merge = (0..<n).map { Int32($0) }, rank = [Int32](repeating: -1, count: n)
+                var tmp = [Int32](repeating: 0, count: n)
+                x.withUnsafeBufferPointer { xb in
+                    IQ1.sortOrder(xb.baseAddress!, &merge, n, tmp: &tmp)
+                    #expect(IQ1.rankOrder(xb.baseAddress!, &rank, n))
+                }
+                #expect(merge == rank, "seed \(seed) n \(n)")
+            }
+        }
+    }
+
+    #if canImport(Glibc)
+    /// With NaN the order depends on the algorithm; this checks the replica against the C
+    /// library it reproduces (glibc 2.36, whose qsort is a merge sort for small arrays).
+    static var glibcVersion: String? {
+        guard let f = dlsym(dlopen(nil, RTLD_NOW), "gnu_get_libc_version") else { return nil }
+        typealias Version = @convention(c) () -> UnsafePointer<CChar>
+        return String(cString: unsafeBitCast(f, to: Version.self)())
+    }
+
+    @Test(.enabled(if: glibcVersion == "2.36"))
+    func mergeSortIsGlibcQsort() {
+        for seed in 1...200 as ClosedRange<UInt64> {
+            for n in [16, 32] {
+                let x = Self.values(n, seed: seed, nan: true)
+                var pairs = [(Float, Int32)]()
+                for i in 0..<n { pairs.append((x[i], Int32(i))) }
+                pairs.withUnsafeMutableBufferPointer { p in
+                    qsort(p.baseAddress!, n, 8) { l, r in
+                        let a = l!.load(as: Float.self), b = r!.load(as: Float.self)
+                        return a < b ? -1 : a > b ? 1 : 0
+                    }
+                }
+                var merge = (0..<n).map { Int32($0) }
+                var tmp = [Int32](repeating: 0, count: n)
+                x.withUnsafeBufferPointer { IQ1.sortOrder($0.baseAddress!, &merge, n, tmp: &tmp) }
+                #expect(merge == pairs.map(\.1), "seed \(seed) n \(n)")
+            }
+        }
+    }
+    #endif
+}
