@@ -35,6 +35,8 @@ final class IQ2Table: @unchecked Sendable {
     private let neighbourPointer: UnsafeMutableBufferPointer<UInt16>
     private let valuePointer: UnsafeMutableBufferPointer<SIMD8<Float>>
     private let levelPointer: UnsafeMutableBufferPointer<UInt64>
+    private let mapPointer: UnsafeMutableBufferPointer<Int32>
+    private let listPointer: UnsafeMutableBufferPointer<SIMD2<Int32>>
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
     /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
@@ -132,6 +134,10 @@ final class IQ2Table: @unchecked Sendable {
         _ = valuePointer.initialize(from: transposed)
         levelPointer = .allocate(capacity: levels.count)
         _ = levelPointer.initialize(from: levels)
+        mapPointer = .allocate(capacity: map.count)
+        _ = mapPointer.initialize(from: map)
+        listPointer = .allocate(capacity: listStart.count)
+        _ = listPointer.initialize(from: zip(listStart, listCount).map { SIMD2($0, $1) })
     }
 
     /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
@@ -157,7 +163,7 @@ final class IQ2Table: @unchecked Sendable {
     @inline(__always)
     func onGrid(_ u: Int) -> Int? {
         guard u >= 0 && u < Self.mapSize else { return nil }
-        let m = map[u]
+        let m = mapPointer[u]
         return m >= 0 ? Int(m) : nil
     }
 
@@ -166,10 +172,10 @@ final class IQ2Table: @unchecked Sendable {
     @inline(__always)
     func list(_ u: Int) -> (start: Int, count: Int)? {
         guard u >= 0 && u < Self.mapSize else { return nil }
-        let m = map[u]
+        let m = mapPointer[u]
         guard m < 0 && m != Self.noEntry else { return nil }
-        let l = Int(-m - 1)
-        return (Int(listStart[l]), Int(listCount[l]))
+        let l = listPointer[Int(-m - 1)]
+        return (Int(l[0]), Int(l[1]))
     }
 
     /// Level i of codebook entry j.
