@@ -92,18 +92,23 @@ import GGUF
         #expect("\(QuantizationError.importanceRequired(type))".contains("requires an importance matrix"))
     }
 
-    /// Inputs ggml aborts on (inf and NaN inside its search) give some output, without a crash.
+    /// Inputs ggml aborts on (inf and NaN inside its search), and damaged importance weights,
+    /// give some output, without a crash.
     @Test(arguments: types)
     func nonFiniteInputsDoNotCrash(_ typeName: String) throws {
         let type = try #require(GGMLType(name: typeName))
         var x = [Float](repeating: 1e30, count: 512)
         for i in stride(from: 0, to: 256, by: 3) { x[i] = -.infinity }
         for i in stride(from: 1, to: 512, by: 5) { x[i] = .nan }
-        let qw = [Float](repeating: 1, count: 512)
         var out = [UInt8](repeating: 0, count: 2 * type.bytesPerBlock)
-        try x.withUnsafeBufferPointer { xb in
-            try qw.withUnsafeBufferPointer { w in
-                try out.withUnsafeMutableBytes { try Quantizer.quantize(type, rows: xb, rowLength: 512, importance: w, into: $0) }
+        // Finite values with importance weights a damaged imatrix could hold.
+        let finite = (0..<512).map { Float(($0 * 37) % 101 - 50) / 100 }
+        let damaged = (0..<512).map { i -> Float in [1, -3, .nan, .infinity, 0, 1e38][i % 6] }
+        for (values, weights) in [(x, [Float](repeating: 1, count: 512)), (finite, damaged), (x, damaged)] {
+            try values.withUnsafeBufferPointer { xb in
+                try weights.withUnsafeBufferPointer { w in
+                    try out.withUnsafeMutableBytes { try Quantizer.quantize(type, rows: xb, rowLength: 512, importance: w, into: $0) }
+                }
             }
         }
     }
