@@ -188,30 +188,14 @@ final class IQ2Table: @unchecked Sendable {
 extension IQ2Table {
     /// ggml's iq2_find_best_neighbour: the neighbour of the off-codebook point that minimises
     /// sum w_i (scale q_i - x_i)^2 with q = 2l+1, the first in list order on ties. Eight neighbours
-    /// are scored at once, each lane summing its 8 terms in ggml's order, so every distance is
+    /// (or sixteen) are scored at once, each lane summing its 8 terms in ggml's order, so every distance is
     /// the scalar one bit for bit. Writes the winner's levels to L.
     @inline(__always)
     func bestNeighbour(
         start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Int {
-        let s = F8(repeating: scale)
-        let nl = valuePointer.baseAddress!
-        var best = F8(repeating: .greatestFiniteMagnitude)
-        var bestPos = I8(repeating: -1)
-        var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
-        for g in stride(from: start, to: start + count, by: 8) {
-            var d2 = F8(repeating: 0)
-            for i in 0..<8 {
-                let diff = s * nl[g + i] - F8(repeating: x[i])
-                d2 += F8(repeating: w[i]) * diff * diff
-            }
-            let better = d2 .< best
-            best.replace(with: d2, where: better)
-            bestPos.replace(with: pos, where: better)
-            pos &+= 8
-        }
-        return finish(start: start, best, bestPos, L: L)
+        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: 0, shifted: false), L: L)
     }
 
     /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for
@@ -221,42 +205,71 @@ extension IQ2Table {
         start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
         shift: Float, L: UnsafeMutablePointer<Int8>
     ) -> Int {
-        let s = F8(repeating: scale)
-        let sh = F8(repeating: shift)
+        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: shift, shifted: true), L: L)
+    }
+
+    /// The list position of the best neighbour: sixteen at a time (two stored groups side by
+    /// side) while at least two groups remain, then the last group of eight.
+    @inline(__always)
+    private func search(
+        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, shift: Float,
+        shifted: Bool
+    ) -> Int {
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
         let nl = valuePointer.baseAddress!
-        var best = F8(repeating: .greatestFiniteMagnitude)
-        var bestPos = I8(repeating: -1)
-        var pos = I8(0, 1, 2, 3, 4, 5, 6, 7)
-        for g in stride(from: start, to: start + count, by: 8) {
+        let end = start + (count + 7) / 8 * 8
+        var g = start
+        var best16 = F16(repeating: .greatestFiniteMagnitude)
+        var pos16 = I16(repeating: -1)
+        if end - g >= 16 {
+            let s = F16(repeating: scale), sh = F16(repeating: shift)
+            var pos = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            repeat {
+                var d2 = F16(repeating: 0)
+                for i in 0..<8 {
+                    var q = F16(lowHalf: nl[g + i], highHalf: nl[g + 8 + i])
+                    if shifted { q = q + sh }
+                    let diff = s * q - F16(repeating: x[i])
+                    d2 += F16(repeating: w[i]) * diff * diff
+                }
+                let better = d2 .< best16
+                best16.replace(with: d2, where: better)
+                pos16.replace(with: pos, where: better)
+                pos &+= 16
+                g += 16
+            } while end - g >= 16
+        }
+        var best8 = F8(repeating: .greatestFiniteMagnitude)
+        var pos8 = I8(repeating: -1)
+        if g < end {
+            let s = F8(repeating: scale), sh = F8(repeating: shift)
             var d2 = F8(repeating: 0)
             for i in 0..<8 {
-                let diff = s * (nl[g + i] + sh) - F8(repeating: x[i])
+                var q = nl[g + i]
+                if shifted { q = q + sh }
+                let diff = s * q - F8(repeating: x[i])
                 d2 += F8(repeating: w[i]) * diff * diff
             }
-            let better = d2 .< best
-            best.replace(with: d2, where: better)
-            bestPos.replace(with: pos, where: better)
-            pos &+= 8
+            let better = d2 .< best8
+            best8.replace(with: d2, where: better)
+            pos8.replace(with: I8(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(g - start), where: better)
         }
-        return finish(start: start, best, bestPos, L: L)
+        // The smallest score, the earliest position on ties. When no score was below FLT_MAX
+        // (all NaN or huge) ggml aborts; we take the first neighbour instead.
+        let f16 = pos16 .>= 0, f8 = pos8 .>= 0
+        guard any(f16) || any(f8) else { return 0 }
+        let m = Swift.min(best16.replacing(with: .infinity, where: .!f16).min(),
+                          best8.replacing(with: .infinity, where: .!f8).min())
+        return Int(Swift.min(pos16.replacing(with: .max, where: .!(f16 .& (best16 .== m))).min(),
+                             pos8.replacing(with: .max, where: .!(f8 .& (best8 .== m))).min()))
     }
 
     /// Writes the winner's levels to L and returns its codebook index.
     @inline(__always)
-    private func finish(start: Int, _ best: F8, _ bestPos: I8, L: UnsafeMutablePointer<Int8>) -> Int {
-        let j = Int(neighbourPointer[start + Self.firstMinimum(best, bestPos)])
+    private func finish(start: Int, _ position: Int, L: UnsafeMutablePointer<Int8>) -> Int {
+        let j = Int(neighbourPointer[start + position])
         UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
         return j
-    }
-
-    /// The list position with the smallest score, the earliest on ties. When every score was
-    /// NaN or not below FLT_MAX, ggml aborts; we take the first neighbour instead.
-    @inline(__always)
-    private static func firstMinimum(_ best: F8, _ bestPos: I8) -> Int {
-        let found = bestPos .>= 0
-        guard any(found) else { return 0 }
-        let m = best.replacing(with: .infinity, where: .!found).min()
-        let p = bestPos.replacing(with: .max, where: .!(found .& (best .== m))).min()
-        return Int(p)
     }
 }
