@@ -7,12 +7,18 @@
 # REPEAT=n (default 3) runs each pair n times, alternating the tools, and reports medians: wall
 # seconds (the ratio that counts) and CPU seconds (user+sys, steadier when the machine is shared).
 # Every quantd artifact is compared with llama-quantize's, byte for byte.
+# IMATRIX=file.gguf gives both tools that importance matrix (the IQ1/IQ2 types need one);
+# PURE=0 times the named mixes as they are (their per-tensor type choices) instead of --pure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
 TYPES=${2:-"Q2_K Q3_K_S Q4_K_S Q5_K_S Q6_K IQ4_XS IQ4_NL Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 TQ2_0"}
 THREADS=${3:-"1 2"}
 REPEAT=${REPEAT:-3}
+IMATRIX=${IMATRIX:-}
+PURE=${PURE:-1}
+pure_json=""; pure_flag=(); [ "$PURE" = 1 ] && { pure_json=',"pure":true'; pure_flag=(--pure); }
+calib=""; imat_flag=(); [ -n "$IMATRIX" ] && { calib=",\"calibration\":[{\"stage\":\"imatrix\",\"file\":\"$IMATRIX\"}]"; imat_flag=(--imatrix "$IMATRIX"); }
 ORACLE=${ORACLE_DIR:-$HOME/.cache/gguf-oracle}
 LQ=$ORACLE/build/llama.cpp/bin/llama-quantize
 swift build -c release --product quantd >/dev/null
@@ -25,12 +31,12 @@ median() { python3 -c "import statistics,sys; print(statistics.median(float(v) f
 printf "type\tthreads\tquantd_s\tllama_s\tratio\tcpu_ratio\tbytes\n"
 for t in $TYPES; do
   for n in $THREADS; do
-    printf '{"version":1,"threads":%s,"schemes":[{"mix":"%s","pure":true}],"outputs":[{"stage":"manifest","enabled":false}],"evaluate":false}\n' "$n" "$t" > "$OUT/p.json"
+    printf '{"version":1,"threads":%s%s,"schemes":[{"mix":"%s"%s}],"outputs":[{"stage":"manifest","enabled":false}],"evaluate":false}\n' "$n" "$calib" "$t" "$pure_json" > "$OUT/p.json"
     qw=(); qc=(); lw=(); lc=(); same=identical
     for _ in $(seq "$REPEAT"); do
       rm -rf "$OUT/q"
       read -r w c <<< "$(secs "$Q" convert "$MODEL" -o "$OUT/q" --pipeline "$OUT/p.json")"; qw+=("$w"); qc+=("$c")
-      read -r w c <<< "$(secs "$LQ" --pure "$MODEL" "$OUT/l.gguf" "$t" "$n")"; lw+=("$w"); lc+=("$c")
+      read -r w c <<< "$(secs "$LQ" "${pure_flag[@]}" "${imat_flag[@]}" "$MODEL" "$OUT/l.gguf" "$t" "$n")"; lw+=("$w"); lc+=("$c")
       cmp -s "$OUT/l.gguf" "$OUT/q/"*.gguf || same=DIFFERENT
     done
     qs=$(median "${qw[@]}"); ls=$(median "${lw[@]}"); qcs=$(median "${qc[@]}"); lcs=$(median "${lc[@]}")

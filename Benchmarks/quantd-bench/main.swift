@@ -87,6 +87,10 @@ for name in opts.types {
     }
     var out = [UInt8](repeating: 0, count: bytes)
     for t in opts.threads {
+        // One untimed pass: tables a quantizer builds on first use (the IQ1/IQ2 neighbour lists)
+        // are not part of its throughput.
+        _ = timePasses(type, data, halves, imatrix, &out, cols: opts.cols, threads: t, useImatrix: opts.imatrix,
+                       measure: opts.measure, minSeconds: 0)
         let cpuStart = clock()
         let (passes, elapsed) = timePasses(type, data, halves, imatrix, &out, cols: opts.cols, threads: t,
                                            useImatrix: opts.imatrix, measure: opts.measure, minSeconds: opts.minSeconds)

@@ -10,6 +10,7 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
     case outputSizeMismatch(expected: Int, actual: Int)
     case countNotWholeBlocks(GGMLType, count: Int)
     case inputSizeMismatch(expected: Int, actual: Int)
+    case importanceRequired(GGMLType)
 
     public var description: String {
         switch self {
@@ -29,6 +30,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
             return "\(c) values are not a whole number of \(t) blocks of \(t.blockSize)"
         case .inputSizeMismatch(let e, let a):
             return "input has \(a) bytes but \(e) are expected"
+        case .importanceRequired(let t):
+            return "\(t) requires an importance matrix (without one the result is garbage, and llama-quantize refuses too); supply an imatrix"
         }
     }
 }
@@ -44,16 +47,19 @@ public enum Quantizer {
         GGMLType.iq4_NL.id, GGMLType.iq4_XS.id, GGMLType.tq1_0.id, GGMLType.tq2_0.id,
         GGMLType.mxfp4.id, GGMLType.nvfp4.id, GGMLType.q1_0.id, GGMLType.q2_0.id,
         GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
+        GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id, GGMLType.iq2_S.id, GGMLType.iq1_S.id, GGMLType.iq1_M.id,
     ]
     private static let dequantizeOnly: Set<UInt32> = [
-        GGMLType.q8_K.id, GGMLType.iq1_S.id, GGMLType.iq1_M.id, GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id,
-        GGMLType.iq2_S.id,
+        GGMLType.q8_K.id,
     ]
+    /// Types ggml cannot quantize without importance weights (ggml_quantize_requires_imatrix).
+    private static let requiresImportance: Set<UInt32> = [GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id, GGMLType.iq1_S.id]
     /// Types whose ggml quantizer reads importance weights; the others ignore them.
     private static let usesImportance: Set<UInt32> = [
         GGMLType.q4_0.id, GGMLType.q4_1.id, GGMLType.q5_0.id, GGMLType.q5_1.id,
         GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id,
         GGMLType.iq4_NL.id, GGMLType.iq4_XS.id, GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
+        GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id, GGMLType.iq2_S.id, GGMLType.iq1_S.id, GGMLType.iq1_M.id,
     ]
 
     public static func supportsQuantize(_ type: GGMLType) -> Bool { quantizable.contains(type.id) }
@@ -64,6 +70,9 @@ public enum Quantizer {
 
     /// True when `importance` changes the output for this type.
     public static func usesImportanceWeights(_ type: GGMLType) -> Bool { usesImportance.contains(type.id) }
+
+    /// True when quantizing to this type needs importance weights.
+    public static func requiresImportanceWeights(_ type: GGMLType) -> Bool { requiresImportance.contains(type.id) }
 
     /// Bytes that `rows` rows of `rowLength` values take in `type`.
     public static func byteCount(_ type: GGMLType, rows: Int, rowLength: Int) throws -> Int {
@@ -108,6 +117,9 @@ public enum Quantizer {
         if let importance, importance.count != rowLength {
             throw QuantizationError.importanceLengthMismatch(expected: rowLength, actual: importance.count)
         }
+        if importance == nil && requiresImportance.contains(type.id) {
+            throw QuantizationError.importanceRequired(type)
+        }
         let nrows = count / rowLength
         let expected = try byteCount(type, rows: nrows, rowLength: rowLength)
         guard expected == outputBytes else {
@@ -146,6 +158,11 @@ public enum Quantizer {
         case GGMLType.q2_0.id: LowBitQuants.quantizeQ2_0(x, count: n, into: y)
         case GGMLType.iq3_XXS.id: IQ3.quantizeXXS(x, count: n, weights: qw, into: y)
         case GGMLType.iq3_S.id: IQ3.quantizeS(x, count: n, weights: qw, into: y)
+        case GGMLType.iq2_XXS.id: if let qw { IQ2.quantizeXXS(x, count: n, weights: qw, into: y) }
+        case GGMLType.iq2_XS.id: if let qw { IQ2.quantizeXS(x, count: n, weights: qw, into: y) }
+        case GGMLType.iq2_S.id: IQ2.quantizeS(x, count: n, weights: qw, into: y)
+        case GGMLType.iq1_S.id: if let qw { IQ1.quantizeS(x, count: n, weights: qw, into: y) }
+        case GGMLType.iq1_M.id: IQ1.quantizeM(x, count: n, weights: qw, into: y)
         default: break  // unreachable: validate() refused the type
         }
     }

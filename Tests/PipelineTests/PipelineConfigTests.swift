@@ -56,7 +56,7 @@ struct PipelineConfigTests {
         expectError(#"{"version":2,"schemes":[{"mix":"Q4_K_M"}]}"#, path: "$.version", containing: "schema version 1")
         expectError(#"{"version":1,"schemes":[]}"#, path: "$.schemes", containing: "at least one")
         expectError(#"{"version":1,"schemes":[{"mix":"Q4_K_X"}]}"#, path: "$.schemes[0].mix", containing: "not a mix")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","output_tensor_type":"IQ2_XXS"}]}"#, path: "$.schemes[0].output_tensor_type", containing: "not a type quantd can write")
+        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","output_tensor_type":"Q8_K"}]}"#, path: "$.schemes[0].output_tensor_type", containing: "not a type quantd can write")
         expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","rules":[{"match":"([","type":"Q8_0"}]}]}"#, path: "$.schemes[0].rules[0].match", containing: "regular expression")
         expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"},{"mix":"Q8_0"}]}"#, path: "$.schemes[1].name", containing: "names two schemes")
         expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","name":"../x"}]}"#, path: "$.schemes[0].name", containing: "file name")

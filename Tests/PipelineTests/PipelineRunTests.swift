@@ -63,7 +63,7 @@ struct PipelineRunTests {
     }
 
     @Test func imatrixMixesAreByteIdenticalToLlamaQuantize() throws {
-        #expect(Self.expected.withImatrix.count == 11)
+        #expect(Self.expected.withImatrix.count == 15)
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run(config(mixes: Self.expected.withImatrix.map(\.0), imatrix: "tiny-llama.imatrix.gguf"), into: folder)

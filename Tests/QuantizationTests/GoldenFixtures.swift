@@ -61,7 +61,7 @@ struct Golden {
 
     init() {}
 
-    private init(data: [UInt8]) {
+    init(data: [UInt8]) {
         var p = 0
         func u32() -> Int {
             defer { p += 4 }

@@ -62,12 +62,13 @@ with open(legacy, "wb") as f:
     f.write(struct.pack("<i", 3)); ds = b"tiny-calibration.txt"; f.write(struct.pack("<i", len(ds))); f.write(ds)
 
 expected = {"model": model.name, "imatrix": imatrix.name, "imatrix_legacy": legacy.name, "plain": {}, "imatrix_mixes": {}}
-for mix in ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K", "Q4_0", "Q5_1", "IQ4_XS", "IQ4_NL", "TQ2_0", "BF16", "Q2_K_S"]:
+for mix in ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K", "Q4_0", "Q5_1", "IQ4_XS", "IQ4_NL", "TQ2_0", "BF16", "Q2_K_S",
+            "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]:
     for key, extra in (("plain", []), ("imatrix_mixes", ["--imatrix", imatrix.name])):
         if key == "imatrix_mixes" and mix in ("Q8_0", "TQ2_0", "BF16"):
             continue
-        if key == "plain" and mix == "Q2_K_S":
-            continue  # llama-quantize refuses Q2_K_S without an importance matrix
+        if key == "plain" and mix in ("Q2_K_S", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"):
+            continue  # llama-quantize refuses these without an importance matrix
         dest = Path("/tmp") / f"tiny-{mix}-{key}.gguf"
         # Run from the fixture folder so quantize.imatrix.file records the bare file name.
         subprocess.run([str(oracle / "venv/bin/python"), str(oracle / "quantize_ref.py"), model.name, str(dest), mix, "--nthread", "1", *extra],

@@ -10,6 +10,12 @@ Quantize cases call ggml_quantize_chunk (the function llama-quantize uses), with
 importance matrix; expected dequantized values come from ggml's own to_float for that type.
 Dequantize-only types (IQ grids, Q8_K) get random but valid blocks and ggml's to_float output.
 
+--types A,B,... makes a file with only those quantize cases (and no dequantize-only cases): the
+codebook types (IQ2_*, IQ1_*) have their own fixture, made with
+    --types IQ2_XXS,IQ2_XS,IQ2_S,IQ1_S,IQ1_M --out Tests/QuantizationTests/Fixtures/golden_iq2.bin
+ggml aborts on some inputs of these types (inf or NaN inside its search: the "huge" case);
+each of their cases runs in a child process and the cases ggml aborts on are left out.
+
 File format (little endian):
   "QGLD" u32 version=1
   u32 n_inputs;  each: str name, u32 nrows, u32 n_per_row, f32[nrows*n] src, f32[n] imatrix
@@ -19,6 +25,7 @@ File format (little endian):
 """
 import argparse
 import ctypes
+import os
 import struct
 
 import numpy as np
@@ -33,10 +40,14 @@ TYPES = {  # name: ggml type id
 QUANTIZE = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K",
             "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "Q1_0", "Q2_0"]
 IMATRIX = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS",
-           "IQ3_XXS", "IQ3_S"}
+           "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"}
 # Inputs ggml itself cannot quantize to some types: it aborts (GGML_ASSERT) when no grid
 # candidate has a finite distance, which 1e30 magnitudes cause in the IQ3 searches.
 SKIP = {"IQ3_XXS,IQ3_S": ("huge",)}
+# ggml_quantize_requires_imatrix: no case without importance weights.
+REQUIRES_IMATRIX = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
+# Quantized in a child process (ggml may abort).
+ISOLATED = {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"}
 DEQUANT_ONLY = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "Q8_K"]
 
 
@@ -73,6 +84,34 @@ class GGML:
         size = self.lib.ggml_quantize_chunk(t, src.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out,
                                             0, nrows, n, qw)
         return out.raw[:size]
+
+    def quantize_isolated(self, t, src, imatrix):
+        """quantize() in a forked child; None when ggml aborts."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                data = self.quantize(t, src, imatrix)
+                os.write(w, struct.pack("<I", len(data)))
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(w, view):]
+            finally:
+                os._exit(0)
+        os.close(w)
+        chunks = []
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        data = b"".join(chunks)
+        if status != 0 or len(data) < 4:
+            return None
+        return data[4:4 + struct.unpack("<I", data[:4])[0]]
 
     def to_float(self, t, data, nelem):
         traits = self.lib.ggml_get_type_traits(t).contents
@@ -179,20 +218,34 @@ def main():
     quantize_types = a.types.split(",") if a.types else QUANTIZE
     dequant_only = [] if a.types else DEQUANT_ONLY
     quant = []
+    skipped = []
+    types = a.types.split(",") if a.types else QUANTIZE
+    for tn in types:  # once here, so forked children inherit ggml's tables
+        g.lib.ggml_quantize_init(TYPES[tn])
     for ii, (name, src, imat) in enumerate(ins):
         if name in SKIP.get(a.types, ()):
             continue
-        for tn in quantize_types:
+        for tn in types:
             t = TYPES[tn]
             blk = g.lib.ggml_get_type_traits(t).contents.blck_size
             if src.shape[1] % blk:
                 continue
-            q = g.quantize(t, src, None)
-            deq = g.to_float(t, q, src.size)
-            quant.append((ii, t, 0, q, deq))
+            run = g.quantize_isolated if tn in ISOLATED else g.quantize
+            if tn not in REQUIRES_IMATRIX:
+                q = run(t, src, None)
+                if q is None:
+                    skipped.append(f"{tn} {name}")
+                else:
+                    deq = g.to_float(t, q, src.size)
+                    quant.append((ii, t, 0, q, deq))
             if tn in IMATRIX:
-                qi = g.quantize(t, src, imat)
-                quant.append((ii, t, 1, qi, np.zeros(0, dtype=np.float32)))
+                qi = run(t, src, imat)
+                if qi is None:
+                    skipped.append(f"{tn} {name} imatrix")
+                else:
+                    quant.append((ii, t, 1, qi, np.zeros(0, dtype=np.float32)))
+    if skipped:
+        print("ggml aborted on (left out):", ", ".join(skipped))
     deqs = []
     for tn in dequant_only:
         t = TYPES[tn]

@@ -1,0 +1,126 @@
+/// The exhaustive split searches of IQ1_S and IQ1_M, eight values of the second split point
+/// per SIMD lane. Each candidate's sums are the scalar ones bit for bit (same operations, same
+/// order), and the running best is taken in ggml's order: a vector of candidates is checked
+/// against the current best, and only when some candidate beats it are the lanes walked one
+/// by one, in order, with the scalar test (the test reads the best, which may change inside).
+enum IQ1Lanes {
+    @inline(__always)
+    private static func load(_ p: UnsafePointer<Float>) -> F8 {
+        UnsafeRawPointer(p).loadUnaligned(as: F8.self)
+    }
+
+    /// quantize_row_iq1_s_impl's search over splits (i1, i2) of 32 sorted values, shift + then
+    /// shift - for each. `sumx`, `sumw` are the 33 prefix sums, readable up to index 40.
+    @inline(__always)
+    static func searchS(
+        sumx: UnsafePointer<Float>, sumw: UnsafePointer<Float>, xp: (Float, Float, Float), xm: (Float, Float, Float),
+        bestScore: inout Float, scale: inout Float, i1 best1: inout Int, i2 best2: inout Int, shift: inout Int8
+    ) {
+        let n = 32
+        let lane = I8(0, 1, 2, 3, 4, 5, 6, 7)
+        let sx0 = sumx[0], sw0 = sumw[0], sxn = sumx[n], swn = sumw[n]
+        for i1 in 0...n {
+            let a = sumx[i1] - sx0, aw = sumw[i1] - sw0
+            let sxi1 = F8(repeating: sumx[i1]), swi1 = F8(repeating: sumw[i1])
+            // the first terms, as each lane would compute them
+            let pqx0 = a * xp.0, mqx0 = a * xm.0
+            let pq20 = aw * xp.0 * xp.0, mq20 = aw * xm.0 * xm.0
+            var i2 = i1
+            while i2 <= n {
+                let sx2 = load(sumx + i2), sw2 = load(sumw + i2)
+                let b = sx2 - sxi1, c = F8(repeating: sxn) - sx2
+                let bw = sw2 - swi1, cw = F8(repeating: swn) - sw2
+                let qxP = F8(repeating: pqx0) + b * xp.1 + c * xp.2
+                let q2P = F8(repeating: pq20) + bw * xp.1 * xp.1 + cw * xp.2 * xp.2
+                let qxM = F8(repeating: mqx0) + b * xm.1 + c * xm.2
+                let q2M = F8(repeating: mq20) + bw * xm.1 * xm.1 + cw * xm.2 * xm.2
+                let valid = I8(repeating: Int32(n - i2)) .>= lane
+                let best = F8(repeating: bestScore)
+                let passP = (q2P .> 0) .& (qxP * qxP .> best * q2P)
+                let passM = (q2M .> 0) .& (qxM * qxM .> best * q2M)
+                if any(valid .& (passP .| passM)) {
+                    for k in 0..<Swift.min(8, n - i2 + 1) {
+                        if q2P[k] > 0 && qxP[k] * qxP[k] > bestScore * q2P[k] {
+                            scale = qxP[k] / q2P[k]
+                            bestScore = scale * qxP[k]
+                            best1 = i1; best2 = i2 + k; shift = 1
+                        }
+                        if q2M[k] > 0 && qxM[k] * qxM[k] > bestScore * q2M[k] {
+                            scale = qxM[k] / q2M[k]
+                            bestScore = scale * qxM[k]
+                            best1 = i1; best2 = i2 + k; shift = -1
+                        }
+                    }
+                }
+                i2 += 8
+            }
+        }
+    }
+
+    /// quantize_row_iq1_m_impl's search over splits of 16 sorted values with four shift
+    /// patterns (each half of the block + or -), from prefix sums kept per half.
+    @inline(__always)
+    static func searchM(
+        xb: UnsafePointer<Float>, weight: UnsafePointer<Float>, order: UnsafePointer<Int32>,
+        xp: (Float, Float, Float), xm: (Float, Float, Float),
+        bestScore: inout Float, scale: inout Float, i1 best1: inout Int, i2 best2: inout Int, k bestK: inout Int
+    ) {
+        let n = 16
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buf in
+            let px0 = buf.baseAddress!, px1 = px0 + 32, pw0 = px0 + 64, pw1 = px0 + 96
+            px0[0] = 0; px1[0] = 0; pw0[0] = 0; pw1[0] = 0
+            for j in 0..<n {
+                let i = Int(order[j])
+                if i < n / 2 {
+                    px0[j + 1] = px0[j] + weight[i] * xb[i]; px1[j + 1] = px1[j]
+                    pw0[j + 1] = pw0[j] + weight[i]; pw1[j + 1] = pw1[j]
+                } else {
+                    px1[j + 1] = px1[j] + weight[i] * xb[i]; px0[j + 1] = px0[j]
+                    pw1[j + 1] = pw1[j] + weight[i]; pw0[j + 1] = pw0[j]
+                }
+            }
+            for j in (n + 1)..<32 { px0[j] = 0; px1[j] = 0; pw0[j] = 0; pw1[j] = 0 }
+            let p2 = xp.2, m2 = xm.2
+            let cp1 = xp.0 * xp.0 - xp.1 * xp.1, cp2 = xp.1 * xp.1 - xp.2 * xp.2
+            let cm1 = xm.0 * xm.0 - xm.1 * xm.1, cm2 = xm.1 * xm.1 - xm.2 * xm.2
+            let tP0 = F8(repeating: px0[n] * p2), tM0 = F8(repeating: px0[n] * m2)
+            let tP1 = F8(repeating: px1[n] * p2), tM1 = F8(repeating: px1[n] * m2)
+            let wP0 = pw0[n] * p2 * p2, wM0 = pw0[n] * m2 * m2
+            let wP1 = pw1[n] * p2 * p2, wM1 = pw1[n] * m2 * m2
+            let lane = I8(0, 1, 2, 3, 4, 5, 6, 7)
+            for i1 in 0...n {
+                let a0 = F8(repeating: px0[i1]), a1 = F8(repeating: px1[i1])
+                let hP0 = F8(repeating: wP0 + pw0[i1] * cp1), hM0 = F8(repeating: wM0 + pw0[i1] * cm1)
+                let hP1 = F8(repeating: wP1 + pw1[i1] * cp1), hM1 = F8(repeating: wM1 + pw1[i1] * cm1)
+                var i2 = i1
+                while i2 <= n {
+                    let s0 = a0 + load(px0 + i2), s1 = a1 + load(px1 + i2)
+                    let v0 = load(pw0 + i2), v1 = load(pw1 + i2)
+                    let qxP0 = tP0 - s0, qxM0 = tM0 - s0, qxP1 = tP1 - s1, qxM1 = tM1 - s1
+                    let q2P0 = hP0 + v0 * cp2, q2M0 = hM0 + v0 * cm2
+                    let q2P1 = hP1 + v1 * cp2, q2M1 = hM1 + v1 * cm2
+                    let qx = (qxP0 + qxP1, qxP0 + qxM1, qxM0 + qxP1, qxM0 + qxM1)
+                    let q2 = (q2P0 + q2P1, q2P0 + q2M1, q2M0 + q2P1, q2M0 + q2M1)
+                    let valid = I8(repeating: Int32(n - i2)) .>= lane
+                    let best = F8(repeating: bestScore)
+                    let pass = ((q2.0 .> 0) .& (qx.0 * qx.0 .> best * q2.0)) .| ((q2.1 .> 0) .& (qx.1 * qx.1 .> best * q2.1))
+                        .| ((q2.2 .> 0) .& (qx.2 * qx.2 .> best * q2.2)) .| ((q2.3 .> 0) .& (qx.3 * qx.3 .> best * q2.3))
+                    if any(valid .& pass) {
+                        for l in 0..<Swift.min(8, n - i2 + 1) {
+                            for k in 0..<4 {
+                                let sqx = k == 0 ? qx.0[l] : k == 1 ? qx.1[l] : k == 2 ? qx.2[l] : qx.3[l]
+                                let sq2 = k == 0 ? q2.0[l] : k == 1 ? q2.1[l] : k == 2 ? q2.2[l] : q2.3[l]
+                                if sq2 > 0 && sqx * sqx > bestScore * sq2 {
+                                    scale = sqx / sq2
+                                    bestScore = scale * sqx
+                                    best1 = i1; best2 = i2 + l; bestK = k
+                                }
+                            }
+                        }
+                    }
+                    i2 += 8
+                }
+            }
+        }
+    }
+}
