@@ -215,7 +215,6 @@ def main():
     g = GGML(a.lib)
     rng = np.random.default_rng(a.seed)
     ins = [inp for _ in range(a.scale) for inp in inputs(rng)]
-    quantize_types = a.types.split(",") if a.types else QUANTIZE
     dequant_only = [] if a.types else DEQUANT_ONLY
     quant = []
     skipped = []
