@@ -4,8 +4,10 @@ import Glibc
 
 /// `quality.svg`: the job's artifacts as points of file size against mean KL divergence (log
 /// scale), the Pareto front (no other artifact is both smaller and closer to the source) drawn as a
-/// line, llama.cpp's named mixes as squares and quantd's own methods as circles. A standalone SVG 1.1
-/// document (no scripts, no external references), so any browser opens it.
+/// line, llama.cpp's named mixes as squares and quantd's own methods as circles; when the evaluate
+/// stage scored tasks, each point's label also gives its accuracy on each task and the change against
+/// the source in points. A standalone SVG 1.1 document (no scripts, no external references), so any
+/// browser opens it.
 public enum QualityChart {
     public static let fileName = "quality.svg"
 
@@ -15,12 +17,36 @@ public enum QualityChart {
         public var kld: Double
         /// True for llama.cpp's own bytes (a named mix).
         public var isNamedMix: Bool
+        /// Task accuracy, when the evaluate stage scored tasks.
+        public var tasks: [TaskAccuracy]
 
-        public init(label: String, bytes: Int, kld: Double, isNamedMix: Bool) {
+        public init(label: String, bytes: Int, kld: Double, isNamedMix: Bool, tasks: [TaskAccuracy] = []) {
             self.label = label
             self.bytes = bytes
             self.kld = kld
             self.isNamedMix = isNamedMix
+            self.tasks = tasks
+        }
+    }
+
+    public struct TaskAccuracy: Sendable, Equatable {
+        /// `hellaswag`, `winogrande`, `multiple-choice`.
+        public var kind: String
+        /// Percent correct.
+        public var accuracy: Double
+        /// Against the source, in percentage points.
+        public var change: Double?
+
+        public init(kind: String, accuracy: Double, change: Double?) {
+            self.kind = kind
+            self.accuracy = accuracy
+            self.change = change
+        }
+
+        var text: String {
+            var text = "\(kind) \(QualityChart.f(accuracy)) %"
+            if let change { text += " (" + (change >= 0 ? "+" : "") + QualityChart.f(change) + ")" }
+            return text
         }
     }
 
@@ -29,7 +55,11 @@ public enum QualityChart {
         result.artifacts.indices.compactMap { i in
             guard case .measured(let r)? = result.evaluation?.outcome(artifact: i) else { return nil }
             let a = result.artifacts[i]
-            return Point(label: a.scheme, bytes: a.bytes, kld: r.kldMean, isNamedMix: a.method == "llama.cpp")
+            let tasks: [TaskAccuracy] = (result.evaluation?.tasks ?? []).compactMap { task in
+                guard case .measured(let t, _)? = task.outcome(artifact: i) else { return nil }
+                return TaskAccuracy(kind: task.spec.kind.rawValue, accuracy: t.accuracy * 100, change: task.changePoints(artifact: i))
+            }
+            return Point(label: a.scheme, bytes: a.bytes, kld: r.kldMean, isNamedMix: a.method == "llama.cpp", tasks: tasks)
         }
     }
 
@@ -100,6 +130,9 @@ public enum QualityChart {
                 out += "<circle cx=\"\(f(px))\" cy=\"\(f(py))\" r=\"6\" fill=\"#27c\"><title>\(escape(p.label)): \(p.bytes) bytes, KLD \(p.kld)</title></circle>\n"
             }
             out += "<text x=\"\(f(px + 9))\" y=\"\(f(py - 8))\" font-family=\"sans-serif\" font-size=\"11\">\(escape(p.label))</text>\n"
+            for (k, task) in p.tasks.enumerated() {
+                out += "<text x=\"\(f(px + 9))\" y=\"\(f(py + 6 + 12 * Double(k)))\" font-family=\"sans-serif\" font-size=\"10\" fill=\"#555\">\(escape(task.text))</text>\n"
+            }
         }
         // Legend.
         let ly = top + 8

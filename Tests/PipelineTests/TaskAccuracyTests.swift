@@ -255,6 +255,14 @@ struct TaskAccuracyTests {
             }
             #expect(tasks[2]["skipped"]?.stringValue != nil)
         }
+        // quality.svg labels each point with its accuracy per scored task and the change in points.
+        let points = QualityChart.points(result)
+        #expect(points.count == 2 && points.allSatisfy { $0.tasks.map(\.kind) == ["winogrande", "hellaswag"] })
+        if case .measured(let r, _)? = reports[1].outcome(artifact: 1) {
+            #expect(points[1].tasks[1].accuracy == r.accuracy * 100 && points[1].tasks[1].change == reports[1].changePoints(artifact: 1))
+        }
+        let svg = try String(contentsOfFile: out + "/" + QualityChart.fileName, encoding: .utf8)
+        #expect(svg.contains(">winogrande ") && svg.contains(">hellaswag "), "task accuracy in the chart")
     }
 
     /// A missing task file fails the job before anything is quantized.
