@@ -17,16 +17,11 @@ public enum ShardPublishing {
     /// The manifest of a published set: `DIR/PREFIX.manifest.json`.
     public static func manifestPath(_ folder: String, prefix: String) -> String { "\(folder)/\(prefix).manifest.json" }
 
-    /// Creates `path` if missing (tasks on several nodes may race to create it).
-    public static func makeFolder(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw FileError(path: path, operation: "create folder", errno: errno) }
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw FileError(path: path, operation: "use as a folder", errno: ENOTDIR)
-        }
-    }
+    /// Creates `path` if missing; tasks on several nodes may race to create it, and an existing
+    /// folder is fine.
+    public static func makeFolder(_ path: String) throws { try FileSystem.makeDirectory(path) }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    static func exists(_ path: String) -> Bool { FileSystem.exists(path) }
 
     /// Checks, hashes and publishes the set `plan` describes from `folder`'s staging folder;
     /// returns the manifest written. Files already published by an earlier run that stopped
@@ -41,7 +36,7 @@ public enum ShardPublishing {
             guard try SHA256Digest.hex(ofFile: "\(staging)/\(file.name)") == SHA256Digest.hex(ofFile: "\(folder)/\(file.name)") else {
                 throw ShardError.planMismatch(plan: planPath, problem: "\(staging)/\(file.name) differs from the published \(folder)/\(file.name)")
             }
-            unlink("\(staging)/\(file.name)")
+            try FileSystem.removeTree("\(staging)/\(file.name)")
         }
         let staged = plan.files.map { exists("\(staging)/\($0.name)") }
         let published = plan.files.map { exists("\(folder)/\($0.name)") }
@@ -60,24 +55,21 @@ public enum ShardPublishing {
         for file in plan.files {
             let path = "\(folder)/\(file.name)"
             let from = exists("\(staging)/\(file.name)") ? "\(staging)/\(file.name)" : path
-            var info = stat()
-            guard stat(from, &info) == 0 else { throw FileError(path: from, operation: "stat", errno: errno) }
-            files.append(ArtifactFile(path: path, bytes: Int(info.st_size), sha256: try SHA256Digest.hex(ofFile: from)))
+            guard let info = FileSystem.info(from) else { throw FileError(path: from, operation: "stat", errno: errno) }
+            files.append(ArtifactFile(path: path, bytes: info.size, sha256: try SHA256Digest.hex(ofFile: from)))
         }
         // Into place, the first file last.
         for file in plan.files.reversed() where exists("\(staging)/\(file.name)") {
-            guard rename("\(staging)/\(file.name)", "\(folder)/\(file.name)") == 0 else {
-                throw FileError(path: "\(folder)/\(file.name)", operation: "rename into place", errno: errno)
-            }
+            try FileSystem.rename("\(staging)/\(file.name)", "\(folder)/\(file.name)", operation: "rename into place")
         }
-        try syncFolder(folder)
+        try FileSystem.syncFolder(folder)
         try check(plan: plan, planPath: planPath, first: "\(folder)/\(plan.files[0].name)")
         let manifest = self.manifest(plan: plan, files: files)
         let writer = try AtomicFileWriter(destination: manifestPath(folder, prefix: plan.prefix))
         try writer.write(Array((manifest.serialized(pretty: true) + "\n").utf8))
         try writer.commit()
         // Only leftovers of failed writes (hidden temporary files) can remain; they go with it.
-        removeFolder(staging)
+        try? FileSystem.removeTree(staging)
         return manifest
     }
 
@@ -132,22 +124,5 @@ public enum ShardPublishing {
             ("imatrix", plan.imatrix.map { .string($0) } ?? .null),
             ("artifacts", .array([artifact])),
         ])
-    }
-
-    static func syncFolder(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open folder", errno: errno) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw FileError(path: path, operation: "fsync folder", errno: errno) }
-    }
-
-    static func removeFolder(_ path: String) {
-        guard let dir = opendir(path) else { return }
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-            if name != "." && name != ".." { unlink("\(path)/\(name)") }
-        }
-        closedir(dir)
-        rmdir(path)
     }
 }
