@@ -1,3 +1,4 @@
+import BinaryIO
 import GGUF
 import ModelFolder
 import Safetensors
@@ -27,8 +28,7 @@ public struct ConversionPlan: Sendable {
     public var tensorBytes: Int { tensors.reduce(0) { $0 + ($1.type.byteCount(elements: $1.elementCount) ?? 0) } }
 
     public init(input path: String, outputType choice: OutputTypeChoice) throws(ConversionError) {
-        var info = stat()
-        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, path.hasSuffix(".safetensors") {
+        if path.hasSuffix(".safetensors"), FileSystem.info(path)?.isRegularFile == true {
             throw .loneSafetensors(path: path)
         }
         let folder: ModelFolder

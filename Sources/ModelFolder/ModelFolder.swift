@@ -159,21 +159,15 @@ public final class ModelFolder: Sendable {
     /// Names of the regular files (following symlinks, as HF cache snapshots are symlinks) in
     /// `directory`, sorted so reports are deterministic.
     static func listRegularFiles(_ directory: String) throws(ModelFolderError) -> [String] {
-        guard let handle = opendir(directory) else {
-            throw .notADirectory(path: directory, FileError(path: directory, operation: "list", errno: errno))
+        let names: [String]
+        do {
+            names = try FileSystem.list(directory)
+        } catch let error as FileError {
+            throw .notADirectory(path: directory, error)
+        } catch {
+            throw .notADirectory(path: directory, FileError(path: directory, operation: "list", errno: EIO))
         }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard name != ".", name != ".." else { continue }
-            var info = stat()
-            guard stat(join(directory, name), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            names.append(name)
-        }
-        return names.sorted()
+        return names.filter { FileSystem.info(join(directory, $0))?.isRegularFile == true }
     }
 }
 

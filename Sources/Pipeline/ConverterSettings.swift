@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import JSON
 
 /// The `converter` section of pipeline.json (or `--converter-fallback`/`--converter-python`):
@@ -55,11 +56,10 @@ public struct ConverterSettings: Sendable, Equatable {
     /// file. The interpreter is found only when it runs (a name is looked up in PATH then).
     public func checkScript() throws(ConverterFallbackError) {
         let path = scriptPath
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard let info = FileSystem.info(path) else {
             throw .scriptMissing(path: path, reason: String(cString: strerror(errno)))
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .scriptMissing(path: path, reason: "not a regular file") }
+        guard info.isRegularFile else { throw .scriptMissing(path: path, reason: "not a regular file") }
         guard access(path, R_OK) == 0 else { throw .scriptMissing(path: path, reason: String(cString: strerror(errno))) }
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import ModelConversion
 import ModelFolder
 
@@ -19,9 +20,8 @@ public enum ModelInput {
     }
 
     public static func kind(of path: String) -> Kind {
-        var info = stat()
         // A lone .safetensors goes to the converter too, whose error says a model folder is needed.
-        guard path.hasSuffix(".safetensors") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR) else { return .gguf }
+        guard path.hasSuffix(".safetensors") || FileSystem.info(path)?.isDirectory == true else { return .gguf }
         guard let architecture = ConversionSupport.architectureName(folder: path),
               ConversionSupport(architecture: architecture) != .native else { return .nativeFolder }
         return .fallbackFolder(architecture: architecture)
