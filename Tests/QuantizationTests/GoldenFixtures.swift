@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Testing
 @testable import Quantization
 
 /// Reader for Fixtures/golden.bin, written by scripts/quant/make_golden.py from llama.cpp's ggml.
@@ -108,4 +109,33 @@ func firstMismatch<T: Equatable>(_ a: [T], _ b: [T]) -> Int? {
 /// Exact float comparison by bit pattern (so NaN payloads and -0 count).
 func bitsEqual(_ a: [Float], _ b: [Float]) -> Int? {
     firstMismatch(a.map(\.bitPattern), b.map(\.bitPattern))
+}
+
+/// Quantizes each case's input with quantd and compares the bytes with ggml's; where the case
+/// also holds ggml's dequantization of those bytes, compares quantd's bit for bit.
+func expectQuantizeCasesMatchGGML(_ cases: [Golden.QuantCase], of golden: Golden, type: GGMLType) throws {
+    for c in cases {
+        let input = golden.inputs[c.input]
+        var out = [UInt8](repeating: 0xAA, count: c.bytes.count)
+        try input.values.withUnsafeBufferPointer { x in
+            try input.importance.withUnsafeBufferPointer { qw in
+                try out.withUnsafeMutableBytes { y in
+                    try Quantizer.quantize(
+                        type, rows: x, rowLength: input.rowLength, importance: c.withImportance ? qw : nil, into: y)
+                }
+            }
+        }
+        let mismatch = firstMismatch(out, c.bytes)
+        #expect(mismatch == nil, "\(type.name) \(input.name) imatrix=\(c.withImportance): first differing byte \(mismatch ?? -1)")
+        if !c.dequantized.isEmpty {
+            var deq = [Float](repeating: .nan, count: input.values.count)
+            try c.bytes.withUnsafeBytes { y in
+                try deq.withUnsafeMutableBufferPointer { x in
+                    try Quantizer.dequantize(type, y, count: input.values.count, into: x)
+                }
+            }
+            let dm = bitsEqual(deq, c.dequantized)
+            #expect(dm == nil, "\(type.name) \(input.name) dequantize: first differing value \(dm ?? -1)")
+        }
+    }
 }

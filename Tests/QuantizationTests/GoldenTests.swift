@@ -24,30 +24,7 @@ import GGUF
         let g = Golden.shared
         let cases = g.quantCases.filter { $0.type == type }
         #expect(!cases.isEmpty)
-        for c in cases {
-            let input = g.inputs[c.input]
-            var out = [UInt8](repeating: 0xAA, count: c.bytes.count)
-            try input.values.withUnsafeBufferPointer { x in
-                try input.importance.withUnsafeBufferPointer { qw in
-                    try out.withUnsafeMutableBytes { y in
-                        try Quantizer.quantize(
-                            type, rows: x, rowLength: input.rowLength, importance: c.withImportance ? qw : nil, into: y)
-                    }
-                }
-            }
-            let mismatch = firstMismatch(out, c.bytes)
-            #expect(mismatch == nil, "\(typeName) \(input.name) imatrix=\(c.withImportance): first differing byte \(mismatch ?? -1)")
-            if !c.dequantized.isEmpty {
-                var deq = [Float](repeating: .nan, count: input.values.count)
-                try c.bytes.withUnsafeBytes { y in
-                    try deq.withUnsafeMutableBufferPointer { x in
-                        try Quantizer.dequantize(type, y, count: input.values.count, into: x)
-                    }
-                }
-                let dm = bitsEqual(deq, c.dequantized)
-                #expect(dm == nil, "\(typeName) \(input.name) dequantize: first differing value \(dm ?? -1)")
-            }
-        }
+        try expectQuantizeCasesMatchGGML(cases, of: g, type: type)
     }
 
     @Test(arguments: dequantizeOnlyTypes)

@@ -65,29 +65,7 @@ import GGUF
         let cases = g.quantCases.filter { $0.type == type }
         #expect(cases.count >= 20)
         #expect(cases.contains { $0.withImportance })
-        for c in cases {
-            let input = g.inputs[c.input]
-            var out = [UInt8](repeating: 0xAA, count: c.bytes.count)
-            try input.values.withUnsafeBufferPointer { x in
-                try input.importance.withUnsafeBufferPointer { qw in
-                    try out.withUnsafeMutableBytes { y in
-                        try Quantizer.quantize(
-                            type, rows: x, rowLength: input.rowLength, importance: c.withImportance ? qw : nil, into: y)
-                    }
-                }
-            }
-            let mismatch = firstMismatch(out, c.bytes)
-            #expect(mismatch == nil, "\(typeName) \(input.name) imatrix=\(c.withImportance): first differing byte \(mismatch ?? -1)")
-            if !c.dequantized.isEmpty {
-                var deq = [Float](repeating: .nan, count: input.values.count)
-                try c.bytes.withUnsafeBytes { y in
-                    try deq.withUnsafeMutableBufferPointer { x in
-                        try Quantizer.dequantize(type, y, count: input.values.count, into: x)
-                    }
-                }
-                #expect(bitsEqual(deq, c.dequantized) == nil, "\(typeName) \(input.name) dequantize")
-            }
-        }
+        try expectQuantizeCasesMatchGGML(cases, of: g, type: type)
     }
 
     /// Inputs on which ggml itself aborts (no candidate with a finite distance) or that make
