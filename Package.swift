@@ -77,6 +77,10 @@ let package = Package(
         // The model card's YAML front matter (libyaml, as PyYAML's loader), typed with PyYAML's resolver.
         // 5.x: Yams 6 refuses duplicate keys, which PyYAML (and so the reference) accepts, the last winning.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The daemon's metrics: swift-metrics' types on a Prometheus registry (its text format for the
+        // textfile and `/metrics`). swift-prometheus needs only swift-atomics and swift-metrics, no swift-nio.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries. Debian package names are given so a missing one is named in the error.
@@ -134,7 +138,10 @@ let package = Package(
         // through its `JobExecutor` protocol; `PipelineJobExecutor` plugs in the pipeline.
         .target(
             name: "Daemon",
-            dependencies: ["CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "ModelFolder", "JSON", "Pipeline"]),
+            dependencies: [
+                "CInotifyTools", "BinaryIO", "GGUF", "Safetensors", "ModelFolder", "JSON", "Pipeline",
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         // The command-line interface as a library, so tests can call it without a process.
         .target(
             name: "QuantdCLI",
@@ -154,7 +161,10 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "GGUF", "Safetensors", "ModelFolder", "JSON", "BinaryIO", "Pipeline"]),
+            dependencies: [
+                "Daemon", "GGUF", "Safetensors", "ModelFolder", "JSON", "BinaryIO", "Pipeline",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON", "Inference"],
             resources: [.copy("Fixtures")]),

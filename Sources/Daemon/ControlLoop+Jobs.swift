@@ -120,7 +120,7 @@ extension ControlLoop {
                 record.finishedAt = Clock.wall()
                 save(record)
                 forget(id)
-                metrics.finished["deferred", default: 0] += 1
+                metrics.jobEnded(.deferred, inputBytes: 0, outputBytes: 0, seconds: nil)
                 scanner.hold(name, seconds: max(settings.settleSeconds, 1), now: Clock.monotonic())
                 log.info("defer", "\(record.input): still arriving (\(failure.message)); back in the inbox as \(name)",
                          [("job", .string(id))])
@@ -138,7 +138,7 @@ extension ControlLoop {
         records[id] = record
         save(record)
         queue.append((id, Clock.monotonic() + delay))
-        metrics.retries += 1
+        metrics.retried()
         log.warning("retry", "\(record.input): \(reason); attempt \(record.attempts + 1) in \(JobRecord.rounded(delay)) s",
                     [("job", .string(id))])
     }
@@ -174,9 +174,7 @@ extension ControlLoop {
             record.error = nil
             save(record)
             forget(id)
-            metrics.finished["done", default: 0] += 1
-            metrics.bytesIn += record.inputBytes
-            metrics.bytesOut += record.outputBytes ?? 0
+            metrics.jobEnded(.done, inputBytes: record.inputBytes, outputBytes: record.outputBytes ?? 0, seconds: record.elapsed)
             log.info("done", "\(record.input) → \(record.destination ?? "out/") (\(files) file(s), \(record.outputBytes ?? 0) bytes)", [
                 ("job", .string(id)), ("seconds", .number(JSONNumber(JobRecord.rounded(record.elapsed ?? 0)))),
                 ("input_now", .string(kept.map { "done/" + $0 } ?? "removed")),
@@ -199,8 +197,7 @@ extension ControlLoop {
             record.finishedAt = wall
             save(record)
             forget(id)
-            metrics.finished["failed", default: 0] += 1
-            metrics.bytesIn += record.inputBytes
+            metrics.jobEnded(.failed, inputBytes: record.inputBytes, outputBytes: 0, seconds: record.elapsed)
             var fields: [(String, JSONValue)] = [("job", .string(id)), ("type", .string(failure.type))]
             if let file = failure.file { fields.append(("file", .string(file))) }
             if let offset = failure.offset { fields.append(("offset", .number(JSONNumber(offset)))) }

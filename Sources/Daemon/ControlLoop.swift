@@ -13,7 +13,7 @@ final class ControlLoop {
     var settings: DaemonSettings
     var scanner: InboxScanner
     let board = ProgressBoard()
-    var metrics = Metrics()
+    let metrics: Metrics
     var ledger: JobLedger?
 
     /// Jobs in work/ (claimed, running or waiting for a retry), by id.
@@ -42,6 +42,7 @@ final class ControlLoop {
         settings = daemon.options.settings
         scanner = InboxScanner(inbox: folder.inbox, settle: settings.settleSeconds)
         scanner.stalledAfter = settings.stalledSeconds
+        metrics = Metrics(registry: daemon.metrics)
     }
 
     var log: DaemonLog { daemon.log }
@@ -56,6 +57,8 @@ final class ControlLoop {
         log.info("start", "watching \(folder.inbox)", [
             ("pid", .number(JSONNumber(Int(getpid())))), ("settings", settings.json()),
         ])
+        let endpoint = try startEndpoint()
+        defer { stopEndpoint(endpoint) }
         moves.removeStrayTemporaries(metricsFile: settings.metricsFile)
         recover(previous: previous)
 
@@ -169,6 +172,9 @@ final class ControlLoop {
         if next.isolateJobs != settings.isolateJobs {
             log.warning("reload", "isolate_jobs is read at start only; it changes when the daemon restarts")
         }
+        if next.metricsListen != settings.metricsListen {
+            log.warning("reload", "metrics_listen is read at start only; it changes when the daemon restarts")
+        }
         settings = next
         scanner.settle = next.settleSeconds
         scanner.stalledAfter = next.stalledSeconds
@@ -221,6 +227,7 @@ final class ControlLoop {
             writeProgress(force: false)
             nextProgressWrite = now + 1
         }
+        if metrics.setGauges(gaugeValues()) { metricsDirty = true }
         if metricsDirty { writeMetrics() }
         let status = statusLine()
         if status != lastStatus {
@@ -251,6 +258,29 @@ final class ControlLoop {
             save(record)
             log.warning("abandon", "\(record.input): still running after \(settings.graceSeconds) s; left in work/\(id) to be redone at the next start")
         }
+    }
+
+    /// Listens on `metrics_listen` when set; a port that cannot be bound fails the start.
+    private func startEndpoint() throws -> MetricsEndpoint? {
+        guard let listen = settings.metricsListen else { return nil }
+        let registry = daemon.metrics
+        let endpoint = try MetricsEndpoint(listen: listen, log: log) {
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return buffer
+        }
+        endpoint.start()
+        daemon.endpointAddress.withLock { $0 = endpoint.address }
+        log.info("metrics", "serving http://\(endpoint.address)/metrics", [
+            ("address", .string(endpoint.address.description)), ("port", .number(JSONNumber(endpoint.address.port))),
+        ])
+        return endpoint
+    }
+
+    private func stopEndpoint(_ endpoint: MetricsEndpoint?) {
+        guard let endpoint else { return }
+        daemon.endpointAddress.withLock { $0 = nil }
+        endpoint.stop()
     }
 
     func statusLine() -> String {
@@ -285,12 +315,21 @@ final class ControlLoop {
         }
     }
 
+    /// Jobs in work/ by state and the inbox entries not claimed yet, for the gauges.
+    func gaugeValues() -> Metrics.GaugeValues {
+        var values = Metrics.GaugeValues(running: running.count, queued: 0, retrying: 0, pending: scanner.candidates.count)
+        for record in records.values {
+            if record.state == .claimed { values.queued += 1 }
+            if record.state == .retrying { values.retrying += 1 }
+        }
+        return values
+    }
+
     func writeMetrics() {
         metricsDirty = false
+        metrics.setGauges(gaugeValues())
         guard let path = settings.metricsFile else { return }
-        let states = records.values.map(\.state)
-        let text = metrics.render(running: running.count, queued: states.filter { $0 == .claimed }.count,
-                                  retrying: states.filter { $0 == .retrying }.count, pending: scanner.candidates.count)
+        let text = metrics.render()
         do {
             try FileSystem.writeAtomically(path, text)
             metricsFailing = false

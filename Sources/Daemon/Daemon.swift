@@ -1,4 +1,5 @@
 import Dispatch
+import Prometheus
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -39,15 +40,25 @@ public final class Daemon: Sendable {
     let cancelled = Atomic<Bool>(false)
     /// Settings given to `reload(settings:)`, taking precedence over the pipeline file once.
     let pendingSettings = Mutex<DaemonSettings?>(nil)
+    /// The daemon's metrics (docs/daemon.md, "Metrics"): what the textfile and `/metrics` emit.
+    public let metrics: PrometheusCollectorRegistry
+    /// The `/metrics` endpoint's address while it listens (its real port when the setting's was 0).
+    let endpointAddress = Mutex<LoopbackAddress?>(nil)
     private let signalSources = SignalSources()
 
+    /// `metrics`: the registry to record into; each daemon has its own unless one is given.
     public init(options: Options, executor: any JobExecutor,
-                classifier: any JobFailureClassifier = DefaultJobFailureClassifier(), log: DaemonLog = DaemonLog()) {
+                classifier: any JobFailureClassifier = DefaultJobFailureClassifier(), log: DaemonLog = DaemonLog(),
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.options = options
         self.executor = executor
         self.classifier = classifier
         self.log = log
+        self.metrics = metrics
     }
+
+    /// Where `GET /metrics` is served while the daemon runs with `metrics_listen` set, else nil.
+    public var metricsEndpoint: LoopbackAddress? { endpointAddress.withLock { $0 } }
 
     /// Runs until stopped. Throws only when it cannot start (ROOT owned by another daemon,
     /// folders that cannot be created); once running, errors are logged and the daemon carries on.

@@ -29,6 +29,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var retryBackoffSeconds: Double = 10
     /// Prometheus textfile to write metrics to (node_exporter's textfile collector), or nil.
     public var metricsFile: String? = nil
+    /// Loopback address and port to serve `GET /metrics` on, or nil for no endpoint. Read at
+    /// start; a reload does not change it.
+    public var metricsListen: LoopbackAddress? = nil
     /// On SIGTERM, how long a running job may take to finish before it is left in work/ to be redone.
     public var graceSeconds: Double = 30
     /// Keep processed inputs in done/ (true) or remove them (false).
@@ -58,7 +61,7 @@ public struct DaemonSettings: Sendable, Equatable {
     /// The JSON keys, in the order they are documented.
     public static let keys = [
         "settle_seconds", "rescan_seconds", "concurrency", "threads", "max_attempts",
-        "retry_backoff_seconds", "metrics_file", "grace_seconds", "keep_input",
+        "retry_backoff_seconds", "metrics_file", "metrics_listen", "grace_seconds", "keep_input",
         "job_timeout_seconds", "job_memory_bytes", "isolate_jobs", "stalled_seconds", "executor",
     ]
 
@@ -107,6 +110,17 @@ public struct DaemonSettings: Sendable, Equatable {
                 } else {
                     throw DaemonSettingsError(path: at, message: "must be an absolute path or null, not \(member.stringValue != nil ? "a relative path" : member.kindName)")
                 }
+            case "metrics_listen":
+                if member.isNull {
+                    settings.metricsListen = nil
+                } else if let text = member.stringValue {
+                    switch LoopbackAddress.parse(text) {
+                    case let .success(address): settings.metricsListen = address
+                    case let .failure(error): throw DaemonSettingsError(path: at, message: error.description)
+                    }
+                } else {
+                    throw DaemonSettingsError(path: at, message: "must be \"HOST:PORT\" (a loopback address, e.g. \"127.0.0.1:9464\") or null, not \(member.kindName)")
+                }
             case "executor":
                 settings.executor = try ExecutorSettings.parse(member, at: at)
             default:
@@ -152,6 +166,7 @@ public struct DaemonSettings: Sendable, Equatable {
             ("max_attempts", .number(JSONNumber(maxAttempts))),
             ("retry_backoff_seconds", .number(JSONNumber(retryBackoffSeconds))),
             ("metrics_file", metricsFile.map { .string($0) } ?? .null),
+            ("metrics_listen", metricsListen.map { .string($0.description) } ?? .null),
             ("grace_seconds", .number(JSONNumber(graceSeconds))),
             ("keep_input", .bool(keepInput)),
             ("job_timeout_seconds", jobTimeoutSeconds.map { .number(JSONNumber($0)) } ?? .null),

@@ -208,19 +208,6 @@ import Testing
         #expect(SystemdNotifier(notifySocket: "@x", watchdogMicroseconds: "1000", watchdogPid: "1").watchdogInterval == nil)
     }
 
-    @Test func metricsAreInPrometheusTextFormat() {
-        var metrics = Metrics()
-        metrics.finished["done"] = 3
-        metrics.bytesOut = 1024
-        metrics.addStage("quantize \"Q4\"", 1.5)
-        let text = metrics.render(running: 1, queued: 2, retrying: 0, pending: 4)
-        #expect(text.contains("quantd_jobs{state=\"running\"} 1\n"))
-        #expect(text.contains("quantd_jobs_finished_total{outcome=\"done\"} 3\n"))
-        #expect(text.contains("quantd_output_bytes_total 1024\n"))
-        #expect(text.contains("quantd_stage_seconds_total{stage=\"quantize \\\"Q4\\\"\"} 1.5\n"))
-        #expect(text.contains("# TYPE quantd_inbox_pending gauge\n"))
-    }
-
     @Test func timestampsRoundTrip() {
         for seconds in [0.0, 1_700_000_000.123, 4_102_444_800.999] {
             #expect(JobRecord.parseTime(Clock.iso8601(seconds)) == (seconds * 1000).rounded() / 1000)
