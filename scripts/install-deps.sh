@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing quantd needs on Debian/Ubuntu, skipping what is present:
 # the C libraries quantd links (libzstd, libinotifytools, libcrypto), pkg-config, the zstd tool, and a
-# Python venv (.ci-venv) with gguf-py, numpy and safetensors for the interop tests.
+# Python venv (.ci-venv) with gguf-py, numpy and safetensors for the interop tests, and prometheus_client
+# whose parser reads the daemon's metrics in the tests.
 #   scripts/install-deps.sh          # system packages only
 #   scripts/install-deps.sh --python # also the Python venv
 set -euo pipefail
@@ -27,9 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--python" ]; then
-  if ! .ci-venv/bin/python -c 'import gguf, numpy, safetensors' >/dev/null 2>&1; then
-    echo "creating .ci-venv (gguf-py, numpy, safetensors)"
+  if ! .ci-venv/bin/python -c 'import gguf, numpy, safetensors, prometheus_client' >/dev/null 2>&1; then
+    echo "creating .ci-venv (gguf-py, numpy, safetensors, prometheus_client)"
     python3 -m venv .ci-venv
-    .ci-venv/bin/pip install -q --disable-pip-version-check gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0
+    .ci-venv/bin/pip install -q --disable-pip-version-check gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0 prometheus-client==0.26.0
   fi
 fi

@@ -17,8 +17,8 @@ struct WatchCommand: ParsableCommand {
             "daemon" object of --pipeline FILE. SIGTERM/SIGINT stop after running jobs finish \
             (within grace_seconds); SIGHUP reloads the pipeline. Each job runs the pipeline \
             (default: Q4_K_M, Q6_K, Q8_0) and publishes out/NAME/ with the artifacts and manifest.json. \
-            Exit status: 0 stopped by a signal; 69 ROOT is owned by another quantd; 73 ROOT cannot \
-            be set up; 78 invalid settings.
+            Exit status: 0 stopped by a signal; 69 ROOT is owned by another quantd; 73 ROOT (or the \
+            metrics_listen endpoint) cannot be set up; 78 invalid settings.
             """)
 
     @Option(name: .long, help: "The drop folder (created when missing).")
@@ -73,6 +73,8 @@ struct WatchCommand: ParsableCommand {
             try daemon.run()
         } catch let held as RootLock.Held {
             throw CLIFailure(message: held.description, hint: nil, exit: QuantdExit.rootBusy).report()
+        } catch let endpoint as MetricsEndpointError {
+            throw CLIFailure(message: "cannot start: \(endpoint)", hint: nil, exit: QuantdExit.cannotSetUp).report()
         } catch {
             throw CLIFailure(message: "cannot start: \(error)", hint: "check that ROOT is writable by this user",
                              exit: QuantdExit.cannotSetUp).report()

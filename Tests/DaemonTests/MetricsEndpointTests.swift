@@ -352,3 +352,79 @@ extension DaemonIntegrationTests {
         }
     }
 }
+
+/// systemd/metrics-endpoint.conf, the drop-in that lets the sandboxed unit open its loopback
+/// endpoint: the unit with it still verifies, opens Internet sockets and localhost only, and stays
+/// within the same exposure bound as the unit without it.
+struct MetricsSystemdDropInTests {
+    @Test(.enabled(if: SystemdUnitTests.analyze != nil, "systemd-analyze is not installed (scripts/install-deps.sh --python installs it)"))
+    func dropInOpensLoopbackOnly() throws {
+        let repository = DaemonHarness.repositoryRoot.path
+        let folder = NSTemporaryDirectory() + "quantd-dropin-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder + "/quantd.service.d", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let unit = try String(contentsOfFile: repository + "/systemd/quantd.service", encoding: .utf8)
+            .replacingOccurrences(of: "ExecStart=/usr/local/bin/quantd", with: "ExecStart=" + WatchProcessTests.quantdBinary)
+        try unit.write(toFile: folder + "/quantd.service", atomically: true, encoding: .utf8)
+        let dropIn = try String(contentsOfFile: repository + "/systemd/metrics-endpoint.conf", encoding: .utf8)
+        try dropIn.write(toFile: folder + "/quantd.service.d/metrics-endpoint.conf", atomically: true, encoding: .utf8)
+
+        func analyze(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: SystemdUnitTests.analyze ?? "/usr/bin/systemd-analyze")
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let (status, output) = try analyze(["verify", folder + "/quantd.service"])
+        #expect(status == 0, "systemd-analyze verify: \(output)")
+        let (_, security) = try analyze(["security", "--offline=true", folder + "/quantd.service"])
+        // The drop-in is read: Internet sockets allowed, the host's network, localhost only.
+        #expect(security.contains("Service may allocate Internet sockets"), "\(security)")
+        #expect(security.contains("Service has access to the host's network"), "\(security)")
+        #expect(security.contains("Service defines IP address allow list with only localhost entries"), "\(security)")
+        let line = try #require(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let exposure = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        #expect(exposure != nil && exposure! <= 2.0, "\(line)")
+    }
+}
+
+extension WatchProcessTests {
+    /// The real `quantd watch`: `/metrics` on the port it logs, a taken port (exit 73) and a
+    /// non-loopback address (exit 78) refused at start, SIGTERM with the endpoint open.
+    @Test func watchServesMetricsOnTheLoggedPort() throws {
+        let harness = DaemonHarness()
+        let pipeline = try Self.pipeline(harness, #"{"settle_seconds": 0.3, "rescan_seconds": 2, "metrics_listen": "127.0.0.1:0"}"#)
+        let watch = try Watch(harness: harness, pipeline: pipeline, tag: "a")
+        defer { if watch.process.isRunning { watch.process.terminate() } }
+        try watch.waitForReady(harness)
+        let line = try #require(watch.log.split(separator: "\n").first { $0.contains(" metrics: serving http://127.0.0.1:") })
+        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("port=") }.flatMap { Int($0.dropFirst(5)) })
+
+        try harness.dropSample(as: "sample.gguf")
+        try harness.waitFor("the job counted at /metrics") {
+            sampleValue(try HTTPTestClient.metrics(port: port), #"quantd_jobs_finished_total{outcome="done"}"#) == 1
+        }
+
+        let taken = try Self.pipeline(harness, #"{"metrics_listen": "127.0.0.1:\#(port)"}"#)
+        let other = DaemonHarness()
+        let second = try Watch(harness: other, pipeline: taken, tag: "b")
+        #expect(try second.waitForExit(other) == 73)
+        #expect(second.log.contains("metrics endpoint 127.0.0.1:\(port): bind failed: Address already in use"), "\(second.log)")
+
+        let open = try Self.pipeline(harness, #"{"metrics_listen": "0.0.0.0:9464"}"#)
+        let third = try Watch(harness: other, pipeline: open, tag: "c")
+        #expect(try third.waitForExit(other) == 78)
+        #expect(third.log.contains(#"$.daemon.metrics_listen is "0.0.0.0:9464", which is not a loopback address"#), "\(third.log)")
+
+        kill(watch.process.processIdentifier, SIGTERM)
+        #expect(try watch.waitForExit(harness) == 0)
+        #expect(watch.log.contains("stop: stopped cleanly"))
+        #expect(throws: TestError.self) { try HTTPTestClient.connect(port: port) }
+    }
+}
