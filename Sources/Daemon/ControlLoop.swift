@@ -269,7 +269,12 @@ final class ControlLoop {
             registry.emit(into: &buffer)
             return buffer
         }
-        endpoint.start()
+        do {
+            try endpoint.start()
+        } catch {
+            endpoint.stop()
+            throw error
+        }
         daemon.endpointAddress.withLock { $0 = endpoint.address }
         log.info("metrics", "serving http://\(endpoint.address)/metrics", [
             ("address", .string(endpoint.address.description)), ("port", .number(JSONNumber(endpoint.address.port))),

@@ -163,15 +163,29 @@ final class MetricsEndpoint: Sendable {
         address = LoopbackAddress(host: requested.host, port: boundPort)
     }
 
-    func start() {
-        DaemonThread.start { [self] in
-            serve()
+    /// Starts the serving thread. Not `DaemonThread`, which runs its work inline when no thread
+    /// can be made: this loop never returns by itself, so it must fail the start instead.
+    func start() throws(MetricsEndpointError) {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { argument in
+            guard let argument else { return nil }
+            let endpoint = Unmanaged<MetricsEndpoint>.fromOpaque(argument).takeRetainedValue()
+            endpoint.serve()
+            endpoint.stopped.signal()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<MetricsEndpoint>.fromOpaque(context).release()
+            // stop() waits for the thread: there is none to wait for.
             stopped.signal()
+            throw MetricsEndpointError(address: address, operation: "pthread_create", errno: status)
         }
+        pthread_detach(thread)
     }
 
     /// Wakes the thread, waits for it to finish the request it is on (it drops it), and closes
-    /// the sockets. Call once, after `start()`.
+    /// the sockets. Call once, after `start()` (also when it threw).
     func stop() {
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)

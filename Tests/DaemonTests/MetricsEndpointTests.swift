@@ -338,7 +338,7 @@ extension DaemonIntegrationTests {
         @Test func aPortInUseFailsTheStartWithTheSetting() throws {
             // Take a port, then ask the daemon for it.
             let taken = try MetricsEndpoint(listen: LoopbackAddress(host: "127.0.0.1", port: 0), log: .silent) { [] }
-            taken.start()
+            try taken.start()
             defer { taken.stop() }
             var settings = Self.settings(metricsFile: nil)
             settings.metricsListen = taken.address
