@@ -428,3 +428,51 @@ extension WatchProcessTests {
         #expect(throws: TestError.self) { try HTTPTestClient.connect(port: port) }
     }
 }
+
+/// The endpoint alone, without a daemon.
+@Suite struct MetricsEndpointAloneTests {
+    @Test func servesOnIPv6Loopback() throws {
+        let made = Result { () throws(MetricsEndpointError) -> MetricsEndpoint in
+            try MetricsEndpoint(listen: LoopbackAddress(host: "::1", port: 0), log: .silent) { Array("up 1\n".utf8) }
+        }
+        if case let .failure(error) = made, error.errno == EADDRNOTAVAIL || error.errno == EAFNOSUPPORT {
+            return  // no IPv6 loopback on this machine
+        }
+        let endpoint = try made.get()
+        try endpoint.start()
+        defer { endpoint.stop() }
+        #expect(endpoint.address.description == "[::1]:\(endpoint.address.port)" && endpoint.address.port > 0)
+
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(endpoint.address.port).bigEndian)
+        inet_pton(AF_INET6, "::1", &address.sin6_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        try #require(connected == 0)
+        HTTPTestClient.send(fd, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
+        let response = try HTTPTestClient.parse(HTTPTestClient.readAll(fd))
+        #expect(response.status == 200 && response.body == "up 1\n")
+        #expect(response.head.contains("Content-Length: 5"))
+    }
+
+    /// Whatever bytes arrive, routing answers (it never traps on them).
+    @Test func routesRandomBytesWithoutTrapping() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<3000 {
+            let count = Int.random(in: 0...64, using: &generator)
+            var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            // Every third one starts like a request, so the later checks are reached too.
+            if round % 3 == 0 { bytes = Array("GET /".utf8) + bytes + [13, 10, 13, 10] }
+            switch MetricsEndpoint.route(bytes) {
+            case .metrics, .notFound, .methodNotAllowed, .badRequest: break
+            }
+            _ = MetricsEndpoint.hasHeadEnd(bytes)
+        }
+    }
+}
