@@ -108,6 +108,11 @@ final class MetricsEndpoint: Sendable {
     init(listen requested: LoopbackAddress, log: DaemonLog, body: @escaping @Sendable () -> [UInt8]) throws(MetricsEndpointError) {
         self.log = log
         self.body = body
+        // Only `LoopbackAddress.parse` makes addresses for users; this guards the others, so a
+        // wrong one can never bind every interface.
+        guard let port = UInt16(exactly: requested.port), (try? LoopbackAddress.parse(requested.description).get()) != nil else {
+            throw MetricsEndpointError(address: requested, operation: "bind", errno: EINVAL)
+        }
         let family = requested.isIPv6 ? AF_INET6 : AF_INET
         // Close-on-exec: job processes must not inherit the listening socket.
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
@@ -124,7 +129,7 @@ final class MetricsEndpoint: Sendable {
         if requested.isIPv6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = in_port_t(UInt16(requested.port).bigEndian)
+            address.sin6_port = in_port_t(port.bigEndian)
             inet_pton(AF_INET6, requested.host, &address.sin6_addr)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
@@ -138,7 +143,7 @@ final class MetricsEndpoint: Sendable {
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(requested.port).bigEndian)
+            address.sin_port = in_port_t(port.bigEndian)
             inet_pton(AF_INET, requested.host, &address.sin_addr)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -461,6 +461,15 @@ extension WatchProcessTests {
         #expect(response.head.contains("Content-Length: 5"))
     }
 
+    /// An address not made by `LoopbackAddress.parse` is checked again: never every interface.
+    @Test(arguments: [("0.0.0.0", 0), ("::", 0), ("127.0.0.1", 70_000), ("nonsense", 1)])
+    func refusesAnAddressThatIsNotLoopback(host: String, port: Int) throws {
+        let error = try #require(throws: MetricsEndpointError.self) {
+            try MetricsEndpoint(listen: LoopbackAddress(host: host, port: port), log: .silent) { [] }
+        }
+        #expect(error.errno == EINVAL)
+    }
+
     /// Whatever bytes arrive, routing answers (it never traps on them).
     @Test func routesRandomBytesWithoutTrapping() {
         var generator = SystemRandomNumberGenerator()
