@@ -11,6 +11,8 @@
 #   5. Sandbox: a process of the service (an ExecStartPre, under the same sandbox) can write ROOT
 #      (/srv/quantd) but not folders the quantd user owns (and writes, unsandboxed) under /etc,
 #      /usr/local, /opt, /var/lib and /home.
+#   6. Metrics endpoint: with systemd/metrics-endpoint.conf added and "metrics_listen" set, the
+#      service answers GET /metrics on 127.0.0.1 with its quantd_* metrics.
 # Two drop-ins shorten the waits and add the probe of check 5; everything else is the shipped unit:
 #   WatchdogSec=4, RestartSec=2, and ExecStartPre=/bin/sh (the probe).
 #
@@ -69,6 +71,8 @@ fi
 WORK=$(mktemp -d /tmp/quantd-systemd-test.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/results" "$WORK/dropins"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p["daemon"]["metrics_listen"]="127.0.0.1:9464"; json.dump(p,open(sys.argv[2],"w"),indent=1)' \
+  examples/daemon-pipeline.json "$WORK/pipeline-metrics.json" || fail "could not write the metrics pipeline"
 cat >"$WORK/dropins/test.conf" <<'EOF'
 [Service]
 WatchdogSec=4
@@ -173,6 +177,27 @@ else
   bad "sandbox: the probe wrote nothing to /srv/quantd"
 fi
 
+# 6. The /metrics endpoint with the shipped drop-in (runtime drop-ins: /etc's folder is read-only here).
+mkdir -p /run/systemd/system/quantd.service.d
+cp /etc/quantd/metrics-endpoint.conf /run/systemd/system/quantd.service.d/
+printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/quantd watch --root /srv/quantd --pipeline /etc/quantd/pipeline-metrics.json\n' \
+  >/run/systemd/system/quantd.service.d/pipeline-metrics.conf
+systemctl daemon-reload
+systemctl reset-failed quantd 2>/dev/null
+scrape() { (exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && timeout 5 cat <&3) 2>/dev/null; }
+if timeout 60 systemctl start quantd; then
+  body=""
+  for _ in $(seq 10); do body=$(scrape); [[ $body == *quantd_* ]] && break; sleep 1; done
+  if [[ $body == "HTTP/1.1 200"* && $body == *quantd_jobs* ]]; then
+    pass "metrics endpoint: GET /metrics on 127.0.0.1:9464 answered 200 with $(grep -c '^quantd_' <<<"$body") quantd_ samples"
+  else
+    bad "metrics endpoint: no answer on 127.0.0.1:9464 (got: $(head -c 200 <<<"$body" | tr '\r\n' '  '))"
+  fi
+  systemctl stop quantd
+else
+  bad "metrics endpoint: could not start the service with the drop-in"
+fi
+
 echo "--- journal of quantd.service"
 journalctl -u quantd --no-pager -o short-monotonic | tail -60
 echo "failures: $failures"
@@ -198,6 +223,8 @@ timeout 300 systemd-nspawn --quiet --boot --volatile=overlay --directory="$ROOTF
   --bind-ro="$UNIT:/etc/systemd/system/quantd.service" \
   --bind-ro="$WORK/dropins:/etc/systemd/system/quantd.service.d" \
   --bind-ro="$REPO/examples/daemon-pipeline.json:/etc/quantd/pipeline.json" \
+  --bind-ro="$WORK/pipeline-metrics.json:/etc/quantd/pipeline-metrics.json" \
+  --bind-ro="$REPO/systemd/metrics-endpoint.conf:/etc/quantd/metrics-endpoint.conf" \
   "${runtime_binds[@]}" \
   --bind-ro="$WORK/check.sh:/usr/local/libexec/quantd-check.sh" \
   --bind-ro="$WORK/quantd-check.service:/etc/systemd/system/quantd-check.service" \
