@@ -281,7 +281,7 @@ func makeFolder(_ path: String) throws {
         }
         return
     }
-    guard mkdir(path, 0o755) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+    try FileSystem.createNewFolder(path)
 }
 
 func isGGUFFile(_ path: String) -> Bool {

@@ -22,7 +22,7 @@ enum FolderConversion {
             let converter = Converter(threads: threads ?? max(1, cores))
             let line = ProgressLine(enabled: isatty(2) != 0)
             let written = split == nil ? destination : Self.hiddenSibling(of: destination)
-            defer { if split != nil { unlink(written) } }
+            defer { if split != nil { FileSystem.removeFile(written) } }
             try converter.run(plan, destination: written) { line.update($0) }
             line.finish()
             var shown = destination
