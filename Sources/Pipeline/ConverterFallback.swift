@@ -110,9 +110,7 @@ public struct ConverterFallback {
 
     /// `path` made absolute (symbolic links resolved) when it exists; as given otherwise.
     static func absolute(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        FileSystem.resolved(path) ?? path
     }
 }
 
