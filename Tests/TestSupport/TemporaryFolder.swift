@@ -39,11 +39,3 @@ public final class TemporaryFolder {
         return destination
     }
 }
-
-/// Replaces the whole of `path` with `text`.
-///
-/// Not Foundation's `write(toFile:atomically: true)`: on Linux that leaves an empty
-/// `$TMPDIR/TemporaryDirectory.*` folder behind on every call, and no test needs the atomicity.
-public func writeText(_ text: String, to path: String) throws {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-}
