@@ -14,21 +14,22 @@ enum TestPaths {
     }
 }
 
-/// A pipeline.json's text, parsed as the file `p.json`.
-func parsePipeline(_ text: String) throws(ConfigError) -> PipelineConfig {
-    try PipelineConfig.parse(Array(text.utf8), file: "p.json")
+/// A pipeline.json's text, parsed as the file `file`.
+func parsePipeline(_ text: String, file: String = "p.json") throws(ConfigError) -> PipelineConfig {
+    try PipelineConfig.parse(Array(text.utf8), file: file)
 }
 
 /// `text` must be refused at JSON path `path` with a message containing `containing`, the error
 /// naming the file and the path first.
-func expectPipelineError(_ text: String, path: String, containing: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectPipelineError(_ text: String, file: String = "p.json", path: String, containing: String,
+                         sourceLocation: SourceLocation = #_sourceLocation) {
     do {
-        _ = try parsePipeline(text)
+        _ = try parsePipeline(text, file: file)
         Issue.record("accepted: \(text)", sourceLocation: sourceLocation)
     } catch {
         #expect(error.path == path, "\(error)", sourceLocation: sourceLocation)
         #expect(error.message.contains(containing), "\(error)", sourceLocation: sourceLocation)
-        #expect(error.description.hasPrefix("p.json: \(path) "), sourceLocation: sourceLocation)
+        #expect(error.description.hasPrefix("\(file): \(path) "), sourceLocation: sourceLocation)
     }
 }
 
