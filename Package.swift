@@ -157,16 +157,19 @@ let package = Package(
         // The forward pass from the command line: logits dumps and perplexity/KLD, for checks and timing.
         .executableTarget(name: "inference-bench", dependencies: ["Inference"], path: "Benchmarks/inference-bench"),
 
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "BinaryIO"]),
+        // What several test targets need (temporary folders, repository paths, hand-built inputs);
+        // used only by test targets.
+        .target(name: "QuantdTestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "GGUFTests", dependencies: ["QuantdTestSupport", "GGUF", "BinaryIO"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "GGUF", "Safetensors", "ModelFolder", "JSON", "BinaryIO", "Pipeline",
+                "QuantdTestSupport", "Daemon", "GGUF", "Safetensors", "ModelFolder", "JSON", "BinaryIO", "Pipeline",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "GGUF", "JSON", "Inference"],
+            name: "PipelineTests", dependencies: ["QuantdTestSupport", "Pipeline", "GGUF", "JSON", "Inference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"],
@@ -174,16 +177,16 @@ let package = Package(
         .testTarget(
             name: "InferenceTests", dependencies: ["Inference", "GGUF", "Quantization"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSON"]),
-        .testTarget(name: "ModelFolderTests", dependencies: ["ModelFolder", "Safetensors"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["QuantdTestSupport", "Safetensors", "JSON"]),
+        .testTarget(name: "ModelFolderTests", dependencies: ["QuantdTestSupport", "ModelFolder", "Safetensors"]),
         .testTarget(
             name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "ModelConversionTests", dependencies: ["ModelConversion", "GGUF", "Safetensors", "BinaryIO", "JSON"],
+            name: "ModelConversionTests", dependencies: ["QuantdTestSupport", "ModelConversion", "GGUF", "Safetensors", "BinaryIO", "JSON"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "QuantdCLITests", dependencies: ["QuantdCLI", "GGUF", "Safetensors", "Tokenizer"],
+            name: "QuantdCLITests", dependencies: ["QuantdTestSupport", "QuantdCLI", "GGUF", "Safetensors", "Tokenizer"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -4,10 +4,12 @@
 import Foundation
 import Pipeline
 
+private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quantd-fuzz-imatrix-\(getpid())")
+
 private let path: String = {
-    let directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("quantd-fuzz-imatrix-\(getpid())")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    // libFuzzer ends with exit() (time or run limit reached): the folder goes with the process.
+    atexit { try? FileManager.default.removeItem(at: directory) }
     return directory.appendingPathComponent("input.imatrix").path
 }()
 

@@ -8,18 +8,21 @@ import ModelConversion
 
 private let replaceable = ["config.json", "tokenizer.json", "tokenizer_config.json"]
 
+private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quantd-fuzz-model-\(getpid())")
+
 private let folder: (path: String, originals: [Data]) = {
     let fixture = ProcessInfo.processInfo.environment["QUANTD_FUZZ_FIXTURE"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-llama3").path
     let manager = FileManager.default
-    let directory = manager.temporaryDirectory.appendingPathComponent("quantd-fuzz-model-\(getpid())")
     try? manager.removeItem(at: directory)
     try! manager.createDirectory(at: directory, withIntermediateDirectories: true)
     for name in try! manager.contentsOfDirectory(atPath: fixture) {
         try! manager.copyItem(atPath: fixture + "/" + name, toPath: directory.appendingPathComponent(name).path)
     }
     let originals = replaceable.map { manager.contents(atPath: fixture + "/" + $0) ?? Data() }
+    // libFuzzer ends with exit() (time or run limit reached): the copy goes with the process.
+    atexit { try? FileManager.default.removeItem(at: directory) }
     return (directory.path, originals)
 }()
 

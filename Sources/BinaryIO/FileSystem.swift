@@ -8,7 +8,8 @@ import Glibc
 /// and of the daemon (its moves, ledger, markers, free-space check) goes through `FileSystem.call`,
 /// which is where `FileSystemFaults` can put an error in place of the kernel's answer, and where
 /// EINTR is retried once for everyone. Reads of inputs (mmap, small files) are not part of the seam:
-/// they fail as the input's problem, not as the machine's.
+/// they fail as the input's problem, not as the machine's. Opening, creating, listing and removing
+/// files and folders are here too, for every target, outside the seam.
 public enum FileSystem {
     public struct Info: Equatable, Sendable {
         public var isDirectory: Bool
@@ -73,15 +74,14 @@ public enum FileSystem {
     }
 
     public static func syncFolder(_ folder: String) throws {
-        let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dfd >= 0 else { throw FileError(path: folder, operation: "open folder", errno: errno) }
-        defer { close(dfd) }
+        let dfd = try open(folder, O_RDONLY | O_DIRECTORY, operation: "open folder")
+        defer { Glibc.close(dfd) }
         try fsync(dfd, path: folder, operation: "fsync folder")
     }
 
     /// Writes a whole file atomically (temporary file, fsync, rename, folder fsync).
-    public static func writeAtomically(_ path: String, _ text: String) throws {
-        let writer = try AtomicFileWriter(destination: path)
+    public static func writeAtomically(_ path: String, _ text: String, permissions: mode_t = 0o644) throws {
+        let writer = try AtomicFileWriter(destination: path, permissions: permissions)
         try writer.write(Array(text.utf8))
         try writer.commit()
     }
@@ -110,6 +110,43 @@ public enum FileSystem {
     /// glibc's renameat2 (2.28+), looked up at run time: Swift's Glibc module does not export it.
     private static let renameNoReplace: RenameAt2? =
         dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
+
+    // MARK: Opening, creating and removing
+
+    /// open(2) of a file the caller keeps open (a ledger appended to, a lock file).
+    public static func open(_ path: String, _ flags: Int32, permissions: mode_t = 0o644, operation: String = "open") throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, permissions)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw FileError(path: path, operation: operation, errno: errno) }
+        }
+    }
+
+    /// Creates an empty file that must not exist yet (O_EXCL): EEXIST says the name is taken.
+    public static func createNewFile(_ path: String, permissions: mode_t = 0o644) throws {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL, permissions: permissions, operation: "create")
+        Glibc.close(fd)
+    }
+
+    /// Creates a folder that must not exist yet: EEXIST says the name is taken (compare
+    /// `makeDirectory`, for which an existing folder is fine).
+    public static func createNewFolder(_ path: String, permissions: mode_t = 0o755) throws {
+        guard mkdir(path, permissions) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+    }
+
+    /// Removes a file; a missing one counts as removed. For temporaries, failed outputs and
+    /// replaced artifacts, where an error leaves an extra file, never a wrong one: it is returned
+    /// (false), not thrown, and removals are not part of the fault seam.
+    @discardableResult
+    public static func removeFile(_ path: String) -> Bool {
+        unlink(path) == 0 || errno == ENOENT
+    }
+
+    /// Removes a folder if it is empty; returns whether it is gone.
+    @discardableResult
+    public static func removeEmptyFolder(_ path: String) -> Bool {
+        rmdir(path) == 0 || errno == ENOENT
+    }
 
     // MARK: Space
 
@@ -143,6 +180,24 @@ public enum FileSystem {
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Whether this process may read `path`; when not, `errno` says why.
+    public static func isReadable(_ path: String) -> Bool { access(path, R_OK) == 0 }
+
+    /// `path` made absolute with symbolic links, `.` and `..` resolved; nil when it does not exist.
+    public static func resolved(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// What the symbolic link `path` points to; nil when it is not a link.
+    public static func linkTarget(_ path: String) -> String? {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count - 1) }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
 
     /// The names in a folder, sorted (so scans and tests see a stable order), without `.` and `..`.
     public static func list(_ path: String) throws -> [String] {
@@ -180,15 +235,16 @@ public enum FileSystem {
         }
     }
 
-    /// The whole content of a small file (ledger, settings, markers); nil when it cannot be read.
-    public static func read(_ path: String, limit: Int = 1 << 30) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The content of a small file (ledger, settings, markers, a report another process appends
+    /// to) from byte `offset` on; nil when it cannot be opened.
+    public static func read(_ path: String, from offset: Int = 0, limit: Int = 1 << 30) -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Glibc.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while bytes.count < limit {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset + bytes.count)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             bytes.append(contentsOf: chunk[0..<n])

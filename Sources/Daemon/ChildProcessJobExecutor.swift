@@ -50,10 +50,7 @@ public final class ChildProcessJobExecutor: JobExecutor {
 
     /// This process's own executable.
     public static var ownExecutable: String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments.first ?? "quantd" }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        FileSystem.linkTarget("/proc/self/exe") ?? CommandLine.arguments.first ?? "quantd"
     }
 
     static func readPipeline(_ file: String) throws -> String {

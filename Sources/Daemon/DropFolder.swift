@@ -105,8 +105,7 @@ public final class RootLock: Sendable {
 
     public init(folder: DropFolder) throws {
         path = folder.lockPath
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileError(path: path, operation: "open lock", errno: errno) }
+        let descriptor = try FileSystem.open(path, O_RDWR | O_CREAT, operation: "open lock")
         guard RootLock.acquire(descriptor) else {
             let pid = RootLock.readPid(descriptor)
             close(descriptor)
@@ -139,13 +138,8 @@ public final class RootLock: Sendable {
 
     /// Whether `pid` is gone or a zombie (state Z or X in /proc/PID/stat).
     private static func isDead(_ pid: Int32) -> Bool {
-        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return true }
-        defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        guard n > 0 else { return true }
-        let stat = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let bytes = FileSystem.read("/proc/\(pid)/stat", limit: 512), !bytes.isEmpty else { return true }
+        let stat = String(decoding: bytes, as: UTF8.self)
         // The state follows the parenthesised command name: "pid (comm) S ...".
         guard let close = stat.lastIndex(of: ")") else { return false }
         let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
@@ -154,8 +148,7 @@ public final class RootLock: Sendable {
 
     /// The pid of the daemon holding ROOT's lock, or nil when no daemon runs there.
     public static func owner(of folder: DropFolder) -> Int32? {
-        let descriptor = open(folder.lockPath, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
+        guard let descriptor = try? FileSystem.open(folder.lockPath, O_RDONLY) else { return nil }
         defer { close(descriptor) }
         if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
             flock(descriptor, LOCK_UN)

@@ -25,22 +25,15 @@ extension FileSystem {
                 }
                 noReplaceWorks = false
             }
-            let created: Bool
-            if source.isDirectory {
-                created = mkdir(target, 0o755) == 0
-            } else {
-                let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-                created = fd >= 0
-                if fd >= 0 { close(fd) }
-            }
-            if !created {
-                if errno == EEXIST { continue }
-                throw FileError(path: target, operation: "create", errno: errno)
+            do {
+                if source.isDirectory { try createNewFolder(target) } else { try createNewFile(target) }
+            } catch let error as FileError where error.errno == EEXIST {
+                continue
             }
             do {
                 try rename(from, target)
             } catch {
-                _ = source.isDirectory ? rmdir(target) : unlink(target)
+                if source.isDirectory { removeEmptyFolder(target) } else { removeFile(target) }
                 throw error
             }
             return candidate

@@ -56,9 +56,7 @@ public final class JobLedger: Sendable {
         let finished = records.filter { $0.state.isFinished }.suffix(keepFinished)
         let kept = (finished + live).sorted { $0.claimedAt < $1.claimedAt }
         try FileSystem.writeAtomically(path, kept.map { $0.json().serialized() + "\n" }.joined())
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileError(path: path, operation: "open", errno: errno) }
-        return descriptor
+        return try FileSystem.open(path, O_WRONLY | O_APPEND | O_CREAT)
     }
 
     /// Appends one record (after any an earlier append could not write) and fsyncs it.

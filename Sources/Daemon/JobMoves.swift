@@ -36,8 +36,12 @@ struct JobMoves: Sendable {
         for _ in 0..<100 {
             let random = String(UInt16.random(in: 0...UInt16.max), radix: 16)
             id = Clock.compactStamp(now) + "-" + String(repeating: "0", count: 4 - random.count) + random
-            if mkdir(folder.work + "/" + id, 0o755) == 0 { break }
-            guard errno == EEXIST else { throw FileError(path: folder.work + "/" + id, operation: "create", errno: errno) }
+            do {
+                try FileSystem.createNewFolder(folder.work + "/" + id)
+                break
+            } catch let error as FileError where error.errno == EEXIST {
+                continue
+            }
         }
         let job = folder.job(id)
         try FileSystem.makeDirectory(job.input)

@@ -57,7 +57,7 @@ extension ControlLoop {
             // (file systems without RENAME_NOREPLACE) can have left an empty folder in out/.
             let stem = DropFolder.stem(record.input)
             for name in (try? FileSystem.list(folder.out)) ?? [] where name == stem || name.hasPrefix(stem + "-") {
-                if (try? FileSystem.list(folder.out + "/" + name))?.isEmpty == true { rmdir(folder.out + "/" + name) }
+                if (try? FileSystem.list(folder.out + "/" + name))?.isEmpty == true { FileSystem.removeEmptyFolder(folder.out + "/" + name) }
             }
         }
 

@@ -66,7 +66,7 @@ public final class SlurmJobExecutor: JobExecutor {
         guard let state = SlurmJobState.read(Self.statePath(request)) else { return false }
         if let status = try? commands.status(of: state.slurmJob), !status.isFinished { return true }
         if case .done? = Self.finalReport(request) { return true }
-        unlink(Self.statePath(request))
+        FileSystem.removeFile(Self.statePath(request))
         return false
     }
 
@@ -90,7 +90,7 @@ public final class SlurmJobExecutor: JobExecutor {
         }
         request.progress(JobProgress(stage: "slurm", detail: "job \(slurmJob) queued"))
         let ending = try follow(slurmJob, request)
-        unlink(statePath)
+        FileSystem.removeFile(statePath)
         return try outcome(ending, slurmJob: slurmJob, request)
     }
 
@@ -114,8 +114,7 @@ public final class SlurmJobExecutor: JobExecutor {
             exec \(Self.shellQuoted(executable)) run-job --request \(Self.shellQuoted(requestPath))
 
             """
-        try FileSystem.writeAtomically(scriptPath, script)
-        chmod(scriptPath, 0o700)
+        try FileSystem.writeAtomically(scriptPath, script, permissions: 0o700)
 
         var arguments = ["--parsable", "--job-name=quantd-\(request.id)", "--output=\(logPath)", "--open-mode=append",
                          "--chdir=\(request.scratchFolder)", "--no-requeue", "--cpus-per-task=\(threads)", "--ntasks=1"]
@@ -258,17 +257,10 @@ public final class SlurmJobExecutor: JobExecutor {
         init(path: String) { self.path = path }
 
         mutating func readNew() -> [JobProcessReport] {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return [] }
-            defer { close(fd) }
             var reports: [JobProcessReport] = []
-            var chunk = [UInt8](repeating: 0, count: 64 << 10)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                offset += count
-                pending += chunk[0..<count]
+            while let chunk = FileSystem.read(path, from: offset, limit: 64 << 10), !chunk.isEmpty {
+                offset += chunk.count
+                pending += chunk
                 while let newline = pending.firstIndex(of: 10) {
                     if let report = JobProcessReport(line: Array(pending[..<newline])) { reports.append(report) }
                     pending.removeSubrange(...newline)

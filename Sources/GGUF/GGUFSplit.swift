@@ -254,7 +254,7 @@ public final class GGUFSplitWriter {
                 published.append(shards[index].path)
             }
         } catch {
-            for path in published { unlink(path) }
+            for path in published { FileSystem.removeFile(path) }
             abort()
             throw error
         }
@@ -334,7 +334,7 @@ public final class GGUFSplitSet: Sendable {
             }
             for i in 1..<Int(count) {
                 let shardPath = GGUFSplitLayout.path(prefix: prefix, index: i, count: Int(count))
-                guard access(shardPath, F_OK) == 0 else {
+                guard FileSystem.exists(shardPath) else {
                     throw GGUFSplitError.missingFile(path: shardPath, number: i + 1, count: Int(count))
                 }
                 let shard = try GGUFFile(path: shardPath)

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// llama-imatrix's pass over a text (`tools/imatrix/imatrix.cpp`, `compute_imatrix`): the tokens
@@ -44,7 +45,7 @@ public struct ImatrixRun: Sendable {
         let previous = model.activationObserver
         model.activationObserver = collector
         defer { model.activationObserver = previous }
-        let started = Date()
+        let started = Clock.monotonic()
         progress?(0, count)
         for c in 0..<count {
             if isCancelled?() == true { throw ImatrixError.cancelled }
@@ -56,7 +57,7 @@ public struct ImatrixRun: Sendable {
             progress?(c + 1, count)
         }
         return ImatrixRun(entries: collector.entries, chunks: count, ctx: ctx, textTokens: tokens.count,
-                          seconds: Date().timeIntervalSince(started))
+                          seconds: Clock.monotonic() - started)
     }
 }
 

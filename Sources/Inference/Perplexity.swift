@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Perplexity as llama-perplexity computes it (`tools/perplexity/perplexity.cpp`, `perplexity()`).
@@ -38,9 +39,9 @@ public enum PerplexityEvaluator {
         let start = min(max(first ?? ctx / 2, 0), ctx - 1)
         var nll = 0.0, count = 0, seconds = 0.0
         for chunk in chunks {
-            let t0 = Date()
+            let t0 = Clock.monotonic()
             let logits = try model.logits(tokens: chunk, threads: threads, from: start)
-            seconds += Date().timeIntervalSince(t0)
+            seconds += Clock.monotonic() - t0
             logits.withUnsafeBufferPointer { l in
                 for i in start..<(ctx - 1) {
                     let row = l.baseAddress! + (i - start) * model.vocabularySize

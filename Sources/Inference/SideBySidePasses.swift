@@ -1,3 +1,4 @@
+import BinaryIO
 import Dispatch
 import Foundation
 
@@ -24,13 +25,13 @@ enum SideBySidePasses {
         let perPass = max(1, threads / lanes)
         let job = UncheckedSendable(models)
         let pass: @Sendable (Int) -> Void = { i in
-            let out = outputs[i], t0 = Date()
+            let out = outputs[i], t0 = Clock.monotonic()
             do {
                 try job.value[i].logits(tokens: tokens, threads: perPass, from: from, into: &out.logits)
             } catch {
                 out.error = error
             }
-            out.seconds = Date().timeIntervalSince(t0)
+            out.seconds = Clock.monotonic() - t0
         }
         if lanes == 1 {
             for i in models.indices { pass(i) }

@@ -36,7 +36,7 @@ struct ModelCard: Sendable {
     /// `Metadata.load_model_card`: nil without README.md or without front matter.
     static func load(folder: String, totalParameters: Int) throws(ConversionError) -> ModelCard? {
         let path = folder + "/README.md"
-        guard access(path, F_OK) == 0, let file = try? MappedFile(path: path) else { return nil }
+        guard FileSystem.exists(path), let file = try? MappedFile(path: path) else { return nil }
         let text = String(decoding: file.bytes, as: UTF8.self)
         do {
             guard let yaml = frontMatter(text),

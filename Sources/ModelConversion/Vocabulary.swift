@@ -29,7 +29,7 @@ struct TokenizerFiles {
             chatTemplateFile = try Self.json(folder, "chat_template.json")?["chat_template"]?.stringValue
         }
         mergesText = Self.text(folder, "merges.txt")
-        hasSentencePieceModel = access(folder + "/tokenizer.model", F_OK) == 0
+        hasSentencePieceModel = FileSystem.exists(folder + "/tokenizer.model")
     }
 
     static func text(_ folder: String, _ name: String) -> String? {
@@ -39,7 +39,7 @@ struct TokenizerFiles {
 
     static func json(_ folder: String, _ name: String) throws(ConversionError) -> JSONValue? {
         let path = folder + "/" + name
-        guard access(path, F_OK) == 0 else { return nil }
+        guard FileSystem.exists(path) else { return nil }
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch {
             throw .tokenizer(path: path, message: "cannot be read (\(error))", hint: "check the file's permissions")

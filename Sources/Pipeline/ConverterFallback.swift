@@ -30,8 +30,8 @@ public struct ConverterFallback {
         let scratch = Self.absolute(scratchFolder)
         let output = "\(scratch)/\(Self.outputName)"
         let stdoutLog = "\(scratch)/.converter-stdout.log", stderrLog = "\(scratch)/.converter-stderr.log"
-        unlink(output)
-        defer { unlink(stdoutLog); unlink(stderrLog) }
+        FileSystem.removeFile(output)
+        defer { FileSystem.removeFile(stdoutLog); FileSystem.removeFile(stderrLog) }
         let child = ChildProcess(executable: settings.python,
                                  arguments: [script, Self.absolute(folder), "--outtype", "f16", "--outfile", output],
                                  standardOutput: stdoutLog, standardError: stderrLog)
@@ -39,7 +39,7 @@ public struct ConverterFallback {
         do {
             termination = try child.run(isCancelled: isCancelled)
         } catch {
-            unlink(output)
+            FileSystem.removeFile(output)
             switch error {
             case .cancelled: throw PipelineError.cancelled
             case .cannotStart(_, let reason):
@@ -50,12 +50,12 @@ public struct ConverterFallback {
         }
         guard termination == .exited(0) else {
             let lines = ChildProcess.tail(of: stderrLog, lines: Self.stderrLines)
-            unlink(output)
+            FileSystem.removeFile(output)
             throw ConverterFallbackError.failed(python: settings.python, script: script, status: termination.description,
                                                 stderr: lines)
         }
         guard let info = FileSystem.info(output), info.isRegularFile, info.size > 0 else {
-            unlink(output)
+            FileSystem.removeFile(output)
             throw ConverterFallbackError.invalidOutput(script: script, path: output,
                                                        reason: "it exited with status 0 but wrote no file there")
         }
@@ -82,7 +82,7 @@ public struct ConverterFallback {
     /// some repository it happens to sit inside), else nil.
     static func gitCommit(of folder: String, scratchFolder: String) -> String? {
         let base = "\(scratchFolder)/.quantd-git-\(getpid())"
-        defer { unlink(base + ".out"); unlink(base + ".err") }
+        defer { FileSystem.removeFile(base + ".out"); FileSystem.removeFile(base + ".err") }
         let child = ChildProcess(executable: "git", arguments: ["-C", folder, "rev-parse", "--show-toplevel", "--short", "HEAD"],
                                  standardOutput: base + ".out", standardError: base + ".err")
         guard (try? child.run(timeout: 10)) == .exited(0),
@@ -110,9 +110,7 @@ public struct ConverterFallback {
 
     /// `path` made absolute (symbolic links resolved) when it exists; as given otherwise.
     static func absolute(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        FileSystem.resolved(path) ?? path
     }
 }
 

@@ -60,6 +60,6 @@ public struct ConverterSettings: Sendable, Equatable {
             throw .scriptMissing(path: path, reason: String(cString: strerror(errno)))
         }
         guard info.isRegularFile else { throw .scriptMissing(path: path, reason: "not a regular file") }
-        guard access(path, R_OK) == 0 else { throw .scriptMissing(path: path, reason: String(cString: strerror(errno))) }
+        guard FileSystem.isReadable(path) else { throw .scriptMissing(path: path, reason: String(cString: strerror(errno))) }
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import GGUF
 import ModelFolder
 
@@ -31,7 +32,7 @@ public final class FallbackConvertedSource: TensorSource {
         do {
             gguf = try GGUFTensorSource(path: output)
         } catch {
-            unlink(output)
+            FileSystem.removeFile(output)
             throw ConverterFallbackError.invalidOutput(script: ConverterFallback.absolute(settings.scriptPath), path: output,
                                                        reason: "\(error)")
         }
@@ -39,7 +40,7 @@ public final class FallbackConvertedSource: TensorSource {
         record = converter.record(scratchFolder: scratchFolder)
     }
 
-    deinit { unlink(convertedFile) }
+    deinit { FileSystem.removeFile(convertedFile) }
 
     public var metadata: GGUFMetadata { gguf.metadata }
     public var tensors: [PlannedTensorSource] { gguf.tensors }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import Inference
 
 /// What a job records of one size-target artifact: its plan and how its verification went.
@@ -109,7 +110,7 @@ extension PipelineJob {
             let users = records.filter { $0.comparedWith == name }
             guard users.allSatisfy({ $0.beatsNamedMix == true }),
                   let i = result.artifacts.firstIndex(where: { $0.scheme == name }) else { continue }
-            unlink(result.artifacts[i].path)
+            FileSystem.removeFile(result.artifacts[i].path)
             result.artifacts.remove(at: i)
             if result.evaluation?.skipped == nil, result.evaluation?.artifacts.indices.contains(i) == true {
                 result.evaluation?.artifacts.remove(at: i)

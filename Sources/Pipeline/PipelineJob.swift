@@ -142,7 +142,7 @@ public final class PipelineJob {
                 result.artifacts[i].compressedPath = plain + ".zst"
                 result.artifacts[i].compressedBytes = compressed.bytes
                 result.artifacts[i].compressedSHA256 = compressed.sha256
-                if !zstd.keepPlain { unlink(plain) }
+                if !zstd.keepPlain { FileSystem.removeFile(plain) }
             }
             result.timings.append(("zstd", clock.lap()))
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BinaryIO
 import GGUF
 import Inference
 import ModelConversion
@@ -55,7 +56,7 @@ public final class ReferenceModel {
     }
 
     deinit {
-        if case .file(let path, true) = storage { unlink(path) }
+        if case .file(let path, true) = storage { FileSystem.removeFile(path) }
     }
 
     /// How a folder source is held in memory: tensors read in place from its map, and tensors

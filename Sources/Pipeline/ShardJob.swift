@@ -87,8 +87,7 @@ public final class ShardJob {
 
     /// A folder through quantd's converter, anything else as a GGUF (a split set by its first file).
     static func openSource(_ path: String) throws -> TensorSource {
-        var info = stat()
-        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+        if FileSystem.info(path)?.isDirectory == true {
             if case .fallbackFolder(let architecture) = ModelInput.kind(of: path) {
                 throw ShardError.settings("\(path): architecture '\(architecture)' is converted by llama.cpp's converter, which the shard path does not run; convert it to an F16 GGUF first and plan from that file")
             }

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Inference
 import JSON
@@ -100,13 +101,13 @@ extension EvaluationStage {
             guard let task else { continue }
             let name = task.spec.kind.rawValue
             func run(_ model: LlamaModel) throws -> TaskResult {
-                let start = Date()
+                let start = Clock.monotonic()
                 let before = done
                 let outcomes = try ChoiceScorer.score(model: model, items: task.items, threads: threads) { items in
                     done = before + items
                     try progress?(EvaluationProgress(passesDone: done, passesTotal: total, task: name))
                 }
-                return TaskResult(outcomes: outcomes, seconds: Date().timeIntervalSince(start))
+                return TaskResult(outcomes: outcomes, seconds: Clock.monotonic() - start)
             }
             let source = try run(reference)
             reports[t].source = source

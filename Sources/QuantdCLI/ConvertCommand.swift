@@ -65,11 +65,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The python that runs the fallback converter (default: the pipeline's, else \(ConverterSettings.defaultPython)).", valueName: "python"))
     var converterPython: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write each artifact as a split set llama.cpp loads, at most SIZE of tensor data per file, cut where llama-gguf-split --split-max-size cuts (e.g. 45G, 500M).", valueName: "size"))
-    var splitMaxSize: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write each artifact as a split set of at most N tensors per file (llama-gguf-split --split-max-tensors).", valueName: "n"))
-    var splitMaxTensors: Int?
+    /// Each artifact (or the converted GGUF) as a split set.
+    @OptionGroup var splitting: SplitOptions
 
     @Flag(name: .shortAndLong, help: "Print progress even when standard error is not a terminal.")
     var verbose = false
@@ -86,29 +83,15 @@ struct ConvertCommand: ParsableCommand {
         if let evalTokens, evalTokens < 1 { throw ValidationError("--eval-tokens must be at least 1") }
         if converterFallback == "" { throw ValidationError("--converter-fallback needs the path of convert_hf_to_gguf.py") }
         if converterPython == "" { throw ValidationError("--converter-python needs a python interpreter") }
-        _ = try splitRule()
-    }
-
-    /// `--split-max-size` or `--split-max-tensors`, checked; nil when neither is given.
-    func splitRule() throws -> GGUFSplitRule? {
-        switch (splitMaxSize, splitMaxTensors) {
-        case (nil, nil): return nil
-        case (_?, _?): throw ValidationError("give either --split-max-size or --split-max-tensors, not both")
-        case (let size?, nil):
-            do { return try GGUFSplitRule.size(size) } catch { throw ValidationError("--split-max-size: \(error)") }
-        case (nil, let n?):
-            guard n >= 1 else { throw ValidationError("--split-max-tensors must be at least 1") }
-            return .maxTensors(n)
-        }
     }
 
     /// The command line's split, which replaces any the pipeline asks for.
     private func applySplitOptions(_ config: inout PipelineConfig) throws {
-        guard let rule = try splitRule() else { return }
+        guard let rule = try splitting.rule() else { return }
         config.split = rule
         for i in config.schemes.indices { config.schemes[i].split = nil }
         if config.zstd != nil {
-            throw CLIFailure(message: "--split-max-\(splitMaxSize != nil ? "size" : "tensors") splits the artifacts, and the pipeline's zstd stage compresses single files only",
+            throw CLIFailure(message: "--split-max-\(splitting.splitMaxSize != nil ? "size" : "tensors") splits the artifacts, and the pipeline's zstd stage compresses single files only",
                              hint: "drop the zstd stage or the split option", exit: ExitCode.validationFailure)
         }
     }
@@ -135,7 +118,7 @@ struct ConvertCommand: ParsableCommand {
         if isFolderConversion {
             do {
                 try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
-                                         threads: threads, split: splitRule())
+                                         threads: threads, split: splitting.rule())
             } catch {
                 throw CLIFailure.from(error)
             }
@@ -281,7 +264,7 @@ func makeFolder(_ path: String) throws {
         }
         return
     }
-    guard mkdir(path, 0o755) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+    try FileSystem.createNewFolder(path)
 }
 
 func isGGUFFile(_ path: String) -> Bool {

@@ -13,7 +13,7 @@ final class ConverterScratch {
     init(in parent: String) throws {
         path = "\(parent)/.quantd-convert-\(getpid())"
         try? FileSystem.removeTree(path)
-        guard mkdir(path, 0o700) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+        try FileSystem.createNewFolder(path, permissions: 0o700)
     }
 
     deinit { try? FileSystem.removeTree(path) }

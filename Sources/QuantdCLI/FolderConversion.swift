@@ -22,7 +22,7 @@ enum FolderConversion {
             let converter = Converter(threads: threads ?? max(1, cores))
             let line = ProgressLine(enabled: isatty(2) != 0)
             let written = split == nil ? destination : Self.hiddenSibling(of: destination)
-            defer { if split != nil { unlink(written) } }
+            defer { if split != nil { FileSystem.removeFile(written) } }
             try converter.run(plan, destination: written) { line.update($0) }
             line.finish()
             var shown = destination
@@ -63,9 +63,8 @@ enum FolderConversion {
     /// The input folder is never modified, so the output may not go inside it.
     static func refuseWritingInto(input: String, destination: String) throws {
         let parent = destination.contains("/") ? String(destination[..<(destination.lastIndex(of: "/") ?? destination.endIndex)]) : "."
-        guard let inputPath = realpath(input, nil), let parentPath = realpath(parent.isEmpty ? "/" : parent, nil) else { return }
-        defer { free(inputPath); free(parentPath) }
-        if String(cString: inputPath) == String(cString: parentPath) {
+        guard let inputPath = FileSystem.resolved(input), let parentPath = FileSystem.resolved(parent.isEmpty ? "/" : parent) else { return }
+        if inputPath == parentPath {
             throw CLIFailure(message: "\(destination): the output would be written into the model folder \(input)",
                              hint: "quantd never modifies its input; write the GGUF somewhere else (-o OTHER_FOLDER)",
                              exit: QuantdExit.badInput).report()

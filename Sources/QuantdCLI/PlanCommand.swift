@@ -31,11 +31,7 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .long, help: "The mix, as llama-quantize spells it.")
     var type = "Q4_K_M"
 
-    @Option(name: .long, help: ArgumentHelp("At most SIZE of tensor data per file (45G, 500M).", valueName: "size"))
-    var splitMaxSize: String?
-
-    @Option(name: .long, help: ArgumentHelp("At most N tensors per file.", valueName: "n"))
-    var splitMaxTensors: Int?
+    @OptionGroup var splitting: SplitOptions
 
     @Option(name: .long, help: "Cores of each node (default: this machine's).")
     var coresPerNode: Int?
@@ -58,9 +54,6 @@ struct PlanCommand: ParsableCommand {
         guard QuantMix(name: type) != nil else { throw ValidationError("'\(type)' is not a mix llama-quantize knows (Q4_K_M, Q6_K, Q8_0, …)") }
         if let coresPerNode, coresPerNode < 1 { throw ValidationError("--cores-per-node must be at least 1") }
         if let readMbps, !(readMbps > 0) { throw ValidationError("--read-mbps must be a positive rate") }
-        if splitMaxSize != nil && splitMaxTensors != nil { throw ValidationError("give either --split-max-size or --split-max-tensors, not both") }
-        if let splitMaxSize { do { _ = try GGUFSplitRule.size(splitMaxSize) } catch { throw ValidationError("--split-max-size: \(error)") } }
-        if let splitMaxTensors, splitMaxTensors < 1 { throw ValidationError("--split-max-tensors must be at least 1") }
     }
 
     func run() throws {
@@ -73,7 +66,7 @@ struct PlanCommand: ParsableCommand {
             let hyper = try ModelHyperparameters(metadata: source.metadata)
             let targets = try TensorTypePlanner.plan(source.tensors, model: hyper, options: scheme.options)
             let tensors = source.tensors
-            let rule: GGUFSplitRule? = try splitMaxSize.map { try GGUFSplitRule.size($0) } ?? splitMaxTensors.map { .maxTensors($0) }
+            let rule = try splitting.rule()
             let converted = zip(tensors, targets).filter { $0.type != $1 }
             let throughput = try TypeThroughput.measure(sources: Set(converted.map(\.0.type)), targets: Set(converted.map(\.1)),
                                                         importance: imatrix)

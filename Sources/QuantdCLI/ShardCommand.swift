@@ -40,11 +40,7 @@ struct ShardPlanCommand: ParsableCommand {
     @Option(name: .long, help: "The pipeline's scheme to write.")
     var scheme: String?
 
-    @Option(name: .long, help: ArgumentHelp("At most SIZE of tensor data per file (45G, 500M), as llama-gguf-split cuts.", valueName: "size"))
-    var splitMaxSize: String?
-
-    @Option(name: .long, help: ArgumentHelp("At most N tensors per file.", valueName: "n"))
-    var splitMaxTensors: Int?
+    @OptionGroup var splitting: SplitOptions
 
     @Option(name: .long, help: "A llama.cpp importance matrix (GGUF or legacy .dat); every task reads it.")
     var imatrix: String?
@@ -60,25 +56,12 @@ struct ShardPlanCommand: ParsableCommand {
         if type == nil && pipeline == nil { throw ValidationError("say what to make of the model: --type MIX or --pipeline FILE") }
         if scheme != nil && pipeline == nil { throw ValidationError("--scheme chooses a scheme of --pipeline") }
         if let type, QuantMix(name: type) == nil { throw ValidationError("'\(type)' is not a mix llama-quantize knows (Q4_K_M, Q6_K, Q8_0, …)") }
-        _ = try rule()
-    }
-
-    func rule() throws -> GGUFSplitRule? {
-        switch (splitMaxSize, splitMaxTensors) {
-        case (nil, nil): return nil
-        case (_?, _?): throw ValidationError("give either --split-max-size or --split-max-tensors, not both")
-        case (let size?, nil):
-            do { return try GGUFSplitRule.size(size) } catch { throw ValidationError("--split-max-size: \(error)") }
-        case (nil, let n?):
-            guard n >= 1 else { throw ValidationError("--split-max-tensors must be at least 1") }
-            return .maxTensors(n)
-        }
     }
 
     func run() throws {
         do {
             let settings = ShardPlan.Settings(model: model, type: type, pipeline: pipeline, scheme: scheme, imatrix: imatrix,
-                                              allowRequantize: allowRequantize, rule: try rule())
+                                              allowRequantize: allowRequantize, rule: try splitting.rule())
             let plan = try ShardJob(settings: settings).plan()
             try plan.write(to: output)
             let bytes = plan.files.map { $0.tensors.reduce(0) { $0 + $1.bytes } }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import GGUF
+import Synchronization
 
 /// GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
 /// Transformers", 2022) writing standard ggml blocks.
@@ -318,16 +319,15 @@ public enum GPTQ {
 }
 
 /// Hands out tile indices to the workers of one sweep.
-private final class TileCounter: @unchecked Sendable {
-    private var next = 0
-    private let lock = DispatchSemaphore(value: 1)
+private final class TileCounter: Sendable {
+    private let next = Mutex(0)
 
     func take(below limit: Int) -> Int? {
-        lock.wait()
-        defer { lock.signal() }
-        guard next < limit else { return nil }
-        next += 1
-        return next - 1
+        next.withLock { next in
+            guard next < limit else { return nil }
+            next += 1
+            return next - 1
+        }
     }
 }
 
@@ -487,16 +487,15 @@ struct BlockCodeLayout: Sendable {
 }
 
 /// Probed layouts, once per type per process.
-private final class LayoutCache: @unchecked Sendable {
-    private var layouts: [UInt32: BlockCodeLayout?] = [:]
-    private let lock = DispatchSemaphore(value: 1)
+private final class LayoutCache: Sendable {
+    private let layouts = Mutex<[UInt32: BlockCodeLayout?]>([:])
 
     func layout(_ type: GGMLType, make: () -> BlockCodeLayout?) -> BlockCodeLayout? {
-        lock.wait()
-        defer { lock.signal() }
-        if let known = layouts[type.id] { return known }
-        let made = make()
-        layouts[type.id] = made
-        return made
+        layouts.withLock { layouts in
+            if let known = layouts[type.id] { return known }
+            let made = make()
+            layouts[type.id] = made
+            return made
+        }
     }
 }

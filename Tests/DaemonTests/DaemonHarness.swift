@@ -1,5 +1,6 @@
 import BinaryIO
 import Foundation
+import QuantdTestSupport
 import Synchronization
 import Testing
 @testable import Daemon
@@ -7,9 +8,8 @@ import Testing
 /// A daemon running in this process on a temporary ROOT, with helpers that wait for events by
 /// polling the file system against a deadline (never a fixed sleep).
 final class DaemonHarness: @unchecked Sendable {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let samplePath = repositoryRoot.appendingPathComponent("examples/sample.gguf").path
+    static let repositoryRoot = URL(fileURLWithPath: Repository.root)
+    static let samplePath = Repository.sampleGGUF
 
     let root: String
     let folder: DropFolder

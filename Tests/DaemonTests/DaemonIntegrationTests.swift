@@ -1,5 +1,6 @@
 import BinaryIO
 import Foundation
+import QuantdTestSupport
 import Testing
 @testable import Daemon
 
@@ -62,7 +63,7 @@ struct DaemonIntegrationTests {
         settings.keepInput = false
         try harness.start(InspectOnlyExecutor(version: "test"), settings: settings)
         defer { try? harness.stop() }
-        let whole = TestFiles.safetensors(floats: 64)
+        let whole = Data(safetensorsBytes(floats: 64))
         let path = harness.folder.inbox + "/w.safetensors"
         try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: path))
         try harness.waitFor("the deferral to be logged") { harness.log.contains { $0.contains("w.safetensors: still arriving") } }

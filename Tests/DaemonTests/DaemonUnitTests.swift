@@ -4,6 +4,7 @@ import GGUF
 import JSON
 import Pipeline
 import ModelFolder
+import QuantdTestSupport
 import Safetensors
 import Testing
 @testable import Daemon
@@ -162,7 +163,7 @@ import Testing
         let folder = NSTemporaryDirectory() + "quantd-complete-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let whole = TestFiles.safetensors(floats: 16)
+        let whole = Data(safetensorsBytes(floats: 16))
         try whole.prefix(whole.count - 4).write(to: URL(fileURLWithPath: folder + "/part.safetensors"))
         try whole.prefix(5).write(to: URL(fileURLWithPath: folder + "/head.safetensors"))
         try whole.write(to: URL(fileURLWithPath: folder + "/whole.safetensors"))
@@ -174,10 +175,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
         let index = #"{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#
         try Data(index.utf8).write(to: URL(fileURLWithPath: model + "/model.safetensors.index.json"))
-        try TestFiles.safetensors(floats: 4, name: "a").write(to: URL(fileURLWithPath: model + "/model-00001-of-00002.safetensors"))
+        try Data(safetensorsBytes(floats: 4, name: "a")).write(to: URL(fileURLWithPath: model + "/model-00001-of-00002.safetensors"))
         guard case let .arriving(reason) = Completeness.check(model) else { Issue.record("missing shard"); return }
         #expect(reason.contains("model-00002-of-00002.safetensors"))
-        try TestFiles.safetensors(floats: 4, name: "b").write(to: URL(fileURLWithPath: model + "/model-00002-of-00002.safetensors"))
+        try Data(safetensorsBytes(floats: 4, name: "b")).write(to: URL(fileURLWithPath: model + "/model-00002-of-00002.safetensors"))
         #expect(Completeness.check(model) == .complete)
         try Data().write(to: URL(fileURLWithPath: model + "/extra.bin.part"))
         guard case .arriving = Completeness.check(model) else { Issue.record("partial download"); return }

@@ -1,31 +1,23 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 @testable import Daemon
 
 /// The settle rules with the clock passed in: no waiting.
 @Suite struct InboxScannerTests {
-    final class Inbox {
-        let path = NSTemporaryDirectory() + "quantd-inbox-\(UUID().uuidString)"
-        init() { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-        func write(_ name: String, _ text: String) throws {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path + "/" + name))
-        }
-    }
-
     @Test func anEntryWrittenInPlaceIsReadyOnlyAfterStayingUnchanged() throws {
-        let inbox = Inbox()
+        let inbox = TemporaryFolder("inbox")
         var scanner = InboxScanner(inbox: inbox.path, settle: 5)
-        try inbox.write("a.bin", "one")
-        try inbox.write(".hidden", "x")
-        try inbox.write("b.part", "x")
+        try inbox.write("a.bin", text: "one")
+        try inbox.write(".hidden", text: "x")
+        try inbox.write("b.part", text: "x")
         try scanner.rescan(now: 100)
         #expect(Array(scanner.candidates.keys) == ["a.bin"])
         #expect(scanner.examine(now: 100).isEmpty)
         #expect(scanner.nextCheck == 105)
         #expect(scanner.examine(now: 104).isEmpty)
         // Changed at 104: the window starts again.
-        try inbox.write("a.bin", "one two")
+        try inbox.write("a.bin", text: "one two")
         scanner.touch("a.bin", movedIn: false, now: 104)
         #expect(scanner.examine(now: 104).isEmpty)
         #expect(scanner.examine(now: 108.9).isEmpty)
@@ -34,9 +26,9 @@ import Testing
     }
 
     @Test func anEntryRenamedInIsReadyAtOnceUnlessTheDaemonPutItBack() throws {
-        let inbox = Inbox()
+        let inbox = TemporaryFolder("inbox")
         var scanner = InboxScanner(inbox: inbox.path, settle: 60)
-        try inbox.write("m.bin", "x")
+        try inbox.write("m.bin", text: "x")
         scanner.touch("m.bin", movedIn: true, now: 0)
         #expect(scanner.examine(now: 0) == [.ready("m.bin")])
 
@@ -48,9 +40,9 @@ import Testing
     }
 
     @Test func aStillArrivingEntryIsDeferredAndSaidOnce() throws {
-        let inbox = Inbox()
+        let inbox = TemporaryFolder("inbox")
         var scanner = InboxScanner(inbox: inbox.path, settle: 1)
-        let whole = TestFiles.safetensors(floats: 32)
+        let whole = Data(safetensorsBytes(floats: 32))
         try whole.prefix(whole.count - 8).write(to: URL(fileURLWithPath: inbox.path + "/w.safetensors"))
         scanner.touch("w.safetensors", movedIn: true, now: 0)
         guard case .deferred(name: "w.safetensors", reason: _)? = scanner.examine(now: 0).first else {
@@ -65,9 +57,9 @@ import Testing
     }
 
     @Test func vanishedEntriesAreForgotten() throws {
-        let inbox = Inbox()
+        let inbox = TemporaryFolder("inbox")
         var scanner = InboxScanner(inbox: inbox.path, settle: 1)
-        try inbox.write("gone.bin", "x")
+        try inbox.write("gone.bin", text: "x")
         try scanner.rescan(now: 0)
         try FileManager.default.removeItem(atPath: inbox.path + "/gone.bin")
         #expect(scanner.examine(now: 5).isEmpty)
@@ -77,7 +69,7 @@ import Testing
     /// A copy that stops half-way is reported as stalled once, after `stalledAfter` seconds without a
     /// change, with what is missing; it stays a candidate (never failed), and a change clears it.
     @Test func anIncompleteEntryThatStopsChangingIsReportedStalledOnce() throws {
-        let inbox = Inbox()
+        let inbox = TemporaryFolder("inbox")
         var scanner = InboxScanner(inbox: inbox.path, settle: 5)
         scanner.stalledAfter = 60
         // A GGUF cut inside its header: still arriving.

@@ -1,6 +1,7 @@
 import Daemon
 import Foundation
 import Pipeline
+import QuantdTestSupport
 import Synchronization
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// F16 reference is held in memory: nothing is written to the scratch folder or published beside
 /// the artifacts (a reference too large for memory goes to the scratch folder: EvaluationStageTests).
 struct PipelineExecutorEvaluationTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = Repository.root
 
     @Test func evaluateStageReportsProgressAndFillsTheManifest() throws {
         let base = NSTemporaryDirectory() + "quantd-executor-eval-" + UUID().uuidString

@@ -2,12 +2,13 @@ import Daemon
 import Foundation
 import GGUF
 import Pipeline
+import QuantdTestSupport
 import Testing
 
 /// The daemon's pipeline executor with a split stage: every file of the set is reported for
 /// publication, and nothing else is in the output folder.
 struct SplitExecutorTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = Repository.root
 
     @Test func everyFileOfASplitArtifactIsPublished() throws {
         let base = NSTemporaryDirectory() + "quantd-executor-split-" + UUID().uuidString

@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// systemd/quantd.service must pass `systemd-analyze verify` and keep its hardening: the
@@ -8,7 +9,7 @@ struct SystemdUnitTests {
     static let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// The shipped unit with ExecStart pointed at the binary just built (verify checks it exists).
-    private func unitForThisMachine() throws -> String {
+    private func unitForThisMachine(in folder: TemporaryFolder) throws -> String {
         let shipped = try String(contentsOfFile: DaemonHarness.repositoryRoot.appendingPathComponent("systemd/quantd.service").path, encoding: .utf8)
         let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             guard line.hasPrefix("ExecStart=") else { return String(line) }
@@ -16,29 +17,19 @@ struct SystemdUnitTests {
             words[0] = WatchProcessTests.quantdBinary
             return "ExecStart=" + words.joined(separator: " ")
         }
-        let folder = NSTemporaryDirectory() + "quantd-unit-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = folder + "/quantd.service"
-        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        return try folder.write("quantd.service", text: lines.joined(separator: "\n"))
     }
 
     private func run(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.analyze ?? "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runProcess(Self.analyze ?? "/usr/bin/systemd-analyze", arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     @Test(.enabled(if: Self.analyze != nil, "systemd-analyze is not installed (scripts/install-deps.sh --python installs it)"))
     func unitVerifiesAndStaysHardened() throws {
-        let unit = try unitForThisMachine()
+        let folder = TemporaryFolder("unit")
+        defer { withExtendedLifetime(folder) {} }
+        let unit = try unitForThisMachine(in: folder)
         let (status, output) = try run(["verify", unit])
         #expect(status == 0, "systemd-analyze verify: \(output)")
         let (_, security) = try run(["security", "--offline=true", unit])

@@ -1,22 +1,13 @@
 import BinaryIO
 import Foundation
+import QuantdTestSupport
 import Testing
 @testable import Daemon
 
 /// The real `quantd watch` binary as a subprocess: signals, exit statuses, kill -9 recovery.
 @Suite(.serialized)
 struct WatchProcessTests {
-    /// The built `quantd` executable, next to the test bundle in the build folder.
-    static var quantdBinary: String {
-        if let explicit = ProcessInfo.processInfo.environment["QUANTD_BIN"] { return explicit }
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("quantd").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return DaemonHarness.repositoryRoot.appendingPathComponent(".build/debug/quantd").path
-    }
+    static var quantdBinary: String { Repository.quantdBinary }
 
     /// A running `quantd watch` with its stderr in a file.
     final class Watch {
@@ -203,15 +194,8 @@ struct WatchProcessTests {
     }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: quantdBinary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runProcess(quantdBinary, arguments)
+        return (result.status, result.stdout)
     }
 
     @Test func killNineAtAnyMomentLosesNothing() throws {

@@ -60,22 +60,6 @@ struct RawGGUFBuilder {
     }
 }
 
-/// A temporary folder removed when the test ends.
-final class TemporaryFolder {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "quantd-test-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let file = path + "/" + name
-        FileManager.default.createFile(atPath: file, contents: Data(bytes))
-        return file
-    }
-}
-
 /// Parses a whole in-memory file (Array.withUnsafeBytes loses the typed error, so recover it).
 func parseGGUF(_ bytes: [UInt8]) throws(GGUFError) -> GGUFHeader {
     do {

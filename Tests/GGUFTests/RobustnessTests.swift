@@ -1,13 +1,12 @@
 import Foundation
 import GGUF
+import QuantdTestSupport
 import Testing
 
 /// Bad bytes anywhere in a real file (written by gguf-py) must give a typed error, never a crash,
 /// a hang or an allocation larger than the file.
 struct RobustnessTests {
-    static let samplePath = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("examples/sample.gguf").path
+    static let samplePath = Repository.sampleGGUF
 
     static func sample() throws -> [UInt8] {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: samplePath)))

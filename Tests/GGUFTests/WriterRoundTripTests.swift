@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantdTestSupport
 import Testing
 
 struct WriterRoundTripTests {
@@ -43,7 +44,7 @@ struct WriterRoundTripTests {
     }
 
     @Test func everyValueTypeAndTensorTypeRoundTrips() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("gguf")
         let path = folder.path + "/rt.gguf"
         let tensors = Self.everyTensorType()
         try write(path, metadata: Self.everyValueType, tensors: tensors)
@@ -66,7 +67,7 @@ struct WriterRoundTripTests {
     }
 
     @Test func outputIsDeterministic() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("gguf")
         let tensors = Self.everyTensorType()
         try write(folder.path + "/a.gguf", metadata: Self.everyValueType, tensors: tensors, chunk: 5)
         try write(folder.path + "/b.gguf", metadata: Self.everyValueType, tensors: tensors, chunk: 4096)
@@ -76,7 +77,7 @@ struct WriterRoundTripTests {
     }
 
     @Test func customAlignmentIsHonoured() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("gguf")
         var metadata = GGUFMetadata()
         metadata["general.alignment"] = .uint32(64)
         let tensors = [(GGUFTensorPlan(name: "a", dimensions: [3], type: .f32), [UInt8](repeating: 1, count: 12)),
@@ -89,7 +90,7 @@ struct WriterRoundTripTests {
     }
 
     @Test func nothingAppearsUntilFinishAndAnIncompleteFileNeverDoes() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("gguf")
         let path = folder.path + "/partial.gguf"
         let writer = try GGUFWriter(destination: path, metadata: GGUFMetadata(),
                                     tensors: [GGUFTensorPlan(name: "a", dimensions: [8], type: .f32)])
@@ -102,7 +103,7 @@ struct WriterRoundTripTests {
     }
 
     @Test func tooManyBytesIsAnError() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("gguf")
         let writer = try GGUFWriter(destination: folder.path + "/x.gguf", metadata: GGUFMetadata(),
                                     tensors: [GGUFTensorPlan(name: "a", dimensions: [1], type: .f32)])
         #expect(throws: GGUFWriterError.tooManyBytes(extra: 4)) { try writer.append([UInt8](repeating: 0, count: 8)) }

@@ -45,9 +45,7 @@ import Testing
         let run = try ImatrixRun.collect(model: model, tokens: MixtureOfExpertsTests.tokens(), ctx: Fixture.ctx, threads: 2)
         let reference = try GGUFFile(path: Fixture.path("tiny-deepseek2.imatrix.gguf"))
         #expect(reference.metadata["imatrix.chunk_count"] == .uint32(UInt32(run.chunks)))
-        func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
-            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
-        }
+        let floats = Fixture.floats(_:)
         var names: [String] = []
         var worst = 0.0
         var worstName = ""

@@ -147,10 +147,7 @@ import Testing
     func logitsMatchLlamaCpp(arch: String) throws {
         let model = try LlamaModel(path: Fixture.path("tiny-\(arch)-f32.gguf"))
         #expect(model.hyperParameters.ropeNeoX)
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("logits-\(arch).bin")))
-        let reference = data.withUnsafeBytes { raw in
-            (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
-        }
+        let reference = try Fixture.floats(file: "logits-\(arch).bin")
         let chunk = try PerplexityEvaluator.chunks(tokens: Fixture.tokens(), ctx: Fixture.ctx, addBOS: true, bos: 1)[0]
         let ours = try model.logits(tokens: chunk, threads: 2)
         #expect(ours.count == reference.count)

@@ -16,12 +16,7 @@ import Testing
         return text.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
     }
 
-    static func reference(_ name: String) throws -> [Float] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("logits-\(name).bin")))
-        return data.withUnsafeBytes { raw in
-            (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
-        }
-    }
+    static func reference(_ name: String) throws -> [Float] { try Fixture.floats(file: "logits-\(name).bin") }
 
     /// Mean KLD of our logits against llama.cpp's over every position but the last of each chunk,
     /// top-1 agreement, the largest logit difference, and each position's KLD.
@@ -32,29 +27,10 @@ import Testing
         let hp = model.hyperParameters
         let chunks = Array(try PerplexityEvaluator.chunks(tokens: tokens(), ctx: Fixture.ctx, addBOS: hp.addsBOS,
                                                           bos: hp.bosToken).prefix(2))
-        let reference = try reference(name)
-        let v = vocabulary, per = Fixture.ctx * v
-        #expect(reference.count == chunks.count * per)
-        var acc = DivergenceAccumulator()
-        var maxDiff: Float = 0
-        for (c, chunk) in chunks.enumerated() {
-            let ours = try model.logits(tokens: chunk, threads: 2)
-            let ref = Array(reference[(c * per)..<((c + 1) * per)])
-            maxDiff = max(maxDiff, zip(ours, ref).map { abs($0 - $1) }.max() ?? .infinity)
-            ref.withUnsafeBufferPointer { r in
-                ours.withUnsafeBufferPointer { o in
-                    for i in 0..<(Fixture.ctx - 1) {
-                        acc.add(reference: r.baseAddress! + i * v, candidate: o.baseAddress! + i * v, count: v,
-                                next: Int(chunk[i + 1]))
-                    }
-                }
-            }
-        }
-        let mean = acc.kld.reduce(0, +) / Double(acc.kld.count)
-        let top1 = Double(acc.sameTop) / Double(acc.kld.count)
-        let median = acc.kld.sorted()[acc.kld.count / 2]
-        print("\(file) vs llama.cpp: KLD mean \(mean), median \(median), top-1 \(top1), max |Δlogit| \(maxDiff)")
-        return (mean, top1, maxDiff, acc.kld)
+        let result = try Fixture.compareLogits(model, chunks: chunks, reference: reference(name), vocabulary: vocabulary)
+        let median = result.positions.sorted()[result.positions.count / 2]
+        print("\(file) vs llama.cpp: KLD mean \(result.kld), median \(median), top-1 \(result.top1), max |Δlogit| \(result.maxDiff)")
+        return result
     }
 
     @Test(arguments: ["qwen3moe", "mixtral", "olmoe", "qwen2moe", "glm4moe", "gptoss"])
@@ -213,9 +189,7 @@ import Testing
         let run = try ImatrixRun.collect(model: model, tokens: Self.tokens(), ctx: Fixture.ctx, threads: 2)
         let reference = try GGUFFile(path: Fixture.path("tiny-\(family).imatrix.gguf"))
         #expect(reference.metadata["imatrix.chunk_count"] == .uint32(UInt32(run.chunks)))
-        func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
-            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
-        }
+        let floats = Fixture.floats(_:)
         var names: [String] = []
         var worst = 0.0
         var expertTensors = 0, sharedTensors = 0

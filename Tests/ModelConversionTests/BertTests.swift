@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import JSON
 @testable import ModelConversion
+import QuantdTestSupport
 import Testing
 
 /// BERT specifics beyond the reference fixture: the phantom-space vocabulary, tensor filtering and
@@ -41,7 +42,7 @@ import Testing
     /// folder, with and without tokenizer_config.json's added_tokens_decoder and with neither
     /// config file), only config.json's pad id is a special id; no normalizer or add_* flags.
     @Test func vocabTextWithoutTokenizerJSON() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-bert")
         try FileManager.default.removeItem(atPath: folder + "/tokenizer.json")
         let metadata = try ConversionPlan(input: folder, outputType: .fixed(.f16)).metadata
@@ -63,7 +64,7 @@ import Testing
         (#"{"pooling_mode": "mean"}"#, UInt32(1)),
     ])
     func poolingTypeFromSentenceTransformersConfig(config: String, expected: UInt32) throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-bert")
         try config.write(toFile: folder + "/1_Pooling/config.json", atomically: true, encoding: .utf8)
         let plan = try ConversionPlan(input: folder, outputType: .fixed(.f16))
@@ -71,12 +72,12 @@ import Testing
     }
 
     @Test func noModulesMeansNoPoolingKeyAndUnknownPoolingIsAnError() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-bert")
         try FileManager.default.removeItem(atPath: folder + "/modules.json")
         #expect(try ConversionPlan(input: folder, outputType: .fixed(.f16)).metadata["bert.pooling_type"] == nil)
 
-        let otherTemp = TemporaryFolder()
+        let otherTemp = TemporaryFolder("convert-test")
         let other = try otherTemp.copy(fixture: "tiny-bert")
         try #"{"pooling_mode_max_tokens": true}"#.write(toFile: other + "/1_Pooling/config.json", atomically: true, encoding: .utf8)
         #expect { _ = try ConversionPlan(input: other, outputType: .fixed(.f16)) } throws: {

@@ -1,5 +1,6 @@
 import Foundation
 import ModelConversion
+import QuantdTestSupport
 import Testing
 
 /// config.json's head and expert counts checked against each other and against the weights, with
@@ -13,7 +14,7 @@ import Testing
     static func configError(_ fixture: String, _ changes: [(key: String, value: String?)],
                             sourceLocation: SourceLocation = #_sourceLocation) throws
         -> (key: String, description: String)? {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: fixture)
         for change in changes { try ExpertStackTests.setting(change.key, to: change.value, in: folder) }
         guard let error = ExpertStackTests.error(folder) else {

@@ -1,5 +1,6 @@
 import Foundation
 import ModelConversion
+import QuantdTestSupport
 import Safetensors
 import Testing
 
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func pickleOnlyFolderIsRefused() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen2")
         try FileManager.default.removeItem(atPath: folder + "/model.safetensors")
         _ = FileManager.default.createFile(atPath: folder + "/pytorch_model.bin", contents: Data([0x80, 0x02]))
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func missingConfig() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3")
         try FileManager.default.removeItem(atPath: folder + "/config.json")
         let error = try #require(Self.error(folder))
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func unsupportedArchitectureListsSupportedOnes() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3")
         let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
         try config.replacingOccurrences(of: "Qwen3ForCausalLM", with: "GPT2LMHeadModel")
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func unsupportedQuantizationMethod() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-llama-fp8")
         let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
         try config.replacingOccurrences(of: "\"quant_method\": \"fp8\"", with: "\"quant_method\": \"gptq\"")
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func missingTokenizer() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-llama3")
         try FileManager.default.removeItem(atPath: folder + "/tokenizer.json")
         let error = try #require(Self.error(folder))
@@ -79,7 +80,7 @@ import Testing
     }
 
     @Test func failedConversionLeavesNoOutput() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let plan = try ConversionPlan(input: try Fixtures.path("models/tiny-qwen2"), outputType: .fixed(.f16))
         struct Stop: Error {}
         #expect(throws: Stop.self) {
@@ -101,7 +102,7 @@ import Testing
             return files
         }
         let before = try snapshot()
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         try Converter().run(try ConversionPlan(input: input, outputType: .fixed(.q8_0)), destination: temp.file("o.gguf"))
         #expect(try snapshot() == before)
     }
@@ -114,7 +115,7 @@ import Testing
                       ("num_attention_heads", "4611686018427387904"), ("num_key_value_heads", "9223372036854775807"),
                       ("num_hidden_layers", "99999999999"), ("num_attention_heads", "-3")])
     func refusedNamingTheKey(key: String, value: String) throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-llama3")
         let path = folder + "/config.json"
         var config = try String(contentsOfFile: path, encoding: .utf8)

@@ -1,5 +1,6 @@
 import BinaryIO
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// The converter writes with O_DIRECT (`AtomicFileWriter(directIO: true)`): whole aligned buffers
@@ -8,7 +9,7 @@ import Testing
 @Suite struct DirectWriteTests {
     @Test(arguments: [0, 1, 4095, 4096, 4097, (4 << 20) + 12345, (9 << 20) + 3])
     func directWriteGivesTheSameBytes(total: Int) throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         var bytes = [UInt8](repeating: 0, count: total)
         var state: UInt32 = 12345
         for i in bytes.indices {

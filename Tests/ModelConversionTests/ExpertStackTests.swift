@@ -1,5 +1,6 @@
 import Foundation
 import ModelConversion
+import QuantdTestSupport
 import Testing
 
 /// Per-expert tensors become one 3-D `*_exps` tensor per layer and kind; a checkpoint whose experts
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func fewerExpertsThanTheWeightsHold() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3moe")
         try Self.setting("num_experts", to: "7", in: folder)
         let error = try #require(Self.error(folder))
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func moreExpertsThanTheWeightsHold() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3moe")
         try Self.setting("num_experts", to: "9", in: folder)
         let error = try #require(Self.error(folder))
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func expertCountMissing() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3moe")
         try Self.setting("num_experts", to: nil, in: folder)
         // Qwen3MoeConfig's default (128) applies, as transformers gives it to the reference.

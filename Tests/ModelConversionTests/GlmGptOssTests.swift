@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import ModelConversion
+import QuantdTestSupport
 import Testing
 
 /// What the GLM and gpt-oss fixtures do not show by matching the reference: inputs the reference
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func glmNeedsItsAddedTokens() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-glm4moe")
         try Self.replace("\"<|observation|>\"", with: "\"<|observe|>\"", in: folder + "/tokenizer.json")
         let error = try #require(Self.error(folder))
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func glmRopeDimensionIsThePartialFactorOfTheHead() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-glm4")
         // int(16 * 0.3) = 4 (Python truncates).
         try Self.replace("\"partial_rotary_factor\": 0.5", with: "\"partial_rotary_factor\": 0.3", in: folder + "/config.json")
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func nextNLayersBeyondTheConfigAreRefused() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-glm4moe")
         // Without num_nextn_predict_layers, layer 3 (the NextN layer) is past block_count, which
         // the reference's tensor map cannot name.
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func mxfp4BlocksNeedTheirScales() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-gptoss-mxfp4")
         try Self.renameTensor("model.layers.1.mlp.experts.down_proj_scales", to: "model.layers.1.mlp.experts.down_proj_scalex",
                               in: folder + "/model.safetensors")
@@ -99,7 +100,7 @@ import Testing
     }
 
     @Test func mxfp4IsOnlyReadWhereTheArchitectureDoes() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-qwen3moe")
         try Self.replace("\"architectures\"", with: "\"quantization_config\": {\"quant_method\": \"mxfp4\"},\n  \"architectures\"",
                          in: folder + "/config.json")

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 @testable import ModelConversion
+import QuantdTestSupport
 import Testing
 
 /// The model-card reader: YAML typed as PyYAML's `safe_load` types it (every expected value below is
@@ -91,7 +92,7 @@ import Testing
     }
 
     @Test func badCardIsAClearErrorNamingTheFile() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let folder = try temp.copy(fixture: "tiny-bert")
         try "---\nlicense: mit\ntags: [a, b\n---\n".write(toFile: folder + "/README.md", atomically: true, encoding: .utf8)
         #expect {

@@ -3,6 +3,7 @@ import BinaryIO
 import Foundation
 import GGUF
 import ModelConversion
+import QuantdTestSupport
 import Safetensors
 import Testing
 
@@ -20,7 +21,7 @@ import Testing
         guard let expectedType = expected["types"]?[type.rawValue], let expectedMetadata = expected["metadata"]?.objectValue else {
             throw TestFailure("expected/\(model).json has no \(type.rawValue)")
         }
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("convert-test")
         let plan = try ConversionPlan(input: try Fixtures.path("models/\(model)"), outputType: .fixed(type))
         try Converter(threads: 2).run(plan, destination: temp.file("out.gguf"))
         let file = try GGUFFile(path: temp.file("out.gguf"))

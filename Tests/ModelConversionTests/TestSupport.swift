@@ -1,12 +1,8 @@
-import JSON
 import Foundation
+import JSON
+import QuantdTestSupport
 import Safetensors
 import Testing
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 enum Fixtures {
     /// The folder of a committed fixture (`Fixtures/models/NAME`, `Fixtures/expected/NAME.json`).
@@ -23,20 +19,9 @@ enum Fixtures {
     }
 }
 
-/// A temporary folder removed when the test ends.
-final class TemporaryFolder {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "quantd-convert-test-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-
+extension TemporaryFolder {
     /// A copy of a fixture model folder, to damage or extend in a test.
     func copy(fixture name: String) throws -> String {
-        let destination = file(name)
-        try FileManager.default.copyItem(atPath: try Fixtures.path("models/\(name)"), toPath: destination)
-        return destination
+        try copy(try Fixtures.path("models/\(name)"), as: name)
     }
 }

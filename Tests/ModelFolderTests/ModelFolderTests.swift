@@ -1,4 +1,5 @@
 import Testing
+import QuantdTestSupport
 
 @testable import ModelFolder
 import Safetensors
@@ -38,7 +39,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
 
 @Suite struct ModelFolderTests {
     @Test func singleFileFolderSummary() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         let weights = tinySafetensors([
             ("model.embed_tokens.weight", .bf16, [16, 8]), ("model.norm.weight", .f32, [8]),
@@ -69,7 +70,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func shardedFolderUsesIndex() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         let shard1 = tinySafetensors([("a", .f16, [4, 2]), ("b", .f16, [2])])
         let shard2 = tinySafetensors([("c", .f32, [3])])
@@ -90,7 +91,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func singleFileWinsOverIndexAsInTransformers() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         try directory.write("model.safetensors", tinySafetensors([("a", .u8, [1])]))
         try directory.write("model.safetensors.index.json", text: indexJSON([("a", "gone.safetensors")]))
@@ -101,7 +102,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
 
     @Test func indexShardNamesMustBePlainFileNames() throws {
         for bad in ["../outside.safetensors", "sub/x.safetensors", "/etc/passwd", "", "x.bin", "a..b.safetensors"] {
-            let directory = try TemporaryDirectory()
+            let directory = TemporaryFolder("model-folder")
             try directory.write("config.json", text: llamaConfig)
             try directory.write("model.safetensors.index.json", text: indexJSON([("a", bad)]))
             guard case let .index(_, message)? = folderError(directory.path) else {
@@ -113,7 +114,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func indexedShardMustExist() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         try directory.write("model.safetensors.index.json", text: indexJSON([("a", "model-00001-of-00001.safetensors")]))
         guard case let .index(_, message)? = folderError(directory.path) else {
@@ -130,7 +131,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
             ([("a", "s1.safetensors"), ("b", "s2.safetensors")], "has no such tensor"),
         ]
         for (map, expected) in cases {
-            let directory = try TemporaryDirectory()
+            let directory = TemporaryFolder("model-folder")
             try directory.write("config.json", text: llamaConfig)
             try directory.write("s1.safetensors", tinySafetensors([("a", .u8, [1]), ("b", .u8, [1])]))
             try directory.write("s2.safetensors", tinySafetensors([("c", .u8, [1])]))
@@ -146,7 +147,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func pickleCheckpointsAreRefusedWithAHowTo() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         try directory.write("pytorch_model.bin", [0x80, 0x02])
         guard case let .pickleOnly(_, files)? = folderError(directory.path) else {
@@ -160,12 +161,12 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func missingPiecesAreNamed() throws {
-        let empty = try TemporaryDirectory()
+        let empty = TemporaryFolder("model-folder")
         guard case .config? = folderError(empty.path) else {
             Issue.record("expected a config error")
             return
         }
-        let noWeights = try TemporaryDirectory()
+        let noWeights = TemporaryFolder("model-folder")
         try noWeights.write("config.json", text: llamaConfig)
         try noWeights.write("tokenizer.json", text: "{}")
         guard case let .noWeights(_, files)? = folderError(noWeights.path) else {
@@ -181,7 +182,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
 
     @Test func invalidConfigIsRejected() throws {
         for config in [#"{"a":1,"a":2}"#, "[]", #"{"x": NaN}"#] {
-            let directory = try TemporaryDirectory()
+            let directory = TemporaryFolder("model-folder")
             try directory.write("config.json", text: config)
             try directory.write("model.safetensors", tinySafetensors([]))
             guard case .config? = folderError(directory.path) else {
@@ -192,7 +193,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func truncatedShardIsReportedAsTruncated() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: llamaConfig)
         try directory.write("model.safetensors", Array(tinySafetensors([("a", .f32, [64])]).dropLast(10)))
         let error = try #require(folderError(directory.path))
@@ -201,7 +202,7 @@ private func folderError(_ path: String) -> ModelFolderError? {
     }
 
     @Test func multimodalConfigFallsBackToTextConfig() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("model-folder")
         try directory.write("config.json", text: #"""
             {"architectures":["Gemma3ForConditionalGeneration"],"model_type":"gemma3","dtype":"bfloat16",
              "text_config":{"hidden_size":32,"num_hidden_layers":4,"vocab_size":262208}}

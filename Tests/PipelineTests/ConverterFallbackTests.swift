@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import JSON
 import Pipeline
+import QuantdTestSupport
 import Testing
 
 /// The fallback to llama.cpp's convert_hf_to_gguf.py for folders quantd does not convert natively,
@@ -201,16 +202,8 @@ struct ConverterFallbackTests {
         // A git checkout (skipped where git is not installed).
         guard let git = ["/usr/bin/git", "/bin/git", "/usr/local/bin/git"].first(where: FileManager.default.isExecutableFile) else { return }
         func run(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: git)
-            process.arguments = ["-C", bare, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let result = try runProcess(git, ["-C", bare, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"] + arguments)
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         _ = try run(["init", "-q"])
         _ = try run(["add", "convert_hf_to_gguf.py"])

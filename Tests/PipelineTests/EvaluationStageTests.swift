@@ -14,22 +14,18 @@ import Testing
 struct EvaluationStageTests {
     static let model = TestPaths.fixtures + "/tiny-eval-f16.gguf"
 
-    private func parse(_ text: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(Array(text.utf8), file: "p.json")
-    }
-
     @Test func evaluationIsOnByDefaultAndCanBeTurnedOffOrSized() throws {
         let schemes = #""schemes": [{"mix": "Q8_0"}]"#
-        #expect(try parse(#"{"version": 1, \#(schemes)}"#).evaluation == EvaluationSettings(tokens: 256, ctx: 256, text: nil))
+        #expect(try parsePipeline(#"{"version": 1, \#(schemes)}"#).evaluation == EvaluationSettings(tokens: 256, ctx: 256, text: nil))
         #expect(PipelineConfig().evaluation == EvaluationSettings())
-        #expect(try parse(#"{"version": 1, "evaluate": false, \#(schemes)}"#).evaluation == nil)
-        #expect(try parse(#"{"version": 1, "evaluate": true, \#(schemes)}"#).evaluation == EvaluationSettings())
-        let sized = try parse(#"{"version": 1, "evaluate": {"tokens": 4096, "ctx": 512, "text": "t.txt"}, \#(schemes)}"#)
+        #expect(try parsePipeline(#"{"version": 1, "evaluate": false, \#(schemes)}"#).evaluation == nil)
+        #expect(try parsePipeline(#"{"version": 1, "evaluate": true, \#(schemes)}"#).evaluation == EvaluationSettings())
+        let sized = try parsePipeline(#"{"version": 1, "evaluate": {"tokens": 4096, "ctx": 512, "text": "t.txt"}, \#(schemes)}"#)
         #expect(sized.evaluation == EvaluationSettings(tokens: 4096, ctx: 512, text: "t.txt"))
         // A smaller ctx alone keeps the default budget.
-        #expect(try parse(#"{"version": 1, "evaluate": {"ctx": 128}, \#(schemes)}"#).evaluation?.tokens == 256)
+        #expect(try parsePipeline(#"{"version": 1, "evaluate": {"ctx": 128}, \#(schemes)}"#).evaluation?.tokens == 256)
         // A larger ctx alone gives one chunk of it.
-        #expect(try parse(#"{"version": 1, "evaluate": {"ctx": 512}, \#(schemes)}"#).evaluation?.tokens == 512)
+        #expect(try parsePipeline(#"{"version": 1, "evaluate": {"ctx": 512}, \#(schemes)}"#).evaluation?.tokens == 512)
     }
 
     @Test func badEvaluateValuesNameTheirPath() {
@@ -42,7 +38,7 @@ struct EvaluationStageTests {
         ]
         for (member, path, message) in cases {
             do {
-                _ = try parse(#"{"version": 1, \#(member), "schemes": [{"mix": "Q8_0"}]}"#)
+                _ = try parsePipeline(#"{"version": 1, \#(member), "schemes": [{"mix": "Q8_0"}]}"#)
                 Issue.record("accepted: \(member)")
             } catch {
                 #expect(error.path == path, "\(error)")

@@ -210,19 +210,17 @@ struct ImatrixTests {
 
 /// The `imatrix` stage's keys in pipeline.json.
 struct ImatrixConfigTests {
+    private func document(_ calibration: String) -> String {
+        #"{"version": 1, "calibration": [\#(calibration)], "schemes": [{"mix": "Q4_K_M"}]}"#
+    }
+
     private func parse(_ calibration: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(Array(#"{"version": 1, "calibration": [\#(calibration)], "schemes": [{"mix": "Q4_K_M"}]}"#.utf8),
-                                 file: "/p/pipeline.json")
+        try parsePipeline(document(calibration), file: "/p/pipeline.json")
     }
 
     private func expectError(_ calibration: String, path: String, containing: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try parse(calibration)
-            Issue.record("accepted: \(calibration)", sourceLocation: sourceLocation)
-        } catch {
-            #expect(error.path == path, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.message.contains(containing), "\(error)", sourceLocation: sourceLocation)
-        }
+        expectPipelineError(document(calibration), file: "/p/pipeline.json", path: path, containing: containing,
+                            sourceLocation: sourceLocation)
     }
 
     @Test func withoutAFileTheMatrixIsComputedOnTheBundledText() throws {

@@ -44,18 +44,7 @@ struct MoEQuantizeTests {
 
     /// Generates the model in `folder` and quantizes it there.
     private func run(mixes: [String], imatrix: String?, in folder: String) throws -> JobResult {
-        var config = PipelineConfig()
-        if let imatrix {
-            config.calibration = [.importImatrix(file: imatrix)]
-            config.baseDirectory = TestPaths.fixtures
-        }
-        config.schemes = mixes.compactMap { name in
-            QuantMix(name: name).map { mix in
-                var options = SchemeOptions(mix: mix)
-                options.hasImportanceMatrix = imatrix != nil
-                return PipelineConfig.Scheme(name: name, options: options)
-            }
-        }
+        let config = pipelineConfig(mixes: mixes, imatrix: imatrix)
         let model = folder + "/source-f16.gguf"
         try SyntheticMoEModel.write(to: model)
         let job = PipelineJob(config: config, source: try GGUFTensorSource(path: model), outputFolder: folder,

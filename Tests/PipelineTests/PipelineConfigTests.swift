@@ -3,23 +3,8 @@ import Testing
 
 /// pipeline.json: what is accepted, and that every mistake is reported with its JSON path.
 struct PipelineConfigTests {
-    private func parse(_ text: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(Array(text.utf8), file: "p.json")
-    }
-
-    private func expectError(_ text: String, path: String, containing: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try parse(text)
-            Issue.record("accepted: \(text)", sourceLocation: sourceLocation)
-        } catch {
-            #expect(error.path == path, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.message.contains(containing), "\(error)", sourceLocation: sourceLocation)
-            #expect(error.description.hasPrefix("p.json: \(path) "), sourceLocation: sourceLocation)
-        }
-    }
-
     @Test func fullPipelineParses() throws {
-        let config = try parse("""
+        let config = try parsePipeline("""
             {"version": 1, "threads": 2,
              "calibration": [{"stage": "imatrix", "file": "m.imatrix.gguf"}, {"stage": "weight-stats"}],
              "schemes": [{"mix": "Q4_K_M"},
@@ -46,24 +31,24 @@ struct PipelineConfigTests {
     }
 
     @Test func unknownKeysAreRejectedWithTheirPath() {
-        expectError(#"{"version":1,"schemes":[{"mix":"Q4_K_M","mixx":1}]}"#, path: "$.schemes[0].mixx", containing: "not a known key")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q4_K_M"}],"extra":true}"#, path: "$.extra", containing: "not a known key")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"zstd","levle":3}]}"#, path: "$.outputs[0].levle", containing: "not a known key")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q4_K_M","mixx":1}]}"#, path: "$.schemes[0].mixx", containing: "not a known key")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q4_K_M"}],"extra":true}"#, path: "$.extra", containing: "not a known key")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"zstd","levle":3}]}"#, path: "$.outputs[0].levle", containing: "not a known key")
     }
 
     @Test func badValuesNameTheirPath() {
-        expectError(#"{"schemes":[{"mix":"Q4_K_M"}]}"#, path: "$.version", containing: "required")
-        expectError(#"{"version":2,"schemes":[{"mix":"Q4_K_M"}]}"#, path: "$.version", containing: "schema version 1")
-        expectError(#"{"version":1,"schemes":[]}"#, path: "$.schemes", containing: "at least one")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q4_K_X"}]}"#, path: "$.schemes[0].mix", containing: "not a mix")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","output_tensor_type":"Q8_K"}]}"#, path: "$.schemes[0].output_tensor_type", containing: "not a type quantd can write")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","rules":[{"match":"([","type":"Q8_0"}]}]}"#, path: "$.schemes[0].rules[0].match", containing: "regular expression")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"},{"mix":"Q8_0"}]}"#, path: "$.schemes[1].name", containing: "names two schemes")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","name":"../x"}]}"#, path: "$.schemes[0].name", containing: "file name")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"zstd","level":40}]}"#, path: "$.outputs[0].level", containing: "between 1 and 22")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"calibration":[{"stage":"magic"}]}"#, path: "$.calibration[0].stage", containing: "not a calibration stage")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","pure":"yes"}]}"#, path: "$.schemes[0].pure", containing: "true or false")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"},]}"#, path: "$", containing: "not valid JSON")
+        expectPipelineError(#"{"schemes":[{"mix":"Q4_K_M"}]}"#, path: "$.version", containing: "required")
+        expectPipelineError(#"{"version":2,"schemes":[{"mix":"Q4_K_M"}]}"#, path: "$.version", containing: "schema version 1")
+        expectPipelineError(#"{"version":1,"schemes":[]}"#, path: "$.schemes", containing: "at least one")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q4_K_X"}]}"#, path: "$.schemes[0].mix", containing: "not a mix")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","output_tensor_type":"Q8_K"}]}"#, path: "$.schemes[0].output_tensor_type", containing: "not a type quantd can write")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","rules":[{"match":"([","type":"Q8_0"}]}]}"#, path: "$.schemes[0].rules[0].match", containing: "regular expression")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"},{"mix":"Q8_0"}]}"#, path: "$.schemes[1].name", containing: "names two schemes")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","name":"../x"}]}"#, path: "$.schemes[0].name", containing: "file name")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"zstd","level":40}]}"#, path: "$.outputs[0].level", containing: "between 1 and 22")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"calibration":[{"stage":"magic"}]}"#, path: "$.calibration[0].stage", containing: "not a calibration stage")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","pure":"yes"}]}"#, path: "$.schemes[0].pure", containing: "true or false")
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"},]}"#, path: "$", containing: "not valid JSON")
     }
 
     @Test func theShippedPipelinesAreValid() throws {

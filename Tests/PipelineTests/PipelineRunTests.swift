@@ -26,22 +26,6 @@ struct PipelineRunTests {
 
     static let model = TestPaths.fixtures + "/tiny-llama-f16.gguf"
 
-    private func config(mixes: [String], imatrix: String? = nil) -> PipelineConfig {
-        var config = PipelineConfig()
-        if let imatrix {
-            config.calibration = [.importImatrix(file: imatrix)]
-            config.baseDirectory = TestPaths.fixtures
-        }
-        config.schemes = mixes.compactMap { name in
-            QuantMix(name: name).map { mix in
-                var options = SchemeOptions(mix: mix)
-                options.hasImportanceMatrix = imatrix != nil
-                return PipelineConfig.Scheme(name: name, options: options)
-            }
-        }
-        return config
-    }
-
     private func run(_ config: PipelineConfig, into folder: String) throws -> JobResult {
         let job = PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: folder,
                               baseName: "tiny", threads: 2)
@@ -52,7 +36,7 @@ struct PipelineRunTests {
         #expect(Self.expected.plain.count == 13)
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let result = try run(config(mixes: Self.expected.plain.map(\.0)), into: folder)
+        let result = try run(pipelineConfig(mixes: Self.expected.plain.map(\.0)), into: folder)
         for (artifact, (mix, sha)) in zip(result.artifacts, Self.expected.plain) {
             #expect(artifact.scheme == mix)
             #expect(artifact.sha256 == sha, "\(mix) differs from llama-quantize")
@@ -66,7 +50,7 @@ struct PipelineRunTests {
         #expect(Self.expected.withImatrix.count == 15)
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let result = try run(config(mixes: Self.expected.withImatrix.map(\.0), imatrix: "tiny-llama.imatrix.gguf"), into: folder)
+        let result = try run(pipelineConfig(mixes: Self.expected.withImatrix.map(\.0), imatrix: "tiny-llama.imatrix.gguf"), into: folder)
         for (artifact, (mix, sha)) in zip(result.artifacts, Self.expected.withImatrix) {
             #expect(artifact.sha256 == sha, "\(mix) with imatrix differs from llama-quantize")
         }
@@ -80,7 +64,7 @@ struct PipelineRunTests {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect(throws: PipelineError.importanceMatrixRequired(tensor: "blk.0.attn_k.weight", type: "Q2_K")) {
-            _ = try run(config(mixes: ["Q2_K_S"]), into: folder)
+            _ = try run(pipelineConfig(mixes: ["Q2_K_S"]), into: folder)
         }
     }
 
@@ -96,7 +80,7 @@ struct PipelineRunTests {
     @Test func manifestRecordsHashesThatVerifyAndZstdRoundTrips() throws {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var c = config(mixes: ["Q4_K_M", "Q8_0"])
+        var c = pipelineConfig(mixes: ["Q4_K_M", "Q8_0"])
         c.zstd = PipelineConfig.ZstdStage(level: 3, workers: 2, keepPlain: true)
         c.calibration.append(.weightStats)
         let result = try run(c, into: folder)
@@ -145,14 +129,14 @@ struct PipelineRunTests {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let sample = TestPaths.repositoryRoot + "/examples/sample.gguf"
-        let job = PipelineJob(config: config(mixes: ["Q4_0"]), source: try GGUFTensorSource(path: sample),
+        let job = PipelineJob(config: pipelineConfig(mixes: ["Q4_0"]), source: try GGUFTensorSource(path: sample),
                               outputFolder: folder, baseName: "s", threads: 1)
         // ffn_down is Q4_0 already and is copied as llama-quantize copies it; ffn_up (Q8_0) is the
         // first tensor that would be requantized.
         #expect(throws: PipelineError.requantizeRefused(tensor: "blk.0.ffn_up.weight", type: "Q8_0")) { try job.run() }
         // Nothing half-written is left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
-        var allowed = config(mixes: ["Q4_0"])
+        var allowed = pipelineConfig(mixes: ["Q4_0"])
         allowed.allowRequantize = true
         let result = try PipelineJob(config: allowed, source: try GGUFTensorSource(path: sample), outputFolder: folder,
                                      baseName: "s", threads: 1).run()

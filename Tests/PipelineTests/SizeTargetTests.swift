@@ -13,12 +13,8 @@ import Testing
 struct SizeTargetTests {
     static let model = TestPaths.fixtures + "/tiny-eval-f16.gguf"
 
-    private func parse(_ text: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(Array(text.utf8), file: "p.json")
-    }
-
     @Test func sizeTargetSchemesParse() throws {
-        let config = try parse(#"""
+        let config = try parsePipeline(#"""
         {"version": 1, "schemes": [
           {"name": "small", "target": {"size_of": "Q3_K_M"}, "types": ["Q3_K", "Q4_K", "Q6_K"], "rounding": "refined"},
           {"name": "bpw", "target": {"bpw": 3.9}},
@@ -32,7 +28,7 @@ struct SizeTargetTests {
         #expect(s[1].options.sizeTarget?.target == .bitsPerWeight(3.9) && s[1].options.sizeTarget?.types == SizeTarget.defaultTypes)
         #expect(s[2].options.sizeTarget?.target == .bytes(1_000_000) && s[2].options.mix == .q4_K_S)
         #expect(s[3].options.sizeTarget == nil && s[3].options.rounding == .refined)
-        #expect(try parse(#"{"version": 1, "schemes": [{"mix": "Q8_0"}]}"#).schemes[0].options.rounding == .ggml)
+        #expect(try parsePipeline(#"{"version": 1, "schemes": [{"mix": "Q8_0"}]}"#).schemes[0].options.rounding == .ggml)
     }
 
     @Test func badSizeTargetsNameTheirPath() {
@@ -52,7 +48,7 @@ struct SizeTargetTests {
         ]
         for (scheme, path, message) in cases {
             do {
-                _ = try parse(#"{"version": 1, "schemes": [\#(scheme)]}"#)
+                _ = try parsePipeline(#"{"version": 1, "schemes": [\#(scheme)]}"#)
                 Issue.record("accepted: \(scheme)")
             } catch {
                 #expect(error.path == path, "\(scheme): \(error)")
@@ -109,7 +105,7 @@ struct SizeTargetTests {
         let expected = try StrictJSON.parse(MappedFile.contents(of: TestPaths.fixtures + "/eval-expected.json"))
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let config = try parse(#"""
+        let config = try parsePipeline(#"""
         {"version": 1, "evaluate": {"tokens": 256, "ctx": 64},
          "schemes": [{"name": "st", "target": {"size_of": "Q4_0"}, "types": ["Q4_0", "Q5_0", "Q8_0"], "sensitivity_tokens": 64}]}
         """#)
@@ -182,7 +178,7 @@ struct SizeTargetTests {
     @Test func aBudgetBelowTheSmallestTypesIsAClearError() throws {
         let folder = TestPaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let config = try parse(#"{"version": 1, "schemes": [{"name": "tiny", "target": {"bytes": 1000}}]}"#)
+        let config = try parsePipeline(#"{"version": 1, "schemes": [{"name": "tiny", "target": {"bytes": 1000}}]}"#)
         let job = PipelineJob(config: config, source: try GGUFTensorSource(path: Self.model), outputFolder: folder,
                               baseName: "tiny", threads: 2)
         #expect {

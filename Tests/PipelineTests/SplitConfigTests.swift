@@ -4,46 +4,32 @@ import Testing
 
 /// The `split` output stage and a scheme's own `split`.
 struct SplitConfigTests {
-    private func parse(_ text: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(Array(text.utf8), file: "p.json")
-    }
-
-    private func expectError(_ text: String, path: String, containing: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try parse(text)
-            Issue.record("accepted: \(text)", sourceLocation: sourceLocation)
-        } catch {
-            #expect(error.path == path, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.message.contains(containing), "\(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test func stageAndSchemeSplitsParse() throws {
-        let config = try parse("""
+        let config = try parsePipeline("""
             {"version": 1, "schemes": [{"mix": "Q4_K_M"}, {"name": "small", "mix": "Q8_0", "split": {"max_tensors": 100}}],
              "outputs": [{"stage": "split", "max_size": "45G"}, {"stage": "manifest"}]}
             """)
         #expect(config.split == .maxBytes(45_000_000_000))
         #expect(config.splitRule(for: config.schemes[0]) == .maxBytes(45_000_000_000))
         #expect(config.splitRule(for: config.schemes[1]) == .maxTensors(100))
-        let plain = try parse(#"{"version":1,"schemes":[{"mix":"Q8_0"},{"name":"s","mix":"Q8_0","split":{"max_size":"500M"}}]}"#)
+        let plain = try parsePipeline(#"{"version":1,"schemes":[{"mix":"Q8_0"},{"name":"s","mix":"Q8_0","split":{"max_size":"500M"}}]}"#)
         #expect(plain.split == nil)
         #expect(plain.splitRule(for: plain.schemes[0]) == nil)
         #expect(plain.splitRule(for: plain.schemes[1]) == .maxBytes(500_000_000))
     }
 
     @Test func badSplitsNameTheirPath() {
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split","max_size":"45GB"}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split","max_size":"45GB"}]}"#,
                     path: "$.outputs[0].max_size", containing: "'45GB' is not a split size")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split"}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split"}]}"#,
                     path: "$.outputs[0]", containing: "needs \"max_size\"")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split","max_size":"4G","max_tensors":3}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0"}],"outputs":[{"stage":"split","max_size":"4G","max_tensors":3}]}"#,
                     path: "$.outputs[0].max_tensors", containing: "cannot go with \"max_size\"")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_tensors":0}}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_tensors":0}}]}"#,
                     path: "$.schemes[0].split.max_tensors", containing: "between 1 and")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_size":"4G","stage":"split"}}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_size":"4G","stage":"split"}}]}"#,
                     path: "$.schemes[0].split.stage", containing: "not a known key")
-        expectError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_size":"4G"}}],"outputs":[{"stage":"zstd"}]}"#,
+        expectPipelineError(#"{"version":1,"schemes":[{"mix":"Q8_0","split":{"max_size":"4G"}}],"outputs":[{"stage":"zstd"}]}"#,
                     path: "$.schemes[0].split", containing: "zstd stage compresses single files only")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// `quantd convert` as a process: output naming, exit statuses, messages. The conversions
@@ -7,7 +8,7 @@ import Testing
     static let fixtures = TestSupport.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models").path
 
     @Test func folderOutputGetsTheReferenceFileName() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", "\(Self.fixtures)/tiny-qwen2", "-o", temp.path, "--type", "q8_0")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: temp.file("Tiny-Qwen2-108K-Q8_0.gguf")))
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func fileOutputAndAutoType() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", "\(Self.fixtures)/tiny-llama3", "-o", temp.file("m.gguf"))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("llama BF16"))
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func unsupportedArchitectureExits65() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = temp.file("model")
         try FileManager.default.copyItem(atPath: "\(Self.fixtures)/tiny-qwen3", toPath: folder)
         let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func loneSafetensorsAndMissingInput() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let lone = try TestSupport.quantd("convert", "\(Self.fixtures)/tiny-qwen2/model.safetensors", "-o", temp.file("x.gguf"))
         #expect(lone.status == 65)
         #expect(lone.stderr.contains("a lone .safetensors file"))
@@ -49,7 +50,7 @@ import Testing
     }
 
     @Test func refusesToWriteIntoTheInputFolder() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = temp.file("model")
         try FileManager.default.copyItem(atPath: "\(Self.fixtures)/tiny-qwen2", toPath: folder)
         let before = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
@@ -67,7 +68,7 @@ import Testing
     /// A mix other than the plain conversion types runs the pipeline on the folder: one pass, the
     /// converter's F16 quantized as llama-quantize would, artifacts and manifest in the folder.
     @Test func aMixRunsThePipelineOnTheFolder() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", "\(Self.fixtures)/tiny-qwen2", "-o", temp.file("out"), "--type", "Q8_0")
         #expect(result.status == 0, "\(result.stderr)")
         // Q8_0 is a plain conversion type: one GGUF, as convert_hf_to_gguf.py --outtype q8_0 writes.

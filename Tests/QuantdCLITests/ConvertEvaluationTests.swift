@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// The `evaluate` stage through `quantd convert`, and `quantd eval --ref` giving the same numbers
@@ -16,7 +17,7 @@ struct ConvertEvaluationTests {
     }
 
     @Test func convertPrintsTheQualityTableAndEvalAgreesWithTheManifest() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try #"{"version": 1, "evaluate": {"tokens": 1000000, "ctx": 64}, "schemes": [{"mix": "Q4_0"}]}"#
             .write(toFile: folder.file("p.json"), atomically: true, encoding: .utf8)
         let convert = try TestSupport.quantd("convert", Self.model, "-o", folder.file("out"), "--pipeline", folder.file("p.json"),
@@ -45,7 +46,7 @@ struct ConvertEvaluationTests {
     }
 
     @Test func noEvalTurnsTheStageOff() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", Self.model, "-o", folder.path, "--type", "Q8_0", "--no-eval")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.contains("quality"))
@@ -56,7 +57,7 @@ struct ConvertEvaluationTests {
     }
 
     @Test func anEvalBudgetBelowOneChunkIsRefused() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", Self.model, "-o", folder.path, "--type", "Q8_0", "--eval-tokens", "100")
         #expect(result.status != 0)
         #expect(result.stderr.contains("less than one chunk of 256"), "\(result.stderr)")

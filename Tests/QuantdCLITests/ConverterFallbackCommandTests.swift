@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// `quantd convert`, `validate` and `inspect` with llama.cpp's converter as the fallback, run as a
@@ -33,7 +34,7 @@ import Testing
     }
 
     @Test func convertProducesArtifactsAndRecordsTheConverter() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = try Self.folder(temp)
         let before = Self.listing(folder)
         let out = temp.file("out")
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func pipelineConverterSectionIsUsedAndTheCommandLineOverridesIt() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = try Self.folder(temp)
         // A relative path resolves against the pipeline file's folder.
         try FileManager.default.createDirectory(atPath: temp.file("conf/llama.cpp"), withIntermediateDirectories: true)
@@ -80,7 +81,7 @@ import Testing
     }
 
     @Test func failingConverterGivesItsStatusAndStandardErrorAndLeavesNothing() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = try Self.folder(temp)
         let before = Self.listing(folder)
         let out = temp.file("out")
@@ -95,7 +96,7 @@ import Testing
     }
 
     @Test func usageErrorsOfTheFallback() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         let folder = try Self.folder(temp)
         let missing = try TestSupport.quantd("convert", folder, "-o", temp.file("out"), "--type", "Q8_0",
                                              "--converter-fallback", temp.file("nothing.py"))
@@ -114,7 +115,7 @@ import Testing
     }
 
     @Test func validateChecksTheConverterSection() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         try #"{"version": 1, "converter": {"fallback": "\#(Self.standin)", "python": "python3"}, "schemes": [{"mix": "Q8_0"}]}"#
             .write(toFile: temp.file("good.json"), atomically: true, encoding: .utf8)
         let good = try TestSupport.quantd("validate", temp.file("good.json"))
@@ -136,7 +137,7 @@ import Testing
     @Test func inspectSaysWhoConvertsAFolder() throws {
         let cases: [(String, String)] = [("Qwen3ForCausalLM", "native"), ("OrionForCausalLM", "fallback"), ("NoSuchModelForCausalLM", "unknown")]
         for (architecture, expected) in cases {
-            let temp = TemporaryFolder()
+            let temp = TemporaryFolder("cli-test")
             let folder = try Self.folder(temp, architecture: architecture)
             let human = try TestSupport.quantd("inspect", folder)
             #expect(human.status == 0, "\(human.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 import Tokenizer
 
@@ -25,7 +26,7 @@ struct EvalCommandTests {
     }
 
     @Test func aTextShorterThanOneChunkIsAnError() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try "short".write(toFile: folder.file("t.txt"), atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("eval", Self.fixtures + "/tiny-llama-f32.gguf", "--text", folder.file("t.txt"))
         #expect(result.status == 65)

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantdTestSupport
 import Testing
 
 /// `quantd imatrix` on the imatrix fixture (a tiny random Llama with a real vocabulary and
@@ -8,7 +9,7 @@ struct ImatrixCommandTests {
     static let fixtures = TestSupport.repositoryRoot.appendingPathComponent("Tests/PipelineTests/Fixtures").path
 
     @Test func writesTheMatrixLlamaImatrixWrites() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let output = folder.file("out.imatrix.gguf")
         let result = try TestSupport.quantd("imatrix", Self.fixtures + "/tiny-spm-f16.gguf", "--text", Self.fixtures + "/imatrix-text.txt",
                                             "--ctx", "64", "--chunks", "5", "--process-output", "--threads", "2", "-o", output)
@@ -23,7 +24,7 @@ struct ImatrixCommandTests {
     }
 
     @Test func aTextShorterThanTwoChunksIsAnError() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try "In the beginning.".write(toFile: folder.file("t.txt"), atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("imatrix", Self.fixtures + "/tiny-spm-f16.gguf", "--text", folder.file("t.txt"),
                                             "--ctx", "64", "-o", folder.file("x.gguf"))

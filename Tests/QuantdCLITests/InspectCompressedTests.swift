@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// `.gguf.zst`: the header comes from decompressing only the front of the stream, and
@@ -13,7 +14,7 @@ struct InspectCompressedTests {
 
     @Test(arguments: [false, true])
     func compressedInspectsLikeThePlainFile(viaPipe: Bool) throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let zst = folder.file("sample.gguf.zst")
         try compress(TestSupport.samplePath, to: zst, viaPipe: viaPipe)
         let plain = try TestSupport.json(try TestSupport.quantd("inspect", "--json", "--verify", TestSupport.samplePath).stdout)
@@ -26,7 +27,7 @@ struct InspectCompressedTests {
     }
 
     @Test func truncatedStreamIsReportedTruncated() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let zst = folder.file("sample.gguf.zst")
         try compress(TestSupport.samplePath, to: zst)
         let data = try Data(contentsOf: URL(fileURLWithPath: zst))
@@ -37,7 +38,7 @@ struct InspectCompressedTests {
     }
 
     @Test func garbageIsNotAZstdStream() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let zst = folder.file("junk.gguf.zst")
         try Data("this is not zstd at all, just text".utf8).write(to: URL(fileURLWithPath: zst))
         let result = try TestSupport.quantd("inspect", zst)

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantdTestSupport
 import Testing
 
 /// `quantd inspect` on GGUF files, checked against gguf-py's reading of the same files.
@@ -38,7 +39,7 @@ struct InspectGGUFTests {
     }
 
     @Test func exitStatusesNameTheCause() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let sample = try Data(contentsOf: URL(fileURLWithPath: TestSupport.samplePath))
 
         let truncated = folder.file("cut.gguf")
@@ -65,7 +66,7 @@ struct InspectGGUFTests {
     }
 
     @Test func verifyReportsNonFiniteValuesAndScales() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("nan.gguf")
         let nan = Float.nan.bitPattern
         var f32 = [UInt8](repeating: 0, count: 32)
@@ -88,7 +89,7 @@ struct InspectGGUFTests {
 
     @Test(.enabled(if: TestSupport.python != nil, "needs QUANTD_PYTHON with gguf-py (scripts/test.sh sets it)"))
     func filesGGUFPyWritesReadTheSame() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("fresh.gguf")
         _ = try TestSupport.python("gguf_write_sample.py", [path])
         let reference = try TestSupport.json(try TestSupport.python("gguf_dump_json.py", [path]))
@@ -99,7 +100,7 @@ struct InspectGGUFTests {
 
     @Test(.enabled(if: TestSupport.python != nil, "needs QUANTD_PYTHON with gguf-py (scripts/test.sh sets it)"))
     func filesQuantdWritesAreReadByGGUFPy() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("ours.gguf")
         var metadata = GGUFMetadata()
         metadata["general.architecture"] = .string("llama")

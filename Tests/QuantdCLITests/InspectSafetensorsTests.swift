@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// `quantd inspect` on safetensors files and model folders, built by hand in each test.
@@ -19,7 +20,7 @@ struct InspectSafetensorsTests {
     static let header = #"{"__metadata__":{"format":"pt"},"b.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]},"a.bias":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}"#
 
     @Test func jsonListsTensorsInDataOrderWithAbsoluteOffsets() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("m.safetensors")
         try Self.safetensors(header: Self.header, data: [UInt8](repeating: 0, count: 8) + Self.floats([1, 2, .nan, 4]))
             .write(to: URL(fileURLWithPath: path))
@@ -40,7 +41,7 @@ struct InspectSafetensorsTests {
     }
 
     @Test func truncatedSafetensorsExitsWithTempfail() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("cut.safetensors")
         try Self.safetensors(header: Self.header, data: [UInt8](repeating: 0, count: 20)).write(to: URL(fileURLWithPath: path))
         let result = try TestSupport.quantd("inspect", path)
@@ -49,7 +50,7 @@ struct InspectSafetensorsTests {
     }
 
     @Test func malformedSafetensorsExitsWithDataError() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let path = folder.file("dup.safetensors")
         let duplicate = #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
         try Self.safetensors(header: duplicate, data: [UInt8](repeating: 0, count: 8)).write(to: URL(fileURLWithPath: path))
@@ -59,7 +60,7 @@ struct InspectSafetensorsTests {
     }
 
     @Test func modelFolderSummarisesConfigAndShards() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try #"{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":4,"vocab_size":10,"max_position_embeddings":128}"#
             .write(toFile: folder.file("config.json"), atomically: true, encoding: .utf8)
         try Self.safetensors(header: Self.header, data: [UInt8](repeating: 0, count: 24))
@@ -80,7 +81,7 @@ struct InspectSafetensorsTests {
     }
 
     @Test func pickleCheckpointsAreRefusedWithAReason() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try #"{"architectures":["LlamaForCausalLM"]}"#.write(toFile: folder.file("config.json"), atomically: true, encoding: .utf8)
         try Data("not really a pickle".utf8).write(to: URL(fileURLWithPath: folder.file("pytorch_model.bin")))
         let result = try TestSupport.quantd("inspect", folder.path)

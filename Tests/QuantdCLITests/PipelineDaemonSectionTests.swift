@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// pipeline.json is read by one reader: `validate` checks the `daemon` object too, and `watch`
@@ -8,7 +9,7 @@ struct PipelineDaemonSectionTests {
     static let badScheme = #"{"version": 1, "schemes": [{"mix": "Q8_0", "pur": true}], "daemon": {"concurrency": 2}}"#
 
     @Test func validateRefusesABadDaemonKey() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         try Self.badDaemon.write(toFile: temp.file("p.json"), atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("validate", temp.file("p.json"))
         #expect(result.status == 65)
@@ -17,7 +18,7 @@ struct PipelineDaemonSectionTests {
     }
 
     @Test func validateAcceptsGoodDaemonSettings() throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         try #"{"version": 1, "schemes": [{"mix": "Q8_0"}], "daemon": {"concurrency": 2, "settle_seconds": 0.5, "metrics_file": null}}"#
             .write(toFile: temp.file("p.json"), atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("validate", temp.file("p.json"))
@@ -26,7 +27,7 @@ struct PipelineDaemonSectionTests {
 
     @Test(arguments: [(badDaemon, "$.daemon.concurency is not a known key"), (badScheme, "$.schemes[0].pur is not a known key")])
     func watchReportsBothSectionsAlike(pipeline: String, expected: String) throws {
-        let temp = TemporaryFolder()
+        let temp = TemporaryFolder("cli-test")
         try pipeline.write(toFile: temp.file("p.json"), atomically: true, encoding: .utf8)
         let result = try TestSupport.quantd("watch", "--root", temp.file("root"), "--pipeline", temp.file("p.json"))
         #expect(result.status == 78)

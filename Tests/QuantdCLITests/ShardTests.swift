@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Pipeline
+import QuantdTestSupport
 import Testing
 
 /// The shard path (`quantd shard plan|write|finalize`): one artifact written file by file by
@@ -21,7 +22,7 @@ struct ShardTests {
     }
 
     @Test func filesWrittenOneByOneAreLlamaGGUFSplitsSet() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let plan = try Self.plan(folder)
         let loaded = try ShardPlan.load(path: plan)
         #expect(loaded.files.map(\.name) == Self.names)
@@ -79,7 +80,7 @@ struct ShardTests {
     /// file `quantd convert --split-max-tensors` writes in one pass.
     @Test func folderMixEqualsTheSingleMachineSplit() throws {
         let model = TestSupport.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-llama3").path
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let convert = try TestSupport.quantd("convert", model, "-o", folder.file("single"), "--type", "Q4_K_M", "--no-eval",
                                              "--split-max-tensors", "7")
         #expect(convert.status == 0, "\(convert.stderr)")
@@ -107,7 +108,7 @@ struct ShardTests {
     /// A task needs only its own tensors' source ranges: with every other tensor byte of the source
     /// overwritten (0xFF, NaN in F32), file 2 is still llama-gguf-split's file 2.
     @Test func aTaskReadsOnlyItsOwnSourceRanges() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try FileManager.default.createDirectory(atPath: folder.file("damaged"), withIntermediateDirectories: true)
         let copy = folder.file("damaged/tiny-llama-f32.gguf")
         let plan = folder.file("plan.json")
@@ -126,7 +127,7 @@ struct ShardTests {
     }
 
     @Test func aMissingOrFailedFilePublishesNothingAndARerunSucceeds() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let plan = try Self.plan(folder)
         let out = folder.file("out")
         for k in [1, 3] {
@@ -150,7 +151,7 @@ struct ShardTests {
     }
 
     @Test func badPlansAndFilesAreRefused() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let plan = try Self.plan(folder)
         let noFile = try TestSupport.quantd("shard", "write", plan, "--file", "4", "-o", folder.file("o"))
         #expect(noFile.status == 65 && noFile.stderr.contains("there is no file 4"), "\(noFile.stderr)")
@@ -176,7 +177,7 @@ struct ImatrixPartialTests {
     static let fixtures = ImatrixCommandTests.fixtures
 
     @Test func partialsOverASplitOfTheChunksMergeIntoTheWholeRun() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let model = Self.fixtures + "/tiny-spm-f16.gguf", text = Self.fixtures + "/imatrix-text.txt"
         func imatrix(_ chunks: String, _ name: String) throws {
             let result = try TestSupport.quantd("imatrix", model, "--text", text, "--ctx", "64", "--chunks", chunks,
@@ -239,7 +240,7 @@ struct ShardSlurmTests {
     }
 
     @Test(.enabled(if: clusterAvailable)) func theArrayWritesTheGoldenSetOnBothNodes() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let out = folder.file("out")
         let run = try Self.submit(out)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
@@ -253,7 +254,7 @@ struct ShardSlurmTests {
     }
 
     @Test(.enabled(if: clusterAvailable)) func aFailingTaskPublishesNothingAndTheRerunSucceeds() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let out = folder.file("out")
         // Task 2 fails: a folder stands where its file would be renamed to.
         let blocker = "\(out)/.shards-tiny-llama-Q8_0/\(ShardTests.names[1])/x"

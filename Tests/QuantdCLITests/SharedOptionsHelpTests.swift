@@ -28,4 +28,21 @@ struct SharedOptionsHelpTests {
         #expect(result.status == 64, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("--threads must be at least 1"), "\(result.stderr)")
     }
+
+    /// `--split-max-size` / `--split-max-tensors` (`SplitOptions`): the same usage and checks in
+    /// every command that writes or plans a split set.
+    @Test(arguments: [["convert", "model", "-o", "out"], ["plan", "model", "--nodes", "2"],
+                      ["shard", "plan", "model", "--type", "Q8_0", "-o", "plan.json"]])
+    func splitOptionsAreSharedWithTheirChecks(command: [String]) throws {
+        let words = command.prefix { $0 != "model" }
+        let help = try TestSupport.run(TestSupport.quantdBinary, Array(words) + ["--help"])
+        #expect(help.stdout.contains("--split-max-size <size> At most SIZE of tensor data per file (45G, 500M), cut"), "\(help.stdout)")
+        #expect(help.stdout.contains("--split-max-tensors <n> At most N tensors per file, as llama-gguf-split"), "\(help.stdout)")
+        for (extra, message) in [(["--split-max-size", "1G", "--split-max-tensors", "3"], "give either --split-max-size or --split-max-tensors, not both"),
+                                 (["--split-max-tensors", "0"], "--split-max-tensors must be at least 1"),
+                                 (["--split-max-size", "12"], "--split-max-size: '12' is not a split size")] {
+            let result = try TestSupport.run(TestSupport.quantdBinary, command + extra)
+            #expect(result.status == 64 && result.stderr.contains(message), "\(command + extra): \(result.stderr)")
+        }
+    }
 }

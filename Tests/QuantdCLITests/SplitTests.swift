@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantdTestSupport
 import Testing
 
 /// Split sets checked against llama.cpp's llama-gguf-split (the files in Fixtures/split, made by
@@ -57,7 +58,7 @@ struct SplitTests {
     // MARK: - Bytes
 
     @Test func splittingAFileGivesLlamaGGUFSplitsBytes() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let shards = try GGUFSplitWriter.split(GGUFFile(path: Self.single), prefix: folder.file("tiny-llama-q8_0"), rule: .maxTensors(8))
         #expect(shards.map(\.tensors) == [0..<8, 8..<16, 16..<21])
         for i in 1...3 {
@@ -72,7 +73,7 @@ struct SplitTests {
     /// quantd's own Q8_0 of the F32 model, written as a split set, is llama-quantize's Q8_0 split
     /// by llama-gguf-split; the manifest lists every file with its hash.
     @Test func convertWritesTheSetLlamaGGUFSplitWrites() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let result = try TestSupport.quantd("convert", Self.f32, "-o", folder.path, "--type", "Q8_0", "--no-eval",
                                             "--split-max-tensors", "8")
         #expect(result.status == 0, "\(result.stderr)")
@@ -103,7 +104,7 @@ struct SplitTests {
     /// makes tiny-llama-q8_0.gguf of the F32 model split in three (checked by hand:
     /// `llama-quantize f32-00001-of-00003.gguf q8.gguf Q8_0` is that file byte for byte); so must quantd.
     @Test func aSplitSetIsReadWholeAsInput() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         try GGUFSplitWriter.split(GGUFFile(path: Self.f32), prefix: folder.file("tiny-f32"), rule: .maxTensors(8))
         let result = try TestSupport.quantd("convert", folder.file("tiny-f32-00001-of-00003.gguf"), "-o", folder.file("out"),
                                             "--type", "Q8_0", "--no-eval")
@@ -122,7 +123,7 @@ struct SplitTests {
     /// itself is checked against llama-gguf-split above), and no temporary file left.
     @Test func folderConversionWritesASplitSet() throws {
         let model = TestSupport.repositoryRoot.appendingPathComponent("Tests/ModelConversionTests/Fixtures/models/tiny-qwen2").path
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let out = folder.file("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let split = try TestSupport.quantd("convert", model, "-o", "\(out)/m.gguf", "--type", "F16", "--split-max-tensors", "5")
@@ -139,7 +140,7 @@ struct SplitTests {
     }
 
     @Test func pipelineSplitStageAndSizeOption() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         // 1M is more than the whole model: a set of one file, as llama-gguf-split makes it.
         let result = try TestSupport.quantd("convert", Self.f32, "-o", folder.path, "--type", "Q8_0", "--no-eval",
                                             "--split-max-size", "1M")
@@ -171,7 +172,7 @@ struct SplitTests {
     /// the single file.
     @Test func evaluationOfASplitSetEqualsTheSingleFiles() throws {
         let source = TestSupport.repositoryRoot.appendingPathComponent("Tests/PipelineTests/Fixtures/tiny-eval-f16.gguf").path
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         var evaluations: [NSDictionary] = []
         for (name, split) in [("single", [String]()), ("split", ["--split-max-tensors", "8"])] {
             let result = try TestSupport.run(TestSupport.quantdBinary, ["convert", source, "-o", folder.file(name), "--type", "Q8_0"] + split)
@@ -248,7 +249,7 @@ struct SplitTests {
 
     /// A copy of the golden set in a temporary folder, to damage.
     static func copyOfSet() throws -> TemporaryFolder {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         for i in 1...3 {
             try FileManager.default.copyItem(atPath: golden(i), toPath: folder.file("m-0000\(i)-of-00003.gguf"))
         }
@@ -346,7 +347,7 @@ struct SplitTests {
     }
 
     @Test func aDuplicateTensorIsRefused() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let plan = [GGUFTensorPlan(name: "a.weight", dimensions: [8], type: .f32)]
         for i in 0..<2 {
             let writer = try GGUFWriter(destination: folder.file("d-0000\(i + 1)-of-00002.gguf"),
@@ -377,7 +378,7 @@ struct SplitTests {
 
     /// A writer that fails part-way leaves no file of the set behind.
     @Test func anIncompleteSetIsNeverPublished() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let plans = (0..<4).map { GGUFTensorPlan(name: "t\($0)", dimensions: [8], type: .f32) }
         let writer = try GGUFSplitWriter(prefix: folder.file("p"), metadata: GGUFMetadata(), tensors: plans, rule: .maxTensors(1))
         try writer.append([UInt8](repeating: 1, count: 32 * 3))

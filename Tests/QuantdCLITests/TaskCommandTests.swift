@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// Task accuracy through the CLI: `quantd convert`'s task table and manifest, and `quantd eval
@@ -10,7 +11,7 @@ struct TaskCommandTests {
     static let model = fixtures + "/tiny-eval-f16.gguf"
 
     @Test func convertPrintsTaskAccuracyAndEvalAgrees() throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryFolder("cli-test")
         let wino = Self.fixtures + "/tasks/winogrande.csv", hs = Self.fixtures + "/tasks/proverbs-hellaswag.txt"
         try #"{"version": 1, "evaluate": {"tokens": 64, "ctx": 64, "tasks": [{"kind": "winogrande", "file": "\#(wino)"}, {"kind": "hellaswag", "file": "\#(hs)", "limit": 10}]}, "schemes": [{"mix": "Q4_0"}]}"#
             .write(toFile: folder.file("p.json"), atomically: true, encoding: .utf8)

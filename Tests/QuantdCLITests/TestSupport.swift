@@ -1,50 +1,21 @@
 import Foundation
+import QuantdTestSupport
 import Testing
 
 /// Paths and process helpers shared by the CLI tests.
 enum TestSupport {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let samplePath = repositoryRoot.appendingPathComponent("examples/sample.gguf").path
-    static let scripts = repositoryRoot.appendingPathComponent("scripts/interop").path
+    static let repositoryRoot = URL(fileURLWithPath: Repository.root)
+    static let samplePath = Repository.sampleGGUF
+    static let scripts = Repository.path("scripts/interop")
 
     /// The python with gguf-py and safetensors (scripts/test.sh sets it up and exports it).
-    static let python: String? = ProcessInfo.processInfo.environment["QUANTD_PYTHON"]
+    static let python = Repository.referencePython
 
-    /// The built `quantd` executable, next to the test bundle in the build folder.
-    static var quantdBinary: String {
-        if let explicit = ProcessInfo.processInfo.environment["QUANTD_BIN"] { return explicit }
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("quantd").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return repositoryRoot.appendingPathComponent(".build/debug/quantd").path
-    }
+    static var quantdBinary: String { Repository.quantdBinary }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = ProcessResult
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes to the end before waiting, so a large output cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
-    }
+    static func run(_ executable: String, _ arguments: [String]) throws -> Result { try runProcess(executable, arguments) }
 
     static func quantd(_ arguments: String...) throws -> Result { try run(quantdBinary, arguments) }
 
@@ -102,20 +73,4 @@ enum TestSupport {
             return filtered
         }
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A temporary folder removed when the test ends.
-final class TemporaryFolder {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "quantd-cli-test-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
 }

@@ -1,4 +1,5 @@
 import Testing
+import QuantdTestSupport
 
 @testable import Safetensors
 
@@ -16,7 +17,7 @@ import Testing
         let bias: [UInt8] = [0x80, 0x3F, 0x00, 0x40, 0x40, 0x40]  // bf16 1, 2, 3
         let count: [UInt8] = [7, 0, 0, 0, 0, 0, 0, 0]
         let bytes = safetensorsBytes(header: header, data: weights + bias + count, padToEight: true)
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let path = try directory.write("model.safetensors", bytes)
 
         let file = try SafetensorsFile(path: path)
@@ -62,7 +63,7 @@ import Testing
             "w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},\#
             "y":{"dtype":"F32","shape":[3,0],"data_offsets":[2,2]}}
             """#
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let path = try directory.write("e.safetensors", safetensorsBytes(header: header, data: [9, 8]))
         let file = try SafetensorsFile(path: path)
         #expect(file.tensors.map(\.name) == ["z", "w", "y"])
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func emptyHeaderIsAValidEmptyFile() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let path = try directory.write("empty.safetensors", safetensorsBytes(header: "{}", padToEight: true))
         let file = try SafetensorsFile(path: path)
         #expect(file.tensors.isEmpty)
@@ -83,7 +84,7 @@ import Testing
     }
 
     @Test func scalarTensor() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let header = #"{"s":{"dtype":"F64","shape":[],"data_offsets":[0,8]}}"#
         let path = try directory.write("s.safetensors", safetensorsBytes(header: header, data: Array(repeating: 0, count: 8)))
         let tensor = try #require(try SafetensorsFile(path: path).tensors.first)
@@ -93,7 +94,7 @@ import Testing
     }
 
     @Test func subByteDtypesMustFillWholeBytes() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let ok = #"{"p":{"dtype":"F4","shape":[2,3],"data_offsets":[0,3]}}"#
         let path = try directory.write("f4.safetensors", safetensorsBytes(header: ok, data: [1, 2, 3]))
         #expect(try SafetensorsFile(path: path).tensors.first?.byteCount == 3)
@@ -116,7 +117,7 @@ import Testing
     }
 
     @Test func dataForForeignInfoIsEmpty() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let header = #"{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#
         let path = try directory.write("t.safetensors", safetensorsBytes(header: header, data: [1, 2, 3, 4]))
         let file = try SafetensorsFile(path: path)
@@ -128,7 +129,7 @@ import Testing
     @Test func declaredSizeOfAFileStillArriving() throws {
         let header = #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
         let full = safetensorsBytes(header: header, data: floatBytes([1, 2, 3, 4]))
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let partial = try directory.write("p.safetensors", Array(full.prefix(full.count - 5)))
         #expect(try SafetensorsFile.declaredSize(path: partial) == full.count)
         // Only part of the header yet: truncated, with the header's end as a lower bound.
@@ -151,7 +152,7 @@ import Testing
     }
 
     @Test func missingFileAndDirectoryAreIOErrors() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         #expect(throws: SafetensorsError.self) { try SafetensorsFile(path: directory.path + "/nope.safetensors") }
         do {
             _ = try SafetensorsFile(path: directory.path)
@@ -176,7 +177,7 @@ import Testing
             entries.append(#""model.layers.\#(k).self_attn.q_proj.weight":{"dtype":"BF16","shape":[2,2],"data_offsets":[\#(k * 8),\#(k * 8 + 8)]}"#)
         }
         let header = "{" + entries.joined(separator: ",") + "}"
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let path = try directory.write("big.safetensors",
                                        safetensorsBytes(header: header, data: Array(repeating: 0, count: count * 8)))
         let file = try SafetensorsFile(path: path)

@@ -1,4 +1,5 @@
 import Foundation
+import QuantdTestSupport
 import JSON
 import Testing
 
@@ -9,12 +10,12 @@ import Testing
 /// that has `safetensors` installed; skipped when the variable is unset, failed when it is set
 /// but the python cannot write the file (so a broken CI setup is not silently skipped).
 @Suite struct SafetensorsInteropTests {
-    static let python = ProcessInfo.processInfo.environment["QUANTD_PYTHON"]
+    static let python = Repository.referencePython
 
     @Test(.enabled(if: python != nil, "set QUANTD_PYTHON to a python with `safetensors` to run"))
     func readsFileWrittenByReferenceImplementation() throws {
         let python = try #require(Self.python)
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         let script = try directory.write("interop.py", text: Self.script)
         let output = (directory.path as NSString).appendingPathComponent("reference.safetensors")
 
@@ -71,7 +72,7 @@ import Testing
             ("valid-empty-and-scalar", safetensorsBytes(header: #"{"e":{"dtype":"F16","shape":[0,3],"data_offsets":[0,0]},"s":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}"#, data: zeros(8)), true),
             ("valid-empty-file", safetensorsBytes(header: "{}", padToEight: true), true),
         ]
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryFolder("safetensors")
         var paths: [String] = []
         for item in cases {
             let path = try directory.write(item.name + ".safetensors", item.bytes)
@@ -88,16 +89,9 @@ import Testing
 
     /// Runs `python` with `arguments` and returns its standard output; a non-zero exit fails the test.
     static func run(_ python: String, _ arguments: [String]) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        let printed = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(python) \(arguments) failed; is `safetensors` installed?")
-        return Array(printed)
+        let result = try runProcess(python, arguments)
+        try #require(result.status == 0, "\(python) \(arguments) failed; is `safetensors` installed? \(result.stderr)")
+        return Array(result.stdout.utf8)
     }
 
     /// Prints, as a JSON list, whether the reference deserializer accepts each file named.

@@ -1,4 +1,5 @@
 import Testing
+import QuantdTestSupport
 
 @testable import Safetensors
 
