@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python
 export QUANTD_PYTHON="$PWD/.ci-venv/bin/python"
-# A private temporary folder for the run: SwiftPM and the compiler leave empty TemporaryDirectory.*
-# folders and lock files in $TMPDIR on every invocation, and the suite must leave nothing else there.
+swift build --build-tests
+# A private temporary folder for the test run: SwiftPM leaves empty TemporaryDirectory.* folders and
+# lock files in $TMPDIR on every invocation, and the suite must leave nothing else there. The build
+# above keeps the outer folder: the compiler writes its own files there (swift-generated-sources).
 outer_tmpdir="${TMPDIR:-/tmp}"
 export TMPDIR="$(mktemp -d)"
 trap 'rm -rf "$TMPDIR"' EXIT
-swift build --build-tests
 # A two-node Slurm cluster on this machine for the Slurm executor's tests (they skip without one);
 # its daemons outlive this script, so they keep the outer temporary folder.
 if slurm_env="$(TMPDIR="$outer_tmpdir" scripts/slurm/start-cluster.sh)"; then
