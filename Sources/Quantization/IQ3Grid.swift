@@ -98,6 +98,20 @@ final class IQ3Grid: @unchecked Sendable {
         }
     }
 
+    /// The smallest of `bound` and the lanes of `v` below it (NaN lanes never are): less than
+    /// `bound` exactly when some lane is. Written as lane-wise `a < b ? a : b` selects, which
+    /// LLVM turns into minps.
+    @inline(__always)
+    static func smallestBelow(_ v: SIMD8<Float>, _ bound: Float) -> Float {
+        var m = SIMD8<Float>(repeating: bound)
+        for k in 0..<8 { m[k] = v[k] < m[k] ? v[k] : m[k] }
+        var h = m.lowHalf
+        for k in 0..<4 { h[k] = m.highHalf[k] < h[k] ? m.highHalf[k] : h[k] }
+        var q = h.lowHalf
+        for k in 0..<2 { q[k] = h.highHalf[k] < q[k] ? h.highHalf[k] : q[k] }
+        return q[1] < q[0] ? q[1] : q[0]
+    }
+
     /// ggml's `iq3_find_best_neighbour` for an off-grid tuple `key`: the candidate with the
     /// smallest weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
     /// Writes its levels to `L[0]`, `L[stride]`, `L[2 * stride]`, `L[3 * stride]` and returns its grid
@@ -129,11 +143,10 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w2 * diff * diff
             diff = s * raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) - x3
             d2 += w3 * diff * diff
-            // NaN distances (and the padding lanes) never win, as with ggml's strict <. (A scalar
-            // scan of the lanes: a vector minimum here makes LLVM split the whole loop into pairs.)
-            let candidate = d2 .< SIMD8(repeating: bestD2)
-            let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
-            if (unsafeBitCast(candidate, to: SIMD8<Int32>.self) & laneBits).wrappedSum() != 0 {
+            // NaN distances (and the padding lanes) never win, as with ggml's strict <. The check
+            // for any lane below the best so far uses minps; a vector comparison mask here
+            // compiles to a lane-by-lane loop that costs more than the distances.
+            if Self.smallestBelow(d2, bestD2) < bestD2 {
                 // Unrolled: constant lane indices extract cheaply, a loop counter does not.
                 if d2[0] < bestD2 { bestD2 = d2[0]; best = j }
                 if d2[1] < bestD2 { bestD2 = d2[1]; best = j + 1 }
