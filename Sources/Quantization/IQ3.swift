@@ -123,12 +123,12 @@ enum IQ3 {
                 var bits: Int32 = 0
                 let laneScale = s.trialScale[lane]
                 for k in 0..<8 {
-                    let key = Int(s.keys[8 * k + lane])
-                    if grid.map[key] >= 0 {
+                    let e = grid.entry[Int(s.keys[8 * k + lane])]
+                    if e >= 0 {
                         bits |= 1 << Int32(k)
                     } else {
-                        _ = grid.bestNeighbour(
-                            key, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: laneScale,
+                        grid.bestNeighbour(
+                            entry: e, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: laneScale,
                             L: levels + 8 * 4 * k + lane, stride: 8)
                     }
                 }
@@ -179,8 +179,9 @@ enum IQ3 {
                 let l = Swift.max(0, Swift.min(7, Numerics.nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
                 key |= Int(l) << (3 * i)
             }
-            if grid.map[key] < 0 {
-                _ = grid.bestNeighbour(key, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
+            let e = grid.entry[key]
+            if e < 0 {
+                grid.bestNeighbour(entry: e, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
             } else {
                 for i in 0..<4 { L[4 * k + i] = Int32((key >> (3 * i)) & 7) }
             }
