@@ -3,6 +3,10 @@
 //   swift build -c release --product quantd-bench
 //   .build/release/quantd-bench [--types Q4_K,Q8_0] [--threads 1,2] [--rows 1536] [--cols 2048]
 //                               [--imatrix] [--measure] [--f16] [--min-seconds 1.0] [--input rows.f32 --cols N]
+//                               [--imatrix-file imatrix.f32] [--output out.bin]
+//
+// --imatrix-file: raw f32, --cols importance values (implies --imatrix), e.g. the matrix of the tensor
+// whose rows --input holds; --output writes the quantized bytes of the last type and thread count.
 //
 // --measure adds the per-tensor error metrics a job computes; --f16 feeds the rows as F16 converted
 // inside the workers, as a job on an F16 model does (MB/s stays per MB of f32-equivalent input).
@@ -24,6 +28,8 @@ struct Options {
     var f16 = false
     var minSeconds = 1.0
     var input: String? = nil
+    var imatrixFile: String? = nil
+    var output: String? = nil
 }
 
 func parse() -> Options {
@@ -40,6 +46,8 @@ func parse() -> Options {
         case "--f16": o.f16 = true
         case "--min-seconds": o.minSeconds = Double(args.next() ?? "") ?? o.minSeconds
         case "--input": o.input = args.next()
+        case "--imatrix-file": o.imatrixFile = args.next(); o.imatrix = true
+        case "--output": o.output = args.next()
         default:
             FileHandle.standardError.write("unknown argument \(a)\n".data(using: .utf8)!)
             exit(2)
@@ -73,6 +81,13 @@ if let path = opts.input {
 }
 var imatrix = [Float](repeating: 0, count: opts.cols)
 for i in imatrix.indices { imatrix[i] = abs(rng.next()) * 4 + 0.01 }
+if let path = opts.imatrixFile {
+    guard let raw = FileManager.default.contents(atPath: path), raw.count == opts.cols * 4 else {
+        FileHandle.standardError.write("cannot read \(path) (need raw f32, exactly --cols values)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    imatrix = raw.withUnsafeBytes { b in (0..<opts.cols).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+}
 let mb = Double(data.count * 4) / 1_000_000
 
 let halves = opts.f16 ? data.map { FP16.fromFloat($0) } : []
@@ -101,6 +116,7 @@ for name in opts.types {
         print(String(format: "%-8@ %7d %8.1f %9.1f %9.1f", name as NSString, t, mb / perPass, perPass * 1000,
                      mb / cpuPerPass))
     }
+    if let path = opts.output { FileManager.default.createFile(atPath: path, contents: Data(out)) }
 }
 
 /// The timed loop, outside top-level (main-actor) code so no isolation checks run per pass.

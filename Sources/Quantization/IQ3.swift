@@ -31,17 +31,24 @@ enum IQ3 {
         var wxT: UnsafeMutablePointer<F8>
         var lT: UnsafeMutablePointer<I8>
         var bestT: UnsafeMutablePointer<I8>
+        /// One trial's group keys (8 per group k, one per sub-block), its on-grid bits per
+        /// sub-block and its scale per sub-block: plain arrays, so the per-sub-block loop reads
+        /// and writes them without inserting into or extracting from vector lanes.
+        var keys: UnsafeMutablePointer<Int32>
+        var onGridBits: UnsafeMutablePointer<Int32>
+        var trialScale: UnsafeMutablePointer<Float>
     }
 
     @inline(__always)
     static func withScratch(_ body: (Scratch) -> Void) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 256 + 8) { f in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { i in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 256 + 16) { f in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256 + 64 + 8) { i in
                 withUnsafeTemporaryAllocation(of: F8.self, capacity: 3 * 32) { v in
                     withUnsafeTemporaryAllocation(of: I8.self, capacity: 2 * 32) { l in
-                        let fp = f.baseAddress!, vp = v.baseAddress!, lp = l.baseAddress!
-                        body(Scratch(weight: fp, waux: fp + 256, xval: fp + 512, L: i.baseAddress!, scales: fp + 768,
-                                     xT: vp, wT: vp + 32, wxT: vp + 64, lT: lp, bestT: lp + 32))
+                        let fp = f.baseAddress!, vp = v.baseAddress!, lp = l.baseAddress!, ip = i.baseAddress!
+                        body(Scratch(weight: fp, waux: fp + 256, xval: fp + 512, L: ip, scales: fp + 768,
+                                     xT: vp, wT: vp + 32, wxT: vp + 64, lT: lp, bestT: lp + 32,
+                                     keys: ip + 256, onGridBits: ip + 320, trialScale: fp + 776))
                     }
                 }
             }
@@ -103,23 +110,31 @@ enum IQ3 {
             let id = F8(repeating: 15 + Float(trial) * 0.2) / max
             let thisScale = one / id
             for i in 0..<32 { lT[i] = Lanes.clamp(Lanes.nearestInt(half * (id * xT[i] - one)), 0, 7) }
-            var onGridAux = SIMD8<Int32>(repeating: 0)
             for k in 0..<8 {
                 let keys = lT[4 * k] | lT[4 * k + 1] &<< 3 | lT[4 * k + 2] &<< 6 | lT[4 * k + 3] &<< 9
-                var lanes = active
-                while lanes != 0 {
-                    let lane = lanes.trailingZeroBitCount
-                    lanes &= lanes - 1
-                    let key = Int(keys[lane])
-                    if grid.map[key] >= 0 {
-                        onGridAux[lane] |= 1 << Int32(k)
+                UnsafeMutableRawPointer(s.keys + 8 * k).storeBytes(of: keys, as: SIMD8<Int32>.self)
+            }
+            UnsafeMutableRawPointer(s.trialScale).storeBytes(of: thisScale, as: F8.self)
+            UnsafeMutableRawPointer(s.onGridBits).storeBytes(of: SIMD8<Int32>(repeating: 0), as: SIMD8<Int32>.self)
+            var lanes = active
+            while lanes != 0 {
+                let lane = lanes.trailingZeroBitCount
+                lanes &= lanes - 1
+                var bits: Int32 = 0
+                let laneScale = s.trialScale[lane]
+                for k in 0..<8 {
+                    let e = grid.entry[Int(s.keys[8 * k + lane])]
+                    if e >= 0 {
+                        bits |= 1 << Int32(k)
                     } else {
-                        _ = grid.bestNeighbour(
-                            key, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: thisScale[lane],
+                        grid.bestNeighbour(
+                            entry: e, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: laneScale,
                             L: levels + 8 * 4 * k + lane, stride: 8)
                     }
                 }
+                s.onGridBits[lane] = bits
             }
+            let onGridAux = UnsafeRawPointer(s.onGridBits).loadUnaligned(as: SIMD8<Int32>.self)
             var sumqx = zero, sumq2 = zero
             for i in 0..<32 {
                 let q = Lanes.float(lT[i] &* 2 &+ 1)
@@ -164,8 +179,9 @@ enum IQ3 {
                 let l = Swift.max(0, Swift.min(7, Numerics.nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
                 key |= Int(l) << (3 * i)
             }
-            if grid.map[key] < 0 {
-                _ = grid.bestNeighbour(key, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
+            let e = grid.entry[key]
+            if e < 0 {
+                grid.bestNeighbour(entry: e, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
             } else {
                 for i in 0..<4 { L[4 * k + i] = Int32((key >> (3 * i)) & 7) }
             }

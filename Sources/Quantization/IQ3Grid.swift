@@ -23,6 +23,11 @@ final class IQ3Grid: @unchecked Sendable {
     let planes: UnsafeMutablePointer<SIMD8<Float>>
     /// Per tuple, the index of its first chunk in `planes` (in units of four vectors).
     let firstChunk: UnsafeMutablePointer<Int32>
+    /// Per chunk of `planes`, the map key (levels) of each of its eight candidates.
+    let chunkKeys: UnsafeMutablePointer<UInt16>
+    /// What the search needs of a tuple in one load: its grid index when on the grid, else
+    /// -(1 + (first chunk << 6 | list length)) (lists are at most 63 long).
+    let entry: UnsafeMutablePointer<Int32>
 
     static let xxs = IQ3Grid(dequantGrid: IQGrids.iq3xxsGrid, nwant: 2, values: [4, 12, 20, 28, 36, 44, 52, 62])
     static let s = IQ3Grid(dequantGrid: IQGrids.iq3sGrid, nwant: 3, values: [1, 3, 5, 7, 9, 11, 13, 15])
@@ -78,6 +83,10 @@ final class IQ3Grid: @unchecked Sendable {
         planes.initialize(repeating: SIMD8(repeating: .infinity), count: 4 * chunks)
         firstChunk = .allocate(capacity: 4096)
         firstChunk.initialize(repeating: 0, count: 4096)
+        chunkKeys = .allocate(capacity: 8 * chunks)
+        chunkKeys.initialize(repeating: 0, count: 8 * chunks)
+        entry = .allocate(capacity: 4096)
+        for key in 0..<4096 { entry[key] = map[key] }
         var offset = 0, chunk = 0
         for key in 0..<4096 where map[key] < 0 {
             let list = lists[key]
@@ -86,7 +95,10 @@ final class IQ3Grid: @unchecked Sendable {
             for (j, g) in list.enumerated() { neighbours[offset + 1 + j] = g }
             offset += 1 + list.count
             firstChunk[key] = Int32(chunk)
+            precondition(list.count < 64, "IQ3 neighbour list longer than the search's entry encoding allows")
+            entry[key] = -Int32(1 + (chunk << 6 | list.count))
             for (j, g) in list.enumerated() {
+                chunkKeys[8 * chunk + j] = keys[Int(g)]
                 let l = levels(Int(keys[Int(g)]))
                 let base = 4 * (chunk + j / 8)
                 planes[base + 0][j % 8] = Float(2 * l.0 + 1)
@@ -98,18 +110,32 @@ final class IQ3Grid: @unchecked Sendable {
         }
     }
 
+    /// The smallest of `bound` and the lanes of `v` below it (NaN lanes never are): less than
+    /// `bound` exactly when some lane is. Written as lane-wise `a < b ? a : b` selects, which
+    /// LLVM turns into minps.
+    @inline(__always)
+    static func smallestBelow(_ v: SIMD8<Float>, _ bound: Float) -> Float {
+        var m = SIMD8<Float>(repeating: bound)
+        for k in 0..<8 { m[k] = v[k] < m[k] ? v[k] : m[k] }
+        var h = m.lowHalf
+        for k in 0..<4 { h[k] = m.highHalf[k] < h[k] ? m.highHalf[k] : h[k] }
+        var q = h.lowHalf
+        for k in 0..<2 { q[k] = h.highHalf[k] < q[k] ? h.highHalf[k] : q[k] }
+        return q[1] < q[0] ? q[1] : q[0]
+    }
+
     /// ggml's `iq3_find_best_neighbour` for an off-grid tuple `key`: the candidate with the
     /// smallest weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
-    /// Writes its levels to `L[0]`, `L[stride]`, `L[2 * stride]`, `L[3 * stride]` and returns its grid
-    /// index. Each lane computes one candidate's sum in ggml's order, so the distances are ggml's
+    /// `e` is the tuple's `entry`. Writes the candidate's levels to `L[0]`, `L[stride]`,
+    /// `L[2 * stride]`, `L[3 * stride]`. Each lane computes one candidate's sum in ggml's order, so the distances are ggml's
     /// bit for bit; the first lane holding the smallest of them is ggml's strict-< scan's choice.
     @inline(__always)
     func bestNeighbour(
-        _ key: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
+        entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
         stride: Int = 1
-    ) -> Int {
-        let offset = Int(-map[key] - 1)
-        let n = Int(neighbours[offset])
+    ) {
+        let code = Int(-(e + 1))
+        let n = code & 63, first = code >> 6
         let s = SIMD8<Float>(repeating: scale)
         let x0 = SIMD8<Float>(repeating: x[0]), x1 = SIMD8<Float>(repeating: x[1])
         let x2 = SIMD8<Float>(repeating: x[2]), x3 = SIMD8<Float>(repeating: x[3])
@@ -117,7 +143,7 @@ final class IQ3Grid: @unchecked Sendable {
         let w2 = SIMD8<Float>(repeating: w[2]), w3 = SIMD8<Float>(repeating: w[3])
         var bestD2 = Float.greatestFiniteMagnitude
         var best = -1
-        var p = planes + 4 * Int(firstChunk[key])
+        var p = planes + 4 * first
         var j = 0
         while j < n {
             let raw = UnsafeRawPointer(p)
@@ -129,11 +155,10 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w2 * diff * diff
             diff = s * raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) - x3
             d2 += w3 * diff * diff
-            // NaN distances (and the padding lanes) never win, as with ggml's strict <. (A scalar
-            // scan of the lanes: a vector minimum here makes LLVM split the whole loop into pairs.)
-            let candidate = d2 .< SIMD8(repeating: bestD2)
-            let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
-            if (unsafeBitCast(candidate, to: SIMD8<Int32>.self) & laneBits).wrappedSum() != 0 {
+            // NaN distances (and the padding lanes) never win, as with ggml's strict <. The check
+            // for any lane below the best so far uses minps; a vector comparison mask here
+            // compiles to a lane-by-lane loop that costs more than the distances.
+            if Self.smallestBelow(d2, bestD2) < bestD2 {
                 // Unrolled: constant lane indices extract cheaply, a loop counter does not.
                 if d2[0] < bestD2 { bestD2 = d2[0]; best = j }
                 if d2[1] < bestD2 { bestD2 = d2[1]; best = j + 1 }
@@ -148,13 +173,11 @@ final class IQ3Grid: @unchecked Sendable {
             p += 4
         }
         // No finite distance (NaN or overflowing inputs; ggml asserts here): take the nearest point.
-        let index = Int(neighbours[offset + 1 + Swift.max(best, 0)])
-        let k = Int(keys[index])
+        let k = Int(chunkKeys[8 * first + Swift.max(best, 0)])
         L[0] = Int32(k & 7)
         L[stride] = Int32((k >> 3) & 7)
         L[2 * stride] = Int32((k >> 6) & 7)
         L[3 * stride] = Int32((k >> 9) & 7)
-        return index
     }
 
 }

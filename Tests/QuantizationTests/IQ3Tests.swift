@@ -58,6 +58,41 @@ import GGUF
         #expect(Array(UnsafeBufferPointer(start: ours.neighbours, count: ours.neighbourTotal)) == ref.neighbours)
     }
 
+    /// The search's own encoding of ggml's tables: `entry` is ggml's grid index for a tuple on
+    /// the grid, else it names a chunk run whose candidates (levels in `chunkKeys`, grid values
+    /// in `planes`) are ggml's neighbour list for the tuple, in ggml's order.
+    @Test(arguments: [256, 512])
+    func searchEntriesMatchGGMLNeighbourLists(_ size: Int) throws {
+        let ref = try #require(IQ3Tests.ggmlTables[size])
+        let ours = size == 256 ? IQ3Grid.xxs : IQ3Grid.s
+        func refKey(_ index: Int) -> Int {
+            var key = 0
+            for i in 0..<4 { key |= (((Int(ref.grid[index] >> UInt32(8 * i)) & 0xFF) - 1) / 2) << (3 * i) }
+            return key
+        }
+        var offGrid = 0
+        for key in 0..<4096 {
+            let e = Int(ours.entry[key])
+            if ref.map[key] >= 0 {
+                #expect(e == Int(ref.map[key]))
+                continue
+            }
+            offGrid += 1
+            let offset = Int(-ref.map[key] - 1)
+            let n = Int(ref.neighbours[offset])
+            #expect(e < 0)
+            let code = -(e + 1), first = code >> 6
+            #expect(code & 63 == n)
+            for j in 0..<n {
+                let expected = refKey(Int(ref.neighbours[offset + 1 + j]))
+                #expect(Int(ours.chunkKeys[8 * first + j]) == expected)
+                let plane = ours.planes + 4 * (first + j / 8)
+                for i in 0..<4 { #expect(plane[i][j % 8] == Float(2 * ((expected >> (3 * i)) & 7) + 1)) }
+            }
+        }
+        #expect(offGrid == 4096 - size)
+    }
+
     @Test(arguments: ["IQ3_XXS", "IQ3_S"])
     func quantizeMatchesGGML(_ typeName: String) throws {
         let type = try #require(GGMLType(name: typeName))

@@ -4,7 +4,7 @@ f32 input, for comparison with quantd-bench on the same shape.
 
     ~/.cache/gguf-oracle/venv/bin/python scripts/quant/bench_ggml.py \
         --lib ~/.cache/gguf-oracle/venv/lib/python3.11/site-packages/llama_cpp/lib/libggml-base.so \
-        [--rows 512] [--cols 2048] [--imatrix] [--types Q4_K,Q8_0]
+        [--rows 512] [--cols 2048] [--imatrix] [--types Q4_K,Q8_0] [--input rows.f32 [--imatrix-file w.f32]]
 """
 import argparse
 import time
@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--types", default=DEFAULT)
     ap.add_argument("--min-seconds", type=float, default=0.5)
     ap.add_argument("--input", help="raw little-endian f32 rows of --cols values")
+    ap.add_argument("--imatrix-file", help="raw little-endian f32, --cols importance values (implies --imatrix)")
     a = ap.parse_args()
     g = GGML(a.lib)
     rng = np.random.default_rng(1)
@@ -34,6 +35,11 @@ def main():
     else:
         x = (rng.standard_normal((a.rows, a.cols)) * 0.03).astype(np.float32)
     w = (np.abs(rng.standard_normal(a.cols)) * 4 + 0.01).astype(np.float32)
+    if a.imatrix_file:
+        w = np.fromfile(a.imatrix_file, dtype="<f4")
+        if w.size != a.cols:
+            raise SystemExit(f"{a.imatrix_file}: {w.size} values, need --cols {a.cols}")
+        a.imatrix = True
     mb = x.nbytes / 1e6
     print(f"ggml: {a.rows} x {a.cols} f32 ({mb:.1f} MB), imatrix: {a.imatrix}")
     for tn in a.types.split(","):

@@ -10,9 +10,11 @@ LIB=${GGML_LIB:-$HOME/.cache/gguf-oracle/venv/lib/python3.11/site-packages/llama
 PY=${ORACLE_PY:-$HOME/.cache/gguf-oracle/venv/bin/python}
 TYPES=${1:-"F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0 MXFP4"}
 EXTRA=${2:-}
-# INPUT=rows.f32 COLS=768 to time real weights instead of synthetic rows.
+# INPUT=rows.f32 COLS=768 to time real weights instead of synthetic rows, IMATRIX_FILE=w.f32 (COLS
+# values) for their real importance vector (scripts/quant/dump_tensor_rows.py writes both).
 SHAPE="--rows 512"
 if [ -n "${INPUT:-}" ]; then SHAPE="--input $INPUT --cols ${COLS:-768}"; fi
+if [ -n "${IMATRIX_FILE:-}" ]; then SHAPE="$SHAPE --imatrix-file $IMATRIX_FILE"; fi
 printf "type\tggml_MBps\tquantd_MBps\tratio\n"
 for t in $TYPES; do
   g=$(cd scripts/quant && $PY bench_ggml.py --lib "$LIB" --types "$t" $SHAPE --min-seconds 0.6 $EXTRA | awk 'NR==2{print $6}')
