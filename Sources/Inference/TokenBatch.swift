@@ -9,20 +9,20 @@
 /// (the token before it in each of its sequences belongs to all of them). Anything else is refused
 /// with `InferenceError.invalidBatch`, which says which token breaks it.
 public struct TokenBatch: Sendable, Equatable {
-    /// The sequences one token belongs to: ids 0..<64 as bits.
+    /// The sequences one token belongs to: ids 0..<128 as bits.
     public struct Sequences: Sendable, Equatable, Hashable {
-        public var bits: UInt64
+        public var bits: UInt128
 
-        public init(bits: UInt64) { self.bits = bits }
+        public init(bits: UInt128) { self.bits = bits }
 
         /// A set of ids, each in 0..<`TokenBatch.maximumSequences`.
         public init(_ ids: some Sequence<Int>) throws {
-            var bits: UInt64 = 0
+            var bits: UInt128 = 0
             for id in ids {
                 guard id >= 0, id < TokenBatch.maximumSequences else {
                     throw InferenceError.invalidBatch("sequence id \(id) is outside 0..<\(TokenBatch.maximumSequences)")
                 }
-                bits |= 1 << UInt64(id)
+                bits |= 1 << UInt128(id)
             }
             self.bits = bits
         }
@@ -35,7 +35,8 @@ public struct TokenBatch: Sendable, Equatable {
         func meets(_ other: Sequences) -> Bool { bits & other.bits != 0 }
     }
 
-    public static let maximumSequences = 64
+    /// Enough for a multiple-choice item of 100 answers, the most llama-perplexity reads.
+    public static let maximumSequences = 128
 
     public let tokens: [Int32]
     public let positions: [Int]

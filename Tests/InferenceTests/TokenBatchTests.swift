@@ -114,7 +114,8 @@ import Testing
         #expect(reason([0, 1, 2], [[0, 1], [0], [0, 1]])?.contains("token 2") == true)  // diverged, then shared
         #expect(reason([0, 1, 1, 2], [[0, 1], [0], [1], [0, 1]])?.contains("do not share token 1") == true)
         #expect(reason([0], [[]])?.contains("no sequence") == true)
-        #expect(reason([0], [[64]])?.contains("64") == true)
+        #expect(reason([0], [[128]])?.contains("128") == true)
+        #expect(reason([0, 1], [[0, 127], [127]]) == nil)
         #expect(reason([0, 1], [[0]]) != nil)  // counts differ
         #expect(throws: InferenceError.emptyInput) { try TokenBatch(sequence: []) }
         let model = try Fixture.model("f32")
