@@ -95,15 +95,15 @@ enum AttentionTile {
                               scale: scale, softcap: softcap, sink: sink, gathered: scratch.visible)
             }
         } else {
-        for i in 0..<nq {
-            let query = i0 + i
-            let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
-            if softcap > 0 {
-                let row = st + i * n, inverse = 1 / softcap
-                for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+            for i in 0..<nq {
+                let query = i0 + i
+                let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
+                if softcap > 0 {
+                    let row = st + i * n, inverse = 1 / softcap
+                    for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+                }
+                softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale, sink: sink)
             }
-            softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale, sink: sink)
-        }
         }
         let vp = scratch.valuePanel
         var c0 = 0
@@ -119,26 +119,15 @@ enum AttentionTile {
 
     /// The softmax of one query's row of scores (keys `firstKey ..< firstKey + n`) over the keys it
     /// sees in `batch`: those gathered in order, soft-capped, `softmax`ed as one contiguous row and put
-    /// back, every other key 0. With a window, the query sees the last `window` positions of its history.
+    /// back, every other key 0.
     static func maskedSoftmax(
         _ row: UnsafeMutablePointer<Float>, keys n: Int, firstKey: Int, query: Int, batch: TokenBatch, window: Int,
         scale: Float, softcap: Float, sink: Float, gathered: UnsafeMutablePointer<Float>
     ) {
-        let lowest = window > 0 ? batch.positions[query] - window + 1 : 0
-        var count = 0, position = 0
-        batch.historyRuns.withUnsafeBufferPointer { runs in
-            var r = batch.historyRunStart[query]
-            let end = batch.historyRunStart[query + 1]
-            while r < end {
-                for key in runs[r]..<runs[r + 1] {
-                    if position >= lowest {
-                        gathered[count] = row[key - firstKey]
-                        count += 1
-                    }
-                    position += 1
-                }
-                r += 2
-            }
+        var count = 0
+        forEachVisibleKey(of: query, in: batch, window: window) { key in
+            gathered[count] = row[key - firstKey]
+            count += 1
         }
         if softcap > 0 {
             let inverse = 1 / softcap
@@ -146,20 +135,27 @@ enum AttentionTile {
         }
         softmax(gathered, keys: count, visible: 0...(count - 1), scale: scale, sink: sink)
         row.update(repeating: 0, count: n)
-        count = 0; position = 0
-        batch.historyRuns.withUnsafeBufferPointer { runs in
-            var r = batch.historyRunStart[query]
-            let end = batch.historyRunStart[query + 1]
-            while r < end {
-                for key in runs[r]..<runs[r + 1] {
-                    if position >= lowest {
-                        row[key - firstKey] = gathered[count]
-                        count += 1
-                    }
-                    position += 1
-                }
-                r += 2
-            }
+        count = 0
+        forEachVisibleKey(of: query, in: batch, window: window) { key in
+            row[key - firstKey] = gathered[count]
+            count += 1
+        }
+    }
+
+    /// The batch indices of the keys `query` attends to, in order: its history (`TokenBatch`), of
+    /// which a window keeps the last `window` positions (the k-th key of a history is at position k).
+    @inline(__always)
+    static func forEachVisibleKey(of query: Int, in batch: TokenBatch, window: Int, _ body: (Int) -> Void) {
+        let lowest = window > 0 ? batch.positions[query] - window + 1 : 0
+        var position = 0
+        var r = batch.historyRunStart[query]
+        let end = batch.historyRunStart[query + 1]
+        while r < end {
+            let lower = batch.historyRuns[r], upper = batch.historyRuns[r + 1]
+            let skip = min(upper - lower, max(0, lowest - position))
+            for key in (lower + skip)..<upper { body(key) }
+            position += upper - lower
+            r += 2
         }
     }
 

@@ -96,8 +96,8 @@ public enum ChoiceScorer {
     /// its own (`TokenBatch`), items added while the pass stays within `batchTokens` tokens (an item
     /// that needs more runs alone). Each sequence's rows are those of a pass over it alone, which are
     /// those llama-perplexity reads from its batch. `progress(done)` is called for each item once its
-    /// pass is scored (so in bursts, a pass's items at once) and may throw to stop. An item that cannot be scored
-    /// (`ChoiceItem.problem`) throws `ChoiceItemError` once the items before it are scored.
+    /// pass is scored (so in bursts, a pass's items at once) and may throw to stop. An item that
+    /// cannot be scored (`ChoiceItem.problem`) throws `ChoiceItemError` once the items before it are.
     public static func score(
         model: LlamaModel, items: [ChoiceItem], threads: Int, batchTokens: Int = defaultBatchTokens,
         progress: ((_ itemsDone: Int) throws -> Void)? = nil

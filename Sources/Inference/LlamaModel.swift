@@ -172,8 +172,10 @@ public final class LlamaModel {
     }
 
     /// Logits of the tokens at `outputs` (batch indices, in the order given) of one pass over
-    /// `batch`, `outputs.count × vocabularySize` into `out`. Each sequence of the batch gets the rows
-    /// it would get alone (`TokenBatch`); tokens shared by several sequences are computed once.
+    /// `batch`, `outputs.count × vocabularySize`, into the first rows of `out`, which grows when it is
+    /// shorter and otherwise keeps its size (passes of varying size reuse one array instead of
+    /// faulting in a new one each time). Each sequence of the batch gets the rows it would get alone
+    /// (`TokenBatch`); tokens shared by several sequences are computed once.
     public func logits(batch: TokenBatch, outputs: [Int], threads: Int = 1, into out: inout [Float]) throws {
         for t in batch.tokens where t < 0 || Int(t) >= vocabularySize {
             throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
@@ -185,7 +187,7 @@ public final class LlamaModel {
         let threads = max(1, threads)
         let e = hyperParameters.embeddingLength
         let n = outputs.count * vocabularySize
-        if out.count != n { out = [Float](repeating: 0, count: n) }
+        if out.count < n { out = [Float](repeating: 0, count: n) }
         withExtendedLifetime(weights) {
             var scratch = LlamaScratch(tokens: batch.count, hp: hyperParameters)
             defer { scratch.deallocate() }

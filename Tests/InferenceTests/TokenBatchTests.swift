@@ -66,8 +66,9 @@ import Testing
         }
         // Rows asked for in any order are the same rows.
         let picked = [packed.batch.count - 1, 3, 40]
-        var some: [Float] = []
+        var some = [Float](repeating: .nan, count: (picked.count + 2) * n)
         try model.logits(batch: packed.batch, outputs: picked, threads: threads, into: &some)
+        #expect(some.count == (picked.count + 2) * n && some[picked.count * n].isNaN, "a longer array keeps its size and its rows past the outputs")
         for (r, index) in picked.enumerated() {
             #expect(Array(some[(r * n)..<((r + 1) * n)]) == Array(all[(index * n)..<((index + 1) * n)]))
         }
