@@ -60,8 +60,10 @@ import Testing
             for (p, index) in packed.indices[s].enumerated() {
                 let batched = Array(all[(index * n)..<((index + 1) * n)])
                 let own = Array(alone[(p * n)..<((p + 1) * n)])
-                #expect(batched == own, "\(file): sequence \(s) position \(p) (batch token \(index))")
-                if batched != own { return }
+                let same = batched == own
+                let largest = zip(batched, own).map { abs($0 - $1) }.max() ?? 0
+                #expect(same, "\(file): sequence \(s) position \(p) (batch token \(index)): max |Δlogit| \(largest)")
+                if !same { return }
             }
         }
         // Rows asked for in any order are the same rows.
