@@ -10,6 +10,8 @@ import Foundation
 /// With a `window` w > 0, token i attends to tokens i-w+1...i only (llama.cpp's LLAMA_SWA_TYPE_STANDARD
 /// masks key p0 for query p1 when p1 - p0 >= w). A `softcap` c > 0 (Gemma2) replaces each score s
 /// by c·tanh(s/c) before the softmax, as llama.cpp's graph does (scale by 1/c, tanh, scale by c).
+/// With a `batch` of several sequences, a token attends only to the earlier tokens of its own
+/// sequences (see `TokenBatch`; a window then counts positions).
 /// `sinks` (gpt-oss, one logit per query head) join each row's softmax as one more score that no
 /// value goes with (ggml_soft_max_add_sinks): they raise the max and the sum.
 /// The work items are (head, block of queries) — see `AttentionTile` — taken by threads from a
@@ -25,7 +27,7 @@ enum Attention {
     static func causal(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, tokens: Int, heads: Int,
         kvHeads: Int, headDimension d: Int, valueDimension: Int? = nil, scale: Float, window: Int = 0,
-        softcap: Float = 0, sinks: [Float]? = nil, roundsKVToHalf: Bool = true,
+        softcap: Float = 0, sinks: [Float]? = nil, roundsKVToHalf: Bool = true, batch: TokenBatch? = nil,
         into out: UnsafeMutablePointer<Float>, threads: Int
     ) {
         let dv = valueDimension ?? d
@@ -55,7 +57,8 @@ enum Attention {
                     q: job.q, k: job.k, v: job.v, heads: heads, kvHeads: kvHeads, headDimension: d,
                     valueDimension: dv, head: h,
                     kvHead: h / group, firstQuery: i0, count: min(tokens, i0 + blockSize) - i0, scale: scale,
-                    window: window, softcap: softcap, sink: sinks?[h] ?? -.infinity, scratch: scratch, into: job.out)
+                    window: window, softcap: softcap, sink: sinks?[h] ?? -.infinity, batch: batch, scratch: scratch,
+                    into: job.out)
             }
         }
         if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }

@@ -34,6 +34,7 @@ enum AttentionTile {
         let scores: UnsafeMutablePointer<Float>      // queries × tokens
         let valuePanel: UnsafeMutablePointer<Float>  // tokens × queries
         let partial: UnsafeMutablePointer<Float>     // queries × MatMul.tileTokens
+        let visible: UnsafeMutablePointer<Float>     // tokens: one query's visible scores, gathered
 
         init(tokens: Int, headDimension d: Int) {
             func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -42,25 +43,39 @@ enum AttentionTile {
             let b = AttentionTile.queries
             queryRows = floats(b * d); keys = floats(tokens * d); keyPanel = floats(d * b)
             scores = floats(b * tokens); valuePanel = floats(tokens * b); partial = floats(b * MatMul.tileTokens)
+            visible = floats(tokens)
         }
 
         func deallocate() {
-            for p in [queryRows, keys, keyPanel, scores, valuePanel, partial] { p.deallocate() }
+            for p in [queryRows, keys, keyPanel, scores, valuePanel, partial, visible] { p.deallocate() }
         }
     }
 
     /// Output rows of queries `i0 ..< i0 + count` of head `h` (kv head `kvh`). Values are `dv` wide
     /// (default `d`, the width of queries and keys); the output is `tokens × heads × dv`.
+    ///
+    /// With a `batch`, a query sees only its own sequences' tokens (`TokenBatch`), the window counted
+    /// in positions. Its visible scores are gathered into one contiguous row for the softmax, so the
+    /// softmax sums them in the lanes and order of a pass over its sequence alone, and scattered back
+    /// with zeros between them; the weighted sum of values then adds the same terms in the same order
+    /// plus exact zeros. A sequence's rows come out bit for bit as when it runs alone.
     @inline(__always)
     static func block(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, heads: Int, kvHeads: Int,
         headDimension d: Int, valueDimension dv: Int? = nil, head h: Int, kvHead kvh: Int, firstQuery i0: Int,
-        count nq: Int, scale: Float, window: Int, softcap: Float = 0, sink: Float = -.infinity, scratch: Scratch,
-        into out: UnsafeMutablePointer<Float>
+        count nq: Int, scale: Float, window: Int, softcap: Float = 0, sink: Float = -.infinity,
+        batch: TokenBatch? = nil, scratch: Scratch, into out: UnsafeMutablePointer<Float>
     ) {
         let b = queries
         let dv = dv ?? d
-        let first = window > 0 ? max(0, i0 - window + 1) : 0
+        let first: Int
+        if let batch {
+            var earliest = i0
+            for i in i0..<(i0 + nq) { earliest = min(earliest, batch.firstVisible(i)) }
+            first = earliest
+        } else {
+            first = window > 0 ? max(0, i0 - window + 1) : 0
+        }
         let n = i0 + nq - first
         let qStride = heads * d, kvStride = kvHeads * d, vStride = kvHeads * dv, outStride = heads * dv
         let qc = scratch.queryRows, kc = scratch.keys, st = scratch.scores
@@ -74,14 +89,21 @@ enum AttentionTile {
                                  ldy: n, partial: scratch.partial)
             j0 += b
         }
-        for i in 0..<nq {
-            let query = i0 + i
-            let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
-            if softcap > 0 {
-                let row = st + i * n, inverse = 1 / softcap
-                for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+        if let batch {
+            for i in 0..<nq {
+                maskedSoftmax(st + i * n, keys: n, firstKey: first, query: i0 + i, batch: batch, window: window,
+                              scale: scale, softcap: softcap, sink: sink, gathered: scratch.visible)
             }
-            softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale, sink: sink)
+        } else {
+            for i in 0..<nq {
+                let query = i0 + i
+                let visible = (window > 0 ? max(0, query - window + 1) : 0) - first
+                if softcap > 0 {
+                    let row = st + i * n, inverse = 1 / softcap
+                    for j in visible...(query - first) { row[j] = tanhf(row[j] * inverse) * softcap }
+                }
+                softmax(st + i * n, keys: n, visible: visible...(query - first), scale: scale, sink: sink)
+            }
         }
         let vp = scratch.valuePanel
         var c0 = 0
@@ -92,6 +114,48 @@ enum AttentionTile {
             MatMul.multiplyPanel(st, tokens: nq, columns: n, panel: vp, rowCount: count,
                                  into: out + (i0 * heads + h) * dv + c0, ldy: outStride, partial: scratch.partial)
             c0 += b
+        }
+    }
+
+    /// The softmax of one query's row of scores (keys `firstKey ..< firstKey + n`) over the keys it
+    /// sees in `batch`: those gathered in order, soft-capped, `softmax`ed as one contiguous row and put
+    /// back, every other key 0.
+    static func maskedSoftmax(
+        _ row: UnsafeMutablePointer<Float>, keys n: Int, firstKey: Int, query: Int, batch: TokenBatch, window: Int,
+        scale: Float, softcap: Float, sink: Float, gathered: UnsafeMutablePointer<Float>
+    ) {
+        var count = 0
+        forEachVisibleKey(of: query, in: batch, window: window) { key in
+            gathered[count] = row[key - firstKey]
+            count += 1
+        }
+        if softcap > 0 {
+            let inverse = 1 / softcap
+            for j in 0..<count { gathered[j] = tanhf(gathered[j] * inverse) * softcap }
+        }
+        softmax(gathered, keys: count, visible: 0...(count - 1), scale: scale, sink: sink)
+        row.update(repeating: 0, count: n)
+        count = 0
+        forEachVisibleKey(of: query, in: batch, window: window) { key in
+            row[key - firstKey] = gathered[count]
+            count += 1
+        }
+    }
+
+    /// The batch indices of the keys `query` attends to, in order: its history (`TokenBatch`), of
+    /// which a window keeps the last `window` positions (the k-th key of a history is at position k).
+    @inline(__always)
+    static func forEachVisibleKey(of query: Int, in batch: TokenBatch, window: Int, _ body: (Int) -> Void) {
+        let lowest = window > 0 ? batch.positions[query] - window + 1 : 0
+        var position = 0
+        var r = batch.historyRunStart[query]
+        let end = batch.historyRunStart[query + 1]
+        while r < end {
+            let lower = batch.historyRuns[r], upper = batch.historyRuns[r + 1]
+            let skip = min(upper - lower, max(0, lowest - position))
+            for key in (lower + skip)..<upper { body(key) }
+            position += upper - lower
+            r += 2
         }
     }
 

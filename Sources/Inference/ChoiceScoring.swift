@@ -45,13 +45,22 @@ public struct ChoiceItem: Sendable, Equatable {
     /// held for one item: about this many rows of the vocabulary (800 MB for a 49,152-token vocabulary).
     public static let maximumTokens = 4096
 
+    /// Tokens the item takes in a forward pass: its shared text once and every choice's own tokens.
+    public var requiredTokens: Int {
+        let cp = commonPrefix
+        return cp + sequences.reduce(0) { $0 + $1.count - cp }
+    }
+
     /// Why this item cannot be scored as llama-perplexity scores it, if it cannot (llama-perplexity
     /// itself reads out of bounds on such items), or is too long (`maximumTokens`).
     public var problem: String? {
         guard sequences.count >= 2, correct.count == sequences.count else { return "it has fewer than two choices" }
+        guard sequences.count <= TokenBatch.maximumSequences else {
+            return "it has \(sequences.count) choices, more than \(TokenBatch.maximumSequences)"
+        }
         let cp = commonPrefix
         guard cp >= 1 else { return "its choices share no first token (the vocabulary adds no BOS and the text is empty)" }
-        let required = cp + sequences.reduce(0) { $0 + $1.count - cp }
+        let required = requiredTokens
         guard required <= Self.maximumTokens else {
             return "it needs \(required) tokens (its shared text once and every choice), more than \(Self.maximumTokens)"
         }
@@ -78,53 +87,110 @@ public struct ChoiceOutcome: Sendable, Equatable {
 }
 
 public enum ChoiceScorer {
-    /// Scores `items` on `model`, each sequence a forward pass of its own (the model attends within one
-    /// sequence, so its rows are those llama-perplexity reads from its shared-prefix batch). The
-    /// sequences of an item run side by side on `threads`. `progress(done)` is called after each
-    /// item and may throw to stop.
+    /// Tokens per forward pass that items are packed into (llama-perplexity packs into its context,
+    /// `-c`; 512 is the size its task runs are usually given).
+    public static let defaultBatchTokens = 512
+
+    /// Scores `items` on `model`, several items per forward pass as llama-perplexity packs them: each
+    /// item's shared text once for all its choices, then each choice's own tokens as a sequence of
+    /// its own (`TokenBatch`), items added while the pass stays within `batchTokens` tokens (an item
+    /// that needs more runs alone). Each sequence's rows are those of a pass over it alone, which are
+    /// those llama-perplexity reads from its batch. `progress(done)` is called for each item once its
+    /// pass is scored (so in bursts, a pass's items at once) and may throw to stop. An item that
+    /// cannot be scored (`ChoiceItem.problem`) throws `ChoiceItemError` once the items before it are.
     public static func score(
-        model: LlamaModel, items: [ChoiceItem], threads: Int,
+        model: LlamaModel, items: [ChoiceItem], threads: Int, batchTokens: Int = defaultBatchTokens,
         progress: ((_ itemsDone: Int) throws -> Void)? = nil
     ) throws -> [ChoiceOutcome] {
         let n = model.vocabularySize
+        let threads = max(1, threads)
         var outcomes: [ChoiceOutcome] = []
         outcomes.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
-            if let problem = item.problem { throw ChoiceItemError(index: index, reason: problem) }
-            let cp = item.commonPrefix
-            let lanes = max(1, min(threads, item.sequences.count))
-            let perPass = max(1, threads / lanes)
-            let outputs = item.sequences.map { _ in PassOutput() }
-            let job = UncheckedSendable(model)
-            let sequences = item.sequences
-            let pass: @Sendable (Int) -> Void = { s in
-                do {
-                    try job.value.logits(tokens: sequences[s], threads: perPass, from: cp - 1, into: &outputs[s].logits)
-                } catch {
-                    outputs[s].error = error
+        var logits: [Float] = []
+        var i0 = 0
+        while i0 < items.count {
+            if let problem = items[i0].problem { throw ChoiceItemError(index: i0, reason: problem) }
+            var pack = Pack()
+            var i1 = i0
+            while i1 < items.count, items[i1].problem == nil {
+                let item = items[i1]
+                if i1 > i0, pack.tokens.count + item.requiredTokens > batchTokens
+                    || pack.sequenceCount + item.sequences.count > TokenBatch.maximumSequences {
+                    break
+                }
+                try pack.add(item)
+                i1 += 1
+            }
+            let batch = try TokenBatch(tokens: pack.tokens, positions: pack.positions, sequences: pack.sets)
+            try model.logits(batch: batch, outputs: pack.outputs, threads: threads, into: &logits)
+            let scored = (i0..<i1).map { _ in ScoredItem() }
+            let places = pack.places
+            let job = UncheckedSendable(items), rows = logits, start = i0
+            let work: @Sendable (Int) -> Void = { k in
+                let item = job.value[start + k], place = places[k], cp = item.commonPrefix
+                rows.withUnsafeBufferPointer { buffer in
+                    let base = buffer.baseAddress!
+                    scored[k].scores = Self.scores(item: item, commonPrefix: cp, rows: { s, p in
+                        base + (p < cp ? place.prefixRow : place.endingRows[s] + (p - cp)) * n
+                    }, vocabulary: n)
                 }
             }
-            if lanes == 1 {
-                for s in sequences.indices { pass(s) }
+            // The log-softmaxes of the rows are a serial stretch otherwise (a vocabulary's worth
+            // of exps per scored token).
+            if threads == 1 || scored.count == 1 {
+                for k in scored.indices { work(k) }
             } else {
-                DispatchQueue.concurrentPerform(iterations: sequences.count, execute: pass)
+                DispatchQueue.concurrentPerform(iterations: scored.count, execute: work)
             }
-            if let error = outputs.lazy.compactMap(\.error).first { throw error }
-            // Row p of sequence s is at offsets[s] + (p - (cp - 1)) rows.
-            var offsets: [Int] = [], all: [Float] = []
-            for out in outputs {
-                offsets.append(all.count)
-                all += out.logits
+            for (k, result) in scored.enumerated() {
+                outcomes.append(outcome(scores: result.scores, item: items[i0 + k]))
+                try progress?(i0 + k + 1)
             }
-            let scores = all.withUnsafeBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                return Self.scores(item: item, commonPrefix: cp,
-                                   rows: { s, p in base + offsets[s] + (p - (cp - 1)) * n }, vocabulary: n)
-            }
-            outcomes.append(outcome(scores: scores, item: item))
-            try progress?(index + 1)
+            i0 = i1
         }
         return outcomes
+    }
+
+    /// Where an item's rows are in a pass's logits: the last token of its shared text, and each
+    /// choice's first own token (the choice's later tokens follow it).
+    struct Place: Sendable {
+        var prefixRow: Int
+        var endingRows: [Int]
+    }
+
+    /// The tokens of one forward pass, item after item, as llama-perplexity lays them out: an
+    /// item's shared text with all its sequence ids, then each choice's own tokens with its own.
+    /// Logits are asked for the shared text's last token and every choice token that a score reads
+    /// (all but a choice's last; WinoGrande reads its first choice's last, see `winogrande`).
+    struct Pack {
+        var tokens: [Int32] = []
+        var positions: [Int] = []
+        var sets: [TokenBatch.Sequences] = []
+        var outputs: [Int] = []
+        var places: [Place] = []
+        var sequenceCount = 0
+
+        mutating func add(_ item: ChoiceItem) throws {
+            let cp = item.commonPrefix
+            let shared = try TokenBatch.Sequences(sequenceCount..<(sequenceCount + item.sequences.count))
+            for p in 0..<cp {
+                tokens.append(item.sequences[0][p]); positions.append(p); sets.append(shared)
+            }
+            var place = Place(prefixRow: outputs.count, endingRows: [])
+            outputs.append(tokens.count - 1)
+            let readsLast: Bool
+            if case .winogrande = item.rule { readsLast = true } else { readsLast = false }
+            for (s, sequence) in item.sequences.enumerated() {
+                let own = try TokenBatch.Sequences([sequenceCount + s])
+                place.endingRows.append(outputs.count)
+                for p in cp..<sequence.count {
+                    tokens.append(sequence[p]); positions.append(p); sets.append(own)
+                    if p < sequence.count - 1 || readsLast { outputs.append(tokens.count - 1) }
+                }
+            }
+            places.append(place)
+            sequenceCount += item.sequences.count
+        }
     }
 
     /// The choice llama-perplexity takes: the highest score, the first of equal ones; for WinoGrande
@@ -230,4 +296,9 @@ public struct ChoiceItemError: Error, CustomStringConvertible {
     public var reason: String
 
     public var description: String { "item \(index + 1) cannot be scored: \(reason)" }
+}
+
+/// One item's scores, written by the worker that scores it.
+private final class ScoredItem: @unchecked Sendable {
+    var scores: [Double] = []
 }

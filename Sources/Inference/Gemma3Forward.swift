@@ -10,15 +10,15 @@
 /// scores soft-capped (`attentionLogitSoftcap`) and its sliding layers rotated like the global ones.
 extension LlamaModel {
     /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
-    func forwardGemma3Hidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+    func forwardGemma3Hidden(tokens: [Int32], batch: TokenBatch?, scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
         let hp = hyperParameters, n = tokens.count, e = hp.embeddingLength, d = hp.headDimension
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
         }
         Kernels.scale(s.hidden, count: n * e, by: hp.embeddingScale)
-        let globalTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
+        let globalTable = Kernels.ropeTable(batch: batch, tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
                                             scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors)
-        let slidingTable = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions,
+        let slidingTable = Kernels.ropeTable(batch: batch, tokens: n, dimensions: hp.ropeDimensions,
                                              base: hp.ropeFrequencyBaseSliding, scale: hp.ropeFrequencyScaleSliding,
                                              freqFactors: nil)
         for (il, layer) in layers.enumerated() {
@@ -37,8 +37,8 @@ extension LlamaModel {
             Kernels.scale(s.q, count: n * hp.qDimension, by: hp.attentionScale)
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: 1, window: sliding ? hp.slidingWindow : 0,
-                             softcap: hp.attentionLogitSoftcap,
-                             roundsKVToHalf: roundsActivationsLikeGGML, into: s.attention, threads: threads)
+                             softcap: hp.attentionLogitSoftcap, roundsKVToHalf: roundsActivationsLikeGGML, batch: batch,
+                             into: s.attention, threads: threads)
             gemma3Project(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads)
             if let w = layer.postAttentionNorm {
                 Kernels.rmsNormInPlace(s.projected, rows: n, count: e, weight: w, epsilon: hp.rmsEpsilon)

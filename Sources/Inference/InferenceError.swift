@@ -11,6 +11,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
     case emptyInput
     case outputPosition(from: Int, tokens: Int)
+    /// A `TokenBatch` whose layout is not a set of complete sequences; the text names the token.
+    case invalidBatch(String)
     /// A file of a supported architecture in a variant this forward pass does not run; `detail`
     /// says which and what to do.
     case unsupportedVariant(architecture: String, detail: String)
@@ -32,6 +34,7 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         case .emptyInput: return "no tokens to evaluate"
         case .outputPosition(let from, let tokens):
             return "logits asked from position \(from), but the chunk has positions 0..<\(tokens)"
+        case .invalidBatch(let reason): return "the token batch is not a set of complete sequences: \(reason)"
         case .unsupportedVariant(let arch, let detail): return "this '\(arch)' file is not supported: \(detail)"
         }
     }

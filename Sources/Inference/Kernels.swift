@@ -61,6 +61,27 @@ enum Kernels {
         return table
     }
 
+    /// `ropeTable` for the tokens of one pass: row t for token t's position, from `batch` when the
+    /// pass holds several sequences, t itself otherwise. A position's row does not depend on the others.
+    static func ropeTable(
+        batch: TokenBatch?, tokens: Int, dimensions: Int, base: Float, scale: Float, freqFactors: [Float]?,
+        yarn: YarnRope? = nil
+    ) -> [Float] {
+        guard let batch else {
+            return ropeTable(tokens: tokens, dimensions: dimensions, base: base, scale: scale, freqFactors: freqFactors,
+                             yarn: yarn)
+        }
+        let span = (batch.positions.max() ?? 0) + 1
+        let byPosition = ropeTable(tokens: span, dimensions: dimensions, base: base, scale: scale,
+                                   freqFactors: freqFactors, yarn: yarn)
+        let width = dimensions / 2 * 2
+        var table = [Float](repeating: 0, count: tokens * width)
+        for (t, p) in batch.positions.enumerated() {
+            table[(t * width)..<((t + 1) * width)] = byPosition[(p * width)..<((p + 1) * width)]
+        }
+        return table
+    }
+
     /// gpt-oss's SwiGLU (ggml_swiglu_oai, alpha 1.702, limit 7): gate clamped above at 7, up to
     /// [-7, 7], `gate · σ(1.702 · gate) · (up + 1)` into `gate`.
     static func swigluOAI(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {

@@ -172,7 +172,7 @@ extension LlamaModel {
     /// and values c (the F16 cache's first latentRank values) with kq_scale; each head's result
     /// goes through attn_v_b[h], then attn_output. This is q_nope·k_nope + q_pe·k_pe of the
     /// decompressed heads with k_nope = attn_k_b[h]ᵀ·c, computed in llama.cpp's order.
-    func forwardLatentHidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+    func forwardLatentHidden(tokens: [Int32], batch: TokenBatch?, scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
         let hp = hyperParameters, n = tokens.count, e = hp.embeddingLength
         guard let shape = hp.latentAttention else { preconditionFailure("deepseek2 without its latent shape") }
         let heads = hp.headCount, latent = shape.latentRank, r = shape.ropeLength, nope = shape.nopeLength
@@ -180,7 +180,7 @@ extension LlamaModel {
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
         }
-        let table = Kernels.ropeTable(tokens: n, dimensions: r, base: hp.ropeFrequencyBase, scale: hp.ropeFrequencyScale,
+        let table = Kernels.ropeTable(batch: batch, tokens: n, dimensions: r, base: hp.ropeFrequencyBase, scale: hp.ropeFrequencyScale,
                                       freqFactors: ropeFreqFactors, yarn: hp.ropeYarn)
         func buffer(_ width: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, n * width)) }
         let qa = buffer(shape.queryRank), q = buffer(heads * dk), kvpe = buffer(kw)
@@ -236,7 +236,7 @@ extension LlamaModel {
             }
             Attention.causal(q: queries, k: keys, v: values, tokens: n, heads: heads, kvHeads: 1, headDimension: kw,
                              valueDimension: latent, scale: hp.attentionScale, roundsKVToHalf: roundsActivationsLikeGGML,
-                             into: attended, threads: threads)
+                             batch: batch, into: attended, threads: threads)
             activationObserver?.observe(weight: a.valueB.name, input: attended, rows: n, columns: heads * latent)
             for h in 0..<heads {
                 for t in 0..<n { (headIn + t * latent).update(from: attended + (t * heads + h) * latent, count: latent) }

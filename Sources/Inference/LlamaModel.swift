@@ -165,16 +165,52 @@ public final class LlamaModel {
             let hidden = finalHidden(tokens: tokens, scratch: &scratch, threads: threads)
             out.withUnsafeMutableBufferPointer { buf in
                 guard let base = buf.baseAddress else { return }
-                multiply(hidden + from * hyperParameters.embeddingLength, tokens: rows, by: output,
-                         into: base, threads: threads, rounding: rounding(for: output))
-                if let outputBias { Kernels.addBias(base, tokens: rows, bias: outputBias) }
-                // Granite: ggml_scale by the float reciprocal.
-                if hyperParameters.logitScale != 1 { Kernels.scale(base, count: n, by: 1 / hyperParameters.logitScale) }
-                if hyperParameters.finalLogitSoftcap > 0 {
-                    Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
-                }
+                project(hidden + from * hyperParameters.embeddingLength, rows: rows, into: base, threads: threads)
             }
             if !keepsWeightsResident { releaseResidentWeights() }
+        }
+    }
+
+    /// Logits of the tokens at `outputs` (batch indices, in the order given) of one pass over
+    /// `batch`, `outputs.count × vocabularySize`, into the first rows of `out`, which grows when it is
+    /// shorter and otherwise keeps its size (passes of varying size reuse one array instead of
+    /// faulting in a new one each time). Each sequence of the batch gets the rows it would get alone
+    /// (`TokenBatch`); tokens shared by several sequences are computed once.
+    public func logits(batch: TokenBatch, outputs: [Int], threads: Int = 1, into out: inout [Float]) throws {
+        for t in batch.tokens where t < 0 || Int(t) >= vocabularySize {
+            throw InferenceError.tokenOutOfRange(token: t, vocabularySize: vocabularySize)
+        }
+        guard !outputs.isEmpty else { throw InferenceError.invalidBatch("no token's logits are asked for") }
+        for o in outputs where o < 0 || o >= batch.count {
+            throw InferenceError.invalidBatch("logits asked for token \(o) of a batch of \(batch.count)")
+        }
+        let threads = max(1, threads)
+        let e = hyperParameters.embeddingLength
+        let n = outputs.count * vocabularySize
+        if out.count < n { out = [Float](repeating: 0, count: n) }
+        withExtendedLifetime(weights) {
+            var scratch = LlamaScratch(tokens: batch.count, hp: hyperParameters)
+            defer { scratch.deallocate() }
+            let hidden = finalHidden(tokens: batch.tokens, batch: batch, scratch: &scratch, threads: threads)
+            let picked = UnsafeMutablePointer<Float>.allocate(capacity: outputs.count * e)
+            defer { picked.deallocate() }
+            for (r, o) in outputs.enumerated() { (picked + r * e).update(from: hidden + o * e, count: e) }
+            out.withUnsafeMutableBufferPointer { buf in
+                project(picked, rows: outputs.count, into: buf.baseAddress!, threads: threads)
+            }
+            if !keepsWeightsResident { releaseResidentWeights() }
+        }
+    }
+
+    /// `rows` final hidden states through the output matrix (and its bias, scale and soft cap).
+    private func project(_ hidden: UnsafePointer<Float>, rows: Int, into base: UnsafeMutablePointer<Float>, threads: Int) {
+        let n = rows * vocabularySize
+        multiply(hidden, tokens: rows, by: output, into: base, threads: threads, rounding: rounding(for: output))
+        if let outputBias { Kernels.addBias(base, tokens: rows, bias: outputBias) }
+        // Granite: ggml_scale by the float reciprocal.
+        if hyperParameters.logitScale != 1 { Kernels.scale(base, count: n, by: 1 / hyperParameters.logitScale) }
+        if hyperParameters.finalLogitSoftcap > 0 {
+            Kernels.softcap(base, count: n, cap: hyperParameters.finalLogitSoftcap)
         }
     }
 
@@ -185,14 +221,15 @@ public final class LlamaModel {
         for tensor in weights.weightTensors { weights.release(tensor) }
     }
 
-    /// The final normed hidden states of a chunk, through the architecture's layers.
-    func finalHidden(tokens: [Int32], scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+    /// The final normed hidden states of a chunk, through the architecture's layers. With a `batch`
+    /// (whose tokens are `tokens`), attention and RoPE follow its sequences and positions.
+    func finalHidden(tokens: [Int32], batch: TokenBatch? = nil, scratch: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
         if hyperParameters.latentAttention != nil {
-            return forwardLatentHidden(tokens: tokens, scratch: &scratch, threads: threads)
+            return forwardLatentHidden(tokens: tokens, batch: batch, scratch: &scratch, threads: threads)
         }
         return hyperParameters.architecture == "gemma3" || hyperParameters.architecture == "gemma2"
-            ? forwardGemma3Hidden(tokens: tokens, scratch: &scratch, threads: threads)
-            : forwardHidden(tokens: tokens, scratch: &scratch, threads: threads)
+            ? forwardGemma3Hidden(tokens: tokens, batch: batch, scratch: &scratch, threads: threads)
+            : forwardHidden(tokens: tokens, batch: batch, scratch: &scratch, threads: threads)
     }
 
     func rounding(for w: WeightMatrix) -> ActivationRounding {
@@ -200,13 +237,13 @@ public final class LlamaModel {
     }
 
     /// Runs embedding and all layers; returns the final normed hidden states (in `scratch.normed`).
-    func forwardHidden(tokens: [Int32], scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
+    func forwardHidden(tokens: [Int32], batch: TokenBatch?, scratch s: inout LlamaScratch, threads: Int) -> UnsafePointer<Float> {
         let hp = hyperParameters, n = tokens.count, e = hp.embeddingLength, d = hp.headDimension
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantize(rows: Int(token)..<Int(token) + 1, into: s.hidden + t * e)
         }
         if hp.embeddingScale != 1 { Kernels.scale(s.hidden, count: n * e, by: hp.embeddingScale) }
-        let table = Kernels.ropeTable(tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
+        let table = Kernels.ropeTable(batch: batch, tokens: n, dimensions: hp.ropeDimensions, base: hp.ropeFrequencyBase,
                                       scale: hp.ropeFrequencyScale, freqFactors: ropeFreqFactors, yarn: hp.ropeYarn)
         for (il, layer) in layers.enumerated() {
             // Without a pre-norm (OLMo2, EXAONE4) the projections read the residual stream itself.
@@ -235,7 +272,7 @@ public final class LlamaModel {
             // gpt-oss: every other layer attends through a window (Gemma's are in Gemma3Forward).
             Attention.causal(q: s.q, k: s.k, v: s.v, tokens: n, heads: hp.headCount, kvHeads: hp.kvHeadCount,
                              headDimension: d, scale: hp.attentionScale, window: hp.isSliding(layer: il) ? hp.slidingWindow : 0,
-                             sinks: layer.sinks, roundsKVToHalf: roundsActivationsLikeGGML,
+                             sinks: layer.sinks, roundsKVToHalf: roundsActivationsLikeGGML, batch: batch,
                              into: s.attention, threads: threads)
             multiply(s.attention, tokens: n, by: layer.o, into: s.projected, threads: threads, rounding: rounding(for: layer.o))
             if let b = layer.oBias { Kernels.addBias(s.projected, tokens: n, bias: b) }
