@@ -44,8 +44,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "A llama.cpp importance matrix (GGUF or legacy .dat) for the schemes.")
     var imatrix: String?
 
-    @Option(name: .long, help: "Quantizing threads (default: all cores).")
-    var threads: Int?
+    /// Without `--threads`, the pipeline's `threads`, else every core.
+    @OptionGroup var threading: ThreadOptions
 
     @Flag(name: .long, help: "Requantize tensors that are already quantized (loses quality).")
     var allowRequantize = false
@@ -78,7 +78,6 @@ struct ConvertCommand: ParsableCommand {
         if let type, QuantMix(name: type) == nil, OutputTypeChoice(argument: type) == nil {
             throw ValidationError("'\(type)' is not a type or mix quantd knows; try auto, F16, Q8_0, Q4_K_M, Q6_K, IQ4_XS")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if noEval && evalTokens != nil { throw ValidationError("give either --no-eval or --eval-tokens, not both") }
         if let evalTokens, evalTokens < 1 { throw ValidationError("--eval-tokens must be at least 1") }
         if converterFallback == "" { throw ValidationError("--converter-fallback needs the path of convert_hf_to_gguf.py") }
@@ -118,7 +117,7 @@ struct ConvertCommand: ParsableCommand {
         if isFolderConversion {
             do {
                 try FolderConversion.run(input: input, output: output, choice: OutputTypeChoice(argument: type ?? "auto") ?? .auto,
-                                         threads: threads, split: splitting.rule())
+                                         threads: threading.threads, split: splitting.rule())
             } catch {
                 throw CLIFailure.from(error)
             }
@@ -155,7 +154,7 @@ struct ConvertCommand: ParsableCommand {
     private func runJob(config: PipelineConfig, source: TensorSource) throws {
         let job = PipelineJob(config: config, source: source, outputFolder: output,
                               baseName: PipelineJob.baseName(forInput: input),
-                              threads: threads ?? (config.threads > 0 ? config.threads : systemCoreCount()))
+                              threads: threading.threads ?? (config.threads > 0 ? config.threads : systemCoreCount()))
         job.quantdVersion = QuantdVersion.string
         let line = ProgressLine(enabled: verbose || isatty(2) != 0)
         job.progress = { line.update($0) }

@@ -89,11 +89,10 @@ struct ShardWriteCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder (shared by every task).")
     var output: String
 
-    @Option(name: .long, help: "Quantizing threads (default: all cores, or $SLURM_CPUS_PER_TASK).")
-    var threads: Int?
+    /// Without `--threads`, $SLURM_CPUS_PER_TASK when Slurm sets it, else every core.
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard file >= 1 else { throw ValidationError("--file counts from 1") }
     }
 
@@ -106,7 +105,7 @@ struct ShardWriteCommand: ParsableCommand {
             try ShardPublishing.makeFolder(output)
             let staging = ShardPublishing.stagingFolder(output, prefix: loaded.prefix)
             try ShardPublishing.makeFolder(staging)
-            let written = try job.write(file: file - 1, into: staging, threads: threads ?? defaultThreads())
+            let written = try job.write(file: file - 1, into: staging, threads: threading.threads ?? defaultThreads())
             print("\(written.path): \(written.bytes) bytes, sha256 \(written.sha256)")
         } catch {
             throw shardFailure(error)

@@ -4,7 +4,8 @@ import GGUF
 // Options several commands declare with the same meaning, help and checks, each declared once
 // here and used through `@OptionGroup`, so the flags cannot drift apart between commands.
 
-/// `--threads N` of the commands that run the forward pass (`eval`, `imatrix`).
+/// `--threads N` of the commands that quantize or run the forward pass (`convert`, `shard write`,
+/// `eval`, `imatrix`); each command says what it uses when the option is absent.
 struct ThreadOptions: ParsableArguments {
     @Option(name: .long, help: "Threads (default: all cores).")
     var threads: Int?
