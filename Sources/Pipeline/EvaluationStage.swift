@@ -162,20 +162,8 @@ public struct EvaluationStage {
         report.chunks = chunks
         report.tokens = chunks * ctx
         // Artifacts that cannot be run are skipped one by one; the others are measured together.
-        var models: [LlamaModel] = []
-        var problems: [Int: String] = [:]
-        for (i, path) in artifacts.enumerated() {
-            do {
-                let model = try LlamaModel(path: path)
-                if model.vocabularySize == reference.vocabularySize {
-                    models.append(model)
-                } else {
-                    problems[i] = "its vocabulary has \(model.vocabularySize) tokens, the source's \(reference.vocabularySize)"
-                }
-            } catch let error as InferenceError {
-                problems[i] = "it cannot be evaluated: \(error)"
-            }
-        }
+        let opened = try ComparableArtifacts(paths: artifacts, reference: reference)
+        let models = opened.models.compactMap { $0 }, problems = opened.problems
         let (referenceResult, results) = try PerplexityEvaluator.compare(
             reference: reference, candidates: models, tokens: Array(ids.prefix(chunks * ctx)), ctx: ctx, threads: threads,
             progress: { done, total in try progress?(EvaluationProgress(passesDone: done, passesTotal: total)) })

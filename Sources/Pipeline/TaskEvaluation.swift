@@ -78,22 +78,8 @@ extension EvaluationStage {
             }
             reports.append(report)
         }
-        var models: [LlamaModel?] = []
-        var problems: [Int: String] = [:]
-        for (i, path) in artifacts.enumerated() {
-            do {
-                let model = try LlamaModel(path: path)
-                if model.vocabularySize == reference.vocabularySize {
-                    models.append(model)
-                } else {
-                    problems[i] = "its vocabulary has \(model.vocabularySize) tokens, the source's \(reference.vocabularySize)"
-                    models.append(nil)
-                }
-            } catch let error as InferenceError {
-                problems[i] = "it cannot be evaluated: \(error)"
-                models.append(nil)
-            }
-        }
+        let opened = try ComparableArtifacts(paths: artifacts, reference: reference)
+        let models = opened.models, problems = opened.problems
         let runnable = 1 + models.compactMap { $0 }.count
         let total = loaded.reduce(0) { $0 + ($1?.items.count ?? 0) } * runnable
         var done = 0
