@@ -46,10 +46,9 @@ enum IQ2 {
         let packed = SIMD8<Int8>(truncatingIfNeeded: l)
         UnsafeMutableRawPointer(L).storeBytes(of: packed, as: SIMD8<Int8>.self)
         let u = Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
-        if t.onGrid(u) != nil { return true }
-        if let list = t.list(u) {
-            _ = t.bestNeighbour(start: list.start, count: list.count, x: x, w: waux, scale: scale, L: L)
-        }
+        guard let e = t.lookup(u) else { return false }
+        if e.index >= 0 { return true }
+        _ = t.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
