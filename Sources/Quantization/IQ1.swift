@@ -74,7 +74,7 @@ enum IQ1 {
                 let kj = K8(repeating: keys[j])
                 for v in 0..<vectors {
                     let kv = UnsafeRawPointer(keys + 8 * v).load(as: K8.self)
-                    rank[v] = rank[v] &+ one.replacing(with: 0, where: .!(kj .< kv))
+                    rank[v].replace(with: rank[v] &+ one, where: kj .< kv)
                 }
             }
             for v in 0..<vectors {

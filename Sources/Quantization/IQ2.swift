@@ -42,7 +42,10 @@ enum IQ2 {
     ) -> Bool {
         let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
         var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
-        l = l.replacing(with: 0, where: l .< 0).replacing(with: Int32(kMaxQ - 1), where: l .> Int32(kMaxQ - 1))
+        // Vector-valued replacements: the scalar-valued forms compile to a loop over the lanes.
+        let top = I8(repeating: Int32(kMaxQ - 1))
+        l = l.replacing(with: I8.zero, where: l .< 0)
+        l = l.replacing(with: top, where: l .> top)
         let packed = SIMD8<Int8>(truncatingIfNeeded: l)
         UnsafeMutableRawPointer(L).storeBytes(of: packed, as: SIMD8<Int8>.self)
         let u = Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
