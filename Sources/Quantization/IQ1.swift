@@ -46,8 +46,11 @@ enum IQ1 {
 
     /// The same order as sortOrder, by rank: element i goes after every smaller value and every
     /// equal one with a smaller index. That is what any stable sort gives when the comparison is
-    /// a strict weak order, so it only applies without NaN; `n` is 16 or 32.
+    /// a strict weak order, so it only applies without NaN; `n` is 16 or 32. Each value becomes a
+    /// distinct integer key (its float order, -0 and +0 equal, then its index), so a rank is the
+    /// number of smaller keys, counted for eight elements at once.
     static func rankOrder(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>, _ n: Int) -> Bool {
+        typealias K8 = SIMD8<UInt64>
         let vectors = n / 8
         var nan = false
         for v in 0..<vectors {
@@ -55,16 +58,28 @@ enum IQ1 {
             if any(xv .!= xv) { nan = true }
         }
         if nan { return false }
-        let lane = I8(0, 1, 2, 3, 4, 5, 6, 7)
-        for i in 0..<n {
-            let xi = F8(repeating: x[i])
-            var rank = I8(repeating: 0)
-            for v in 0..<vectors {
-                let xv = UnsafeRawPointer(x + 8 * v).loadUnaligned(as: F8.self)
-                let before = (xv .< xi) .| ((xv .== xi) .& (lane &+ Int32(8 * v) .< Int32(i)))
-                rank.replace(with: rank &+ 1, where: before)
+        withUnsafeTemporaryAllocation(of: K8.self, capacity: 8) { buf in
+            let keys = UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: UInt64.self)
+            let rank = buf.baseAddress! + 4
+            for i in 0..<n {
+                // Adding +0 turns -0 into +0; the bit pattern then orders as the value does once
+                // negatives are inverted and positives get the top bit.
+                let b = (x[i] + 0).bitPattern
+                let ordered = b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
+                keys[i] = UInt64(ordered) << 8 | UInt64(i)
             }
-            a[Int(rank.wrappedSum())] = Int32(i)
+            for v in 0..<vectors { rank[v] = .zero }
+            let one = K8(repeating: 1)
+            for j in 0..<n {
+                let kj = K8(repeating: keys[j])
+                for v in 0..<vectors {
+                    let kv = UnsafeRawPointer(keys + 8 * v).load(as: K8.self)
+                    rank[v].replace(with: rank[v] &+ one, where: kj .< kv)
+                }
+            }
+            for v in 0..<vectors {
+                for l in 0..<8 { a[Int(truncatingIfNeeded: rank[v][l])] = Int32(8 * v + l) }
+            }
         }
         return true
     }
@@ -111,13 +126,13 @@ enum IQ1 {
         for k in 0..<groups {
             var u = 0
             for j in 0..<8 { u |= Int(s.L[8 * k + j]) << (2 * j) }
-            if let gi = t.onGrid(u) {
-                index[k] = gi
+            if let e = t.lookup(u), e.index >= 0 {
+                index[k] = e.index
             } else {
                 allOnGrid = false
-                if let list = t.list(u) {
+                if let e = t.lookup(u) {
                     index[k] = t.bestNeighbour1(
-                        start: list.start, count: list.count, x: xb + 8 * k, w: s.weight + 8 * k, scale: scale,
+                        start: e.start, count: e.count, x: xb + 8 * k, w: s.weight + 8 * k, scale: scale,
                         shift: xx(k).1, L: s.L + 8 * k)
                 } else {
                     index[k] = 0

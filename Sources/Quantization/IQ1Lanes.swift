@@ -66,8 +66,8 @@ enum IQ1Lanes {
         bestScore: inout Float, scale: inout Float, i1 best1: inout Int, i2 best2: inout Int, k bestK: inout Int
     ) {
         let n = 16
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buf in
-            let px0 = buf.baseAddress!, px1 = px0 + 32, pw0 = px0 + 64, pw1 = px0 + 96
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32 + 64) { buf in
+            let px0 = buf.baseAddress!, px1 = px0 + 32, pw0 = px0 + 64, pw1 = px0 + 96, lanes = px0 + 128
             px0[0] = 0; px1[0] = 0; pw0[0] = 0; pw1[0] = 0
             for j in 0..<n {
                 let i = Int(order[j])
@@ -106,10 +106,20 @@ enum IQ1Lanes {
                     let pass = ((q2.0 .> 0) .& (qx.0 * qx.0 .> best * q2.0)) .| ((q2.1 .> 0) .& (qx.1 * qx.1 .> best * q2.1))
                         .| ((q2.2 .> 0) .& (qx.2 * qx.2 .> best * q2.2)) .| ((q2.3 .> 0) .& (qx.3 * qx.3 .> best * q2.3))
                     if any(valid .& pass) {
+                        // The lanes stored once (a lane picked by a variable index is otherwise
+                        // stored and reloaded at every use): pattern k's sums at 16k + lane.
+                        let raw = UnsafeMutableRawPointer(lanes)
+                        raw.storeBytes(of: qx.0, as: F8.self)
+                        raw.storeBytes(of: q2.0, toByteOffset: 32, as: F8.self)
+                        raw.storeBytes(of: qx.1, toByteOffset: 64, as: F8.self)
+                        raw.storeBytes(of: q2.1, toByteOffset: 96, as: F8.self)
+                        raw.storeBytes(of: qx.2, toByteOffset: 128, as: F8.self)
+                        raw.storeBytes(of: q2.2, toByteOffset: 160, as: F8.self)
+                        raw.storeBytes(of: qx.3, toByteOffset: 192, as: F8.self)
+                        raw.storeBytes(of: q2.3, toByteOffset: 224, as: F8.self)
                         for l in 0..<Swift.min(8, n - i2 + 1) {
                             for k in 0..<4 {
-                                let sqx = k == 0 ? qx.0[l] : k == 1 ? qx.1[l] : k == 2 ? qx.2[l] : qx.3[l]
-                                let sq2 = k == 0 ? q2.0[l] : k == 1 ? q2.1[l] : k == 2 ? q2.2[l] : q2.3[l]
+                                let sqx = lanes[16 * k + l], sq2 = lanes[16 * k + 8 + l]
                                 if sq2 > 0 && sqx * sqx > bestScore * sq2 {
                                     scale = sqx / sq2
                                     bestScore = scale * sqx

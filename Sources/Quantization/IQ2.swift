@@ -32,6 +32,20 @@ enum IQ2 {
         }
     }
 
+    /// Rounds 8 magnitudes at inverse scale `id` to levels 0...2 (written to L); returns the
+    /// packed point.
+    @inline(__always)
+    static func round(x: UnsafePointer<Float>, id: Float, L: UnsafeMutablePointer<Int8>) -> Int {
+        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
+        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
+        // Vector-valued replacements: the scalar-valued forms compile to a loop over the lanes.
+        let top = I8(repeating: Int32(kMaxQ - 1))
+        l = l.replacing(with: I8.zero, where: l .< 0)
+        l = l.replacing(with: top, where: l .> top)
+        UnsafeMutableRawPointer(L).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
+        return Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
+    }
+
     /// Rounds 8 magnitudes at inverse scale `id` to levels 0...2; a point off the codebook is
     /// replaced by its best neighbour at `scale`. Writes the levels to L; true when the rounded
     /// point was on the codebook.
@@ -40,16 +54,9 @@ enum IQ2 {
         _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Bool {
-        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
-        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
-        l = l.replacing(with: 0, where: l .< 0).replacing(with: Int32(kMaxQ - 1), where: l .> Int32(kMaxQ - 1))
-        let packed = SIMD8<Int8>(truncatingIfNeeded: l)
-        UnsafeMutableRawPointer(L).storeBytes(of: packed, as: SIMD8<Int8>.self)
-        let u = Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
-        if t.onGrid(u) != nil { return true }
-        if let list = t.list(u) {
-            _ = t.bestNeighbour(start: list.start, count: list.count, x: x, w: waux, scale: scale, L: L)
-        }
+        guard let e = t.lookup(round(x: x, id: id, L: L)) else { return false }
+        if e.index >= 0 { return true }
+        _ = t.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
@@ -158,9 +165,21 @@ enum IQ2 {
             for step in -6...6 {
                 let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
                 let thisScale = 1 / id
-                for k in 0..<4 {
-                    _ = snapGroup(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: Laux + 8 * k)
+                // All four points and their map entries first, then the searches: the lookups
+                // and the searches' first loads of the four groups overlap.
+                let e0 = t.lookup(round(x: xval, id: id, L: Laux))
+                let e1 = t.lookup(round(x: xval + 8, id: id, L: Laux + 8))
+                let e2 = t.lookup(round(x: xval + 16, id: id, L: Laux + 16))
+                let e3 = t.lookup(round(x: xval + 24, id: id, L: Laux + 24))
+                @inline(__always) func nearest(_ k: Int, _ e: (index: Int, start: Int, count: Int)?) {
+                    guard let e, e.index < 0 else { return }
+                    _ = t.bestNeighbour(start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k,
+                                        scale: thisScale, L: Laux + 8 * k)
                 }
+                nearest(0, e0)
+                nearest(1, e1)
+                nearest(2, e2)
+                nearest(3, e3)
                 let (sumqx, sumq2) = sums(32, w: weight, x: xval, L: Laux)
                 if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                     scale = sumqx / sumq2

@@ -130,8 +130,11 @@ final class IQ2Table: @unchecked Sendable {
         self.neighbourValues = transposed
         neighbourPointer = .allocate(capacity: neighbours.count)
         _ = neighbourPointer.initialize(from: neighbours)
-        valuePointer = .allocate(capacity: transposed.count)
-        _ = valuePointer.initialize(from: transposed)
+        // Eight zero vectors past the end: lists are read sixteen neighbours at a time, so the
+        // last read of a list with an odd number of groups of eight runs into the next list, or
+        // into these for the last list.
+        valuePointer = .allocate(capacity: transposed.count + 8)
+        _ = valuePointer.initialize(from: transposed + [SIMD8<Float>](repeating: .zero, count: 8))
         levelPointer = .allocate(capacity: levels.count)
         _ = levelPointer.initialize(from: levels)
         mapPointer = .allocate(capacity: map.count)
@@ -178,6 +181,19 @@ final class IQ2Table: @unchecked Sendable {
         return (Int(l[0]), Int(l[1]))
     }
 
+    /// One map lookup for the quantizers' hot path: the codebook index (>= 0) of a point on the
+    /// codebook, or (with `start`, `count` set) the neighbour list of a point off it; nil for
+    /// a point outside levels 0...2.
+    @inline(__always)
+    func lookup(_ u: Int) -> (index: Int, start: Int, count: Int)? {
+        guard u >= 0 && u < Self.mapSize else { return nil }
+        let m = mapPointer[u]
+        if m >= 0 { return (Int(m), 0, 0) }
+        guard m != Self.noEntry else { return nil }
+        let l = listPointer[Int(-m - 1)]
+        return (-1, Int(l[0]), Int(l[1]))
+    }
+
     /// Level i of codebook entry j.
     @inline(__always)
     func level(_ j: Int, _ i: Int) -> Int8 {
@@ -195,7 +211,7 @@ extension IQ2Table {
         start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Int {
-        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: 0, shifted: false), L: L)
+        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: 0), L: L)
     }
 
     /// ggml's iq1_find_best_neighbour2: as bestNeighbour, with level l standing for
@@ -205,64 +221,69 @@ extension IQ2Table {
         start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
         shift: Float, L: UnsafeMutablePointer<Int8>
     ) -> Int {
-        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: shift, shifted: true), L: L)
+        finish(start: start, search(start: start, count: count, x: x, w: w, scale: scale, shift: shift), L: L)
     }
 
-    /// The list position of the best neighbour: sixteen at a time (two stored groups side by
-    /// side) while at least two groups remain, then the last group of eight.
+    /// The list position of the best neighbour, sixteen at a time (two stored groups side by
+    /// side; an odd last group is paired with the padding past the end of the table and its upper
+    /// half ignored). Each lane keeps its own best and the first position reaching it; the lanes
+    /// are then merged pairwise (smaller score, earlier position on ties), so the result is
+    /// ggml's sequential scan: the smallest score below FLT_MAX, the first in list order.
     @inline(__always)
     private func search(
-        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, shift: Float,
-        shifted: Bool
+        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, shift: Float
     ) -> Int {
         typealias F16 = SIMD16<Float>
         typealias I16 = SIMD16<Int32>
         let nl = valuePointer.baseAddress!
-        let end = start + (count + 7) / 8 * 8
         var g = start
-        var best16 = F16(repeating: .greatestFiniteMagnitude)
-        var pos16 = I16(repeating: -1)
-        if end - g >= 16 {
-            let s = F16(repeating: scale), sh = F16(repeating: shift)
-            var pos = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-            repeat {
-                var d2 = F16(repeating: 0)
-                for i in 0..<8 {
-                    var q = F16(lowHalf: nl[g + i], highHalf: nl[g + 8 + i])
-                    if shifted { q = q + sh }
-                    let diff = s * q - F16(repeating: x[i])
-                    d2 += F16(repeating: w[i]) * diff * diff
-                }
-                let better = d2 .< best16
-                best16.replace(with: d2, where: better)
-                pos16.replace(with: pos, where: better)
-                pos &+= 16
-                g += 16
-            } while end - g >= 16
-        }
-        var best8 = F8(repeating: .greatestFiniteMagnitude)
-        var pos8 = I8(repeating: -1)
-        if g < end {
-            let s = F8(repeating: scale), sh = F8(repeating: shift)
-            var d2 = F8(repeating: 0)
+        var pairs = (count + 15) / 16
+        let oddTail = (count + 7) / 8 % 2 == 1
+        let s = F16(repeating: scale), sh = F16(repeating: shift)
+        var best = F16(repeating: .greatestFiniteMagnitude)
+        var pos = I16(repeating: .max)
+        var cur = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        while pairs > 0 {
+            // ggml's d2 = sum over i of w_i * diff * diff, diff = scale * q - x_i, in order i = 0...7
+            // (q + 0 is q: the unshifted codebooks add a zero shift).
+            var d2 = F16(repeating: 0)
             for i in 0..<8 {
-                var q = nl[g + i]
-                if shifted { q = q + sh }
-                let diff = s * q - F8(repeating: x[i])
-                d2 += F8(repeating: w[i]) * diff * diff
+                let q = F16(lowHalf: nl[g + i], highHalf: nl[g + 8 + i]) + sh
+                let diff = s * q - F16(repeating: x[i])
+                d2 += F16(repeating: w[i]) * diff * diff
             }
-            let better = d2 .< best8
-            best8.replace(with: d2, where: better)
-            pos8.replace(with: I8(0, 1, 2, 3, 4, 5, 6, 7) &+ Int32(g - start), where: better)
+            pairs -= 1
+            if pairs == 0 && oddTail { d2 = F16(lowHalf: d2.lowHalf, highHalf: F8(repeating: .infinity)) }
+            let better = d2 .< best
+            best.replace(with: d2, where: better)
+            pos.replace(with: cur, where: better)
+            cur &+= 16
+            g += 16
         }
-        // The smallest score, the earliest position on ties. When no score was below FLT_MAX
-        // (all NaN or huge) ggml aborts; we take the first neighbour instead.
-        let f16 = pos16 .>= 0, f8 = pos8 .>= 0
-        guard any(f16) || any(f8) else { return 0 }
-        let m = Swift.min(best16.replacing(with: .infinity, where: .!f16).min(),
-                          best8.replacing(with: .infinity, where: .!f8).min())
-        return Int(Swift.min(pos16.replacing(with: .max, where: .!(f16 .& (best16 .== m))).min(),
-                             pos8.replacing(with: .max, where: .!(f8 .& (best8 .== m))).min()))
+        let (b8, p8) = Self.merge8(best.lowHalf, pos.lowHalf, best.highHalf, pos.highHalf)
+        let (b4, p4) = Self.merge4(b8.lowHalf, p8.lowHalf, b8.highHalf, p8.highHalf)
+        let b2a = b4.lowHalf, b2b = b4.highHalf, p2a = p4.lowHalf, p2b = p4.highHalf
+        let take2 = (b2b .< b2a) .| ((b2b .== b2a) .& (p2b .< p2a))
+        let b2 = b2a.replacing(with: b2b, where: take2), p2 = p2a.replacing(with: p2b, where: take2)
+        let first = b2[1] < b2[0] || (b2[1] == b2[0] && p2[1] < p2[0]) ? p2[1] : p2[0]
+        // No score below FLT_MAX (all NaN or huge): ggml aborts; we take the first neighbour.
+        return first == .max ? 0 : Int(first)
+    }
+
+    /// Per lane, the better of two (score, position) candidates: the smaller score, the earlier
+    /// position on equal scores. Positions of lanes that never scored are Int32.max.
+    @inline(__always)
+    private static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
+        let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
+        return (av.replacing(with: bv, where: takeB), ap.replacing(with: bp, where: takeB))
+    }
+
+    @inline(__always)
+    private static func merge4(
+        _ av: SIMD4<Float>, _ ap: SIMD4<Int32>, _ bv: SIMD4<Float>, _ bp: SIMD4<Int32>
+    ) -> (SIMD4<Float>, SIMD4<Int32>) {
+        let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
+        return (av.replacing(with: bv, where: takeB), ap.replacing(with: bp, where: takeB))
     }
 
     /// Writes the winner's levels to L and returns its codebook index.
