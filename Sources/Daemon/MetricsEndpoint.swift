@@ -125,36 +125,34 @@ final class MetricsEndpoint: Sendable {
         var on: Int32 = 1
         // A restarted daemon can bind at once while the previous one's connections sit in TIME_WAIT.
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var boundPort = 0
+        // Binds `address` and reads back the port the kernel gave (port 0 asks for a free one).
+        func bindAndReadPort<Address>(_ address: inout Address, port: (Address) -> in_port_t) -> Int? {
+            let size = socklen_t(MemoryLayout<Address>.size)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+            }
+            guard bound == 0 else { return nil }
+            var length = size
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            return Int(UInt16(bigEndian: port(address)))
+        }
+        let boundPort: Int?
         if requested.isIPv6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = in_port_t(port.bigEndian)
             inet_pton(AF_INET6, requested.host, &address.sin6_addr)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-            guard bound == 0 else { throw fail("bind") }
-            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            boundPort = Int(UInt16(bigEndian: address.sin6_port))
+            boundPort = bindAndReadPort(&address) { $0.sin6_port }
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(port.bigEndian)
             inet_pton(AF_INET, requested.host, &address.sin_addr)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else { throw fail("bind") }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            boundPort = Int(UInt16(bigEndian: address.sin_port))
+            boundPort = bindAndReadPort(&address) { $0.sin_port }
         }
+        guard let boundPort else { throw fail("bind") }
         guard listen(fd, 16) == 0 else { throw fail("listen") }
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw fail("pipe") }
