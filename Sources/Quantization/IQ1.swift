@@ -44,6 +44,14 @@ enum IQ1 {
         a.update(from: tmp, count: k)
     }
 
+    /// The block's sort order into `a`: by rank where that applies (no NaN), else by the merge sort.
+    @inline(__always)
+    static func blockOrder(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>, _ n: Int, tmp: UnsafeMutablePointer<Int32>) {
+        if rankOrder(x, a, n) { return }
+        for j in 0..<n { a[j] = Int32(j) }
+        sortOrder(x, a, n, tmp: tmp)
+    }
+
     /// The same order as sortOrder, by rank: element i goes after every smaller value and every
     /// equal one with a smaller index. That is what any stable sort gives when the comparison is
     /// a strict weak order, so it only applies without NaN; `n` is 16 or 32. Each value becomes a
@@ -194,10 +202,7 @@ enum IQ1 {
                 s.shifts[ib] = 1
                 continue
             }
-            if !rankOrder(xb, s.order, 32) {
-                for j in 0..<32 { s.order[j] = Int32(j) }
-                sortOrder(xb, s.order, 32, tmp: s.tmp)
-            }
+            blockOrder(xb, s.order, 32, tmp: s.tmp)
             sumx[0] = 0
             sumw[0] = 0
             for j in 0..<32 {
@@ -298,10 +303,7 @@ enum IQ1 {
                 s.shifts[ib] = 0
                 continue
             }
-            if !rankOrder(xb, s.order, 16) {
-                for j in 0..<16 { s.order[j] = Int32(j) }
-                sortOrder(xb, s.order, 16, tmp: s.tmp)
-            }
+            blockOrder(xb, s.order, 16, tmp: s.tmp)
             var bestScore = -Float.greatestFiniteMagnitude
             var scale = max
             var besti1 = -1, besti2 = -1, bestK = -1
