@@ -8,7 +8,7 @@
 /// IQ2_XS:  d, qs u16[32] (9-bit index + 7 sign bits), scales[8] (74 bytes).
 /// IQ2_S:   d, qs[32] low index bits, signs[32], qh[8] high index bits, scales[8] (82 bytes).
 enum IQ2 {
-    private static let kMaxQ = 3
+    static let kMaxQ = 3
 
     /// Scratch for one super-block, allocated once per row run.
     struct Scratch {
@@ -121,17 +121,20 @@ enum IQ2 {
     ) {
         let t = IQ2Table.iq2xxs
         withScratch { s in
-            for ibl in 0..<(n / 256) {
-                xxsSuperBlock(t, x + 256 * ibl, qw: qw + 256 * ibl, into: y + 66 * ibl, s)
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16 * 32) { levels in
+                for ibl in 0..<(n / 256) {
+                    xxsSuperBlock(t, x + 256 * ibl, qw: qw + 256 * ibl, into: y + 66 * ibl, s, levels: levels.baseAddress!)
+                }
             }
         }
     }
 
     @inline(__always)
     private static func xxsSuperBlock(
-        _ t: IQ2Table, _ xbl: UnsafePointer<Float>, qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer, _ s: Scratch
+        _ t: IQ2Table, _ xbl: UnsafePointer<Float>, qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer, _ s: Scratch,
+        levels: UnsafeMutablePointer<Int8>
     ) {
-        let weight = s.weight, waux = s.waux, xval = s.xval, L = s.L, Laux = s.Laux
+        let weight = s.weight, waux = s.waux, xval = s.xval, L = s.L
         y.storeU16(FP16.fromFloat(0), at: 0)
         y.zero(2, 64)
         var q2 = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
@@ -161,32 +164,7 @@ enum IQ2 {
                 s.scales[ib] = 0
                 continue
             }
-            var best: Float = 0
-            for step in -6...6 {
-                let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
-                let thisScale = 1 / id
-                // All four points and their map entries first, then the searches: the lookups
-                // and the searches' first loads of the four groups overlap.
-                let e0 = t.lookup(round(x: xval, id: id, L: Laux))
-                let e1 = t.lookup(round(x: xval + 8, id: id, L: Laux + 8))
-                let e2 = t.lookup(round(x: xval + 16, id: id, L: Laux + 16))
-                let e3 = t.lookup(round(x: xval + 24, id: id, L: Laux + 24))
-                @inline(__always) func nearest(_ k: Int, _ e: (index: Int, start: Int, count: Int)?) {
-                    guard let e, e.index < 0 else { return }
-                    _ = t.bestNeighbour(start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k,
-                                        scale: thisScale, L: Laux + 8 * k)
-                }
-                nearest(0, e0)
-                nearest(1, e1)
-                nearest(2, e2)
-                nearest(3, e3)
-                let (sumqx, sumq2) = sums(32, w: weight, x: xval, L: Laux)
-                if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                    scale = sumqx / sumq2
-                    best = scale * sumqx
-                    L.update(from: Laux, count: 32)
-                }
-            }
+            xxsBestTrial(t, xval: xval, weight: weight, waux: waux, effMax: effMax, scale: &scale, L: L, levels: levels)
             if scale > 0 {
                 let id = 1 / scale
                 for k in 0..<4 {
