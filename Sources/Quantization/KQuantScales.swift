@@ -234,19 +234,24 @@ enum ScaleSearch {
             let diff = x[i] - scale * Float(L[i])
             bestMSE += qw[i] * diff * diff
         }
-        for step in -4...4 where step != 0 {
-            let iscaleIs = (0.1 * Float(step) + fnmax) / max
-            let scaleIs = 1 / iscaleIs
-            var mse: Float = 0
-            for i in 0..<n {
-                let l = Swift.min(nmax, Numerics.nearestInt(iscaleIs * x[i]))
-                let diff = x[i] - scaleIs * Float(l)
-                mse += qw[i] * diff * diff
-            }
-            if mse < bestMSE {
-                bestMSE = mse
-                iscale = iscaleIs
-            }
+        // The eight trial scales (steps -4...4 without 0) side by side, one lane each: every lane
+        // computes its trial's error with the scalar operations in the scalar order, so the errors
+        // are the scalar ones bit for bit; the best is then taken in step order, first on ties.
+        let steps = F8(-4, -3, -2, -1, 1, 2, 3, 4)
+        let iscales = (F8(repeating: 0.1) * steps + F8(repeating: fnmax)) / F8(repeating: max)
+        let scales = F8(repeating: 1) / iscales
+        let top = I8(repeating: nmax)
+        var mses = F8(repeating: 0)
+        for i in 0..<n {
+            let xi = F8(repeating: x[i])
+            var l = Lanes.nearestInt(iscales * xi)
+            l = l.replacing(with: top, where: l .> top)
+            let diff = xi - scales * Lanes.floatSigned(l)
+            mses += F8(repeating: qw[i]) * diff * diff
+        }
+        for lane in 0..<8 where mses[lane] < bestMSE {
+            bestMSE = mses[lane]
+            iscale = iscales[lane]
         }
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
