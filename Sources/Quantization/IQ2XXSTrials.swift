@@ -12,6 +12,12 @@ extension IQ2 {
     typealias F16 = SIMD16<Float>
     typealias I16 = SIMD16<Int32>
     static let xxsTrials = 13
+    /// 2 kMaxQ - 1 + step 0.1 for the trials' steps -6...6 (lanes 13...15 repeat step 6).
+    static let xxsNumerators: F16 = {
+        var v = F16()
+        for lane in 0..<16 { v[lane] = Float(2 * kMaxQ - 1) + Float(Swift.min(lane, xxsTrials - 1) - 6) * 0.1 }
+        return v
+    }()
 
     /// Trial scales `step = -6...6` of one 32-weight block whose largest magnitude is scaled to
     /// `effMax`. `scale` is the block's scale so far (make_qp_quants's) and is replaced by the
@@ -22,13 +28,10 @@ extension IQ2 {
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
         effMax: Float, scale: inout Float, L: UnsafeMutablePointer<Int8>, levels: UnsafeMutablePointer<Int8>
     ) {
-        var id = F16(), trialScale = F16()
-        for lane in 0..<16 {
-            // Lanes past the 13 trials repeat the last one; their results are never read.
-            let step = Swift.min(lane, xxsTrials - 1) - 6
-            id[lane] = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
-            trialScale[lane] = 1 / id[lane]
-        }
+        // ggml's id = (2 kMaxQ - 1 + step 0.1) / effMax per lane; lanes past the 13 trials repeat
+        // the last one, and their results are never read.
+        let id = xxsNumerators / F16(repeating: effMax)
+        let trialScale = F16(repeating: 1) / id
         // Levels of every trial, and the packed point of each group of 8 per trial.
         let half = F16(repeating: 0.5), one = F16(repeating: 1)
         let top = I16(repeating: Int32(kMaxQ - 1))
@@ -38,8 +41,11 @@ extension IQ2 {
             for i in 0..<32 {
                 let v = half * (id * F16(repeating: xval[i]) - one)
                 var l = unsafeBitCast(v + F16(repeating: 12582912.0), to: I16.self) & 0x007f_ffff &- 0x0040_0000
-                l = l.replacing(with: I16.zero, where: l .< 0)
-                l = l.replacing(with: top, where: l .> top)
+                // Clamped to 0...2 with shifts and masks: the mask-select forms of 16-lane vectors
+                // compile to conversions between mask and vector registers.
+                l &= ~(l &>> 31)
+                let over = l &- top
+                l &-= over & ~(over &>> 31)
                 UnsafeMutableRawPointer(levels + 16 * i).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: l), as: SIMD16<Int8>.self)
                 point[i / 8] |= l &<< Int32(2 * (i % 8))
             }
