@@ -87,17 +87,14 @@ enum IQ2 {
     static func signs(
         _ xb: UnsafePointer<Float>, weight: UnsafePointer<Float>, xval: UnsafeMutablePointer<Float>, evenParity: Bool
     ) -> UInt8 {
-        var s: UInt8 = 0
-        var nflip = 0
-        for i in 0..<8 {
-            if xb[i] >= 0 {
-                xval[i] = xb[i]
-            } else {
-                xval[i] = -xb[i]
-                nflip += 1
-                s |= 1 << UInt8(i)
-            }
-        }
+        // ggml's per-weight `if (x >= 0)` as lane selects: the signs of real weights are random,
+        // so a branch per weight mispredicts half the time. NaN fails x >= 0, as in ggml.
+        let v = UnsafeRawPointer(xb).loadUnaligned(as: F8.self)
+        let negative = unsafeBitCast(v .>= F8(repeating: 0), to: I8.self) ^ I8(repeating: -1)
+        let flipped = unsafeBitCast(unsafeBitCast(v, to: I8.self) ^ (negative & I8(repeating: Int32(bitPattern: 0x8000_0000))), to: F8.self)
+        UnsafeMutableRawPointer(xval).storeBytes(of: flipped, as: F8.self)
+        var s = UInt8(truncatingIfNeeded: (negative & I8(1, 2, 4, 8, 16, 32, 64, 128)).wrappedSum())
+        let nflip = s.nonzeroBitCount
         if evenParity && nflip % 2 == 1 {
             var imin = 0
             var min = weight[0] * xb[0] * xb[0]
