@@ -61,6 +61,10 @@ let quantizationSettings: [SwiftSetting] =
     + (march.map { [.unsafeFlags(["-Xcc", "-march=\($0)"])] } ?? [])
     // Both levels have F16C: fp16 rows are converted by the CPU (FP16.toFloats).
     + (march == "x86-64-v3" || march == "x86-64-v4" ? [.define("QUANTD_F16C")] : [])
+// No fused multiply-adds: the scores must be ggml's, operation for operation.
+let codebookSearchSettings: [CSetting] =
+    [.unsafeFlags(["-ffp-contract=off"]), .unsafeFlags(["-O2"], .when(configuration: .debug))]
+    + (march.map { [.unsafeFlags(["-march=\($0)"])] } ?? [])
 
 let package = Package(
     name: "quantd",
@@ -108,12 +112,14 @@ let package = Package(
         // ggml block formats; knows the type table from GGUF, nothing of files except `--verify`'s scan
         // of a file's bytes (hashes and non-finite values, which needs the block scale layouts).
         .target(
-            name: "Quantization", dependencies: ["GGUF", "BinaryIO"],
+            name: "Quantization", dependencies: ["GGUF", "BinaryIO", "CCodebookSearch"],
             // Optimized even in debug builds: the kernels' SIMD lanes are ~50x slower and their
             // frames overflow Dispatch workers' 512 KiB stacks when unoptimized, and the golden
             // tests should check the code that ships. (Swift never contracts a*b+c into an FMA,
             // so -O keeps the bytes ggml's.)
             swiftSettings: quantizationSettings),
+        // The codebook searches' scoring loop (a variable lane permute, which Swift cannot emit).
+        .target(name: "CCodebookSearch", cSettings: codebookSearchSettings),
         // HF folder -> GGUF: architectures, tensor names, tokenizer, chat template.
         .target(
             name: "ModelConversion",

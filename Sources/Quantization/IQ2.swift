@@ -116,11 +116,12 @@ enum IQ2 {
     static func quantizeXXS(
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
     ) {
-        let t = IQ2Table.iq2xxs
+        let t = IQ2Table.iq2xxs, rows = CodebookRows.iq2xxs
         withScratch { s in
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16 * 32) { levels in
                 for ibl in 0..<(n / 256) {
-                    xxsSuperBlock(t, x + 256 * ibl, qw: qw + 256 * ibl, into: y + 66 * ibl, s, levels: levels.baseAddress!)
+                    xxsSuperBlock(t, rows, x + 256 * ibl, qw: qw + 256 * ibl, into: y + 66 * ibl, s,
+                                  levels: levels.baseAddress!)
                 }
             }
         }
@@ -128,7 +129,7 @@ enum IQ2 {
 
     @inline(__always)
     private static func xxsSuperBlock(
-        _ t: IQ2Table, _ xbl: UnsafePointer<Float>, qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer, _ s: Scratch,
+        _ t: IQ2Table, _ rows: CodebookRows, _ xbl: UnsafePointer<Float>, qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer, _ s: Scratch,
         levels: UnsafeMutablePointer<Int8>
     ) {
         let weight = s.weight, waux = s.waux, xval = s.xval, L = s.L
@@ -161,11 +162,14 @@ enum IQ2 {
                 s.scales[ib] = 0
                 continue
             }
-            xxsBestTrial(t, xval: xval, weight: weight, waux: waux, effMax: effMax, scale: &scale, L: L, levels: levels)
+            xxsBestTrial(t, xval: xval, weight: weight, waux: waux, effMax: effMax, scale: &scale, L: L, levels: levels,
+                         rows: rows)
             if scale > 0 {
                 let id = 1 / scale
                 for k in 0..<4 {
-                    _ = snapGroup(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: scale, L: L + 8 * k)
+                    guard let e = t.lookup(round(x: xval + 8 * k, id: id, L: L + 8 * k)), e.index < 0 else { continue }
+                    _ = rows.bestNeighbour(start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k, scale: scale,
+                                           L: L + 8 * k)
                 }
                 let (sumqx, sumq2) = sums(32, w: weight, x: xval, L: L)
                 if sumq2 > 0 { scale = sumqx / sumq2 }

@@ -26,7 +26,8 @@ extension IQ2 {
     @inline(__always)
     static func xxsBestTrial(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
-        effMax: Float, scale: inout Float, L: UnsafeMutablePointer<Int8>, levels: UnsafeMutablePointer<Int8>
+        effMax: Float, scale: inout Float, L: UnsafeMutablePointer<Int8>, levels: UnsafeMutablePointer<Int8>,
+        rows: CodebookRows
     ) {
         // ggml's id = (2 kMaxQ - 1 + step 0.1) / effMax per lane; lanes past the 13 trials repeat
         // the last one, and their results are never read.
@@ -58,8 +59,9 @@ extension IQ2 {
                 for k in 0..<4 {
                     for trial in 0..<xxsTrials {
                         guard let e = t.lookup(Int(point[16 * k + trial])), e.index < 0 else { continue }
-                        _ = t.bestNeighbour(start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k,
-                                            scale: trialScale[trial], L: foundLevels)
+                        _ = rows.bestNeighbour(
+                            start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k, scale: trialScale[trial],
+                            L: foundLevels)
                         for c in 0..<8 { levels[16 * (8 * k + c) + trial] = foundLevels[c] }
                     }
                 }

@@ -1,0 +1,64 @@
+import CCodebookSearch
+
+/// An IQ2Table's neighbour lists laid out for `quantd_codebook_first_best` (the C scoring loop):
+/// per list, groups of 16 candidates (the last candidate repeated to fill the last group: an
+/// equal score at a later position never wins), each group 8 rows of 16 level bytes.
+final class CodebookRows: @unchecked Sendable {
+    /// The level rows of all lists, group after group.
+    private let rows: UnsafeMutablePointer<UInt8>
+    /// The codebook index of each candidate slot, in the same order, and its 8 levels (byte i =
+    /// level i): the winner's levels without a second lookup.
+    private let entries: UnsafeMutablePointer<UInt16>
+    private let entryLevels: UnsafeMutablePointer<UInt64>
+    /// IQ2Table list start / 8 (starts are multiples of 8) -> that list's first group here.
+    private let firstGroup: UnsafeMutablePointer<Int32>
+    /// Level -> value, 16 lanes (the unused ones 0).
+    private let values: UnsafeMutablePointer<Float>
+
+    /// `value(l)`: the value a level stands for in the distance (2l+1 for the IQ2 codebooks).
+    init(_ t: IQ2Table, value: (Int) -> Float) {
+        var rowBytes: [UInt8] = [], slots: [UInt16] = []
+        var first = [Int32](repeating: 0, count: t.neighbours.count / 8 + 1)
+        for (start, count) in zip(t.listStart, t.listCount) {
+            let start = Int(start), count = Int(count)
+            first[start / 8] = Int32(slots.count / 16)
+            let padded = (count + 15) / 16 * 16
+            let list = (0..<padded).map { Int(t.neighbours[start + Swift.min($0, count - 1)]) }
+            for g in stride(from: 0, to: padded, by: 16) {
+                for i in 0..<8 {
+                    for k in 0..<16 { rowBytes.append(UInt8(bitPattern: t.level(list[g + k], i))) }
+                }
+                for k in 0..<16 { slots.append(UInt16(list[g + k])) }
+            }
+        }
+        rows = .allocate(capacity: Swift.max(rowBytes.count, 1))
+        rows.initialize(from: rowBytes, count: rowBytes.count)
+        entries = .allocate(capacity: Swift.max(slots.count, 1))
+        entries.initialize(from: slots, count: slots.count)
+        entryLevels = .allocate(capacity: Swift.max(slots.count, 1))
+        entryLevels.initialize(from: slots.map { t.levels[Int($0)] }, count: slots.count)
+        firstGroup = .allocate(capacity: first.count)
+        firstGroup.initialize(from: first, count: first.count)
+        values = .allocate(capacity: 16)
+        values.initialize(repeating: 0, count: 16)
+        for l in 0..<3 { values[l] = value(l) }
+    }
+
+    static let iq2xxs = CodebookRows(IQ2Table.iq2xxs) { Float(2 * $0 + 1) }
+
+    /// ggml's iq2_find_best_neighbour for the list at (`start`, `count`) of the table (as
+    /// IQ2Table.lookup gives them): the codebook index of the neighbour with the smallest
+    /// sum w_i (scale q_i - x_i)^2, the first in list order on ties. Writes its 8 levels to L.
+    @inline(__always)
+    func bestNeighbour(
+        start: Int, count: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) -> Int {
+        let group = Int(firstGroup[start / 8])
+        let position = quantd_codebook_first_best(
+            rows + 128 * group, Int32((count + 15) / 16), 8, x, w, scale, values)
+        let slot = 16 * group + Int(position)
+        UnsafeMutableRawPointer(L).storeBytes(of: entryLevels[slot], as: UInt64.self)
+        return Int(entries[slot])
+    }
+}
