@@ -45,6 +45,8 @@ final class CodebookRows: @unchecked Sendable {
     }
 
     static let iq2xxs = CodebookRows(IQ2Table.iq2xxs) { Float(2 * $0 + 1) }
+    static let iq2xs = CodebookRows(IQ2Table.iq2xs) { Float(2 * $0 + 1) }
+    static let iq2s = CodebookRows(IQ2Table.iq2s) { Float(2 * $0 + 1) }
 
     /// ggml's iq2_find_best_neighbour for the list at (`start`, `count`) of the table (as
     /// IQ2Table.lookup gives them): the codebook index of the neighbour with the smallest

@@ -56,7 +56,8 @@ enum IQ2 {
     ) -> Bool {
         guard let e = t.lookup(round(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        _ = t.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
+        let rows = t === IQ2Table.iq2xs ? CodebookRows.iq2xs : t === IQ2Table.iq2s ? CodebookRows.iq2s : CodebookRows.iq2xxs
+        _ = rows.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
