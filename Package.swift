@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["QuantdTestSupport", "Safetensors", "JSON"]),
         .testTarget(name: "ModelFolderTests", dependencies: ["QuantdTestSupport", "ModelFolder", "Safetensors"]),
         .testTarget(
-            name: "QuantizationTests", dependencies: ["Quantization", "GGUF"],
+            name: "QuantizationTests", dependencies: ["Quantization", "GGUF", "CCodebookSearch"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ModelConversionTests", dependencies: ["QuantdTestSupport", "ModelConversion", "GGUF", "Safetensors", "BinaryIO", "JSON"],
