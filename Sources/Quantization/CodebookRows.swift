@@ -2,8 +2,10 @@ import CCodebookSearch
 
 /// An IQ2Table's neighbour lists laid out for `quantd_codebook_first_best` (the C scoring loop):
 /// per list, groups of 16 candidates (the last candidate repeated to fill the last group: an
-/// equal score at a later position never wins), each group 8 rows of 16 level bytes.
-final class CodebookRows: @unchecked Sendable {
+/// equal score at a later position never wins), each group 8 rows of 16 level bytes. A value of
+/// pointers to storage that is never freed (the layouts are static, built once): passing one
+/// around costs no reference counting in the quantizers' loops.
+struct CodebookRows: @unchecked Sendable {
     /// The level rows of all lists, group after group.
     private let rows: UnsafeMutablePointer<UInt8>
     /// The codebook index of each candidate slot, in the same order, and its 8 levels (byte i =
