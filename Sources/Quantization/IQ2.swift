@@ -230,44 +230,96 @@ enum IQ2 {
 
     // MARK: IQ2_XS and IQ2_S
 
+    /// Levels of the 19 trials of search16, trial-major per weight: the level of weight i at
+    /// trial t is at byte 32 i + t, so one weight's levels over all trials are one vector.
+    private static let trialStride = 32
+    private static let trialCount = 19
+
     /// The per-16 search both share: 19 trial scales around max/5, then the groups that needed
     /// a neighbour are redone at the best scale. Returns the scale; L holds the 16 levels.
+    /// All trials' levels are formed first, then every trial's sums at once (one lane per trial,
+    /// each lane adding in ggml's order), then the best trial is picked in ggml's order: the
+    /// sums' dependent adds no longer run one trial after the other.
     @inline(__always)
     private static func search16(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
-        max: Float, L: UnsafeMutablePointer<Int8>, Laux: UnsafeMutablePointer<Int8>
+        max: Float, L: UnsafeMutablePointer<Int8>, Laux: UnsafeMutablePointer<Int8>,
+        trials lt: UnsafeMutablePointer<Int8>
     ) -> Float {
-        var best: Float = 0
-        var scale = max / Float(2 * kMaxQ - 1)
-        var onGrid = (true, true)
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
+        // Bit 2t + k: group k was off the codebook at trial t.
+        var offGrid: UInt64 = 0
         for step in -9...9 {
+            let trial = step + 9
             let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
             let thisScale = 1 / id
-            let g0 = snapGroup(t, x: xval, waux: waux, id: id, scale: thisScale, L: Laux)
-            let g1 = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: thisScale, L: Laux + 8)
-            let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: Laux)
-            if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                scale = sumqx / sumq2
-                best = scale * sumqx
-                L.update(from: Laux, count: 16)
-                onGrid = (g0, g1)
+            for k in 0..<2 {
+                let g = Laux + 8 * k
+                let on = snapGroup(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: g)
+                if !on { offGrid |= 1 << UInt64(2 * trial + k) }
+                let levels = UnsafeRawPointer(g).loadUnaligned(as: UInt64.self)
+                for i in 0..<8 {
+                    lt[trialStride * (8 * k + i) + trial] = Int8(truncatingIfNeeded: levels >> UInt64(8 * i))
+                }
             }
         }
-        if (!onGrid.0 || !onGrid.1) && scale > 0 {
+        var sumqx = (F16(repeating: 0), F16(repeating: 0)), sumq2 = (F16(repeating: 0), F16(repeating: 0))
+        for i in 0..<16 {
+            let wx = F16(repeating: weight[i] * xval[i]), w = F16(repeating: weight[i])
+            let row = UnsafeRawPointer(lt + trialStride * i)
+            let q0 = F16(I16(truncatingIfNeeded: row.loadUnaligned(as: SIMD16<Int8>.self)) &* 2 &+ 1)
+            let q1 = F16(I16(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)) &* 2 &+ 1)
+            sumqx.0 += wx * q0
+            sumqx.1 += wx * q1
+            sumq2.0 += w * q0 * q0
+            sumq2.1 += w * q1 * q1
+        }
+        var best: Float = 0
+        var scale = max / Float(2 * kMaxQ - 1)
+        var chosen = -1
+        withUnsafeTemporaryAllocation(of: F16.self, capacity: 4) { v in
+            v[0] = sumqx.0
+            v[1] = sumqx.1
+            v[2] = sumq2.0
+            v[3] = sumq2.1
+            let f = UnsafeRawPointer(v.baseAddress!).assumingMemoryBound(to: Float.self)
+            for trial in 0..<trialCount {
+                let qx = f[trial], q2 = f[32 + trial]
+                if q2 > 0 && qx * qx > best * q2 {
+                    scale = qx / q2
+                    best = scale * qx
+                    chosen = trial
+                }
+            }
+        }
+        guard chosen >= 0 else { return scale }
+        for i in 0..<16 { L[i] = lt[trialStride * i + chosen] }
+        let off0 = offGrid >> UInt64(2 * chosen) & 1 != 0, off1 = offGrid >> UInt64(2 * chosen + 1) & 1 != 0
+        if (off0 || off1) && scale > 0 {
             let id = 1 / scale
-            if !onGrid.0 { _ = snapGroup(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
-            if !onGrid.1 { _ = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
+            if off0 { _ = snapGroup(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
+            if off1 { _ = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
             let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: L)
             if sumq2 > 0 { scale = sumqx / sumq2 }
         }
         return scale
     }
 
+    /// Scratch for search16's trial levels (zeroed: the lanes past the last trial are summed too).
+    @inline(__always)
+    private static func withTrials(_ body: (UnsafeMutablePointer<Int8>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16 * trialStride) { b in
+            b.initialize(repeating: 0)
+            body(b.baseAddress!)
+        }
+    }
+
     static func quantizeXS(
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2xs
-        withScratch { s in
+        withTrials { lt in withScratch { s in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 74 * ibl
                 yb.storeU16(FP16.fromFloat(0), at: 0)
@@ -290,7 +342,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0 & 127
@@ -313,7 +365,7 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 66 + ib / 2) } else { yb.orU8(l << 4, at: 66 + ib / 2) }
                 }
             }
-        }
+        } }
     }
 
     static let groupMaxEpsS: Float = 1e-8
@@ -322,7 +374,7 @@ enum IQ2 {
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2s
-        withScratch { s in
+        withTrials { lt in withScratch { s in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 82 * ibl
                 yb.zero(0, 82)
@@ -348,7 +400,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0
@@ -373,6 +425,6 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 74 + ib / 2) } else { yb.orU8(l << 4, at: 74 + ib / 2) }
                 }
             }
-        }
+        } }
     }
 }
