@@ -60,6 +60,18 @@ enum IQ2 {
         return false
     }
 
+    /// snapGroup with the compact neighbour lists (IQ2 codebooks only).
+    @inline(__always)
+    private static func snapGroupQ(
+        _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) -> Bool {
+        guard let e = t.lookupCompact(round(x: x, id: id, L: L)) else { return false }
+        if e.index >= 0 { return true }
+        _ = t.bestNeighbourQ(group: e.group, groups: e.groups, x: x, w: waux, scale: scale, L: L)
+        return false
+    }
+
     /// The codebook index of 8 levels. ggml aborts when they are off the codebook (which its
     /// search never produces from finite input); we write entry 0.
     @inline(__always)
@@ -230,8 +242,9 @@ enum IQ2 {
 
     // MARK: IQ2_XS and IQ2_S
 
-    /// Levels of the 19 trials of search16, trial-major per weight: the level of weight i at
-    /// trial t is at byte 32 i + t, so one weight's levels over all trials are one vector.
+    /// search16's scratch: the values q = 2l+1 of the 19 trials, trial-major per weight (q of
+    /// weight i at trial t at 32 i + t, so one weight's values over all trials are one vector),
+    /// then each trial's 16 levels (trial t at 16 t).
     private static let trialStride = 32
     private static let trialCount = 19
 
@@ -243,11 +256,11 @@ enum IQ2 {
     @inline(__always)
     private static func search16(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
-        max: Float, L: UnsafeMutablePointer<Int8>, Laux: UnsafeMutablePointer<Int8>,
-        trials lt: UnsafeMutablePointer<Int8>
+        max: Float, L: UnsafeMutablePointer<Int8>,
+        trials lt: UnsafeMutablePointer<Float>
     ) -> Float {
+        let trialLevels = UnsafeMutableRawPointer(lt + 16 * trialStride).assumingMemoryBound(to: Int8.self)
         typealias F16 = SIMD16<Float>
-        typealias I16 = SIMD16<Int32>
         // Bit 2t + k: group k was off the codebook at trial t.
         var offGrid: UInt64 = 0
         for step in -9...9 {
@@ -255,21 +268,18 @@ enum IQ2 {
             let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
             let thisScale = 1 / id
             for k in 0..<2 {
-                let g = Laux + 8 * k
-                let on = snapGroup(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: g)
+                let g = trialLevels + 16 * trial + 8 * k
+                let on = snapGroupQ(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: g)
                 if !on { offGrid |= 1 << UInt64(2 * trial + k) }
-                let levels = UnsafeRawPointer(g).loadUnaligned(as: UInt64.self)
-                for i in 0..<8 {
-                    lt[trialStride * (8 * k + i) + trial] = Int8(truncatingIfNeeded: levels >> UInt64(8 * i))
-                }
+                for i in 0..<8 { lt[trialStride * (8 * k + i) + trial] = Float(2 * Int32(g[i]) + 1) }
             }
         }
         var sumqx = (F16(repeating: 0), F16(repeating: 0)), sumq2 = (F16(repeating: 0), F16(repeating: 0))
         for i in 0..<16 {
             let wx = F16(repeating: weight[i] * xval[i]), w = F16(repeating: weight[i])
             let row = UnsafeRawPointer(lt + trialStride * i)
-            let q0 = F16(I16(truncatingIfNeeded: row.loadUnaligned(as: SIMD16<Int8>.self)) &* 2 &+ 1)
-            let q1 = F16(I16(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)) &* 2 &+ 1)
+            let q0 = row.loadUnaligned(as: F16.self)
+            let q1 = row.loadUnaligned(fromByteOffset: 64, as: F16.self)
             sumqx.0 += wx * q0
             sumqx.1 += wx * q1
             sumq2.0 += w * q0 * q0
@@ -294,22 +304,22 @@ enum IQ2 {
             }
         }
         guard chosen >= 0 else { return scale }
-        for i in 0..<16 { L[i] = lt[trialStride * i + chosen] }
+        L.update(from: trialLevels + 16 * chosen, count: 16)
         let off0 = offGrid >> UInt64(2 * chosen) & 1 != 0, off1 = offGrid >> UInt64(2 * chosen + 1) & 1 != 0
         if (off0 || off1) && scale > 0 {
             let id = 1 / scale
-            if off0 { _ = snapGroup(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
-            if off1 { _ = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
+            if off0 { _ = snapGroupQ(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
+            if off1 { _ = snapGroupQ(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
             let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: L)
             if sumq2 > 0 { scale = sumqx / sumq2 }
         }
         return scale
     }
 
-    /// Scratch for search16's trial levels (zeroed: the lanes past the last trial are summed too).
+    /// Scratch for search16's trials (zeroed: the lanes past the last trial are summed too).
     @inline(__always)
-    private static func withTrials(_ body: (UnsafeMutablePointer<Int8>) -> Void) {
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16 * trialStride) { b in
+    private static func withTrials(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * trialStride + 4 * trialCount) { b in
             b.initialize(repeating: 0)
             body(b.baseAddress!)
         }
@@ -342,7 +352,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux, trials: lt)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0 & 127
@@ -400,7 +410,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux, trials: lt)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0

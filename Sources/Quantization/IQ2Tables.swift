@@ -37,6 +37,15 @@ final class IQ2Table: @unchecked Sendable {
     private let levelPointer: UnsafeMutableBufferPointer<UInt64>
     private let mapPointer: UnsafeMutableBufferPointer<Int32>
     private let listPointer: UnsafeMutableBufferPointer<SIMD2<Int32>>
+    /// The IQ2 searches' compact copy of the lists (bestNeighbourQ): each list padded to a
+    /// multiple of 16 by repeating its last entry; per neighbour one UInt32 holding the value 2l+1
+    /// of coordinate i in bits 4i...4i+3, 16 neighbours per vector. An eighth of the bytes of
+    /// `neighbourValues`: the long IQ2_XS lists are read from memory far less.
+    /// `compactList[list]` = (first vector, vectors); `compactNeighbours` the codebook indices
+    /// in the padded order.
+    private let compactValues: UnsafeMutableBufferPointer<SIMD16<UInt32>>
+    private let compactNeighbours: UnsafeMutableBufferPointer<UInt16>
+    private let compactList: UnsafeMutableBufferPointer<SIMD2<Int32>>
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
     /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
@@ -141,6 +150,24 @@ final class IQ2Table: @unchecked Sendable {
         _ = mapPointer.initialize(from: map)
         listPointer = .allocate(capacity: listStart.count)
         _ = listPointer.initialize(from: zip(listStart, listCount).map { SIMD2($0, $1) })
+        var compactIndex: [UInt16] = [], compactStart: [SIMD2<Int32>] = []
+        for (start, count) in zip(listStart, listCount) {
+            let n = Int(count), vectors = (n + 15) / 16
+            compactStart.append(SIMD2(Int32(compactIndex.count / 16), Int32(vectors)))
+            for k in 0..<(16 * vectors) { compactIndex.append(neighbours[Int(start) + Swift.min(k, n - 1)]) }
+        }
+        var rows = [SIMD16<UInt32>](repeating: .zero, count: compactIndex.count / 16)
+        for (k, j) in compactIndex.enumerated() {
+            var packed: UInt32 = 0
+            for i in 0..<8 { packed |= UInt32(2 * ((levels[Int(j)] >> UInt64(8 * i)) & 3) + 1) << UInt32(4 * i) }
+            rows[k / 16][k % 16] = packed
+        }
+        compactValues = .allocate(capacity: rows.count)
+        _ = compactValues.initialize(from: rows)
+        compactNeighbours = .allocate(capacity: compactIndex.count)
+        _ = compactNeighbours.initialize(from: compactIndex)
+        compactList = .allocate(capacity: compactStart.count)
+        _ = compactList.initialize(from: compactStart)
     }
 
     /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
@@ -191,6 +218,18 @@ final class IQ2Table: @unchecked Sendable {
         if m >= 0 { return (Int(m), 0, 0) }
         guard m != Self.noEntry else { return nil }
         let l = listPointer[Int(-m - 1)]
+        return (-1, Int(l[0]), Int(l[1]))
+    }
+
+    /// As `lookup`, with the list in the compact layout of `bestNeighbourQ`: (first vector of 16
+    /// neighbours, vectors) for a point off the codebook.
+    @inline(__always)
+    func lookupCompact(_ u: Int) -> (index: Int, group: Int, groups: Int)? {
+        guard u >= 0 && u < Self.mapSize else { return nil }
+        let m = mapPointer[u]
+        if m >= 0 { return (Int(m), 0, 0) }
+        guard m != Self.noEntry else { return nil }
+        let l = compactList[Int(-m - 1)]
         return (-1, Int(l[0]), Int(l[1]))
     }
 
@@ -273,13 +312,13 @@ extension IQ2Table {
     /// Per lane, the better of two (score, position) candidates: the smaller score, the earlier
     /// position on equal scores. Positions of lanes that never scored are Int32.max.
     @inline(__always)
-    private static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
+    fileprivate static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
         return (av.replacing(with: bv, where: takeB), ap.replacing(with: bp, where: takeB))
     }
 
     @inline(__always)
-    private static func merge4(
+    fileprivate static func merge4(
         _ av: SIMD4<Float>, _ ap: SIMD4<Int32>, _ bv: SIMD4<Float>, _ bp: SIMD4<Int32>
     ) -> (SIMD4<Float>, SIMD4<Int32>) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
@@ -290,6 +329,53 @@ extension IQ2Table {
     @inline(__always)
     private func finish(start: Int, _ position: Int, L: UnsafeMutablePointer<Int8>) -> Int {
         let j = Int(neighbourPointer[start + position])
+        UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
+        return j
+    }
+}
+
+extension IQ2Table {
+    /// ggml's iq2_find_best_neighbour over a list of `lookupCompact` (IQ2 codebooks, q = 2l+1):
+    /// the neighbour minimising sum w_i (scale q_i - x_i)^2, summed in ggml's order in every lane,
+    /// the first in list order on ties. Writes the winner's levels to L, returns its index.
+    @inline(__always)
+    func bestNeighbourQ(
+        group: Int, groups: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) -> Int {
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
+        let rows = compactValues.baseAddress! + group
+        let s = F16(repeating: scale)
+        let two23 = F16(repeating: 8_388_608)
+        var best = F16(repeating: .greatestFiniteMagnitude)
+        var pos = I16(repeating: .max)
+        var cur = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        for g in 0..<groups {
+            // ggml's d2 = sum over i of w_i * diff * diff, diff = scale * q - x_i, in order i = 0...7.
+            var d2 = F16(repeating: 0)
+            let packed = rows[g]
+            for i in 0..<8 {
+                // Nibble i of each lane as the float 2^23 + q, minus 2^23: exactly q (the generic
+                // SIMD integer-to-float conversions are lane loops).
+                let bits = (packed &>> UInt32(4 * i)) & 15 | 0x4B00_0000
+                let q = unsafeBitCast(bits, to: F16.self) - two23
+                let diff = s * q - F16(repeating: x[i])
+                d2 += F16(repeating: w[i]) * diff * diff
+            }
+            let better = d2 .< best
+            best.replace(with: d2, where: better)
+            pos.replace(with: cur, where: better)
+            cur &+= 16
+        }
+        let (b8, p8) = Self.merge8(best.lowHalf, pos.lowHalf, best.highHalf, pos.highHalf)
+        let (b4, p4) = Self.merge4(b8.lowHalf, p8.lowHalf, b8.highHalf, p8.highHalf)
+        let b2a = b4.lowHalf, b2b = b4.highHalf, p2a = p4.lowHalf, p2b = p4.highHalf
+        let take2 = (b2b .< b2a) .| ((b2b .== b2a) .& (p2b .< p2a))
+        let b2 = b2a.replacing(with: b2b, where: take2), p2 = p2a.replacing(with: p2b, where: take2)
+        let first = b2[1] < b2[0] || (b2[1] == b2[0] && p2[1] < p2[0]) ? p2[1] : p2[0]
+        // No score below FLT_MAX (all NaN or huge): ggml aborts; we take the first neighbour.
+        let j = Int(compactNeighbours[16 * group + (first == .max ? 0 : Int(first))])
         UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
         return j
     }
