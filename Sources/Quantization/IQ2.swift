@@ -60,15 +60,28 @@ enum IQ2 {
         return false
     }
 
+    /// As `round`, with both clamps vector against vector (a comparison with a scalar compiles
+    /// to a loop over the lanes with a branch per lane).
+    @inline(__always)
+    private static func roundQ(x: UnsafePointer<Float>, id: Float, L: UnsafeMutablePointer<Int8>) -> Int {
+        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
+        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
+        let top = I8(repeating: Int32(kMaxQ - 1))
+        l = l.replacing(with: I8.zero, where: l .< I8.zero)
+        l = l.replacing(with: top, where: l .> top)
+        UnsafeMutableRawPointer(L).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
+        return Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
+    }
+
     /// snapGroup with the compact neighbour lists (IQ2 codebooks only).
     @inline(__always)
     private static func snapGroupQ(
         _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Bool {
-        guard let e = t.lookupCompact(round(x: x, id: id, L: L)) else { return false }
+        guard let e = t.lookupCompact(roundQ(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        _ = t.bestNeighbourQ(group: e.group, groups: e.groups, x: x, w: waux, scale: scale, L: L)
+        t.bestNeighbourQ(group: e.group, groups: e.groups, x: x, w: waux, scale: scale, L: L)
         return false
     }
 

@@ -41,10 +41,8 @@ final class IQ2Table: @unchecked Sendable {
     /// multiple of 16 by repeating its last entry; per neighbour one UInt32 holding the value 2l+1
     /// of coordinate i in bits 4i...4i+3, 16 neighbours per vector. An eighth of the bytes of
     /// `neighbourValues`: the long IQ2_XS lists are read from memory far less.
-    /// `compactList[list]` = (first vector, vectors); `compactNeighbours` the codebook indices
-    /// in the padded order.
+    /// `compactList[list]` = (first vector, vectors).
     private let compactValues: UnsafeMutableBufferPointer<SIMD16<UInt32>>
-    private let compactNeighbours: UnsafeMutableBufferPointer<UInt16>
     private let compactList: UnsafeMutableBufferPointer<SIMD2<Int32>>
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
@@ -164,8 +162,6 @@ final class IQ2Table: @unchecked Sendable {
         }
         compactValues = .allocate(capacity: rows.count)
         _ = compactValues.initialize(from: rows)
-        compactNeighbours = .allocate(capacity: compactIndex.count)
-        _ = compactNeighbours.initialize(from: compactIndex)
         compactList = .allocate(capacity: compactStart.count)
         _ = compactList.initialize(from: compactStart)
     }
@@ -337,12 +333,12 @@ extension IQ2Table {
 extension IQ2Table {
     /// ggml's iq2_find_best_neighbour over a list of `lookupCompact` (IQ2 codebooks, q = 2l+1):
     /// the neighbour minimising sum w_i (scale q_i - x_i)^2, summed in ggml's order in every lane,
-    /// the first in list order on ties. Writes the winner's levels to L, returns its index.
+    /// the first in list order on ties. Writes the winner's levels to L.
     @inline(__always)
     func bestNeighbourQ(
         group: Int, groups: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
         L: UnsafeMutablePointer<Int8>
-    ) -> Int {
+    ) {
         typealias F16 = SIMD16<Float>
         typealias I16 = SIMD16<Int32>
         let rows = compactValues.baseAddress! + group
@@ -375,8 +371,12 @@ extension IQ2Table {
         let b2 = b2a.replacing(with: b2b, where: take2), p2 = p2a.replacing(with: p2b, where: take2)
         let first = b2[1] < b2[0] || (b2[1] == b2[0] && p2[1] < p2[0]) ? p2[1] : p2[0]
         // No score below FLT_MAX (all NaN or huge): ggml aborts; we take the first neighbour.
-        let j = Int(compactNeighbours[16 * group + (first == .max ? 0 : Int(first))])
-        UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
-        return j
+        let p = first == .max ? 0 : Int(first)
+        // The winner's levels from its packed word: nibble i (2l+1) to byte i, halved.
+        var v = UInt64(rows[p / 16][p % 16])
+        v = (v | v << 16) & 0x0000_FFFF_0000_FFFF
+        v = (v | v << 8) & 0x00FF_00FF_00FF_00FF
+        v = (v | v << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        UnsafeMutableRawPointer(L).storeBytes(of: v >> 1 & 0x0707_0707_0707_0707, as: UInt64.self)
     }
 }
