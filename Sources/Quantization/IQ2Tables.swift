@@ -364,12 +364,15 @@ extension IQ2Table {
             pos.replace(with: cur, where: better)
             cur &+= 16
         }
-        let (b8, p8) = Self.merge8(best.lowHalf, pos.lowHalf, best.highHalf, pos.highHalf)
-        let (b4, p4) = Self.merge4(b8.lowHalf, p8.lowHalf, b8.highHalf, p8.highHalf)
-        let b2a = b4.lowHalf, b2b = b4.highHalf, p2a = p4.lowHalf, p2b = p4.highHalf
-        let take2 = (b2b .< b2a) .| ((b2b .== b2a) .& (p2b .< p2a))
-        let b2 = b2a.replacing(with: b2b, where: take2), p2 = p2a.replacing(with: p2b, where: take2)
-        let first = b2[1] < b2[0] || (b2[1] == b2[0] && p2[1] < p2[0]) ? p2[1] : p2[0]
+        // The lanes' bests are +0...FLT_MAX (a sum from 0 of products with w = sqrt(...) >= 0
+        // is never -0, and NaN never wins), so their bit patterns order as the floats: the
+        // smallest is an integer minimum, and the first position reaching it (each lane holds
+        // its first) the minimum of those lanes' positions.
+        let bits = unsafeBitCast(best, to: I16.self)
+        // Lanes above the least get position Int32.max: d | -d has the sign bit set exactly when
+        // d != 0 (arithmetic, not a select, which the reduction would turn into a lane loop).
+        let d = bits ^ I16(repeating: bits.min())
+        let first = (pos | ((d | (0 &- d)) &>> 31) & Int32.max).min()
         // No score below FLT_MAX (all NaN or huge): ggml aborts; we take the first neighbour.
         let p = first == .max ? 0 : Int(first)
         // The winner's levels from its packed word: nibble i (2l+1) to byte i, halved.
