@@ -333,7 +333,8 @@ extension IQ2Table {
 extension IQ2Table {
     /// ggml's iq2_find_best_neighbour over a list of `lookupCompact` (IQ2 codebooks, q = 2l+1):
     /// the neighbour minimising sum w_i (scale q_i - x_i)^2, summed in ggml's order in every lane,
-    /// the first in list order on ties. Writes the winner's levels to L.
+    /// the first in list order on ties. Writes the winner's levels to L. The weights w are
+    /// non-negative or NaN (the quantizers pass sqrt of their weights), so every score is too.
     @inline(__always)
     func bestNeighbourQ(
         group: Int, groups: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
