@@ -61,6 +61,31 @@ enum IQ2 {
         return false
     }
 
+    /// As `round`, with both clamps vector against vector (a comparison with a scalar compiles
+    /// to a loop over the lanes with a branch per lane).
+    @inline(__always)
+    private static func roundQ(x: UnsafePointer<Float>, id: Float, L: UnsafeMutablePointer<Int8>) -> Int {
+        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
+        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
+        let top = I8(repeating: Int32(kMaxQ - 1))
+        l = l.replacing(with: I8.zero, where: l .< I8.zero)
+        l = l.replacing(with: top, where: l .> top)
+        UnsafeMutableRawPointer(L).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
+        return Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
+    }
+
+    /// snapGroup with the compact neighbour lists (IQ2 codebooks only).
+    @inline(__always)
+    private static func snapGroupQ(
+        _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) -> Bool {
+        guard let e = t.lookupCompact(roundQ(x: x, id: id, L: L)) else { return false }
+        if e.index >= 0 { return true }
+        t.bestNeighbourQ(group: e.group, groups: e.groups, x: x, w: waux, scale: scale, L: L)
+        return false
+    }
+
     /// The codebook index of 8 levels. ggml aborts when they are off the codebook (which its
     /// search never produces from finite input); we write entry 0.
     @inline(__always)
@@ -224,44 +249,94 @@ enum IQ2 {
 
     // MARK: IQ2_XS and IQ2_S
 
+    /// search16's scratch: the values q = 2l+1 of the 19 trials, trial-major per weight (q of
+    /// weight i at trial t at 32 i + t, so one weight's values over all trials are one vector),
+    /// then each trial's 16 levels (trial t at 16 t).
+    private static let trialStride = 32
+    private static let trialCount = 19
+
     /// The per-16 search both share: 19 trial scales around max/5, then the groups that needed
     /// a neighbour are redone at the best scale. Returns the scale; L holds the 16 levels.
+    /// All trials' levels are formed first, then every trial's sums at once (one lane per trial,
+    /// each lane adding in ggml's order), then the best trial is picked in ggml's order: the
+    /// sums' dependent adds no longer run one trial after the other.
     @inline(__always)
     private static func search16(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
-        max: Float, L: UnsafeMutablePointer<Int8>, Laux: UnsafeMutablePointer<Int8>
+        max: Float, L: UnsafeMutablePointer<Int8>,
+        trials lt: UnsafeMutablePointer<Float>
     ) -> Float {
-        var best: Float = 0
-        var scale = max / Float(2 * kMaxQ - 1)
-        var onGrid = (true, true)
+        let trialLevels = UnsafeMutableRawPointer(lt + 16 * trialStride).assumingMemoryBound(to: Int8.self)
+        typealias F16 = SIMD16<Float>
+        // Bit 2t + k: group k was off the codebook at trial t.
+        var offGrid: UInt64 = 0
         for step in -9...9 {
+            let trial = step + 9
             let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
             let thisScale = 1 / id
-            let g0 = snapGroup(t, x: xval, waux: waux, id: id, scale: thisScale, L: Laux)
-            let g1 = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: thisScale, L: Laux + 8)
-            let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: Laux)
-            if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                scale = sumqx / sumq2
-                best = scale * sumqx
-                L.update(from: Laux, count: 16)
-                onGrid = (g0, g1)
+            for k in 0..<2 {
+                let g = trialLevels + 16 * trial + 8 * k
+                let on = snapGroupQ(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: g)
+                if !on { offGrid |= 1 << UInt64(2 * trial + k) }
+                for i in 0..<8 { lt[trialStride * (8 * k + i) + trial] = Float(2 * Int32(g[i]) + 1) }
             }
         }
-        if (!onGrid.0 || !onGrid.1) && scale > 0 {
+        var sumqx = (F16(repeating: 0), F16(repeating: 0)), sumq2 = (F16(repeating: 0), F16(repeating: 0))
+        for i in 0..<16 {
+            let wx = F16(repeating: weight[i] * xval[i]), w = F16(repeating: weight[i])
+            let row = UnsafeRawPointer(lt + trialStride * i)
+            let q0 = row.loadUnaligned(as: F16.self)
+            let q1 = row.loadUnaligned(fromByteOffset: 64, as: F16.self)
+            sumqx.0 += wx * q0
+            sumqx.1 += wx * q1
+            sumq2.0 += w * q0 * q0
+            sumq2.1 += w * q1 * q1
+        }
+        var best: Float = 0
+        var scale = max / Float(2 * kMaxQ - 1)
+        var chosen = -1
+        withUnsafeTemporaryAllocation(of: F16.self, capacity: 4) { v in
+            v[0] = sumqx.0
+            v[1] = sumqx.1
+            v[2] = sumq2.0
+            v[3] = sumq2.1
+            let f = UnsafeRawPointer(v.baseAddress!).assumingMemoryBound(to: Float.self)
+            for trial in 0..<trialCount {
+                let qx = f[trial], q2 = f[32 + trial]
+                if q2 > 0 && qx * qx > best * q2 {
+                    scale = qx / q2
+                    best = scale * qx
+                    chosen = trial
+                }
+            }
+        }
+        guard chosen >= 0 else { return scale }
+        L.update(from: trialLevels + 16 * chosen, count: 16)
+        let off0 = offGrid >> UInt64(2 * chosen) & 1 != 0, off1 = offGrid >> UInt64(2 * chosen + 1) & 1 != 0
+        if (off0 || off1) && scale > 0 {
             let id = 1 / scale
-            if !onGrid.0 { _ = snapGroup(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
-            if !onGrid.1 { _ = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
+            if off0 { _ = snapGroupQ(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
+            if off1 { _ = snapGroupQ(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
             let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: L)
             if sumq2 > 0 { scale = sumqx / sumq2 }
         }
         return scale
     }
 
+    /// Scratch for search16's trials (zeroed: the lanes past the last trial are summed too).
+    @inline(__always)
+    private static func withTrials(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * trialStride + 4 * trialCount) { b in
+            b.initialize(repeating: 0)
+            body(b.baseAddress!)
+        }
+    }
+
     static func quantizeXS(
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2xs
-        withScratch { s in
+        withTrials { lt in withScratch { s in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 74 * ibl
                 yb.storeU16(FP16.fromFloat(0), at: 0)
@@ -284,7 +359,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0 & 127
@@ -307,7 +382,7 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 66 + ib / 2) } else { yb.orU8(l << 4, at: 66 + ib / 2) }
                 }
             }
-        }
+        } }
     }
 
     static let groupMaxEpsS: Float = 1e-8
@@ -316,7 +391,7 @@ enum IQ2 {
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2s
-        withScratch { s in
+        withTrials { lt in withScratch { s in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 82 * ibl
                 yb.zero(0, 82)
@@ -342,7 +417,7 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, Laux: s.Laux)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0
@@ -367,6 +442,6 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 74 + ib / 2) } else { yb.orU8(l << 4, at: 74 + ib / 2) }
                 }
             }
-        }
+        } }
     }
 }

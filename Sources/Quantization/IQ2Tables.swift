@@ -37,6 +37,13 @@ final class IQ2Table: @unchecked Sendable {
     private let levelPointer: UnsafeMutableBufferPointer<UInt64>
     private let mapPointer: UnsafeMutableBufferPointer<Int32>
     private let listPointer: UnsafeMutableBufferPointer<SIMD2<Int32>>
+    /// The IQ2 searches' compact copy of the lists (bestNeighbourQ): each list padded to a
+    /// multiple of 16 by repeating its last entry; per neighbour one UInt32 holding the value 2l+1
+    /// of coordinate i in bits 4i...4i+3, 16 neighbours per vector. An eighth of the bytes of
+    /// `neighbourValues`: the long IQ2_XS lists are read from memory far less.
+    /// `compactList[list]` = (first vector, vectors).
+    private let compactValues: UnsafeMutableBufferPointer<SIMD16<UInt32>>
+    private let compactList: UnsafeMutableBufferPointer<SIMD2<Int32>>
 
     /// `codebook` holds one entry per index, level l of coordinate i in bits 2i..2i+1 (ggml's
     /// kgrid tables); `nwant` is how many distinct distances the neighbour lists span.
@@ -141,6 +148,22 @@ final class IQ2Table: @unchecked Sendable {
         _ = mapPointer.initialize(from: map)
         listPointer = .allocate(capacity: listStart.count)
         _ = listPointer.initialize(from: zip(listStart, listCount).map { SIMD2($0, $1) })
+        var compactIndex: [UInt16] = [], compactStart: [SIMD2<Int32>] = []
+        for (start, count) in zip(listStart, listCount) {
+            let n = Int(count), vectors = (n + 15) / 16
+            compactStart.append(SIMD2(Int32(compactIndex.count / 16), Int32(vectors)))
+            for k in 0..<(16 * vectors) { compactIndex.append(neighbours[Int(start) + Swift.min(k, n - 1)]) }
+        }
+        var rows = [SIMD16<UInt32>](repeating: .zero, count: compactIndex.count / 16)
+        for (k, j) in compactIndex.enumerated() {
+            var packed: UInt32 = 0
+            for i in 0..<8 { packed |= UInt32(2 * ((levels[Int(j)] >> UInt64(8 * i)) & 3) + 1) << UInt32(4 * i) }
+            rows[k / 16][k % 16] = packed
+        }
+        compactValues = .allocate(capacity: rows.count)
+        _ = compactValues.initialize(from: rows)
+        compactList = .allocate(capacity: compactStart.count)
+        _ = compactList.initialize(from: compactStart)
     }
 
     /// ggml's kgrid tables are the dequantization grids with their byte values replaced by
@@ -191,6 +214,18 @@ final class IQ2Table: @unchecked Sendable {
         if m >= 0 { return (Int(m), 0, 0) }
         guard m != Self.noEntry else { return nil }
         let l = listPointer[Int(-m - 1)]
+        return (-1, Int(l[0]), Int(l[1]))
+    }
+
+    /// As `lookup`, with the list in the compact layout of `bestNeighbourQ`: (first vector of 16
+    /// neighbours, vectors) for a point off the codebook.
+    @inline(__always)
+    func lookupCompact(_ u: Int) -> (index: Int, group: Int, groups: Int)? {
+        guard u >= 0 && u < Self.mapSize else { return nil }
+        let m = mapPointer[u]
+        if m >= 0 { return (Int(m), 0, 0) }
+        guard m != Self.noEntry else { return nil }
+        let l = compactList[Int(-m - 1)]
         return (-1, Int(l[0]), Int(l[1]))
     }
 
@@ -273,13 +308,13 @@ extension IQ2Table {
     /// Per lane, the better of two (score, position) candidates: the smaller score, the earlier
     /// position on equal scores. Positions of lanes that never scored are Int32.max.
     @inline(__always)
-    private static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
+    fileprivate static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
         return (av.replacing(with: bv, where: takeB), ap.replacing(with: bp, where: takeB))
     }
 
     @inline(__always)
-    private static func merge4(
+    fileprivate static func merge4(
         _ av: SIMD4<Float>, _ ap: SIMD4<Int32>, _ bv: SIMD4<Float>, _ bp: SIMD4<Int32>
     ) -> (SIMD4<Float>, SIMD4<Int32>) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
@@ -292,5 +327,60 @@ extension IQ2Table {
         let j = Int(neighbourPointer[start + position])
         UnsafeMutableRawPointer(L).storeBytes(of: levelPointer[j], as: UInt64.self)
         return j
+    }
+}
+
+extension IQ2Table {
+    /// ggml's iq2_find_best_neighbour over a list of `lookupCompact` (IQ2 codebooks, q = 2l+1):
+    /// the neighbour minimising sum w_i (scale q_i - x_i)^2, summed in ggml's order in every lane,
+    /// the first in list order on ties. Writes the winner's levels to L. The weights w are
+    /// non-negative or NaN (the quantizers pass sqrt of their weights), so every score is too.
+    @inline(__always)
+    func bestNeighbourQ(
+        group: Int, groups: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float,
+        L: UnsafeMutablePointer<Int8>
+    ) {
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
+        let rows = compactValues.baseAddress! + group
+        let s = F16(repeating: scale)
+        let two23 = F16(repeating: 8_388_608)
+        var best = F16(repeating: .greatestFiniteMagnitude)
+        var pos = I16(repeating: .max)
+        var cur = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        for g in 0..<groups {
+            // ggml's d2 = sum over i of w_i * diff * diff, diff = scale * q - x_i, in order i = 0...7.
+            var d2 = F16(repeating: 0)
+            let packed = rows[g]
+            for i in 0..<8 {
+                // Nibble i of each lane as the float 2^23 + q, minus 2^23: exactly q (the generic
+                // SIMD integer-to-float conversions are lane loops).
+                let bits = (packed &>> UInt32(4 * i)) & 15 | 0x4B00_0000
+                let q = unsafeBitCast(bits, to: F16.self) - two23
+                let diff = s * q - F16(repeating: x[i])
+                d2 += F16(repeating: w[i]) * diff * diff
+            }
+            let better = d2 .< best
+            best.replace(with: d2, where: better)
+            pos.replace(with: cur, where: better)
+            cur &+= 16
+        }
+        // The lanes' bests are +0...FLT_MAX (a sum from 0 of products with w = sqrt(...) >= 0
+        // is never -0, and NaN never wins), so their bit patterns order as the floats: the
+        // smallest is an integer minimum, and the first position reaching it (each lane holds
+        // its first) the minimum of those lanes' positions.
+        let bits = unsafeBitCast(best, to: I16.self)
+        // Lanes above the least get position Int32.max: d | -d has the sign bit set exactly when
+        // d != 0 (arithmetic, not a select, which the reduction would turn into a lane loop).
+        let d = bits ^ I16(repeating: bits.min())
+        let first = (pos | ((d | (0 &- d)) &>> 31) & Int32.max).min()
+        // No score below FLT_MAX (all NaN or huge): ggml aborts; we take the first neighbour.
+        let p = first == .max ? 0 : Int(first)
+        // The winner's levels from its packed word: nibble i (2l+1) to byte i, halved.
+        var v = UInt64(rows[p / 16][p % 16])
+        v = (v | v << 16) & 0x0000_FFFF_0000_FFFF
+        v = (v | v << 8) & 0x00FF_00FF_00FF_00FF
+        v = (v | v << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        UnsafeMutableRawPointer(L).storeBytes(of: v >> 1 & 0x0707_0707_0707_0707, as: UInt64.self)
     }
 }
