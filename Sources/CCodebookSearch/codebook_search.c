@@ -34,8 +34,18 @@ static inline __attribute__((always_inline)) int32_t first_best(
         position = _mm512_mask_mov_epi32(position, better, current);
         current = _mm512_add_epi32(current, sixteen);
     }
-    // Lanes never hold NaN (they start at FLT_MAX and only take smaller scores), so the minimum is
-    // well defined; among the lanes holding it, the earliest position is the scan's first.
+    // Lanes never hold NaN (they start at FLT_MAX and only take smaller scores). With weights >= 0
+    // every score is >= +0, and non-negative floats order as their bit patterns do: the winner is
+    // then the smallest 64-bit (score bits, position) pair, one reduction instead of two.
+    const __m512i bits = _mm512_castps_si512(best);
+    if (_mm512_movepi32_mask(bits) == 0) {
+        const __m512i pairs = _mm512_min_epu64(
+            _mm512_unpacklo_epi32(position, bits), _mm512_unpackhi_epi32(position, bits));
+        const int32_t first = (int32_t)(uint32_t)_mm512_reduce_min_epu64(pairs);
+        return first == INT32_MAX ? 0 : first;
+    }
+    // Negative scores (negative importance weights): the smallest score, then the earliest
+    // position among the lanes holding it.
     const float smallest = _mm512_reduce_min_ps(best);
     const __mmask16 at = _mm512_cmp_ps_mask(best, _mm512_set1_ps(smallest), _CMP_EQ_OQ);
     const int32_t first = _mm512_mask_reduce_min_epi32(at, position);

@@ -80,9 +80,10 @@ enum IQ2 {
         _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
         L: UnsafeMutablePointer<Int8>
     ) -> Bool {
-        guard let e = t.lookupCompact(roundQ(x: x, id: id, L: L)) else { return false }
+        guard let e = t.lookup(roundQ(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        t.bestNeighbourQ(group: e.group, groups: e.groups, x: x, w: waux, scale: scale, L: L)
+        let rows = t === IQ2Table.iq2xs ? CodebookRows.iq2xs : t === IQ2Table.iq2s ? CodebookRows.iq2s : CodebookRows.iq2xxs
+        _ = rows.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
