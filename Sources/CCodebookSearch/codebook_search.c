@@ -60,6 +60,19 @@ int32_t quantd_codebook_first_best(
                        : first_best(4, levels, groups, x, w, scale, values);
 }
 
+void quantd_codebook_first_best_many(
+    const uint8_t *levels, const int32_t *first, const int32_t *groups, const float *scales, int32_t n,
+    int32_t coords, const float *x, const float *w, const float *values, int32_t *positions)
+{
+    if (coords == 8) {
+        for (int32_t k = 0; k < n; k++)
+            positions[k] = first_best(8, levels + (size_t)first[k] * 8 * 16, groups[k], x, w, scales[k], values);
+    } else {
+        for (int32_t k = 0; k < n; k++)
+            positions[k] = first_best(4, levels + (size_t)first[k] * 4 * 16, groups[k], x, w, scales[k], values);
+    }
+}
+
 #else
 
 // Any other CPU: ggml's scalar scan over the same layout.
@@ -82,6 +95,15 @@ int32_t quantd_codebook_first_best(
         }
     }
     return first < 0 ? 0 : first;
+}
+
+void quantd_codebook_first_best_many(
+    const uint8_t *levels, const int32_t *first, const int32_t *groups, const float *scales, int32_t n,
+    int32_t coords, const float *x, const float *w, const float *values, int32_t *positions)
+{
+    for (int32_t k = 0; k < n; k++)
+        positions[k] = quantd_codebook_first_best(
+            levels + (size_t)first[k] * coords * 16, groups[k], coords, x, w, scales[k], values);
 }
 
 #endif

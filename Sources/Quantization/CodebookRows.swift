@@ -50,6 +50,57 @@ struct CodebookRows: @unchecked Sendable {
     static let iq2xs = CodebookRows(IQ2Table.iq2xs) { Float(2 * $0 + 1) }
     static let iq2s = CodebookRows(IQ2Table.iq2s) { Float(2 * $0 + 1) }
 
+    @inline(__always)
+    static func of(_ t: IQ2Table) -> CodebookRows {
+        t === IQ2Table.iq2xs ? iq2xs : t === IQ2Table.iq2s ? iq2s : iq2xxs
+    }
+
+    /// Queued searches of one group of 8 (one per trial scale at most), run by one call.
+    struct Batch {
+        let first: UnsafeMutablePointer<Int32>
+        let groups: UnsafeMutablePointer<Int32>
+        let scales: UnsafeMutablePointer<Float>
+        let positions: UnsafeMutablePointer<Int32>
+        /// The caller's tag of each search (its trial).
+        let tags: UnsafeMutablePointer<Int32>
+        var count = 0
+        static let capacity = 32
+
+        static func with(_ body: (inout Batch) -> Void) {
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * capacity) { i in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity) { f in
+                    let p = i.baseAddress!
+                    var b = Batch(first: p, groups: p + capacity, scales: f.baseAddress!, positions: p + 2 * capacity,
+                                  tags: p + 3 * capacity)
+                    body(&b)
+                }
+            }
+        }
+    }
+
+    /// Queues the search of the list at (`start`, `count`) (as IQ2Table.lookup gives them) at `scale`.
+    @inline(__always)
+    func add(_ batch: inout Batch, start: Int, count listCount: Int, scale: Float, tag: Int) {
+        batch.first[batch.count] = firstGroup[start / 8]
+        batch.groups[batch.count] = Int32((listCount + 15) / 16)
+        batch.scales[batch.count] = scale
+        batch.tags[batch.count] = Int32(tag)
+        batch.count += 1
+    }
+
+    /// Runs the queued searches of one group (magnitudes x, weights w); winner k's 8 levels are
+    /// then `winnerLevels(batch, k)`.
+    @inline(__always)
+    func run(_ batch: Batch, x: UnsafePointer<Float>, w: UnsafePointer<Float>) {
+        quantd_codebook_first_best_many(
+            rows, batch.first, batch.groups, batch.scales, Int32(batch.count), 8, x, w, values, batch.positions)
+    }
+
+    @inline(__always)
+    func winnerLevels(_ batch: Batch, _ k: Int) -> UInt64 {
+        entryLevels[16 * Int(batch.first[k]) + Int(batch.positions[k])]
+    }
+
     /// ggml's iq2_find_best_neighbour for the list at (`start`, `count`) of the table (as
     /// IQ2Table.lookup gives them): the codebook index of the neighbour with the smallest
     /// sum w_i (scale q_i - x_i)^2, the first in list order on ties. Writes its 8 levels to L.

@@ -56,8 +56,7 @@ enum IQ2 {
     ) -> Bool {
         guard let e = t.lookup(round(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        let rows = t === IQ2Table.iq2xs ? CodebookRows.iq2xs : t === IQ2Table.iq2s ? CodebookRows.iq2s : CodebookRows.iq2xxs
-        _ = rows.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
+        _ = CodebookRows.of(t).bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
@@ -82,8 +81,7 @@ enum IQ2 {
     ) -> Bool {
         guard let e = t.lookup(roundQ(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        let rows = t === IQ2Table.iq2xs ? CodebookRows.iq2xs : t === IQ2Table.iq2s ? CodebookRows.iq2s : CodebookRows.iq2xxs
-        _ = rows.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
+        _ = CodebookRows.of(t).bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
@@ -265,22 +263,35 @@ enum IQ2 {
     private static func search16(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
         max: Float, L: UnsafeMutablePointer<Int8>,
-        trials lt: UnsafeMutablePointer<Float>
+        trials lt: UnsafeMutablePointer<Float>, batch: inout CodebookRows.Batch
     ) -> Float {
         let trialLevels = UnsafeMutableRawPointer(lt + 16 * trialStride).assumingMemoryBound(to: Int8.self)
         typealias F16 = SIMD16<Float>
         // Bit 2t + k: group k was off the codebook at trial t.
         var offGrid: UInt64 = 0
-        for step in -9...9 {
-            let trial = step + 9
-            let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
-            let thisScale = 1 / id
-            for k in 0..<2 {
+        let rows = CodebookRows.of(t)
+        for k in 0..<2 {
+            // Every trial's rounding of group k first, its off-codebook searches queued and run
+            // in one call, their winners written back.
+            batch.count = 0
+            for step in -9...9 {
+                let trial = step + 9
+                let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
                 let g = trialLevels + 16 * trial + 8 * k
-                let on = snapGroupQ(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: thisScale, L: g)
-                if !on { offGrid |= 1 << UInt64(2 * trial + k) }
-                for i in 0..<8 { lt[trialStride * (8 * k + i) + trial] = Float(2 * Int32(g[i]) + 1) }
+                let e = t.lookup(roundQ(x: xval + 8 * k, id: id, L: g))
+                if let e, e.index >= 0 { continue }
+                offGrid |= 1 << UInt64(2 * trial + k)
+                if let e { rows.add(&batch, start: e.start, count: e.count, scale: 1 / id, tag: trial) }
             }
+            guard batch.count > 0 else { continue }
+            rows.run(batch, x: xval + 8 * k, w: waux + 8 * k)
+            for m in 0..<batch.count {
+                let found = rows.winnerLevels(batch, m)
+                UnsafeMutableRawPointer(trialLevels + 16 * Int(batch.tags[m]) + 8 * k).storeBytes(of: found, as: UInt64.self)
+            }
+        }
+        for trial in 0..<trialCount {
+            for i in 0..<16 { lt[trialStride * i + trial] = Float(2 * Int32(trialLevels[16 * trial + i]) + 1) }
         }
         var sumqx = (F16(repeating: 0), F16(repeating: 0)), sumq2 = (F16(repeating: 0), F16(repeating: 0))
         for i in 0..<16 {
@@ -337,7 +348,7 @@ enum IQ2 {
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2xs
-        withTrials { lt in withScratch { s in
+        withTrials { lt in withScratch { s in CodebookRows.Batch.with { batch in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 74 * ibl
                 yb.storeU16(FP16.fromFloat(0), at: 0)
@@ -360,7 +371,8 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt,
+                                            batch: &batch)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0 & 127
@@ -383,7 +395,7 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 66 + ib / 2) } else { yb.orU8(l << 4, at: 66 + ib / 2) }
                 }
             }
-        } }
+        } } }
     }
 
     static let groupMaxEpsS: Float = 1e-8
@@ -392,7 +404,7 @@ enum IQ2 {
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let t = IQ2Table.iq2s
-        withTrials { lt in withScratch { s in
+        withTrials { lt in withScratch { s in CodebookRows.Batch.with { batch in
             for ibl in 0..<(n / 256) {
                 let xbl = x + 256 * ibl, yb = y + 82 * ibl
                 yb.zero(0, 82)
@@ -418,7 +430,8 @@ enum IQ2 {
                         s.scales[ib] = 0
                         continue
                     }
-                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt)
+                    var scale = search16(t, xval: s.xval, weight: s.weight, waux: s.waux, max: max, L: s.L, trials: lt,
+                                            batch: &batch)
                     if scale < 0 {
                         scale = -scale
                         s0 = ~s0
@@ -443,6 +456,6 @@ enum IQ2 {
                     if ib % 2 == 0 { yb.storeU8(l, at: 74 + ib / 2) } else { yb.orU8(l << 4, at: 74 + ib / 2) }
                 }
             }
-        } }
+        } } }
     }
 }

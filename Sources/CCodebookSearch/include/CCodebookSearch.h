@@ -24,4 +24,12 @@ int32_t quantd_codebook_first_best(
     const uint8_t *levels, int32_t groups, int32_t coords, const float *x, const float *w, float scale,
     const float *values);
 
+/// `quantd_codebook_first_best` for `n` lists of the same group (x, w): list k starts at group
+/// `first[k]` of `levels`, has `groups[k]` groups and is scored at `scales[k]`; its winner's
+/// position (counted from the list's first group) goes to `positions[k]`. The searches are
+/// independent, so one call lets each one's final reduction overlap the next one's scoring.
+void quantd_codebook_first_best_many(
+    const uint8_t *levels, const int32_t *first, const int32_t *groups, const float *scales, int32_t n,
+    int32_t coords, const float *x, const float *w, const float *values, int32_t *positions);
+
 #endif
