@@ -139,9 +139,9 @@ enum IQ1 {
             } else {
                 allOnGrid = false
                 if let e = t.lookup(u) {
-                    index[k] = t.bestNeighbour1(
+                    index[k] = t.rows.bestNeighbour(
                         start: e.start, count: e.count, x: xb + 8 * k, w: s.weight + 8 * k, scale: scale,
-                        shift: xx(k).1, L: s.L + 8 * k)
+                        values: xx(k).1 > 0 ? .iq1Plus : .iq1Minus, L: s.L + 8 * k)
                 } else {
                     index[k] = 0
                 }

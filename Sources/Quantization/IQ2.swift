@@ -38,9 +38,10 @@ enum IQ2 {
     static func round(x: UnsafePointer<Float>, id: Float, L: UnsafeMutablePointer<Int8>) -> Int {
         let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
         var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
-        // Vector-valued replacements: the scalar-valued forms compile to a loop over the lanes.
+        // Vector-valued replacements compared vector against vector: the scalar-valued forms, and
+        // comparisons with a scalar, compile to a loop over the lanes with a branch per lane.
         let top = I8(repeating: Int32(kMaxQ - 1))
-        l = l.replacing(with: I8.zero, where: l .< 0)
+        l = l.replacing(with: I8.zero, where: l .< I8.zero)
         l = l.replacing(with: top, where: l .> top)
         UnsafeMutableRawPointer(L).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
         return Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
@@ -56,32 +57,7 @@ enum IQ2 {
     ) -> Bool {
         guard let e = t.lookup(round(x: x, id: id, L: L)) else { return false }
         if e.index >= 0 { return true }
-        _ = CodebookRows.of(t).bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
-        return false
-    }
-
-    /// As `round`, with both clamps vector against vector (a comparison with a scalar compiles
-    /// to a loop over the lanes with a branch per lane).
-    @inline(__always)
-    private static func roundQ(x: UnsafePointer<Float>, id: Float, L: UnsafeMutablePointer<Int8>) -> Int {
-        let xv = UnsafeRawPointer(x).loadUnaligned(as: F8.self)
-        var l = Lanes.nearestInt(F8(repeating: 0.5) * (F8(repeating: id) * xv - F8(repeating: 1)))
-        let top = I8(repeating: Int32(kMaxQ - 1))
-        l = l.replacing(with: I8.zero, where: l .< I8.zero)
-        l = l.replacing(with: top, where: l .> top)
-        UnsafeMutableRawPointer(L).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
-        return Int((l &<< I8(0, 2, 4, 6, 8, 10, 12, 14)).wrappedSum())
-    }
-
-    /// snapGroup with the compact neighbour lists (IQ2 codebooks only).
-    @inline(__always)
-    private static func snapGroupQ(
-        _ t: IQ2Table, x: UnsafePointer<Float>, waux: UnsafePointer<Float>, id: Float, scale: Float,
-        L: UnsafeMutablePointer<Int8>
-    ) -> Bool {
-        guard let e = t.lookup(roundQ(x: x, id: id, L: L)) else { return false }
-        if e.index >= 0 { return true }
-        _ = CodebookRows.of(t).bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
+        _ = t.rows.bestNeighbour(start: e.start, count: e.count, x: x, w: waux, scale: scale, L: L)
         return false
     }
 
@@ -156,7 +132,7 @@ enum IQ2 {
     static func quantizeXXS(
         _ x: UnsafePointer<Float>, count n: Int, weights qw: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
     ) {
-        let t = IQ2Table.iq2xxs, rows = CodebookRows.iq2xxs
+        let t = IQ2Table.iq2xxs, rows = t.rows
         withScratch { s in
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 16 * 32) { levels in
                 for ibl in 0..<(n / 256) {
@@ -269,7 +245,7 @@ enum IQ2 {
         typealias F16 = SIMD16<Float>
         // Bit 2t + k: group k was off the codebook at trial t.
         var offGrid: UInt64 = 0
-        let rows = CodebookRows.of(t)
+        let rows = t.rows
         for k in 0..<2 {
             // Every trial's rounding of group k first, its off-codebook searches queued and run
             // in one call, their winners written back.
@@ -278,7 +254,7 @@ enum IQ2 {
                 let trial = step + 9
                 let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
                 let g = trialLevels + 16 * trial + 8 * k
-                let e = t.lookup(roundQ(x: xval + 8 * k, id: id, L: g))
+                let e = t.lookup(round(x: xval + 8 * k, id: id, L: g))
                 if let e, e.index >= 0 { continue }
                 offGrid |= 1 << UInt64(2 * trial + k)
                 if let e { rows.add(&batch, start: e.start, count: e.count, scale: 1 / id, tag: trial) }
@@ -327,8 +303,8 @@ enum IQ2 {
         let off0 = offGrid >> UInt64(2 * chosen) & 1 != 0, off1 = offGrid >> UInt64(2 * chosen + 1) & 1 != 0
         if (off0 || off1) && scale > 0 {
             let id = 1 / scale
-            if off0 { _ = snapGroupQ(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
-            if off1 { _ = snapGroupQ(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
+            if off0 { _ = snapGroup(t, x: xval, waux: waux, id: id, scale: scale, L: L) }
+            if off1 { _ = snapGroup(t, x: xval + 8, waux: waux + 8, id: id, scale: scale, L: L + 8) }
             let (sumqx, sumq2) = sums(16, w: weight, x: xval, L: L)
             if sumq2 > 0 { scale = sumqx / sumq2 }
         }
