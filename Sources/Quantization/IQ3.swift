@@ -37,18 +37,23 @@ enum IQ3 {
         var keys: UnsafeMutablePointer<Int32>
         var onGridBits: UnsafeMutablePointer<Int32>
         var trialScale: UnsafeMutablePointer<Float>
+        /// One trial's off-grid groups (at most 64): their map entries and where they are
+        /// (group k, sub-block lane as k << 3 | lane).
+        var pendingEntry: UnsafeMutablePointer<Int32>
+        var pendingSlot: UnsafeMutablePointer<Int32>
     }
 
     @inline(__always)
     static func withScratch(_ body: (Scratch) -> Void) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 256 + 16) { f in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256 + 64 + 8) { i in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256 + 64 + 8 + 2 * 64) { i in
                 withUnsafeTemporaryAllocation(of: F8.self, capacity: 3 * 32) { v in
                     withUnsafeTemporaryAllocation(of: I8.self, capacity: 2 * 32) { l in
                         let fp = f.baseAddress!, vp = v.baseAddress!, lp = l.baseAddress!, ip = i.baseAddress!
                         body(Scratch(weight: fp, waux: fp + 256, xval: fp + 512, L: ip, scales: fp + 768,
                                      xT: vp, wT: vp + 32, wxT: vp + 64, lT: lp, bestT: lp + 32,
-                                     keys: ip + 256, onGridBits: ip + 320, trialScale: fp + 776))
+                                     keys: ip + 256, onGridBits: ip + 320, trialScale: fp + 776,
+                                     pendingEntry: ip + 328, pendingSlot: ip + 392))
                     }
                 }
             }
@@ -116,23 +121,36 @@ enum IQ3 {
             }
             UnsafeMutableRawPointer(s.trialScale).storeBytes(of: thisScale, as: F8.self)
             UnsafeMutableRawPointer(s.onGridBits).storeBytes(of: SIMD8<Int32>(repeating: 0), as: SIMD8<Int32>.self)
+            // First list the off-grid groups without a data-dependent branch (the count advances
+            // by the entry's sign bit), then search them in one run: the searches are
+            // independent and overlap in the pipeline.
+            var pending = 0
             var lanes = active
             while lanes != 0 {
                 let lane = lanes.trailingZeroBitCount
                 lanes &= lanes - 1
                 var bits: Int32 = 0
-                let laneScale = s.trialScale[lane]
                 for k in 0..<8 {
                     let e = grid.entry[Int(s.keys[8 * k + lane])]
-                    if e >= 0 {
-                        bits |= 1 << Int32(k)
-                    } else {
-                        grid.bestNeighbour(
-                            entry: e, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: laneScale,
-                            L: levels + 8 * 4 * k + lane, stride: 8)
-                    }
+                    s.pendingEntry[pending] = e
+                    s.pendingSlot[pending] = Int32(truncatingIfNeeded: k << 3 | lane)
+                    let off = Int(UInt32(bitPattern: e) >> 31)
+                    pending &+= off
+                    bits |= Int32(truncatingIfNeeded: (off ^ 1) << k)
                 }
                 s.onGridBits[lane] = bits
+            }
+            for p in 0..<pending {
+                let slot = Int(s.pendingSlot[p])
+                let lane = slot & 7, k = slot >> 3
+                let at = 32 * lane + 4 * k
+                let key = grid.bestNeighbourKey(
+                    entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
+                let l = levels + 32 * k + lane
+                l[0] = Int32(truncatingIfNeeded: key & 7)
+                l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
+                l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
+                l[24] = Int32(truncatingIfNeeded: key >> 9)
             }
             let onGridAux = UnsafeRawPointer(s.onGridBits).loadUnaligned(as: SIMD8<Int32>.self)
             var sumqx = zero, sumq2 = zero

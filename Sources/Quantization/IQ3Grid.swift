@@ -119,13 +119,6 @@ final class IQ3Grid: @unchecked Sendable {
         return r
     }
 
-    @inline(__always)
-    static func minLanes(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
-        var r = a
-        for k in 0..<8 { r[k] = a[k] < b[k] ? a[k] : b[k] }
-        return r
-    }
-
     /// ggml's `iq3_find_best_neighbour` for an off-grid tuple: the candidate with the smallest
     /// weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
     /// `e` is the tuple's `entry`; returns the winner's map key (its levels).
@@ -148,8 +141,10 @@ final class IQ3Grid: @unchecked Sendable {
         let w0 = SIMD8<Float>(repeating: w[0]), w1 = SIMD8<Float>(repeating: w[1])
         let w2 = SIMD8<Float>(repeating: w[2]), w3 = SIMD8<Float>(repeating: w[3])
         var bestD2 = SIMD8<Float>(repeating: .greatestFiniteMagnitude)
-        var bestJ = SIMD8<Int32>(repeating: 0)
-        var j = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        // Candidate indices as floats (exact below 2^24): the final reduction is then minps
+        // throughout, which LLVM keeps in vectors, where an Int32 minimum became a cmov chain.
+        var bestJ = SIMD8<Float>(repeating: 0)
+        var j = SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
         var raw = UnsafeRawPointer(planes + 4 * first)
         var done = 0
         repeat {
@@ -163,7 +158,7 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w3 * diff * diff
             bestJ.replace(with: j, where: d2 .< bestD2)
             bestD2 = Self.minLanes(d2, bestD2)
-            j &+= 8
+            j += 8
             done += 8
             raw += 128
         } while done < n
@@ -173,7 +168,7 @@ final class IQ3Grid: @unchecked Sendable {
         m = Self.minLanes(m, SIMD8(m[4], m[5], m[6], m[7], m[0], m[1], m[2], m[3]))
         m = Self.minLanes(m, SIMD8(m[2], m[3], m[0], m[1], m[6], m[7], m[4], m[5]))
         m = Self.minLanes(m, SIMD8(m[1], m[0], m[3], m[2], m[5], m[4], m[7], m[6]))
-        var c = bestJ.replacing(with: SIMD8(repeating: Int32.max), where: bestD2 .!= m)
+        var c = bestJ.replacing(with: SIMD8(repeating: .infinity), where: bestD2 .!= m)
         c = Self.minLanes(c, SIMD8(c[4], c[5], c[6], c[7], c[0], c[1], c[2], c[3]))
         c = Self.minLanes(c, SIMD8(c[2], c[3], c[0], c[1], c[6], c[7], c[4], c[5]))
         c = Self.minLanes(c, SIMD8(c[1], c[0], c[3], c[2], c[5], c[4], c[7], c[6]))
