@@ -119,6 +119,20 @@ final class IQ3Grid: @unchecked Sendable {
         return r
     }
 
+    /// The lexicographic minimum of (distance, candidate index) of each lane and its partner
+    /// (`od`, `oc`: the lanes permuted), in every lane. Float compares and bitwise selects on
+    /// whole vectors: per-lane selects or integer compares here make LLVM split the vectors,
+    /// and the search loop before it with them.
+    @inline(__always)
+    static func pairMin(_ d: inout SIMD8<Float>, _ c: inout SIMD8<Float>, _ od: SIMD8<Float>, _ oc: SIMD8<Float>) {
+        let take = unsafeBitCast(od .< d, to: SIMD8<Int32>.self)
+            | (unsafeBitCast(od .== d, to: SIMD8<Int32>.self) & unsafeBitCast(oc .< c, to: SIMD8<Int32>.self))
+        let di = unsafeBitCast(d, to: SIMD8<Int32>.self), odi = unsafeBitCast(od, to: SIMD8<Int32>.self)
+        let ci = unsafeBitCast(c, to: SIMD8<Int32>.self), oci = unsafeBitCast(oc, to: SIMD8<Int32>.self)
+        d = unsafeBitCast((odi & take) | (di & ~take), to: SIMD8<Float>.self)
+        c = unsafeBitCast((oci & take) | (ci & ~take), to: SIMD8<Float>.self)
+    }
+
     /// ggml's `iq3_find_best_neighbour` for an off-grid tuple: the candidate with the smallest
     /// weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
     /// `e` is the tuple's `entry`; returns the winner's map key (its levels).
@@ -126,11 +140,10 @@ final class IQ3Grid: @unchecked Sendable {
     /// Each lane computes one candidate's sum in ggml's order, so the distances are ggml's bit
     /// for bit. Lane l keeps the first smallest of candidates l, l + 8, ... (strict <, so NaN
     /// distances and the padding lanes never win, as with ggml's scan from FLT_MAX); the
-    /// winner is then the smallest candidate index among the lanes holding the overall
-    /// minimum, which is the first candidate with that distance: ggml's choice. No branch
-    /// depends on the data, so consecutive searches overlap in the pipeline instead of
-    /// waiting on mispredicted compares. The reductions are written as whole-vector lane
-    /// permutations: splitting the vectors into halves makes LLVM split the distance loop too.
+    /// winner is then the smallest (distance, index) pair over the lanes: the first candidate
+    /// with the smallest distance, ggml's choice. No branch depends on the data, so
+    /// consecutive searches overlap in the pipeline instead of waiting on mispredicted
+    /// compares.
     @inline(__always)
     func bestNeighbourKey(entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float) -> Int {
         let code = Int(-(e + 1))
@@ -141,10 +154,8 @@ final class IQ3Grid: @unchecked Sendable {
         let w0 = SIMD8<Float>(repeating: w[0]), w1 = SIMD8<Float>(repeating: w[1])
         let w2 = SIMD8<Float>(repeating: w[2]), w3 = SIMD8<Float>(repeating: w[3])
         var bestD2 = SIMD8<Float>(repeating: .greatestFiniteMagnitude)
-        // Candidate indices as floats (exact below 2^24): the final reduction is then minps
-        // throughout, which LLVM keeps in vectors, where an Int32 minimum became a cmov chain.
-        var bestJ = SIMD8<Float>(repeating: 0)
-        var j = SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
+        var bestJ = SIMD8<Int32>(repeating: 0)
+        var j = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
         var raw = UnsafeRawPointer(planes + 4 * first)
         var done = 0
         repeat {
@@ -158,21 +169,22 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w3 * diff * diff
             bestJ.replace(with: j, where: d2 .< bestD2)
             bestD2 = Self.minLanes(d2, bestD2)
-            j += 8
+            j &+= 8
             done += 8
             raw += 128
         } while done < n
-        // With no distance below FLT_MAX (NaN or overflowing inputs; ggml asserts) every lane
-        // still holds candidate index 0: the search then takes the first candidate.
-        var m = bestD2
-        m = Self.minLanes(m, SIMD8(m[4], m[5], m[6], m[7], m[0], m[1], m[2], m[3]))
-        m = Self.minLanes(m, SIMD8(m[2], m[3], m[0], m[1], m[6], m[7], m[4], m[5]))
-        m = Self.minLanes(m, SIMD8(m[1], m[0], m[3], m[2], m[5], m[4], m[7], m[6]))
-        var c = bestJ.replacing(with: SIMD8(repeating: .infinity), where: bestD2 .!= m)
-        c = Self.minLanes(c, SIMD8(c[4], c[5], c[6], c[7], c[0], c[1], c[2], c[3]))
-        c = Self.minLanes(c, SIMD8(c[2], c[3], c[0], c[1], c[6], c[7], c[4], c[5]))
-        c = Self.minLanes(c, SIMD8(c[1], c[0], c[3], c[2], c[5], c[4], c[7], c[6]))
-        return Int(chunkKeys[8 * first + Int(c[0])])
+        // No lane holds NaN, so the pairs are totally ordered. With no distance below FLT_MAX
+        // (NaN or overflowing inputs; ggml asserts) every lane still holds candidate 0, taken
+        // then. Indices are compared as the floats 2^23 + index (exact, ordered as the index).
+        var d = bestD2
+        var c = unsafeBitCast(bestJ | 0x4B00_0000, to: SIMD8<Float>.self)
+        Self.pairMin(&d, &c, SIMD8(d[4], d[5], d[6], d[7], d[0], d[1], d[2], d[3]),
+                     SIMD8(c[4], c[5], c[6], c[7], c[0], c[1], c[2], c[3]))
+        Self.pairMin(&d, &c, SIMD8(d[2], d[3], d[0], d[1], d[6], d[7], d[4], d[5]),
+                     SIMD8(c[2], c[3], c[0], c[1], c[6], c[7], c[4], c[5]))
+        Self.pairMin(&d, &c, SIMD8(d[1], d[0], d[3], d[2], d[5], d[4], d[7], d[6]),
+                     SIMD8(c[1], c[0], c[3], c[2], c[5], c[4], c[7], c[6]))
+        return Int(chunkKeys[8 * first + Int(c[0].bitPattern & 0x7F_FFFF)])
     }
 
     /// `bestNeighbourKey`, with the winner's levels written to `L[0]`, `L[stride]`,
