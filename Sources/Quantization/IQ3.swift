@@ -168,50 +168,74 @@ enum IQ3 {
                 onGrid = (onGridAux & take) | (onGrid & ~take)
             }
         }
-        var scales = scale
+        // The end of ggml's search, for every sub-block that the best trial left with groups
+        // off the grid (and a positive scale), all at once: the groups it moved to a neighbour
+        // (every group, for IQ3_S) are rounded again at the best scale and, if off the grid,
+        // searched again; then the scale is fitted to the result. The other groups keep the
+        // best trial's levels.
+        var refitLanes = 0
+        let positive = unsafeBitCast(scale .> zero, to: SIMD8<Int32>.self)
         var lanes = active
+        while lanes != 0 {
+            let lane = lanes.trailingZeroBitCount
+            lanes &= lanes - 1
+            if onGrid[lane] != 0xFF && positive[lane] != 0 { refitLanes |= 1 << lane }
+        }
+        var scales = scale
+        if refitLanes != 0 {
+            let id = one / scale
+            for i in 0..<32 { lT[i] = Lanes.clamp(Lanes.nearestInt(half * (id * xT[i] - one)), 0, 7) }
+            UnsafeMutableRawPointer(s.trialScale).storeBytes(of: scale, as: F8.self)
+            var pending = 0
+            lanes = refitLanes
+            while lanes != 0 {
+                let lane = lanes.trailingZeroBitCount
+                lanes &= lanes - 1
+                let kept = refitAll ? 0 : Int(onGrid[lane])
+                for k in 0..<8 {
+                    let l = levels + 32 * k + lane
+                    if kept & (1 << k) != 0 {
+                        for i in 0..<4 { l[8 * i] = bestT[4 * k + i][lane] }
+                        continue
+                    }
+                    let e = grid.entry[key(l[0], l[8], l[16], l[24])]
+                    s.pendingEntry[pending] = e
+                    s.pendingSlot[pending] = Int32(truncatingIfNeeded: k << 3 | lane)
+                    pending &+= Int(UInt32(bitPattern: e) >> 31)
+                }
+            }
+            for p in 0..<pending {
+                let slot = Int(s.pendingSlot[p])
+                let lane = slot & 7, k = slot >> 3
+                let at = 32 * lane + 4 * k
+                let key = grid.bestNeighbourKey(
+                    entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
+                let l = levels + 32 * k + lane
+                l[0] = Int32(truncatingIfNeeded: key & 7)
+                l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
+                l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
+                l[24] = Int32(truncatingIfNeeded: key >> 9)
+            }
+            var sumqx = zero, sumq2 = zero
+            for i in 0..<32 {
+                let q = Lanes.float(lT[i] &* 2 &+ 1)
+                sumqx += wxT[i] * q
+                sumq2 += wT[i] * q * q
+            }
+            var refit = SIMD8<Int32>(repeating: 0)
+            for lane in 0..<8 where refitLanes & (1 << lane) != 0 { refit[lane] = -1 }
+            let fitted = unsafeBitCast(sumq2 .> zero, to: SIMD8<Int32>.self) & refit
+            scales.replace(with: sumqx / sumq2, where: unsafeBitCast(fitted, to: SIMDMask<SIMD8<Int32>>.self))
+            for i in 0..<32 { bestT[i] = (lT[i] & refit) | (bestT[i] & ~refit) }
+        }
+        lanes = active
         while lanes != 0 {
             let lane = lanes.trailingZeroBitCount
             lanes &= lanes - 1
             let L = s.L + 32 * lane
             for i in 0..<32 { L[i] = bestT[i][lane] }
-            scales[lane] = refit(
-                grid: grid, refitAll: refitAll, onGrid: onGrid[lane], scale: scale[lane], xval: s.xval + 32 * lane,
-                weight: s.weight + 32 * lane, waux: s.waux + 32 * lane, L: L)
         }
         return scales
-    }
-
-    /// The end of ggml's search for one sub-block: groups that the best trial had to move to a
-    /// neighbour are re-fitted at the best scale, and the scale is fitted again.
-    @inline(__always)
-    private static func refit(
-        grid: IQ3Grid, refitAll: Bool, onGrid: Int32, scale: Float, xval: UnsafePointer<Float>,
-        weight: UnsafePointer<Float>, waux: UnsafePointer<Float>, L: UnsafeMutablePointer<Int32>
-    ) -> Float {
-        guard onGrid != 0xFF && scale > 0 else { return scale }
-        let id = 1 / scale
-        for k in 0..<8 where refitAll || onGrid & (1 << Int32(k)) == 0 {
-            var key = 0
-            for i in 0..<4 {
-                let l = Swift.max(0, Swift.min(7, Numerics.nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
-                key |= Int(l) << (3 * i)
-            }
-            let e = grid.entry[key]
-            if e < 0 {
-                grid.bestNeighbour(entry: e, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
-            } else {
-                for i in 0..<4 { L[4 * k + i] = Int32((key >> (3 * i)) & 7) }
-            }
-        }
-        var sumqx: Float = 0, sumq2: Float = 0
-        for i in 0..<32 {
-            let w = weight[i]
-            let q = Float(2 * L[i] + 1)
-            sumqx += w * xval[i] * q
-            sumq2 += w * q * q
-        }
-        return sumq2 > 0 ? sumqx / sumq2 : scale
     }
 
     /// The grid index of group k of `L` (always on the grid: every path leaves grid points there).
