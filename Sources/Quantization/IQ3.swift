@@ -83,12 +83,34 @@ enum IQ3 {
         Int(l0 | l1 << 3 | l2 << 6 | l3 << 9)
     }
 
+    /// The neighbour searches of the `count` groups listed in `s.pendingEntry`/`s.pendingSlot`,
+    /// each at its sub-block's `s.trialScale`, in one run of independent searches; the
+    /// winners' levels go to `levels` (transposed, as `lT`).
+    @inline(__always)
+    private static func searchPending(
+        _ grid: IQ3Grid, _ count: Int, _ levels: UnsafeMutablePointer<Int32>, _ s: Scratch
+    ) {
+        for p in 0..<count {
+            let slot = Int(s.pendingSlot[p])
+            let lane = slot & 7, k = slot >> 3
+            let at = 32 * lane + 4 * k
+            let key = grid.bestNeighbourKey(
+                entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
+            let l = levels + 32 * k + lane
+            l[0] = Int32(truncatingIfNeeded: key & 7)
+            l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
+            l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
+            l[24] = Int32(truncatingIfNeeded: key >> 9)
+        }
+    }
+
     /// The scale search of the sub-blocks in `active` (one bit per sub-block; each has its
     /// magnitudes in xval, their maximum in `max`), all eight at once, one per lane: for each
     /// trial scale, the nearest level of every magnitude, each group of four moved to the best
     /// grid point if off the grid, and the least-squares scale of the result; the best trial wins.
-    /// Then, per sub-block, the groups left off the grid are re-fitted at the winning scale
-    /// (`refitAll`: every group, as IQ3_S does). Leaves the levels in `L` and returns the scales.
+    /// Then, for the sub-blocks whose best trial left groups off the grid, those groups are
+    /// re-fitted at the winning scale (`refitAll`: every group, as IQ3_S does) and the scale
+    /// fitted again. Leaves the levels in `L` and returns the scales.
     @inline(__always)
     private static func search(
         grid: IQ3Grid, trials: Int, startOnGrid: Bool, refitAll: Bool, max: F8, active: Int, _ s: Scratch
@@ -140,18 +162,7 @@ enum IQ3 {
                 }
                 s.onGridBits[lane] = bits
             }
-            for p in 0..<pending {
-                let slot = Int(s.pendingSlot[p])
-                let lane = slot & 7, k = slot >> 3
-                let at = 32 * lane + 4 * k
-                let key = grid.bestNeighbourKey(
-                    entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
-                let l = levels + 32 * k + lane
-                l[0] = Int32(truncatingIfNeeded: key & 7)
-                l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
-                l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
-                l[24] = Int32(truncatingIfNeeded: key >> 9)
-            }
+            searchPending(grid, pending, levels, s)
             let onGridAux = UnsafeRawPointer(s.onGridBits).loadUnaligned(as: SIMD8<Int32>.self)
             var sumqx = zero, sumq2 = zero
             for i in 0..<32 {
@@ -204,18 +215,7 @@ enum IQ3 {
                     pending &+= Int(UInt32(bitPattern: e) >> 31)
                 }
             }
-            for p in 0..<pending {
-                let slot = Int(s.pendingSlot[p])
-                let lane = slot & 7, k = slot >> 3
-                let at = 32 * lane + 4 * k
-                let key = grid.bestNeighbourKey(
-                    entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
-                let l = levels + 32 * k + lane
-                l[0] = Int32(truncatingIfNeeded: key & 7)
-                l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
-                l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
-                l[24] = Int32(truncatingIfNeeded: key >> 9)
-            }
+            searchPending(grid, pending, levels, s)
             var sumqx = zero, sumq2 = zero
             for i in 0..<32 {
                 let q = Lanes.float(lT[i] &* 2 &+ 1)

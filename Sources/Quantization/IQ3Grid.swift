@@ -146,7 +146,7 @@ final class IQ3Grid: @unchecked Sendable {
     /// compares.
     @inline(__always)
     func bestNeighbourKey(entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float) -> Int {
-        let code = Int(-(e + 1))
+        let code = Int(~e)  // -(e + 1): the chunk << 6 | length the entry encodes
         let n = code & 63, first = code >> 6
         let s = SIMD8<Float>(repeating: scale)
         let x0 = SIMD8<Float>(repeating: x[0]), x1 = SIMD8<Float>(repeating: x[1])
@@ -185,19 +185,5 @@ final class IQ3Grid: @unchecked Sendable {
         Self.pairMin(&d, &c, SIMD8(d[1], d[0], d[3], d[2], d[5], d[4], d[7], d[6]),
                      SIMD8(c[1], c[0], c[3], c[2], c[5], c[4], c[7], c[6]))
         return Int(chunkKeys[8 * first + Int(c[0].bitPattern & 0x7F_FFFF)])
-    }
-
-    /// `bestNeighbourKey`, with the winner's levels written to `L[0]`, `L[stride]`,
-    /// `L[2 * stride]`, `L[3 * stride]`.
-    @inline(__always)
-    func bestNeighbour(
-        entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
-        stride: Int = 1
-    ) {
-        let k = bestNeighbourKey(entry: e, x: x, w: w, scale: scale)
-        L[0] = Int32(k & 7)
-        L[stride] = Int32((k >> 3) & 7)
-        L[2 * stride] = Int32((k >> 6) & 7)
-        L[3 * stride] = Int32((k >> 9) & 7)
     }
 }
