@@ -37,18 +37,23 @@ enum IQ3 {
         var keys: UnsafeMutablePointer<Int32>
         var onGridBits: UnsafeMutablePointer<Int32>
         var trialScale: UnsafeMutablePointer<Float>
+        /// One trial's off-grid groups (at most 64): their map entries and where they are
+        /// (group k, sub-block lane as k << 3 | lane).
+        var pendingEntry: UnsafeMutablePointer<Int32>
+        var pendingSlot: UnsafeMutablePointer<Int32>
     }
 
     @inline(__always)
     static func withScratch(_ body: (Scratch) -> Void) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * 256 + 16) { f in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256 + 64 + 8) { i in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256 + 64 + 8 + 2 * 64) { i in
                 withUnsafeTemporaryAllocation(of: F8.self, capacity: 3 * 32) { v in
                     withUnsafeTemporaryAllocation(of: I8.self, capacity: 2 * 32) { l in
                         let fp = f.baseAddress!, vp = v.baseAddress!, lp = l.baseAddress!, ip = i.baseAddress!
                         body(Scratch(weight: fp, waux: fp + 256, xval: fp + 512, L: ip, scales: fp + 768,
                                      xT: vp, wT: vp + 32, wxT: vp + 64, lT: lp, bestT: lp + 32,
-                                     keys: ip + 256, onGridBits: ip + 320, trialScale: fp + 776))
+                                     keys: ip + 256, onGridBits: ip + 320, trialScale: fp + 776,
+                                     pendingEntry: ip + 328, pendingSlot: ip + 392))
                     }
                 }
             }
@@ -78,12 +83,34 @@ enum IQ3 {
         Int(l0 | l1 << 3 | l2 << 6 | l3 << 9)
     }
 
+    /// The neighbour searches of the `count` groups listed in `s.pendingEntry`/`s.pendingSlot`,
+    /// each at its sub-block's `s.trialScale`, in one run of independent searches; the
+    /// winners' levels go to `levels` (transposed, as `lT`).
+    @inline(__always)
+    private static func searchPending(
+        _ grid: IQ3Grid, _ count: Int, _ levels: UnsafeMutablePointer<Int32>, _ s: Scratch
+    ) {
+        for p in 0..<count {
+            let slot = Int(s.pendingSlot[p])
+            let lane = slot & 7, k = slot >> 3
+            let at = 32 * lane + 4 * k
+            let key = grid.bestNeighbourKey(
+                entry: s.pendingEntry[p], x: s.xval + at, w: s.waux + at, scale: s.trialScale[lane])
+            let l = levels + 32 * k + lane
+            l[0] = Int32(truncatingIfNeeded: key & 7)
+            l[8] = Int32(truncatingIfNeeded: (key >> 3) & 7)
+            l[16] = Int32(truncatingIfNeeded: (key >> 6) & 7)
+            l[24] = Int32(truncatingIfNeeded: key >> 9)
+        }
+    }
+
     /// The scale search of the sub-blocks in `active` (one bit per sub-block; each has its
     /// magnitudes in xval, their maximum in `max`), all eight at once, one per lane: for each
     /// trial scale, the nearest level of every magnitude, each group of four moved to the best
     /// grid point if off the grid, and the least-squares scale of the result; the best trial wins.
-    /// Then, per sub-block, the groups left off the grid are re-fitted at the winning scale
-    /// (`refitAll`: every group, as IQ3_S does). Leaves the levels in `L` and returns the scales.
+    /// Then, for the sub-blocks whose best trial left groups off the grid, those groups are
+    /// re-fitted at the winning scale (`refitAll`: every group, as IQ3_S does) and the scale
+    /// fitted again. Leaves the levels in `L` and returns the scales.
     @inline(__always)
     private static func search(
         grid: IQ3Grid, trials: Int, startOnGrid: Bool, refitAll: Bool, max: F8, active: Int, _ s: Scratch
@@ -116,24 +143,26 @@ enum IQ3 {
             }
             UnsafeMutableRawPointer(s.trialScale).storeBytes(of: thisScale, as: F8.self)
             UnsafeMutableRawPointer(s.onGridBits).storeBytes(of: SIMD8<Int32>(repeating: 0), as: SIMD8<Int32>.self)
+            // First list the off-grid groups without a data-dependent branch (the count advances
+            // by the entry's sign bit), then search them in one run: the searches are
+            // independent and overlap in the pipeline.
+            var pending = 0
             var lanes = active
             while lanes != 0 {
                 let lane = lanes.trailingZeroBitCount
                 lanes &= lanes - 1
                 var bits: Int32 = 0
-                let laneScale = s.trialScale[lane]
                 for k in 0..<8 {
                     let e = grid.entry[Int(s.keys[8 * k + lane])]
-                    if e >= 0 {
-                        bits |= 1 << Int32(k)
-                    } else {
-                        grid.bestNeighbour(
-                            entry: e, x: s.xval + 32 * lane + 4 * k, w: s.waux + 32 * lane + 4 * k, scale: laneScale,
-                            L: levels + 8 * 4 * k + lane, stride: 8)
-                    }
+                    s.pendingEntry[pending] = e
+                    s.pendingSlot[pending] = Int32(truncatingIfNeeded: k << 3 | lane)
+                    let off = Int(UInt32(bitPattern: e) >> 31)
+                    pending &+= off
+                    bits |= Int32(truncatingIfNeeded: (off ^ 1) << k)
                 }
                 s.onGridBits[lane] = bits
             }
+            searchPending(grid, pending, levels, s)
             let onGridAux = UnsafeRawPointer(s.onGridBits).loadUnaligned(as: SIMD8<Int32>.self)
             var sumqx = zero, sumq2 = zero
             for i in 0..<32 {
@@ -150,50 +179,63 @@ enum IQ3 {
                 onGrid = (onGridAux & take) | (onGrid & ~take)
             }
         }
-        var scales = scale
+        // The end of ggml's search, for every sub-block that the best trial left with groups
+        // off the grid (and a positive scale), all at once: the groups it moved to a neighbour
+        // (every group, for IQ3_S) are rounded again at the best scale and, if off the grid,
+        // searched again; then the scale is fitted to the result. The other groups keep the
+        // best trial's levels.
+        var refitLanes = 0
+        let positive = unsafeBitCast(scale .> zero, to: SIMD8<Int32>.self)
         var lanes = active
+        while lanes != 0 {
+            let lane = lanes.trailingZeroBitCount
+            lanes &= lanes - 1
+            if onGrid[lane] != 0xFF && positive[lane] != 0 { refitLanes |= 1 << lane }
+        }
+        var scales = scale
+        if refitLanes != 0 {
+            let id = one / scale
+            for i in 0..<32 { lT[i] = Lanes.clamp(Lanes.nearestInt(half * (id * xT[i] - one)), 0, 7) }
+            UnsafeMutableRawPointer(s.trialScale).storeBytes(of: scale, as: F8.self)
+            var pending = 0
+            lanes = refitLanes
+            while lanes != 0 {
+                let lane = lanes.trailingZeroBitCount
+                lanes &= lanes - 1
+                let kept = refitAll ? 0 : Int(onGrid[lane])
+                for k in 0..<8 {
+                    let l = levels + 32 * k + lane
+                    if kept & (1 << k) != 0 {
+                        for i in 0..<4 { l[8 * i] = bestT[4 * k + i][lane] }
+                        continue
+                    }
+                    let e = grid.entry[key(l[0], l[8], l[16], l[24])]
+                    s.pendingEntry[pending] = e
+                    s.pendingSlot[pending] = Int32(truncatingIfNeeded: k << 3 | lane)
+                    pending &+= Int(UInt32(bitPattern: e) >> 31)
+                }
+            }
+            searchPending(grid, pending, levels, s)
+            var sumqx = zero, sumq2 = zero
+            for i in 0..<32 {
+                let q = Lanes.float(lT[i] &* 2 &+ 1)
+                sumqx += wxT[i] * q
+                sumq2 += wT[i] * q * q
+            }
+            var refit = SIMD8<Int32>(repeating: 0)
+            for lane in 0..<8 where refitLanes & (1 << lane) != 0 { refit[lane] = -1 }
+            let fitted = unsafeBitCast(sumq2 .> zero, to: SIMD8<Int32>.self) & refit
+            scales.replace(with: sumqx / sumq2, where: unsafeBitCast(fitted, to: SIMDMask<SIMD8<Int32>>.self))
+            for i in 0..<32 { bestT[i] = (lT[i] & refit) | (bestT[i] & ~refit) }
+        }
+        lanes = active
         while lanes != 0 {
             let lane = lanes.trailingZeroBitCount
             lanes &= lanes - 1
             let L = s.L + 32 * lane
             for i in 0..<32 { L[i] = bestT[i][lane] }
-            scales[lane] = refit(
-                grid: grid, refitAll: refitAll, onGrid: onGrid[lane], scale: scale[lane], xval: s.xval + 32 * lane,
-                weight: s.weight + 32 * lane, waux: s.waux + 32 * lane, L: L)
         }
         return scales
-    }
-
-    /// The end of ggml's search for one sub-block: groups that the best trial had to move to a
-    /// neighbour are re-fitted at the best scale, and the scale is fitted again.
-    @inline(__always)
-    private static func refit(
-        grid: IQ3Grid, refitAll: Bool, onGrid: Int32, scale: Float, xval: UnsafePointer<Float>,
-        weight: UnsafePointer<Float>, waux: UnsafePointer<Float>, L: UnsafeMutablePointer<Int32>
-    ) -> Float {
-        guard onGrid != 0xFF && scale > 0 else { return scale }
-        let id = 1 / scale
-        for k in 0..<8 where refitAll || onGrid & (1 << Int32(k)) == 0 {
-            var key = 0
-            for i in 0..<4 {
-                let l = Swift.max(0, Swift.min(7, Numerics.nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
-                key |= Int(l) << (3 * i)
-            }
-            let e = grid.entry[key]
-            if e < 0 {
-                grid.bestNeighbour(entry: e, x: xval + 4 * k, w: waux + 4 * k, scale: scale, L: L + 4 * k)
-            } else {
-                for i in 0..<4 { L[4 * k + i] = Int32((key >> (3 * i)) & 7) }
-            }
-        }
-        var sumqx: Float = 0, sumq2: Float = 0
-        for i in 0..<32 {
-            let w = weight[i]
-            let q = Float(2 * L[i] + 1)
-            sumqx += w * xval[i] * q
-            sumq2 += w * q * q
-        }
-        return sumq2 > 0 ? sumqx / sumq2 : scale
     }
 
     /// The grid index of group k of `L` (always on the grid: every path leaves grid points there).

@@ -110,43 +110,55 @@ final class IQ3Grid: @unchecked Sendable {
         }
     }
 
-    /// The smallest of `bound` and the lanes of `v` below it (NaN lanes never are): less than
-    /// `bound` exactly when some lane is. Written as lane-wise `a < b ? a : b` selects, which
-    /// LLVM turns into minps.
+    /// Per lane `a < b ? a : b` (b when either is NaN): one minps. Written lane by lane, the
+    /// form LLVM matches to minps on whole vectors.
     @inline(__always)
-    static func smallestBelow(_ v: SIMD8<Float>, _ bound: Float) -> Float {
-        var m = SIMD8<Float>(repeating: bound)
-        for k in 0..<8 { m[k] = v[k] < m[k] ? v[k] : m[k] }
-        var h = m.lowHalf
-        for k in 0..<4 { h[k] = m.highHalf[k] < h[k] ? m.highHalf[k] : h[k] }
-        var q = h.lowHalf
-        for k in 0..<2 { q[k] = h.highHalf[k] < q[k] ? h.highHalf[k] : q[k] }
-        return q[1] < q[0] ? q[1] : q[0]
+    static func minLanes(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        var r = a
+        for k in 0..<8 { r[k] = a[k] < b[k] ? a[k] : b[k] }
+        return r
     }
 
-    /// ggml's `iq3_find_best_neighbour` for an off-grid tuple `key`: the candidate with the
-    /// smallest weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
-    /// `e` is the tuple's `entry`. Writes the candidate's levels to `L[0]`, `L[stride]`,
-    /// `L[2 * stride]`, `L[3 * stride]`. Each lane computes one candidate's sum in ggml's order, so the distances are ggml's
-    /// bit for bit; the first lane holding the smallest of them is ggml's strict-< scan's choice.
+    /// The lexicographic minimum of (distance, candidate index) of each lane and its partner
+    /// (`od`, `oc`: the lanes permuted), in every lane. Float compares and bitwise selects on
+    /// whole vectors: per-lane selects or integer compares here make LLVM split the vectors,
+    /// and the search loop before it with them.
     @inline(__always)
-    func bestNeighbour(
-        entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float, L: UnsafeMutablePointer<Int32>,
-        stride: Int = 1
-    ) {
-        let code = Int(-(e + 1))
+    static func pairMin(_ d: inout SIMD8<Float>, _ c: inout SIMD8<Float>, _ od: SIMD8<Float>, _ oc: SIMD8<Float>) {
+        let take = unsafeBitCast(od .< d, to: SIMD8<Int32>.self)
+            | (unsafeBitCast(od .== d, to: SIMD8<Int32>.self) & unsafeBitCast(oc .< c, to: SIMD8<Int32>.self))
+        let di = unsafeBitCast(d, to: SIMD8<Int32>.self), odi = unsafeBitCast(od, to: SIMD8<Int32>.self)
+        let ci = unsafeBitCast(c, to: SIMD8<Int32>.self), oci = unsafeBitCast(oc, to: SIMD8<Int32>.self)
+        d = unsafeBitCast((odi & take) | (di & ~take), to: SIMD8<Float>.self)
+        c = unsafeBitCast((oci & take) | (ci & ~take), to: SIMD8<Float>.self)
+    }
+
+    /// ggml's `iq3_find_best_neighbour` for an off-grid tuple: the candidate with the smallest
+    /// weighted squared error sum_i w[i] * (scale * q[i] - x[i])^2, the first one on ties.
+    /// `e` is the tuple's `entry`; returns the winner's map key (its levels).
+    ///
+    /// Each lane computes one candidate's sum in ggml's order, so the distances are ggml's bit
+    /// for bit. Lane l keeps the first smallest of candidates l, l + 8, ... (strict <, so NaN
+    /// distances and the padding lanes never win, as with ggml's scan from FLT_MAX); the
+    /// winner is then the smallest (distance, index) pair over the lanes: the first candidate
+    /// with the smallest distance, ggml's choice. No branch depends on the data, so
+    /// consecutive searches overlap in the pipeline instead of waiting on mispredicted
+    /// compares.
+    @inline(__always)
+    func bestNeighbourKey(entry e: Int32, x: UnsafePointer<Float>, w: UnsafePointer<Float>, scale: Float) -> Int {
+        let code = Int(~e)  // -(e + 1): the chunk << 6 | length the entry encodes
         let n = code & 63, first = code >> 6
         let s = SIMD8<Float>(repeating: scale)
         let x0 = SIMD8<Float>(repeating: x[0]), x1 = SIMD8<Float>(repeating: x[1])
         let x2 = SIMD8<Float>(repeating: x[2]), x3 = SIMD8<Float>(repeating: x[3])
         let w0 = SIMD8<Float>(repeating: w[0]), w1 = SIMD8<Float>(repeating: w[1])
         let w2 = SIMD8<Float>(repeating: w[2]), w3 = SIMD8<Float>(repeating: w[3])
-        var bestD2 = Float.greatestFiniteMagnitude
-        var best = -1
-        var p = planes + 4 * first
-        var j = 0
-        while j < n {
-            let raw = UnsafeRawPointer(p)
+        var bestD2 = SIMD8<Float>(repeating: .greatestFiniteMagnitude)
+        var bestJ = SIMD8<Int32>(repeating: 0)
+        var j = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        var raw = UnsafeRawPointer(planes + 4 * first)
+        var done = 0
+        repeat {
             var diff = s * raw.loadUnaligned(as: SIMD8<Float>.self) - x0
             var d2 = w0 * diff * diff
             diff = s * raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) - x1
@@ -155,29 +167,23 @@ final class IQ3Grid: @unchecked Sendable {
             d2 += w2 * diff * diff
             diff = s * raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) - x3
             d2 += w3 * diff * diff
-            // NaN distances (and the padding lanes) never win, as with ggml's strict <. The check
-            // for any lane below the best so far uses minps; a vector comparison mask here
-            // compiles to a lane-by-lane loop that costs more than the distances.
-            if Self.smallestBelow(d2, bestD2) < bestD2 {
-                // Unrolled: constant lane indices extract cheaply, a loop counter does not.
-                if d2[0] < bestD2 { bestD2 = d2[0]; best = j }
-                if d2[1] < bestD2 { bestD2 = d2[1]; best = j + 1 }
-                if d2[2] < bestD2 { bestD2 = d2[2]; best = j + 2 }
-                if d2[3] < bestD2 { bestD2 = d2[3]; best = j + 3 }
-                if d2[4] < bestD2 { bestD2 = d2[4]; best = j + 4 }
-                if d2[5] < bestD2 { bestD2 = d2[5]; best = j + 5 }
-                if d2[6] < bestD2 { bestD2 = d2[6]; best = j + 6 }
-                if d2[7] < bestD2 { bestD2 = d2[7]; best = j + 7 }
-            }
-            j += 8
-            p += 4
-        }
-        // No finite distance (NaN or overflowing inputs; ggml asserts here): take the nearest point.
-        let k = Int(chunkKeys[8 * first + Swift.max(best, 0)])
-        L[0] = Int32(k & 7)
-        L[stride] = Int32((k >> 3) & 7)
-        L[2 * stride] = Int32((k >> 6) & 7)
-        L[3 * stride] = Int32((k >> 9) & 7)
+            bestJ.replace(with: j, where: d2 .< bestD2)
+            bestD2 = Self.minLanes(d2, bestD2)
+            j &+= 8
+            done += 8
+            raw += 128
+        } while done < n
+        // No lane holds NaN, so the pairs are totally ordered. With no distance below FLT_MAX
+        // (NaN or overflowing inputs; ggml asserts) every lane still holds candidate 0, taken
+        // then. Indices are compared as the floats 2^23 + index (exact, ordered as the index).
+        var d = bestD2
+        var c = unsafeBitCast(bestJ | 0x4B00_0000, to: SIMD8<Float>.self)
+        Self.pairMin(&d, &c, SIMD8(d[4], d[5], d[6], d[7], d[0], d[1], d[2], d[3]),
+                     SIMD8(c[4], c[5], c[6], c[7], c[0], c[1], c[2], c[3]))
+        Self.pairMin(&d, &c, SIMD8(d[2], d[3], d[0], d[1], d[6], d[7], d[4], d[5]),
+                     SIMD8(c[2], c[3], c[0], c[1], c[6], c[7], c[4], c[5]))
+        Self.pairMin(&d, &c, SIMD8(d[1], d[0], d[3], d[2], d[5], d[4], d[7], d[6]),
+                     SIMD8(c[1], c[0], c[3], c[2], c[5], c[4], c[7], c[6]))
+        return Int(chunkKeys[8 * first + Int(c[0].bitPattern & 0x7F_FFFF)])
     }
-
 }
