@@ -70,15 +70,17 @@ enum IQ1Lanes {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32 + 64) { buf in
             let px0 = buf.baseAddress!, px1 = px0 + 32, pw0 = px0 + 64, pw1 = px0 + 96, lanes = px0 + 128
             px0[0] = 0; px1[0] = 0; pw0[0] = 0; pw1[0] = 0
+            // Branch-free (the half a sorted value comes from is random): the other half's sum
+            // gets +0, which leaves it as it is (these sums start at +0 and so are never -0).
+            var sx0: Float = 0, sx1: Float = 0, sw0: Float = 0, sw1: Float = 0
             for j in 0..<n {
                 let i = Int(order[j])
-                if i < n / 2 {
-                    px0[j + 1] = px0[j] + weight[i] * xb[i]; px1[j + 1] = px1[j]
-                    pw0[j + 1] = pw0[j] + weight[i]; pw1[j + 1] = pw1[j]
-                } else {
-                    px1[j + 1] = px1[j] + weight[i] * xb[i]; px0[j + 1] = px0[j]
-                    pw1[j + 1] = pw1[j] + weight[i]; pw0[j + 1] = pw0[j]
-                }
+                let t = weight[i] * xb[i], w = weight[i]
+                let first = i < n / 2
+                sx0 += first ? t : 0; sx1 += first ? 0 : t
+                sw0 += first ? w : 0; sw1 += first ? 0 : w
+                px0[j + 1] = sx0; px1[j + 1] = sx1
+                pw0[j + 1] = sw0; pw1[j + 1] = sw1
             }
             for j in (n + 1)..<32 { px0[j] = 0; px1[j] = 0; pw0[j] = 0; pw1[j] = 0 }
             let p2 = xp.2, m2 = xm.2
