@@ -58,6 +58,7 @@ enum IQ1 {
     /// distinct integer key (its float order, -0 and +0 equal, then its index), so a rank is the
     /// number of smaller keys, counted for eight elements at once.
     static func rankOrder(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>, _ n: Int) -> Bool {
+        if n == 16 { return rankOrder16(x, a) }
         typealias K8 = SIMD8<UInt64>
         let vectors = n / 8
         var nan = false
@@ -89,6 +90,24 @@ enum IQ1 {
                 for l in 0..<8 { a[Int(truncatingIfNeeded: rank[v][l])] = Int32(8 * v + l) }
             }
         }
+        return true
+    }
+
+    /// rankOrder for 16 values, one vector of float comparisons per value: i's rank counts the
+    /// values below it and the equal ones (-0 and +0 compare equal) at smaller indices.
+    static func rankOrder16(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>) -> Bool {
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
+        let xv = UnsafeRawPointer(x).loadUnaligned(as: F16.self)
+        if Lanes.anyLane(xv.lowHalf .!= xv.lowHalf) || Lanes.anyLane(xv.highHalf .!= xv.highHalf) { return false }
+        let lane = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        var rank = I16()
+        for j in 0..<16 {
+            let xj = F16(repeating: x[j])
+            let before = (xj .< xv) .| ((xj .== xv) .& (I16(repeating: Int32(j)) .< lane))
+            rank &-= unsafeBitCast(before, to: I16.self)
+        }
+        for l in 0..<16 { a[Int(truncatingIfNeeded: rank[l])] = Int32(l) }
         return true
     }
 
