@@ -54,41 +54,31 @@ enum IQ1 {
 
     /// The same order as sortOrder, by rank: element i goes after every smaller value and every
     /// equal one with a smaller index. That is what any stable sort gives when the comparison is
-    /// a strict weak order, so it only applies without NaN; `n` is 16 or 32. Each value becomes a
-    /// distinct integer key (its float order, -0 and +0 equal, then its index), so a rank is the
-    /// number of smaller keys, counted for eight elements at once.
+    /// a strict weak order, so it only applies without NaN and for `n` 16 or 32. A rank counts the
+    /// values below and the equal ones (-0 and +0 compare equal) at smaller indices, for sixteen
+    /// elements at once per float comparison.
     static func rankOrder(_ x: UnsafePointer<Float>, _ a: UnsafeMutablePointer<Int32>, _ n: Int) -> Bool {
-        typealias K8 = SIMD8<UInt64>
-        let vectors = n / 8
-        var nan = false
-        for v in 0..<vectors {
-            let xv = UnsafeRawPointer(x + 8 * v).loadUnaligned(as: F8.self)
-            if any(xv .!= xv) { nan = true }
+        typealias F16 = SIMD16<Float>
+        typealias I16 = SIMD16<Int32>
+        guard n == 16 || n == 32 else { return false }
+        let raw = UnsafeRawPointer(x)
+        let x0 = raw.loadUnaligned(as: F16.self)
+        let x1 = n == 32 ? raw.loadUnaligned(fromByteOffset: 64, as: F16.self) : F16()
+        if Lanes.anyLane((x0.lowHalf .!= x0.lowHalf) .| (x0.highHalf .!= x0.highHalf))
+            || Lanes.anyLane((x1.lowHalf .!= x1.lowHalf) .| (x1.highHalf .!= x1.highHalf))
+        {
+            return false
         }
-        if nan { return false }
-        withUnsafeTemporaryAllocation(of: K8.self, capacity: 8) { buf in
-            let keys = UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: UInt64.self)
-            let rank = buf.baseAddress! + 4
-            for i in 0..<n {
-                // Adding +0 turns -0 into +0; the bit pattern then orders as the value does once
-                // negatives are inverted and positives get the top bit.
-                let b = (x[i] + 0).bitPattern
-                let ordered = b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
-                keys[i] = UInt64(ordered) << 8 | UInt64(i)
-            }
-            for v in 0..<vectors { rank[v] = .zero }
-            let one = K8(repeating: 1)
-            for j in 0..<n {
-                let kj = K8(repeating: keys[j])
-                for v in 0..<vectors {
-                    let kv = UnsafeRawPointer(keys + 8 * v).load(as: K8.self)
-                    rank[v].replace(with: rank[v] &+ one, where: kj .< kv)
-                }
-            }
-            for v in 0..<vectors {
-                for l in 0..<8 { a[Int(truncatingIfNeeded: rank[v][l])] = Int32(8 * v + l) }
-            }
+        let lane0 = I16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let lane1 = lane0 &+ 16
+        var rank0 = I16(), rank1 = I16()
+        for j in 0..<n {
+            let xj = F16(repeating: x[j]), jv = I16(repeating: Int32(j))
+            rank0 &-= unsafeBitCast((xj .< x0) .| ((xj .== x0) .& (jv .< lane0)), to: I16.self)
+            if n == 32 { rank1 &-= unsafeBitCast((xj .< x1) .| ((xj .== x1) .& (jv .< lane1)), to: I16.self) }
         }
+        for l in 0..<16 { a[Int(truncatingIfNeeded: rank0[l])] = Int32(l) }
+        if n == 32 { for l in 0..<16 { a[Int(truncatingIfNeeded: rank1[l])] = Int32(16 + l) } }
         return true
     }
 
