@@ -41,7 +41,7 @@ final class IQ2Table: @unchecked Sendable {
     /// multiple of 16 by repeating its last entry; per neighbour one UInt32 holding the value 2l+1
     /// of coordinate i in bits 4i...4i+3, 16 neighbours per vector. An eighth of the bytes of
     /// `neighbourValues`: the long IQ2_XS lists are read from memory far less.
-    /// `compactList[list]` = (first vector, vectors).
+    /// `compactList[list]` = (first vector, vectors). Empty for the IQ1 codebook (other values).
     private let compactValues: UnsafeMutableBufferPointer<SIMD16<UInt32>>
     private let compactList: UnsafeMutableBufferPointer<SIMD2<Int32>>
 
@@ -149,7 +149,7 @@ final class IQ2Table: @unchecked Sendable {
         listPointer = .allocate(capacity: listStart.count)
         _ = listPointer.initialize(from: zip(listStart, listCount).map { SIMD2($0, $1) })
         var compactIndex: [UInt16] = [], compactStart: [SIMD2<Int32>] = []
-        for (start, count) in zip(listStart, listCount) {
+        for (start, count) in zip(listStart, listCount) where !ternary {
             let n = Int(count), vectors = (n + 15) / 16
             compactStart.append(SIMD2(Int32(compactIndex.count / 16), Int32(vectors)))
             for k in 0..<(16 * vectors) { compactIndex.append(neighbours[Int(start) + Swift.min(k, n - 1)]) }
@@ -218,13 +218,14 @@ final class IQ2Table: @unchecked Sendable {
     }
 
     /// As `lookup`, with the list in the compact layout of `bestNeighbourQ`: (first vector of 16
-    /// neighbours, vectors) for a point off the codebook.
+    /// neighbours, vectors) for a point off the codebook; nil as `lookup`, and for every point off
+    /// the IQ1 codebook (which has no compact lists).
     @inline(__always)
     func lookupCompact(_ u: Int) -> (index: Int, group: Int, groups: Int)? {
         guard u >= 0 && u < Self.mapSize else { return nil }
         let m = mapPointer[u]
         if m >= 0 { return (Int(m), 0, 0) }
-        guard m != Self.noEntry else { return nil }
+        guard m != Self.noEntry && Int(-m - 1) < compactList.count else { return nil }
         let l = compactList[Int(-m - 1)]
         return (-1, Int(l[0]), Int(l[1]))
     }
@@ -308,13 +309,13 @@ extension IQ2Table {
     /// Per lane, the better of two (score, position) candidates: the smaller score, the earlier
     /// position on equal scores. Positions of lanes that never scored are Int32.max.
     @inline(__always)
-    fileprivate static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
+    private static func merge8(_ av: F8, _ ap: I8, _ bv: F8, _ bp: I8) -> (F8, I8) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))
         return (av.replacing(with: bv, where: takeB), ap.replacing(with: bp, where: takeB))
     }
 
     @inline(__always)
-    fileprivate static func merge4(
+    private static func merge4(
         _ av: SIMD4<Float>, _ ap: SIMD4<Int32>, _ bv: SIMD4<Float>, _ bp: SIMD4<Int32>
     ) -> (SIMD4<Float>, SIMD4<Int32>) {
         let takeB = (bv .< av) .| ((bv .== av) .& (bp .< ap))

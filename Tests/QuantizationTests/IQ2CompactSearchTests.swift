@@ -83,4 +83,15 @@ import Testing
         #expect(points == 6561 - t.gridSize)
         #expect(longLists > 100)
     }
+
+    /// The IQ1 codebook's values are not 2l+1: it has no compact lists, and the lookup says so.
+    @Test func iq1HasNoCompactLists() {
+        let t = IQ2Table.iq1s
+        var off = 0
+        for u in 0..<IQ2Table.mapSize where (0..<8).allSatisfy({ (u >> (2 * $0)) & 3 <= 2 }) && t.list(u) != nil {
+            off += 1
+            #expect(t.lookupCompact(u) == nil)
+        }
+        #expect(off == 6561 - t.gridSize)
+    }
 }
