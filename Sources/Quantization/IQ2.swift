@@ -234,7 +234,7 @@ enum IQ2 {
     /// a neighbour are redone at the best scale. Returns the scale; L holds the 16 levels.
     /// All trials' levels are formed first, then every trial's sums at once (one lane per trial,
     /// each lane adding in ggml's order), then the best trial is picked in ggml's order: the
-    /// sums' dependent adds no longer run one trial after the other.
+    /// trials' sums run side by side instead of as one chain of dependent adds per trial.
     @inline(__always)
     private static func search16(
         _ t: IQ2Table, xval: UnsafePointer<Float>, weight: UnsafePointer<Float>, waux: UnsafePointer<Float>,
