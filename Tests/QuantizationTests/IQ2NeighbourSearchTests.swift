@@ -92,5 +92,4 @@ import Testing
         #expect(points == 6561 - t.gridSize)
         #expect(longLists > (name.hasPrefix("IQ2_S") ? 0 : 100))
     }
-
 }
