@@ -14,7 +14,7 @@ source_file="Fuzz/$target.swift"
 [[ -f "$source_file" ]] || { echo "no fuzz target $source_file" >&2; exit 2; }
 
 # Every target links the modules up to Pipeline (the widest entry point); unused objects cost only link time.
-modules=(BinaryIO GGUF JSON Safetensors ModelFolder Quantization Tokenizer Inference CInferenceVNNI CYaml Yams ModelConversion Pipeline)
+modules=(BinaryIO GGUF JSON Safetensors ModelFolder CCodebookSearch Quantization Tokenizer Inference CInferenceVNNI CYaml Yams ModelConversion Pipeline)
 
 spm_path=.build-fuzz/spm
 # One -sanitize= list per compiler: SwiftPM's `--sanitize` passes one flag per sanitizer, and the
@@ -31,7 +31,7 @@ done
 swiftc -sanitize=fuzzer,address -g -parse-as-library \
     -module-name "Fuzz_${target//-/_}" \
     -I "$bin/Modules" -I "$bin" \
-    -I Sources/CZstd -I Sources/COpenSSLCrypto -I Sources/CInferenceVNNI/include \
+    -I Sources/CZstd -I Sources/COpenSSLCrypto -I Sources/CInferenceVNNI/include -I Sources/CCodebookSearch/include \
     -I "$spm_path/checkouts/Yams/Sources/CYaml/include" \
     "$PWD/$source_file" "${objects[@]}" \
     -lzstd -lcrypto \
