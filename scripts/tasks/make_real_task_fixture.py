@@ -22,27 +22,9 @@ Writes
 import csv, json, os, random, re, struct, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_task_fixture import correct_from_cumulative, run  # noqa: E402
+from make_task_fixture import correct_from_cumulative, mc_binary, run  # noqa: E402
 
 ITEMS = 100
-
-
-def mc_binary(tasks):
-    """llama-perplexity's multiple-choice file: item count, each item's offset, then per item the
-    question, the mc1 answer set (count, strings, labels) and an mc2 set (unused by the scorer)."""
-    def string(s):
-        b = s.encode("utf-8")
-        return struct.pack("<I", len(b)) + b
-
-    def answer_set(answers, labels):
-        return struct.pack("<I", len(answers)) + b"".join(string(a) for a in answers) + struct.pack("<%di" % len(labels), *labels)
-
-    bodies = [string(q) + answer_set(a, l) + answer_set(a[:1], [1]) for q, a, l in tasks]
-    offsets, pos = [], 4 + 4 * len(bodies)
-    for b in bodies:
-        offsets.append(pos)
-        pos += len(b)
-    return struct.pack("<I", len(bodies)) + struct.pack("<%dI" % len(offsets), *offsets) + b"".join(bodies)
 
 
 def truthfulqa_tasks(path, count, seed):

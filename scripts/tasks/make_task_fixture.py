@@ -89,6 +89,24 @@ def hellaswag_lines(pairs, count, seed):
     return lines
 
 
+def mc_binary(tasks):
+    """llama-perplexity's multiple-choice file: item count, each item's offset, then per item the
+    question, the mc1 answer set (count, strings, labels) and an mc2 set (unused by the scorer)."""
+    def string(s):
+        b = s.encode("utf-8")
+        return struct.pack("<I", len(b)) + b
+
+    def answer_set(answers, labels):
+        return struct.pack("<I", len(answers)) + b"".join(string(a) for a in answers) + struct.pack("<%di" % len(labels), *labels)
+
+    bodies = [string(q) + answer_set(a, l) + answer_set(a[:1], [1]) for q, a, l in tasks]
+    offsets, pos = [], 4 + 4 * len(bodies)
+    for b in bodies:
+        offsets.append(pos)
+        pos += len(b)
+    return struct.pack("<I", len(bodies)) + struct.pack("<%dI" % len(offsets), *offsets) + b"".join(bodies)
+
+
 def mc_file(pairs, count, seed):
     rng = random.Random(seed)
     tasks = []
@@ -99,21 +117,7 @@ def mc_file(pairs, count, seed):
         gold = rng.randrange(n)
         answers = others[:gold] + [ending] + others[gold:]
         tasks.append((context, answers, [1 if k == gold else 0 for k in range(n)]))
-
-    def string(s):
-        b = s.encode("utf-8")
-        return struct.pack("<I", len(b)) + b
-
-    def answer_set(answers, labels):
-        return struct.pack("<I", len(answers)) + b"".join(string(a) for a in answers) + struct.pack("<%di" % len(labels), *labels)
-
-    bodies = [string(q) + answer_set(a, l) + answer_set(a[:1], [1]) for q, a, l in tasks]
-    header = 4 + 4 * len(bodies)
-    offsets, pos = [], header
-    for b in bodies:
-        offsets.append(pos)
-        pos += len(b)
-    return struct.pack("<I", len(bodies)) + struct.pack("<%dI" % len(offsets), *offsets) + b"".join(bodies), tasks
+    return mc_binary(tasks), tasks
 
 
 def run(cmd):
