@@ -70,21 +70,6 @@ enum IQ2 {
         return t.onGrid(u) ?? 0
     }
 
-    /// ggml's weight = qw sqrtf(sigma2 + x^2) and its square root, eight at a time (square roots
-    /// are correctly rounded either way; the scalar form compiled to a libm call per value).
-    @inline(__always)
-    static func importanceWeights(
-        _ n: Int, x: UnsafePointer<Float>, qw: UnsafePointer<Float>, sigma2: Float,
-        weight: UnsafeMutablePointer<Float>, waux: UnsafeMutablePointer<Float>
-    ) {
-        for i in stride(from: 0, to: n, by: 8) {
-            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: F8.self)
-            let w = UnsafeRawPointer(qw + i).loadUnaligned(as: F8.self) * (F8(repeating: sigma2) + xv * xv).squareRoot()
-            UnsafeMutableRawPointer(weight + i).storeBytes(of: w, as: F8.self)
-            UnsafeMutableRawPointer(waux + i).storeBytes(of: w.squareRoot(), as: F8.self)
-        }
-    }
-
     /// sum w x q and sum w q q with q = 2l+1, in ggml's order.
     @inline(__always)
     static func sums(_ n: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>, L: UnsafePointer<Int8>) -> (Float, Float) {
@@ -160,7 +145,8 @@ enum IQ2 {
         for ib in 0..<8 {
             let xb = xbl + 32 * ib
             let qwb = qw + 32 * ib
-            importanceWeights(32, x: xb, qw: qwb, sigma2: sigma2, weight: weight, waux: waux)
+            for i in 0..<32 { weight[i] = qwb[i] * Numerics.sqrtf(sigma2 + xb[i] * xb[i]) }
+            for i in 0..<32 { waux[i] = Numerics.sqrtf(weight[i]) }
             var blockSigns: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
             withUnsafeMutableBytes(of: &blockSigns) { bs in
                 for k in 0..<4 { bs[k] = signs(xb + 8 * k, weight: weight + 8 * k, xval: xval + 8 * k, evenParity: true) }
