@@ -168,9 +168,7 @@ enum IQ2 {
             if scale > 0 {
                 let id = 1 / scale
                 for k in 0..<4 {
-                    guard let e = t.lookup(round(x: xval + 8 * k, id: id, L: L + 8 * k)), e.index < 0 else { continue }
-                    _ = rows.bestNeighbour(start: e.start, count: e.count, x: xval + 8 * k, w: waux + 8 * k, scale: scale,
-                                           L: L + 8 * k)
+                    _ = snapGroup(t, x: xval + 8 * k, waux: waux + 8 * k, id: id, scale: scale, L: L + 8 * k)
                 }
                 let (sumqx, sumq2) = sums(32, w: weight, x: xval, L: L)
                 if sumq2 > 0 { scale = sumqx / sumq2 }
