@@ -30,11 +30,7 @@ struct RealTaskDataTests {
             let correct = try #require(run["correct"]?.arrayValue).map { $0.boolValue }
             #expect(correct.count == (run["limit"]?.intValue ?? 100))
             #expect(outcomes.map(\.correct) == correct, "\(kind.rawValue) limit \(spec.limit ?? 0)")
-            if let final = run["final"]?.arrayValue {
-                let result = TaskResult(outcomes: outcomes, seconds: 0)
-                #expect(abs(result.accuracy * 100 - (final[0].doubleValue ?? 0)) < 1e-3)
-                #expect(abs(result.standardError * 100 - (final[1].doubleValue ?? 0)) < 1e-3)
-            }
+            TaskAccuracyTests.expectFinal(run["final"]?.arrayValue, outcomes)
         }
     }
 

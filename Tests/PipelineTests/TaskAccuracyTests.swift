@@ -17,6 +17,15 @@ struct TaskAccuracyTests {
 
     static func contents(_ name: String) throws -> [UInt8] { try MappedFile.contents(of: folder + "/" + name) }
 
+    /// Our accuracy and its standard error against llama-perplexity's final line (both in percent),
+    /// when the expected run recorded one.
+    static func expectFinal(_ final: [JSONValue]?, _ outcomes: [ChoiceOutcome]) {
+        guard let final else { return }
+        let result = TaskResult(outcomes: outcomes, seconds: 0)
+        #expect(abs(result.accuracy * 100 - (final[0].doubleValue ?? 0)) < 1e-3)
+        #expect(abs(result.standardError * 100 - (final[1].doubleValue ?? 0)) < 1e-3)
+    }
+
     // MARK: Item selection
 
     /// The C++ standard fixes std::mt19937's 10000th output for the default seed 5489; the first
@@ -79,11 +88,7 @@ struct TaskAccuracyTests {
                     }
                 }
             }
-            if let final = run["final"]?.arrayValue {
-                let result = TaskResult(outcomes: outcomes, seconds: 0)
-                #expect(abs(result.accuracy * 100 - (final[0].doubleValue ?? 0)) < 1e-3)
-                #expect(abs(result.standardError * 100 - (final[1].doubleValue ?? 0)) < 1e-3)
-            }
+            TaskAccuracyTests.expectFinal(run["final"]?.arrayValue, outcomes)
         }
     }
 
